@@ -1,0 +1,11 @@
+//! promptls: analysis core for `.prompt` files (Dotprompt, extended with `promptls.*` keys).
+//!
+//! The core modules (`syntax`, `render`, `check`, `eval`) return plain data and know
+//! nothing of LSP; `cli` (and later `lsp`) translate that data for people and editors.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod check;
+pub mod cli;
+pub mod eval;
+pub mod render;
+pub mod syntax;
