@@ -1,1 +1,6 @@
 //! Dotprompt rendering.
+
+pub mod js;
+pub mod messages;
+pub mod metadata;
+pub mod picoschema;

@@ -1,0 +1,177 @@
+//! Small pieces of JavaScript semantics the reference implementation relies on
+//! (truthiness, own-property order, `String()` of values), so the ports in this
+//! module behave like js/src/*.ts on every input, not just the happy path.
+
+use serde_json::{Map, Value};
+
+/// JavaScript truthiness of a JSON value (`if (x)`): `null`, `false`, `0`, `NaN` and
+/// `""` are falsy; every object and array (even empty) is truthy.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// Whether `key` is a canonical array index ("0", "1", ... up to 2^32 - 2), which
+/// JavaScript objects enumerate before all other keys, in ascending order.
+fn array_index(key: &str) -> Option<u32> {
+    if key.is_empty() || key.len() > 10 || (key.len() > 1 && key.starts_with('0')) {
+        return None;
+    }
+    if !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = key.parse().ok()?;
+    (n < u64::from(u32::MAX)).then_some(n as u32)
+}
+
+/// The entries of `map` in the order a JavaScript `for...in` / `Object.entries` visits
+/// them: integer-like keys ascending, then the rest in insertion order.
+pub fn entries_in_js_order(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut indexed: Vec<(u32, (&String, &Value))> = Vec::new();
+    let mut rest: Vec<(&String, &Value)> = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        match array_index(k) {
+            Some(i) => indexed.push((i, (k, v))),
+            None => rest.push((k, v)),
+        }
+    }
+    if indexed.is_empty() {
+        return rest;
+    }
+    indexed.sort_by_key(|(i, _)| *i);
+    indexed.into_iter().map(|(_, e)| e).chain(rest).collect()
+}
+
+/// `{ ...value }` for a value that is not a plain object: arrays and strings spread
+/// into index keys, everything else into nothing.
+pub fn spread(value: &Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m.clone(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v.clone()))
+            .collect(),
+        Value::String(s) => s
+            .encode_utf16()
+            .enumerate()
+            .map(|(i, u)| {
+                let ch = char::from_u32(u32::from(u)).unwrap_or(char::REPLACEMENT_CHARACTER);
+                (i.to_string(), Value::String(ch.to_string()))
+            })
+            .collect(),
+        _ => Map::new(),
+    }
+}
+
+/// A number formatted like JavaScript's `String(n)` for the common cases (integers
+/// without `.0`, everything else as Rust's shortest round-trip form).
+pub fn number_to_string(n: &serde_json::Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    let f = n.as_f64().unwrap_or(f64::NAN);
+    if f.is_nan() {
+        "NaN".to_string()
+    } else if f.is_infinite() {
+        if f > 0.0 { "Infinity" } else { "-Infinity" }.to_string()
+    } else if f == f.trunc() && f.abs() < 1e21 {
+        format!("{f:.0}")
+    } else {
+        f.to_string()
+    }
+}
+
+/// `JSON.stringify(value)` (no indentation), with JavaScript number formatting.
+pub fn json_stringify(value: &Value) -> String {
+    match value {
+        Value::Number(n) => number_to_string(n),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(json_stringify).collect();
+            format!("[{}]", parts.join(","))
+        }
+        Value::Object(map) => {
+            let parts: Vec<String> = entries_in_js_order(map)
+                .into_iter()
+                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), json_stringify(v)))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `String.prototype.trim()` emptiness: whether `s` is only JavaScript whitespace.
+pub fn is_blank(s: &str) -> bool {
+    s.chars().all(crate::syntax::frontmatter::is_js_space)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn truthiness_table() {
+        let cases = [
+            (json!(null), false),
+            (json!(false), false),
+            (json!(0), false),
+            (json!(0.0), false),
+            (json!(""), false),
+            (json!(true), true),
+            (json!(-1), true),
+            (json!("0"), true),
+            (json!([]), true),
+            (json!({}), true),
+        ];
+        for (v, want) in cases {
+            assert_eq!(truthy(&v), want, "truthy({v})");
+        }
+    }
+
+    #[test]
+    fn key_order_puts_indices_first() {
+        let v = json!({"b": 1, "10": 2, "a": 3, "2": 4, "01": 5, "-1": 6});
+        let keys: Vec<&str> = entries_in_js_order(v.as_object().unwrap())
+            .into_iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(keys, ["2", "10", "b", "a", "01", "-1"]);
+    }
+
+    #[test]
+    fn stringify_like_javascript() {
+        assert_eq!(json_stringify(&json!(1.0)), "1");
+        assert_eq!(json_stringify(&json!(1.5)), "1.5");
+        assert_eq!(
+            json_stringify(&json!({"a": [1, "x", null]})),
+            r#"{"a":[1,"x",null]}"#
+        );
+    }
+
+    #[test]
+    fn spread_strings_and_arrays() {
+        assert_eq!(
+            Value::Object(spread(&json!("ab"))),
+            json!({"0": "a", "1": "b"})
+        );
+        assert_eq!(Value::Object(spread(&json!([true]))), json!({"0": true}));
+        assert_eq!(Value::Object(spread(&json!(3))), json!({}));
+    }
+
+    #[test]
+    fn blank_uses_javascript_whitespace() {
+        assert!(is_blank(" \n\u{FEFF}\u{A0}"));
+        assert!(!is_blank(" x "));
+        assert!(!is_blank("\u{85}"));
+    }
+}

@@ -1,0 +1,342 @@
+//! Rendered template text -> messages, a port of `toMessages`, `insertHistory` and
+//! `toParts` from the reference's js/src/parse.ts.
+//!
+//! The Handlebars helpers leave markers in the rendered text (`<<<dotprompt:role:user>>>`,
+//! `<<<dotprompt:history>>>`, `<<<dotprompt:media:url URL TYPE>>>`,
+//! `<<<dotprompt:section NAME>>>`); this module turns them into messages and parts.
+//! Messages are JSON values because history messages come from the caller as they are.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{json, Map, Value};
+
+use super::js;
+
+pub const ROLE_MARKER_PREFIX: &str = "<<<dotprompt:role:";
+pub const HISTORY_MARKER_PREFIX: &str = "<<<dotprompt:history";
+pub const MEDIA_MARKER_PREFIX: &str = "<<<dotprompt:media:";
+pub const SECTION_MARKER_PREFIX: &str = "<<<dotprompt:section";
+
+/// `/(<<<dotprompt:(?:role:[a-z]+|history))>>>/g`
+static ROLE_AND_HISTORY_MARKER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(<<<dotprompt:(?:role:[a-z]+|history))>>>").expect("valid regex")
+});
+
+/// `/(<<<dotprompt:(?:media:url|section).*?)>>>/g`, with JavaScript's `.`.
+static MEDIA_AND_SECTION_MARKER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(<<<dotprompt:(?:media:url|section)[^\n\r\x{2028}\x{2029}]*?)>>>")
+        .expect("valid regex")
+});
+
+/// `source.split(regex).filter((s) => s.trim() !== '')` for a regex with one capture
+/// group: the text between matches and each match's group 1, without blank pieces.
+fn split_by_regex<'a>(source: &'a str, regex: &Regex) -> Vec<&'a str> {
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    for caps in regex.captures_iter(source) {
+        let whole = caps.get(0).expect("group 0 always takes part");
+        pieces.push(&source[last..whole.start()]);
+        if let Some(g) = caps.get(1) {
+            pieces.push(g.as_str());
+        }
+        last = whole.end();
+    }
+    pieces.push(&source[last..]);
+    pieces.retain(|p| !js::is_blank(p));
+    pieces
+}
+
+/// A message under construction (the reference's `MessageSource`).
+struct MessageSource {
+    role: Value,
+    source: Option<Value>,
+    content: Option<Value>,
+    metadata: Option<Value>,
+}
+
+impl MessageSource {
+    fn new(role: &str) -> MessageSource {
+        MessageSource {
+            role: Value::String(role.to_string()),
+            source: Some(Value::String(String::new())),
+            content: None,
+            metadata: None,
+        }
+    }
+
+    fn source_str(&self) -> &str {
+        match &self.source {
+            Some(Value::String(s)) => s,
+            _ => "",
+        }
+    }
+
+    fn push_str(&mut self, piece: &str) {
+        match &mut self.source {
+            Some(Value::String(s)) => s.push_str(piece),
+            _ => self.source = Some(Value::String(piece.to_string())),
+        }
+    }
+}
+
+/// `{ ...m, metadata: { ...m.metadata, purpose: 'history' } }`, as a message source.
+fn history_source(message: &Value) -> MessageSource {
+    let get = |k: &str| message.get(k).cloned();
+    let mut metadata = message.get("metadata").map(js::spread).unwrap_or_default();
+    metadata.insert("purpose".into(), json!("history"));
+    MessageSource {
+        role: get("role").unwrap_or(Value::Null),
+        source: get("source"),
+        content: get("content"),
+        metadata: Some(Value::Object(metadata)),
+    }
+}
+
+/// Splits rendered template text into messages at role and history markers, then
+/// inserts `history` where the template did not place it (see [`insert_history`]).
+pub fn to_messages(rendered: &str, history: Option<&[Value]>) -> Vec<Value> {
+    let mut sources: Vec<MessageSource> = vec![MessageSource::new("user")];
+
+    for piece in split_by_regex(rendered, &ROLE_AND_HISTORY_MARKER) {
+        if let Some(role) = piece.strip_prefix(ROLE_MARKER_PREFIX) {
+            let current = sources.last_mut().expect("never empty");
+            if js::is_blank(current.source_str()) {
+                // Nothing said yet: this marker just changes the current role.
+                current.role = Value::String(role.to_string());
+            } else {
+                sources.push(MessageSource::new(role));
+            }
+        } else if piece.starts_with(HISTORY_MARKER_PREFIX) {
+            sources.extend(history.unwrap_or_default().iter().map(history_source));
+            sources.push(MessageSource::new("model"));
+        } else {
+            sources.last_mut().expect("never empty").push_str(piece);
+        }
+    }
+
+    let messages = message_sources_to_messages(sources);
+    insert_history(messages, history)
+}
+
+/// Drops sources with neither content nor text; turns text into parts.
+fn message_sources_to_messages(sources: Vec<MessageSource>) -> Vec<Value> {
+    let is_truthy = |v: &Option<Value>| v.as_ref().is_some_and(js::truthy);
+    sources
+        .into_iter()
+        .filter(|ms| is_truthy(&ms.content) || is_truthy(&ms.source))
+        .map(|ms| {
+            let content = match ms.content {
+                Some(c) if js::truthy(&c) => c,
+                _ => Value::Array(to_parts(&source_text(ms.source.as_ref()))),
+            };
+            let mut out = Map::new();
+            out.insert("role".into(), ms.role);
+            out.insert("content".into(), content);
+            if let Some(m) = ms.metadata {
+                out.insert("metadata".into(), m);
+            }
+            Value::Object(out)
+        })
+        .collect()
+}
+
+/// `m.source || ''` as text.
+fn source_text(source: Option<&Value>) -> String {
+    match source {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) if js::truthy(v) => match v {
+            Value::Number(n) => js::number_to_string(n),
+            other => other.to_string(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// Whether any message is marked `metadata.purpose: history`.
+pub fn messages_have_history(messages: &[Value]) -> bool {
+    messages
+        .iter()
+        .any(|m| m.pointer("/metadata/purpose") == Some(&json!("history")))
+}
+
+/// Inserts `history` before the last message when that is a user message, else at
+/// the end; leaves `messages` alone when they already contain history. With no
+/// messages at all, the result is the history itself.
+pub fn insert_history(messages: Vec<Value>, history: Option<&[Value]>) -> Vec<Value> {
+    let history = history.unwrap_or_default();
+    if messages_have_history(&messages) {
+        return messages;
+    }
+    if messages.is_empty() {
+        return history.to_vec();
+    }
+    let mut messages = messages;
+    let last_is_user = messages.last().and_then(|m| m.get("role")) == Some(&json!("user"));
+    if last_is_user {
+        let last = messages.pop().expect("not empty");
+        messages.extend(history.iter().cloned());
+        messages.push(last);
+    } else {
+        messages.extend(history.iter().cloned());
+    }
+    messages
+}
+
+/// Splits message text into parts at media and section markers.
+pub fn to_parts(source: &str) -> Vec<Value> {
+    split_by_regex(source, &MEDIA_AND_SECTION_MARKER)
+        .into_iter()
+        .map(parse_part)
+        .collect()
+}
+
+fn parse_part(piece: &str) -> Value {
+    if piece.starts_with(MEDIA_MARKER_PREFIX) {
+        // `const [_, url, contentType] = piece.split(' ')`
+        let mut fields = piece.split(' ').skip(1);
+        let mut media = Map::new();
+        if let Some(url) = fields.next() {
+            media.insert("url".into(), Value::String(url.to_string()));
+        }
+        if let Some(ct) = fields.next().filter(|ct| !ct.is_empty()) {
+            media.insert("contentType".into(), Value::String(ct.to_string()));
+        }
+        return json!({ "media": media });
+    }
+    if piece.starts_with(SECTION_MARKER_PREFIX) {
+        let mut metadata = Map::new();
+        if let Some(purpose) = piece.split(' ').nth(1) {
+            metadata.insert("purpose".into(), Value::String(purpose.to_string()));
+        }
+        metadata.insert("pending".into(), Value::Bool(true));
+        return json!({ "metadata": metadata });
+    }
+    json!({ "text": piece })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(role: &str, t: &str) -> Value {
+        json!({"role": role, "content": [{"text": t}]})
+    }
+
+    #[test]
+    fn messages_from_markers() {
+        // (rendered text, history, expected messages)
+        let hist = vec![text("user", "Hello"), text("model", "Hi")];
+        let marked = |m: &Value| {
+            let mut m = m.clone();
+            m["metadata"] = json!({"purpose": "history"});
+            m
+        };
+        type Case<'a> = (&'a str, Option<&'a [Value]>, Vec<Value>);
+        let table: Vec<Case> = vec![
+            ("Hello", None, vec![text("user", "Hello")]),
+            ("", None, vec![]),
+            ("  \n ", None, vec![]),
+            (
+                "<<<dotprompt:role:system>>>Sys\n<<<dotprompt:role:user>>>Hi",
+                None,
+                vec![text("system", "Sys\n"), text("user", "Hi")],
+            ),
+            // A role marker with only whitespace before it re-labels the current message.
+            (" \n<<<dotprompt:role:model>>>x", None, vec![text("model", "x")]),
+            (
+                "<<<dotprompt:role:system>>>S\n<<<dotprompt:history>>>\n<<<dotprompt:role:user>>>U\n",
+                Some(&hist),
+                vec![text("system", "S\n"), marked(&hist[0]), marked(&hist[1]), text("user", "U\n")],
+            ),
+            // History markers without history add nothing.
+            (
+                "<<<dotprompt:role:system>>>S\n<<<dotprompt:history>>>\n<<<dotprompt:role:user>>>U\n",
+                None,
+                vec![text("system", "S\n"), text("user", "U\n")],
+            ),
+            // Text after the history marker belongs to a model message.
+            ("<<<dotprompt:history>>>after", None, vec![text("model", "after")]),
+            // No marker: history goes before the last user message, unmarked.
+            (
+                "<<<dotprompt:role:system>>>S<<<dotprompt:role:user>>>U",
+                Some(&hist),
+                vec![text("system", "S"), hist[0].clone(), hist[1].clone(), text("user", "U")],
+            ),
+            // ... or at the end when the last message is not from the user.
+            ("<<<dotprompt:role:system>>>S", Some(&hist), vec![text("system", "S"), hist[0].clone(), hist[1].clone()]),
+            ("", Some(&hist), hist.clone()),
+            // Upper-case roles are not markers, but a piece that starts like one is
+            // taken as a role anyway (here "User>>>x", with no text: dropped).
+            ("<<<dotprompt:role:User>>>x", None, vec![]),
+            ("a <<<dotprompt:role:User>>>", None, vec![text("user", "a <<<dotprompt:role:User>>>")]),
+        ];
+        for (rendered, history, want) in table {
+            assert_eq!(
+                to_messages(rendered, history),
+                want,
+                "to_messages({rendered:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn history_without_content_is_dropped() {
+        let hist = vec![
+            json!({"role": "user"}),
+            json!({"role": "model", "content": [], "extra": 1}),
+        ];
+        assert_eq!(
+            to_messages("<<<dotprompt:history>>>", Some(&hist)),
+            vec![json!({"role": "model", "content": [], "metadata": {"purpose": "history"}})]
+        );
+    }
+
+    #[test]
+    fn parts_from_markers() {
+        let table: Vec<(&str, Value)> = vec![
+            ("plain", json!([{"text": "plain"}])),
+            ("   ", json!([])),
+            (
+                "<<<dotprompt:media:url http://a/b image/png>>>",
+                json!([{"media": {"url": "http://a/b", "contentType": "image/png"}}]),
+            ),
+            (
+                "see <<<dotprompt:media:url http://a>>>",
+                json!([{"text": "see "}, {"media": {"url": "http://a"}}]),
+            ),
+            (
+                "<<<dotprompt:section intro>>>\nHello\n<<<dotprompt:section main>>>",
+                json!([{"metadata": {"purpose": "intro", "pending": true}}, {"text": "\nHello\n"},
+                       {"metadata": {"purpose": "main", "pending": true}}]),
+            ),
+            (
+                "<<<dotprompt:section>>>",
+                json!([{"metadata": {"pending": true}}]),
+            ),
+            // A marker cannot span lines.
+            (
+                "<<<dotprompt:section a\n>>>",
+                json!([{"metadata": {"purpose": "a\n>>>", "pending": true}}]),
+            ),
+        ];
+        for (source, want) in table {
+            assert_eq!(Value::Array(to_parts(source)), want, "to_parts({source:?})");
+        }
+    }
+
+    #[test]
+    fn insert_history_table() {
+        let h = [json!({"role": "model", "content": [], "metadata": {"purpose": "history"}})];
+        let already = vec![text("user", "x"), h[0].clone()];
+        assert_eq!(
+            insert_history(already.clone(), Some(&[text("user", "y")])),
+            already
+        );
+        assert_eq!(insert_history(vec![], None), Vec::<Value>::new());
+        assert_eq!(
+            insert_history(vec![text("user", "u")], None),
+            vec![text("user", "u")]
+        );
+    }
+}
