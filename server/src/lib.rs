@@ -8,4 +8,5 @@ pub mod check;
 pub mod cli;
 pub mod eval;
 pub mod render;
+pub mod settings;
 pub mod syntax;

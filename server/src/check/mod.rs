@@ -1,1 +1,218 @@
-//! Tier-1 checks.
+//! Tier-1 checks: deterministic, fast, no model calls. Each check module adds plain
+//! `Diagnostic`s (code, severity, byte range, message, optional fix); the CLI and the
+//! language server only translate them.
+
+mod dialect;
+mod frontmatter;
+mod secrets;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::syntax::{self, ParsedPrompt, Span};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// Stable kebab-case code, e.g. `unknown-key`.
+    pub code: &'static str,
+    pub severity: Severity,
+    /// Byte range in the checked file.
+    pub span: Span,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+}
+
+/// A suggested edit that resolves the diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub title: String,
+    pub edits: Vec<Edit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Edit {
+    pub span: Span,
+    pub new_text: String,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            span,
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: Severity::Warning,
+            span,
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    pub fn info(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: Severity::Info,
+            span,
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    pub fn with_fix(
+        mut self,
+        title: impl Into<String>,
+        span: Span,
+        new_text: impl Into<String>,
+    ) -> Diagnostic {
+        self.fix = Some(Fix {
+            title: title.into(),
+            edits: vec![Edit {
+                span,
+                new_text: new_text.into(),
+            }],
+        });
+        self
+    }
+}
+
+/// Where checks read other files (partials, datasets) from. The language server will
+/// answer from open editor buffers first.
+pub trait Workspace {
+    fn read_to_string(&self, path: &Path) -> std::io::Result<String>;
+}
+
+/// The files on disk.
+pub struct Disk;
+
+impl Workspace for Disk {
+    fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// Everything a check may look at for one file.
+pub struct CheckInput<'a> {
+    pub source: &'a str,
+    /// The file's path; `None` for unsaved text (then relative paths are not resolved).
+    pub path: Option<&'a Path>,
+    pub parsed: &'a ParsedPrompt,
+    pub workspace: &'a dyn Workspace,
+}
+
+impl CheckInput<'_> {
+    /// `relative` resolved against the folder of the checked file.
+    pub fn resolve(&self, relative: &str) -> Option<PathBuf> {
+        let dir = self.path?.parent()?;
+        Some(dir.join(relative))
+    }
+}
+
+/// Runs every tier-1 check on one file's text.
+pub fn check(source: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Vec<Diagnostic> {
+    let parsed = syntax::parse(source);
+    check_parsed(&CheckInput {
+        source,
+        path,
+        parsed: &parsed,
+        workspace,
+    })
+}
+
+pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = input
+        .parsed
+        .errors
+        .iter()
+        .map(|e| Diagnostic::error(e.code, e.span, e.message.clone()))
+        .collect();
+    frontmatter::check(input, &mut out);
+    secrets::check(input, &mut out);
+    dialect::check(input, &mut out);
+    out.sort_by_key(|d| (d.span.start, d.span.end, d.severity));
+    out.dedup();
+    out
+}
+
+/// The closest candidate to `word`, if it is close enough to be a likely typo.
+pub fn did_you_mean<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! `check_codes("...")`: data-driven tests over whole files.
+    use super::*;
+
+    pub struct NoFiles;
+    impl Workspace for NoFiles {
+        fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                path.display().to_string(),
+            ))
+        }
+    }
+
+    /// Each diagnostic as `code@text-under-span: message`, in file order.
+    pub fn render(source: &str) -> Vec<String> {
+        check(source, None, &NoFiles)
+            .into_iter()
+            .map(|d| {
+                format!(
+                    "{}@{}: {}",
+                    d.code,
+                    &source[d.span.start..d.span.end],
+                    d.message
+                )
+            })
+            .collect()
+    }
+
+    pub fn codes(source: &str) -> Vec<&'static str> {
+        check(source, None, &NoFiles)
+            .into_iter()
+            .map(|d| d.code)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let keys = ["model", "config", "input", "output"];
+        assert_eq!(did_you_mean("modle", keys), Some("model"));
+        assert_eq!(did_you_mean("Config", keys), Some("config"));
+        assert_eq!(did_you_mean("ouptut", keys), Some("output"));
+        assert_eq!(did_you_mean("temperature", keys), None);
+    }
+}

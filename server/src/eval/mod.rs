@@ -1,1 +1,3 @@
-//! Datasets and (later) evaluation.
+//! Datasets and (later) evaluation runs.
+
+pub mod dataset;

@@ -1,0 +1,419 @@
+//! Frontmatter keys and value types: Dotprompt's own keys, Genkit's, and `promptls.*`.
+
+use super::{did_you_mean, CheckInput, Diagnostic};
+use crate::settings;
+use crate::syntax::yaml::{YamlKind, YamlNode};
+
+/// Top-level keys Dotprompt reads (RESERVED_METADATA_KEYWORDS) plus `metadata`, and the
+/// ones Genkit reads from a prompt file.
+const TOP_LEVEL: &[&str] = &[
+    "name",
+    "variant",
+    "version",
+    "description",
+    "model",
+    "tools",
+    "toolDefs",
+    "config",
+    "input",
+    "output",
+    "raw",
+    "ext",
+    "metadata",
+    "maxTurns",
+    "toolChoice",
+    "returnToolRequests",
+];
+
+const INPUT_KEYS: &[&str] = &["schema", "default", "jsonSchema"];
+const OUTPUT_KEYS: &[&str] = &[
+    "format",
+    "schema",
+    "jsonSchema",
+    "constrained",
+    "contentType",
+    "instructions",
+];
+/// Output formats Dotprompt and Genkit know.
+const OUTPUT_FORMATS: &[&str] = &["text", "json", "array", "enum", "jsonl", "media"];
+const OPTIMIZER_KEYS: &[&str] = &[
+    "name",
+    "trials",
+    "demos",
+    "auto",
+    "seed",
+    "max_bootstrapped_demos",
+    "max_labeled_demos",
+    "minibatch",
+    "minibatch_size",
+    "threshold",
+];
+
+pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
+    let Some(root) = &input.parsed.frontmatter else {
+        return;
+    };
+    if !matches!(root.kind, YamlKind::Map(_)) {
+        out.push(Diagnostic::error(
+            "frontmatter-not-mapping",
+            root.span,
+            format!(
+                "the frontmatter must be a YAML mapping of keys to values, found a {}",
+                root.type_name()
+            ),
+        ));
+        return;
+    }
+    for entry in root.entries() {
+        let key = entry.key.key_string();
+        let (k, v) = (&entry.key, &entry.value);
+        if let Some(rest) = key.strip_prefix("promptls.") {
+            check_promptls_key(rest, k, v, out);
+            continue;
+        }
+        if key.contains('.') {
+            // Another tool's extension field: Dotprompt keeps it in `ext`; not ours to judge.
+            continue;
+        }
+        match key.as_str() {
+            "name" | "variant" | "description" | "model" => expect_string(&key, v, out),
+            "version" => {
+                if v.as_str().is_none() {
+                    out.push(Diagnostic::warning(
+                        "wrong-type",
+                        v.span,
+                        format!("`version` should be a string, found a {}; quote it", v.type_name()),
+                    ));
+                }
+            }
+            "tools" => expect_string_list("tools", v, out),
+            "config" => check_config(v, out),
+            "input" => check_section("input", INPUT_KEYS, v, out),
+            "output" => {
+                check_section("output", OUTPUT_KEYS, v, out);
+                check_output_format(v, out);
+            }
+            "metadata" | "toolDefs" | "maxTurns" | "toolChoice" | "returnToolRequests" => {}
+            "raw" | "ext" => out.push(Diagnostic::warning(
+                "ignored-key",
+                k.span,
+                format!("`{key}` is filled in by Dotprompt when the prompt is parsed; this value is ignored"),
+            )),
+            _ => {
+                let mut d = Diagnostic::warning("unknown-key", k.span, format!("unknown frontmatter key `{key}`"));
+                if let Some(s) = did_you_mean(&key, TOP_LEVEL.iter().copied()) {
+                    d.message.push_str(&format!("; did you mean `{s}`?"));
+                    d = d.with_fix(format!("Rename to `{s}`"), k.span, s);
+                } else if let Some(s) = did_you_mean(&key, settings::FIELDS.iter().map(|(f, _)| *f)) {
+                    let full = format!("promptls.{s}");
+                    d.message.push_str(&format!("; did you mean `{full}`?"));
+                    d = d.with_fix(format!("Rename to `{full}`"), k.span, full);
+                }
+                out.push(d);
+            }
+        }
+    }
+}
+
+fn expect_string(key: &str, v: &YamlNode, out: &mut Vec<Diagnostic>) {
+    if v.as_str().is_none() {
+        out.push(Diagnostic::error(
+            "wrong-type",
+            v.span,
+            format!("`{key}` must be a string, found a {}", v.type_name()),
+        ));
+    }
+}
+
+fn expect_string_list(key: &str, v: &YamlNode, out: &mut Vec<Diagnostic>) {
+    if !matches!(v.kind, YamlKind::Seq(_)) {
+        out.push(Diagnostic::error(
+            "wrong-type",
+            v.span,
+            format!("`{key}` must be a list of names, found a {}", v.type_name()),
+        ));
+        return;
+    }
+    for item in v.items() {
+        expect_string(&format!("{key}[]"), item, out);
+    }
+}
+
+fn expect_mapping(key: &str, v: &YamlNode, out: &mut Vec<Diagnostic>) -> bool {
+    let ok = matches!(v.kind, YamlKind::Map(_));
+    if !ok {
+        out.push(Diagnostic::error(
+            "wrong-type",
+            v.span,
+            format!("`{key}` must be a mapping, found a {}", v.type_name()),
+        ));
+    }
+    ok
+}
+
+fn check_section(key: &str, known: &[&str], v: &YamlNode, out: &mut Vec<Diagnostic>) {
+    if !expect_mapping(key, v, out) {
+        return;
+    }
+    for e in v.entries() {
+        let sub = e.key.key_string();
+        if !known.contains(&sub.as_str()) {
+            let mut d = Diagnostic::warning(
+                "unknown-key",
+                e.key.span,
+                format!("unknown key `{sub}` in `{key}`"),
+            );
+            if let Some(s) = did_you_mean(&sub, known.iter().copied()) {
+                d.message.push_str(&format!("; did you mean `{s}`?"));
+                d = d.with_fix(format!("Rename to `{s}`"), e.key.span, s);
+            }
+            out.push(d);
+        }
+    }
+    if key == "input" {
+        if let Some(default) = v.get("default") {
+            expect_mapping("input.default", default, out);
+        }
+    }
+}
+
+fn check_output_format(output: &YamlNode, out: &mut Vec<Diagnostic>) {
+    let Some(format) = output.get("format") else {
+        return;
+    };
+    let Some(name) = format.as_str() else {
+        expect_string("output.format", format, out);
+        return;
+    };
+    if !OUTPUT_FORMATS.contains(&name) {
+        let mut d = Diagnostic::error(
+            "unknown-output-format",
+            format.span,
+            format!(
+                "unknown output format `{name}` (known: {})",
+                OUTPUT_FORMATS.join(", ")
+            ),
+        );
+        if let Some(s) = did_you_mean(name, OUTPUT_FORMATS.iter().copied()) {
+            d.message.push_str(&format!("; did you mean `{s}`?"));
+            d = d.with_fix(format!("Change to `{s}`"), format.span, s);
+        }
+        out.push(d);
+    }
+}
+
+/// Generation settings common to the providers; other keys are model-specific and pass.
+fn check_config(v: &YamlNode, out: &mut Vec<Diagnostic>) {
+    if !expect_mapping("config", v, out) {
+        return;
+    }
+    for e in v.entries() {
+        let key = e.key.key_string();
+        let value = e.value.to_json();
+        let number = value.as_f64();
+        let problem = match key.as_str() {
+            "temperature" => match number {
+                None => Some("must be a number".to_string()),
+                Some(t) if !(0.0..=2.0).contains(&t) => Some(format!("{t} is outside 0..2")),
+                _ => None,
+            },
+            "topP" | "top_p" => match number {
+                None => Some("must be a number".to_string()),
+                Some(p) if !(0.0..=1.0).contains(&p) => Some(format!("{p} is outside 0..1")),
+                _ => None,
+            },
+            "topK" | "top_k" | "maxOutputTokens" | "max_tokens" | "candidateCount" => {
+                match value.as_u64() {
+                    None => Some("must be a positive whole number".to_string()),
+                    Some(0) if key != "topK" => Some("must be at least 1".to_string()),
+                    _ => None,
+                }
+            }
+            "stopSequences" | "stop" => (!(value.is_string()
+                || value
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|s| s.is_string()))))
+            .then(|| "must be a list of strings".to_string()),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            out.push(Diagnostic::error(
+                "wrong-type",
+                e.value.span,
+                format!("`config.{key}` {problem}"),
+            ));
+        }
+    }
+}
+
+fn check_promptls_key(field: &str, k: &YamlNode, v: &YamlNode, out: &mut Vec<Diagnostic>) {
+    if let Some((parent, _)) = field.split_once('.') {
+        out.push(Diagnostic::warning(
+            "extension-key-dots",
+            k.span,
+            format!(
+                "Dotprompt splits extension keys at the last dot, so this is not `promptls.{parent}`; \
+                 nest it instead: `promptls.{parent}: {{...}}`"
+            ),
+        ));
+        return;
+    }
+    match field {
+        "dataset" | "target" => expect_string(&format!("promptls.{field}"), v, out),
+        "metric" => check_metric(v, out),
+        "teacher" => {
+            expect_string("promptls.teacher", v, out);
+            if let Some(model) = v.as_str() {
+                if !model.contains('/') {
+                    out.push(Diagnostic::warning(
+                        "model-name",
+                        v.span,
+                        format!("model names are `provider/model`, e.g. `openai/{model}`"),
+                    ));
+                }
+            }
+        }
+        "optimizer" => check_optimizer(v, out),
+        "split" | "judge" => {}
+        _ => {
+            let mut d = Diagnostic::warning(
+                "unknown-key",
+                k.span,
+                format!("unknown promptls setting `promptls.{field}`"),
+            );
+            if let Some(s) = did_you_mean(field, settings::FIELDS.iter().map(|(f, _)| *f)) {
+                let full = format!("promptls.{s}");
+                d.message.push_str(&format!("; did you mean `{full}`?"));
+                d = d.with_fix(format!("Rename to `{full}`"), k.span, full);
+            }
+            out.push(d);
+        }
+    }
+}
+
+fn check_metric(v: &YamlNode, out: &mut Vec<Diagnostic>) {
+    let Some(name) = v.as_str() else {
+        expect_string("promptls.metric", v, out);
+        return;
+    };
+    if settings::canonical_metric(name).is_none() {
+        let mut d = Diagnostic::error(
+            "unknown-metric",
+            v.span,
+            format!(
+                "unknown metric `{name}` (known: {})",
+                settings::METRICS.join(", ")
+            ),
+        );
+        if let Some(s) = did_you_mean(name, settings::METRICS.iter().copied()) {
+            d.message.push_str(&format!("; did you mean `{s}`?"));
+            d = d.with_fix(format!("Change to `{s}`"), v.span, s);
+        }
+        out.push(d);
+    }
+}
+
+fn check_optimizer(v: &YamlNode, out: &mut Vec<Diagnostic>) {
+    let name_node = match &v.kind {
+        YamlKind::Map(_) => {
+            for e in v.entries() {
+                let key = e.key.key_string();
+                if !OPTIMIZER_KEYS.contains(&key.as_str()) {
+                    let mut d = Diagnostic::warning(
+                        "unknown-key",
+                        e.key.span,
+                        format!("unknown optimizer setting `{key}`"),
+                    );
+                    if let Some(s) = did_you_mean(&key, OPTIMIZER_KEYS.iter().copied()) {
+                        d.message.push_str(&format!("; did you mean `{s}`?"));
+                        d = d.with_fix(format!("Rename to `{s}`"), e.key.span, s);
+                    }
+                    out.push(d);
+                } else if matches!(
+                    key.as_str(),
+                    "trials"
+                        | "demos"
+                        | "seed"
+                        | "max_bootstrapped_demos"
+                        | "max_labeled_demos"
+                        | "minibatch_size"
+                ) && e.value.to_json().as_u64().is_none()
+                {
+                    out.push(Diagnostic::error(
+                        "wrong-type",
+                        e.value.span,
+                        format!(
+                            "`{key}` must be a whole number ≥ 0, found {}",
+                            e.value.to_json()
+                        ),
+                    ));
+                }
+            }
+            match v.get("name") {
+                Some(n) => n,
+                None => {
+                    out.push(Diagnostic::error(
+                        "wrong-type",
+                        v.span,
+                        "the optimizer needs a `name`",
+                    ));
+                    return;
+                }
+            }
+        }
+        _ => v,
+    };
+    let Some(name) = name_node.as_str() else {
+        expect_string("promptls.optimizer name", name_node, out);
+        return;
+    };
+    if !settings::OPTIMIZERS.contains(&name) {
+        let mut d = Diagnostic::error(
+            "unknown-optimizer",
+            name_node.span,
+            format!(
+                "unknown optimizer `{name}` (known: {})",
+                settings::OPTIMIZERS.join(", ")
+            ),
+        );
+        if let Some(s) = did_you_mean(name, settings::OPTIMIZERS.iter().copied()) {
+            d.message.push_str(&format!("; did you mean `{s}`?"));
+            d = d.with_fix(format!("Change to `{s}`"), name_node.span, s);
+        }
+        out.push(d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::testing::render;
+
+    #[test]
+    fn frontmatter_keys_and_types() {
+        let cases: &[(&str, &[&str])] = &[
+            ("---\nmodel: openai/gpt-4o\nconfig: {temperature: 0}\n---\nHi", &[]),
+            ("---\nmodle: x\n---\nHi", &["unknown-key@modle: unknown frontmatter key `modle`; did you mean `model`?"]),
+            ("---\ndataset: x.csv\n---\nHi", &["unknown-key@dataset: unknown frontmatter key `dataset`; did you mean `promptls.dataset`?"]),
+            ("---\nmodel: 3\n---\nHi", &["wrong-type@3: `model` must be a string, found a number"]),
+            ("---\nconfig: {temperature: 5}\n---\nHi", &["wrong-type@5: `config.temperature` 5 is outside 0..2"]),
+            ("---\ntools: search\n---\nHi", &["wrong-type@search: `tools` must be a list of names, found a string"]),
+            ("---\noutput: {format: jsno}\n---\nHi", &["unknown-output-format@jsno: unknown output format `jsno` (known: text, json, array, enum, jsonl, media); did you mean `json`?"]),
+            ("---\ninput: {shema: {a: string}}\n---\n{{a}}", &["unknown-key@shema: unknown key `shema` in `input`; did you mean `schema`?"]),
+            ("---\n- a\n---\nHi", &["frontmatter-not-mapping@- a: the frontmatter must be a YAML mapping of keys to values, found a list"]),
+            ("---\nmycompany.owner: me\n---\nHi", &[]),
+            ("---\npromptls.metric: rouge_l\npromptls.optimizer: {name: mipro, trials: 20, demos: 3}\n---\nHi", &[]),
+            ("---\npromptls.metric: exactmatch2\n---\nHi", &["unknown-metric@exactmatch2: unknown metric `exactmatch2` (known: exact_match, f1, bleu, chrf, chrf++, rouge1, rouge2, rougeL, rougeLsum, contains, regex, json_match, judge); did you mean `exact_match`?"]),
+            ("---\npromptls.optimizer: miprov\n---\nHi", &["unknown-optimizer@miprov: unknown optimizer `miprov` (known: bootstrap, random, mipro, gepa); did you mean `mipro`?"]),
+            ("---\npromptls.optimizer: {name: mipro, trails: 3}\n---\nHi", &["unknown-key@trails: unknown optimizer setting `trails`; did you mean `trials`?"]),
+            ("---\npromptls.optimizer.trials: 3\n---\nHi", &["extension-key-dots@promptls.optimizer.trials: Dotprompt splits extension keys at the last dot, so this is not `promptls.optimizer`; nest it instead: `promptls.optimizer: {...}`"]),
+            ("---\npromptls.datset: a.csv\n---\nHi", &["unknown-key@promptls.datset: unknown promptls setting `promptls.datset`; did you mean `promptls.dataset`?"]),
+            ("---\npromptls.teacher: gpt-4o\n---\nHi", &["model-name@gpt-4o: model names are `provider/model`, e.g. `openai/gpt-4o`"]),
+            ("---\nraw: {a: 1}\n---\nHi", &["ignored-key@raw: `raw` is filled in by Dotprompt when the prompt is parsed; this value is ignored"]),
+        ];
+        for (source, expected) in cases {
+            let got = render(source);
+            let got: Vec<&str> = got.iter().map(String::as_str).collect();
+            assert_eq!(&got, expected, "for {source:?}");
+        }
+    }
+}

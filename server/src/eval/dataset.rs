@@ -1,0 +1,191 @@
+//! Dataset files named by `promptls.dataset`: CSV (with a header row) or JSONL.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Column names in file order (CSV header, or keys in order of first appearance).
+    pub columns: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// 1-based line of the row in the file, for messages.
+    pub line: usize,
+    pub values: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetError {
+    /// 1-based line, when the problem is on one line.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for DatasetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl Dataset {
+    pub fn load(path: &Path) -> Result<Dataset, DatasetError> {
+        let bytes = std::fs::read(path).map_err(|e| DatasetError {
+            line: None,
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| DatasetError {
+            line: None,
+            message: format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+        })?;
+        Dataset::parse(&text, Format::of(path))
+    }
+
+    pub fn parse(text: &str, format: Format) -> Result<Dataset, DatasetError> {
+        match format {
+            Format::Csv => parse_csv(text),
+            Format::Jsonl => parse_jsonl(text),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Jsonl,
+}
+
+impl Format {
+    /// `.jsonl`/`.ndjson`/`.json` read as JSON lines; everything else as CSV.
+    pub fn of(path: &Path) -> Format {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("jsonl" | "ndjson" | "json") => Format::Jsonl,
+            _ => Format::Csv,
+        }
+    }
+}
+
+fn parse_csv(text: &str) -> Result<Dataset, DatasetError> {
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let columns: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(&e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if columns.iter().all(String::is_empty) {
+        return Err(DatasetError {
+            line: Some(1),
+            message: "the CSV has no header row".into(),
+        });
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(&e))?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let values = columns
+            .iter()
+            .zip(record.iter())
+            .map(|(c, v)| (c.clone(), Value::String(v.to_string())))
+            .collect();
+        rows.push(Row { line, values });
+    }
+    Ok(Dataset { columns, rows })
+}
+
+fn csv_error(e: &csv::Error) -> DatasetError {
+    let line = e.position().map(|p| p.line() as usize);
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("row has {len} fields, the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not UTF-8".to_string(),
+        _ => e.to_string(),
+    };
+    DatasetError { line, message }
+}
+
+fn parse_jsonl(text: &str) -> Result<Dataset, DatasetError> {
+    let mut columns: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(line).map_err(|e| DatasetError {
+            line: Some(line_no),
+            message: format!("invalid JSON: {e}"),
+        })?;
+        let Value::Object(values) = value else {
+            return Err(DatasetError {
+                line: Some(line_no),
+                message: "each line must be a JSON object".into(),
+            });
+        };
+        for key in values.keys() {
+            if !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+        rows.push(Row {
+            line: line_no,
+            values,
+        });
+    }
+    Ok(Dataset { columns, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_csv_with_quotes_and_bom() {
+        let d = Dataset::parse(
+            "\u{FEFF}text,label\n\"a, b\",pos\n\"multi\nline\",neg\n",
+            Format::Csv,
+        )
+        .unwrap();
+        assert_eq!(d.columns, ["text", "label"]);
+        assert_eq!(d.rows.len(), 2);
+        assert_eq!(d.rows[0].values["text"], json!("a, b"));
+        assert_eq!(d.rows[1].values["text"], json!("multi\nline"));
+        assert_eq!(d.rows[1].line, 3);
+    }
+
+    #[test]
+    fn reads_jsonl_and_reports_bad_lines() {
+        let d = Dataset::parse("{\"a\": 1}\n\n{\"a\": 2, \"b\": [1]}\n", Format::Jsonl).unwrap();
+        assert_eq!(d.columns, ["a", "b"]);
+        assert_eq!(d.rows[1].line, 3);
+        let e = Dataset::parse("{\"a\": 1}\n{oops\n", Format::Jsonl).unwrap_err();
+        assert_eq!(e.line, Some(2));
+        let e = Dataset::parse("[1]\n", Format::Jsonl).unwrap_err();
+        assert!(e.message.contains("JSON object"));
+    }
+
+    #[test]
+    fn reports_ragged_csv_rows() {
+        let e = Dataset::parse("a,b\n1,2\n3\n", Format::Csv).unwrap_err();
+        assert_eq!(e.line, Some(3), "{e:?}");
+        assert!(e.message.contains("1 fields"), "{e:?}");
+    }
+}
