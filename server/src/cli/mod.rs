@@ -1,6 +1,50 @@
-//! The `promptls` command line.
+//! The `promptls` command line. Exit codes: 0 clean, 1 problems found, 2 usage or I/O failure.
+
+mod check;
+mod files;
+mod render;
+mod sarif;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "promptls",
+    version,
+    about = "Check, render and (soon) evaluate Dotprompt .prompt files"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check .prompt files (folders are searched recursively) for problems.
+    Check(check::CheckArgs),
+    /// Print what would be sent to the model for one prompt.
+    Render(render::RenderArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
+    Sarif,
+}
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Render(args) => render::run(args),
+    }
 }

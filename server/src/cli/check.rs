@@ -1,0 +1,198 @@
+//! `promptls check [PATH...]`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use clap::Args;
+use serde_json::json;
+
+use super::{files, sarif, ReportFormat};
+use crate::check::{self, Diagnostic, Disk, Severity};
+use crate::syntax::line_index::LineIndex;
+use crate::syntax::Span;
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Files or folders (searched recursively for *.prompt). Default: the current folder.
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: ReportFormat,
+}
+
+/// One checked file with its text (for snippets) and diagnostics.
+pub struct FileReport {
+    pub path: PathBuf,
+    pub source: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub fn run(args: CheckArgs) -> i32 {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
+    let files = match files::collect(&paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let mut reports = Vec::with_capacity(files.len());
+    for path in files {
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return 2;
+            }
+        };
+        let report = match files::decode(bytes) {
+            Ok(source) => {
+                let diagnostics = check::check(&source, Some(&path), &Disk);
+                FileReport {
+                    path,
+                    source,
+                    diagnostics,
+                }
+            }
+            Err(not_text) => FileReport {
+                path,
+                source: not_text.readable,
+                diagnostics: vec![Diagnostic::error(
+                    "not-text",
+                    Span::empty(not_text.offset),
+                    not_text.message,
+                )],
+            },
+        };
+        reports.push(report);
+    }
+    let errors = count(&reports, Severity::Error);
+    let out = match args.format {
+        ReportFormat::Human => human(&reports),
+        ReportFormat::Json => {
+            serde_json::to_string_pretty(&to_json(&reports)).expect("JSON serialises") + "\n"
+        }
+        ReportFormat::Sarif => {
+            serde_json::to_string_pretty(&sarif::report(&reports)).expect("JSON serialises") + "\n"
+        }
+    };
+    if std::io::stdout().write_all(out.as_bytes()).is_err() {
+        return 2;
+    }
+    if errors > 0 {
+        1
+    } else {
+        0
+    }
+}
+
+fn count(reports: &[FileReport], severity: Severity) -> usize {
+    reports
+        .iter()
+        .flat_map(|r| &r.diagnostics)
+        .filter(|d| d.severity == severity)
+        .count()
+}
+
+fn human(reports: &[FileReport]) -> String {
+    use std::io::IsTerminal;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let mut out = String::new();
+    for report in reports {
+        let path = report.path.display().to_string();
+        for d in &report.diagnostics {
+            let level = match d.severity {
+                Severity::Error => Level::ERROR,
+                Severity::Warning => Level::WARNING,
+                Severity::Info => Level::NOTE,
+            };
+            let span = clamp(d.span, &report.source);
+            let mut groups = vec![level.primary_title(d.message.as_str()).id(d.code).element(
+                Snippet::source(report.source.as_str())
+                    .path(path.as_str())
+                    .fold(true)
+                    .annotation(AnnotationKind::Primary.span(span.start..span.end)),
+            )];
+            if let Some(fix) = &d.fix {
+                groups.push(Group::with_title(
+                    Level::HELP.secondary_title(fix.title.as_str()),
+                ));
+            }
+            out.push_str(&renderer.render(&groups));
+            out.push_str("\n\n");
+        }
+    }
+    let (e, w, i) = (
+        count(reports, Severity::Error),
+        count(reports, Severity::Warning),
+        count(reports, Severity::Info),
+    );
+    let files = reports.len();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if e + w + i == 0 {
+        out.push_str(&format!(
+            "{} checked: no problems found\n",
+            plural(files, "file")
+        ));
+    } else {
+        out.push_str(&format!(
+            "{} checked: {}, {}, {}\n",
+            plural(files, "file"),
+            plural(e, "error"),
+            plural(w, "warning"),
+            plural(i, "note")
+        ));
+    }
+    out
+}
+
+/// A span the snippet renderer accepts: inside the text and on character boundaries.
+fn clamp(span: Span, source: &str) -> Span {
+    let fix = |mut at: usize| {
+        at = at.min(source.len());
+        while !source.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    Span::new(fix(span.start), fix(span.end).max(fix(span.start)))
+}
+
+fn to_json(reports: &[FileReport]) -> serde_json::Value {
+    let mut diagnostics = Vec::new();
+    for report in reports {
+        let index = LineIndex::new(&report.source);
+        for d in &report.diagnostics {
+            let span = clamp(d.span, &report.source);
+            let start = index.line_col_chars(&report.source, span.start);
+            let end = index.line_col_chars(&report.source, span.end);
+            diagnostics.push(json!({
+                "path": report.path.display().to_string(),
+                "code": d.code,
+                "severity": d.severity,
+                "message": d.message,
+                "start": {"line": start.line + 1, "column": start.col + 1},
+                "end": {"line": end.line + 1, "column": end.col + 1},
+                "span": {"start": span.start, "end": span.end},
+                "fix": d.fix,
+            }));
+        }
+    }
+    json!({
+        "files": reports.len(),
+        "errors": count(reports, Severity::Error),
+        "warnings": count(reports, Severity::Warning),
+        "notes": count(reports, Severity::Info),
+        "diagnostics": diagnostics,
+    })
+}

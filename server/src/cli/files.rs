@@ -1,0 +1,70 @@
+//! Finding `.prompt` files and reading them as text.
+
+use std::path::{Path, PathBuf};
+
+/// Every `.prompt` file under `paths` (files named directly are taken whatever their
+/// extension), sorted, without duplicates. Hidden folders and `node_modules`/`target`
+/// are skipped.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if meta.is_dir() {
+            walk(path, &mut out).map_err(|e| format!("{}: {e}", path.display()))?;
+        } else {
+            out.push(path.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if !name.starts_with('.') && name != "node_modules" && name != "target" {
+                walk(&path, out)?;
+            }
+        } else if name.ends_with(".prompt") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Why a file could not be read as prompt text, and where.
+pub struct NotText {
+    pub offset: usize,
+    pub message: String,
+    /// The text up to the problem (what a snippet can show).
+    pub readable: String,
+}
+
+/// The file's text, or why it is not text: binary (a NUL byte) or invalid UTF-8.
+pub fn decode(bytes: Vec<u8>) -> Result<String, NotText> {
+    if let Some(offset) = bytes.iter().take(8192).position(|&b| b == 0) {
+        return Err(NotText {
+            offset: 0,
+            message: format!(
+                "this is a binary file (NUL byte at {offset}), not a .prompt text file"
+            ),
+            readable: String::new(),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let readable = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
+        NotText {
+            offset,
+            message: format!("invalid UTF-8 at byte {offset}; .prompt files must be UTF-8"),
+            readable,
+        }
+    })
+}
