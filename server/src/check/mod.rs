@@ -2,8 +2,10 @@
 //! `Diagnostic`s (code, severity, byte range, message, optional fix); the CLI and the
 //! language server only translate them.
 
+mod dataset;
 mod dialect;
 mod frontmatter;
+mod schema;
 mod secrets;
 
 use std::path::{Path, PathBuf};
@@ -144,6 +146,8 @@ pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
         .map(|e| Diagnostic::error(e.code, e.span, e.message.clone()))
         .collect();
     frontmatter::check(input, &mut out);
+    let schemas = schema::check(input, &mut out);
+    let _dataset = dataset::check(input, &schemas, &mut out);
     secrets::check(input, &mut out);
     dialect::check(input, &mut out);
     out.sort_by_key(|d| (d.span.start, d.span.end, d.severity));

@@ -1,0 +1,169 @@
+//! `promptls.dataset` and `promptls.target`: the file exists, parses, and has a column
+//! for every required input field and for the target.
+
+use super::schema::Schemas;
+use super::{did_you_mean, CheckInput, Diagnostic};
+use crate::eval::dataset::{Dataset, Format};
+use crate::settings;
+
+pub(super) fn check(
+    input: &CheckInput,
+    schemas: &Schemas,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Dataset> {
+    let root = input.parsed.frontmatter.as_ref()?;
+    let target = settings::get(root, "target");
+    let Some(dataset_node) = settings::get(root, "dataset") else {
+        if let Some(t) = target {
+            out.push(Diagnostic::warning(
+                "target-without-dataset",
+                t.span,
+                "`promptls.target` names a column, but there is no `promptls.dataset`",
+            ));
+        }
+        return None;
+    };
+    let relative = dataset_node.as_str()?;
+    let path = input.resolve(relative)?;
+    let text = match input.workspace.read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            let why = if e.kind() == std::io::ErrorKind::NotFound {
+                "not found".to_string()
+            } else {
+                e.to_string()
+            };
+            out.push(Diagnostic::error(
+                "dataset-missing",
+                dataset_node.span,
+                format!(
+                    "dataset `{relative}`: {why} (looked for {})",
+                    path.display()
+                ),
+            ));
+            return None;
+        }
+    };
+    let dataset = match Dataset::parse(&text, Format::of(&path)) {
+        Ok(d) => d,
+        Err(e) => {
+            out.push(Diagnostic::error(
+                "dataset-invalid",
+                dataset_node.span,
+                format!("dataset `{relative}`, {e}"),
+            ));
+            return None;
+        }
+    };
+    if dataset.rows.is_empty() {
+        out.push(Diagnostic::warning(
+            "dataset-empty",
+            dataset_node.span,
+            format!("dataset `{relative}` has no rows"),
+        ));
+    }
+    let has = |c: &str| dataset.columns.iter().any(|col| col == c);
+    if let (Some(fields), Some(schema)) = (schemas.input_fields(), &schemas.input) {
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(|r| r.as_array())
+            .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        let defaults = root.get("input").and_then(|i| i.get("default"));
+        for field in fields {
+            let has_default = defaults.is_some_and(|d| d.get(field).is_some());
+            if required.contains(&field) && !has_default && !has(field) {
+                let mut message = format!(
+                    "dataset `{relative}` has no column `{field}`, which the input schema requires (columns: {})",
+                    dataset.columns.join(", ")
+                );
+                if let Some(s) = did_you_mean(field, dataset.columns.iter().map(String::as_str)) {
+                    message.push_str(&format!("; is `{s}` meant?"));
+                }
+                out.push(Diagnostic::error(
+                    "dataset-missing-column",
+                    dataset_node.span,
+                    message,
+                ));
+            }
+        }
+    }
+    if let Some(t) = target {
+        if let Some(name) = t.as_str() {
+            if !has(name) {
+                let mut d = Diagnostic::error(
+                    "dataset-missing-target",
+                    t.span,
+                    format!(
+                        "dataset `{relative}` has no column `{name}` for the expected output (columns: {})",
+                        dataset.columns.join(", ")
+                    ),
+                );
+                if let Some(s) = did_you_mean(name, dataset.columns.iter().map(String::as_str)) {
+                    d.message.push_str(&format!("; did you mean `{s}`?"));
+                    d = d.with_fix(format!("Change to `{s}`"), t.span, s);
+                }
+                out.push(d);
+            }
+        }
+    }
+    Some(dataset)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::check::{check, Workspace};
+
+    struct Files(Vec<(&'static str, &'static str)>);
+    impl Workspace for Files {
+        fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
+            self.0
+                .iter()
+                .find(|(p, _)| Path::new(p) == path)
+                .map(|(_, t)| t.to_string())
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "missing"))
+        }
+    }
+
+    fn run(prompt: &str, files: Files) -> Vec<String> {
+        let path = PathBuf::from("/p/a.prompt");
+        check(prompt, Some(&path), &files)
+            .into_iter()
+            .map(|d| {
+                format!(
+                    "{}@{}: {}",
+                    d.code,
+                    &prompt[d.span.start..d.span.end],
+                    d.message
+                )
+            })
+            .collect()
+    }
+
+    const HEADER: &str = "---\ninput:\n  schema:\n    text: string\n    lang?: string\npromptls.dataset: data.csv\npromptls.target: label\n---\n{{text}}{{lang}}";
+
+    #[test]
+    fn dataset_problems() {
+        assert_eq!(
+            run(HEADER, Files(vec![("/p/data.csv", "text,label\nhi,pos\n")])),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            run(HEADER, Files(vec![])),
+            ["dataset-missing@data.csv: dataset `data.csv`: not found (looked for /p/data.csv)"]
+        );
+        assert_eq!(
+            run(HEADER, Files(vec![("/p/data.csv", "txt,labels\nhi,pos\n")])),
+            [
+                "dataset-missing-column@data.csv: dataset `data.csv` has no column `text`, which the input schema requires (columns: txt, labels); is `txt` meant?",
+                "dataset-missing-target@label: dataset `data.csv` has no column `label` for the expected output (columns: txt, labels); did you mean `labels`?",
+            ]
+        );
+        assert_eq!(
+            run(HEADER, Files(vec![("/p/data.csv", "text,label\nhi,pos,extra\n")])),
+            ["dataset-invalid@data.csv: dataset `data.csv`, line 2: row has 3 fields, the header has 2"]
+        );
+    }
+}
