@@ -1,4 +1,6 @@
 //! The `promptls` command line. Exit codes: 0 clean, 1 problems found, 2 usage or I/O failure.
+// The command line is the one place that prints; the LSP server (stdout = protocol) must not.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod check;
 mod files;
