@@ -1,6 +1,669 @@
-//! Dotprompt rendering.
+//! Dotprompt rendering: the reference's `Dotprompt` class (js/src/dotprompt.ts) in Rust.
+//!
+//! Compile once, render many times:
+//!
+//! ```ignore
+//! let renderer = Renderer::for_file(Path::new("prompts/greet.prompt"));
+//! let prompt = renderer.compile(&source)?;
+//! let data: DataArgument = serde_json::from_str(r#"{"input": {"name": "Ada"}}"#)?;
+//! let rendered = prompt.render(&data, None)?; // metadata + messages
+//! println!("{}", rendered.to_json());
+//! ```
+//!
+//! Partials `{{> name}}` come from partials defined on the renderer, else from the
+//! partial resolver (for files: `_name.prompt` next to the prompt), resolved
+//! recursively when a prompt is compiled.
 
 pub mod js;
 pub mod messages;
 pub mod metadata;
 pub mod picoschema;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+pub use metadata::MetadataError;
+pub use picoschema::PicoschemaError;
+
+/// Looks a name up; `None` when unknown.
+type Resolver<T> = Arc<dyn Fn(&str) -> Option<T> + Send + Sync>;
+
+/// The data a prompt is rendered with (the reference's `DataArgument`), as the CLI's
+/// `--data '{"input": {...}, "context": {...}, "messages": [...]}'` spells it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DataArgument {
+    /// Template variables (`{{name}}`).
+    pub input: Map<String, Value>,
+    /// `@` variables: `{"state": ...}` is `{{@state}}` in the template.
+    pub context: Map<String, Value>,
+    /// Conversation history, placed at `{{history}}` (or before the last user message).
+    pub messages: Vec<Value>,
+    /// Retrieved documents, available as `@metadata.docs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docs: Option<Vec<Value>>,
+}
+
+/// Why a prompt could not be compiled or rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RenderError {
+    /// The template (or a partial, when `partial` is set) does not parse.
+    Syntax {
+        partial: Option<String>,
+        message: String,
+    },
+    /// The metadata cannot be resolved (Picoschema, tools).
+    Metadata(MetadataError),
+    /// The template failed while rendering (e.g. a missing partial).
+    Render(String),
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RenderError::Syntax {
+                partial: None,
+                message,
+            } => write!(f, "template: {message}"),
+            RenderError::Syntax {
+                partial: Some(name),
+                message,
+            } => write!(f, "partial '{name}': {message}"),
+            RenderError::Metadata(e) => e.fmt(f),
+            RenderError::Render(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+impl From<MetadataError> for RenderError {
+    fn from(e: MetadataError) -> Self {
+        RenderError::Metadata(e)
+    }
+}
+
+/// A parsed `.prompt` file as the reference's `parseDocument` sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedDocument {
+    /// `ext`, `metadata`, `config`, the reserved frontmatter keys, and `raw`.
+    pub metadata: Map<String, Value>,
+    /// The template text that gets rendered.
+    pub template: String,
+}
+
+/// `parseDocument(source)`: frontmatter into metadata, the rest into the template.
+/// A frontmatter with a YAML error leaves the base metadata and the whole (trimmed)
+/// source as the template, as the reference does.
+pub fn parse_document(source: &str) -> ParsedDocument {
+    let parsed = crate::syntax::parse(source);
+    let template = parsed.template_text(source).to_string();
+    let metadata = if parsed.split.frontmatter.is_some() && !parsed.frontmatter_failed {
+        metadata::metadata_from_frontmatter(&parsed.frontmatter_json().unwrap_or(Value::Null))
+    } else {
+        metadata::base_metadata()
+    };
+    ParsedDocument { metadata, template }
+}
+
+/// `(name, variant)` of a prompt file, as the reference's DirStore names it:
+/// `greet.prompt` -> `("greet", None)`, `greet.formal.prompt` -> `("greet", Some("formal"))`,
+/// `a.b.c.prompt` -> `("a.b", Some("c"))`. A partial's leading `_` is not part of its name.
+pub fn prompt_name_and_variant(path: &Path) -> (String, Option<String>) {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy())
+        .unwrap_or_default();
+    let file = file.strip_prefix('_').unwrap_or(&file);
+    let without_ext = file.strip_suffix(".prompt").unwrap_or(file);
+    match without_ext.rsplit_once('.') {
+        Some((name, variant)) => (name.to_string(), Some(variant.to_string())),
+        None => (without_ext.to_string(), None),
+    }
+}
+
+/// The file a partial name refers to from `folder`: `{{> name}}` is `_name.prompt`,
+/// `{{> dir/name}}` is `dir/_name.prompt`. Names that would leave the folder are refused.
+pub fn partial_path(folder: &Path, name: &str) -> Option<PathBuf> {
+    if name.is_empty() || name.contains('\0') || name.contains('\\') || name.starts_with('/') {
+        return None;
+    }
+    let mut segments: Vec<&str> = name.split('/').collect();
+    if segments
+        .iter()
+        .any(|s| s.is_empty() || *s == "." || *s == "..")
+    {
+        return None;
+    }
+    let base = segments.pop()?;
+    let mut path = folder.to_path_buf();
+    path.extend(segments);
+    path.push(format!("_{base}.prompt"));
+    Some(path)
+}
+
+/// What every prompt compiled by a renderer shares.
+#[derive(Clone, Default)]
+struct Registry {
+    partials: HashMap<String, Arc<Template>>,
+    schemas: HashMap<String, Value>,
+    tools: HashMap<String, Value>,
+    schema_resolver: Option<Resolver<Value>>,
+    tool_resolver: Option<Resolver<Value>>,
+    partial_resolver: Option<Resolver<String>>,
+    default_model: Option<String>,
+    model_configs: HashMap<String, Value>,
+}
+
+impl Registry {
+    fn schema(&self, name: &str) -> Option<Value> {
+        match self.schemas.get(name) {
+            Some(s) if js::truthy(s) => Some(s.clone()),
+            _ => self.schema_resolver.as_ref().and_then(|r| r(name)),
+        }
+    }
+
+    /// `renderMetadata(parsed, options)`.
+    fn resolve_metadata(
+        &self,
+        parsed: &Map<String, Value>,
+        options: Option<&Value>,
+    ) -> Result<Map<String, Value>, MetadataError> {
+        let model = options
+            .and_then(|o| o.get("model"))
+            .filter(|m| js::truthy(m))
+            .or_else(|| parsed.get("model").filter(|m| js::truthy(m)))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| self.default_model.clone());
+        let mut base = Map::new();
+        if let Some(config) = model.and_then(|m| self.model_configs.get(&m)) {
+            base.insert("config".into(), config.clone());
+        }
+        let parsed = Value::Object(parsed.clone());
+        let tool = |name: &str| self.tools.get(name).cloned();
+        let tool_resolver = self
+            .tool_resolver
+            .as_ref()
+            .map(|r| move |name: &str| r(name));
+        let schema = |name: &str| self.schema(name);
+        let resolvers = metadata::Resolvers {
+            tool: &tool,
+            tool_resolver: tool_resolver.as_ref().map(|r| r as metadata::Lookup<'_>),
+            schema: &schema,
+        };
+        metadata::resolve_metadata(base, &[Some(&parsed), options], &resolvers)
+    }
+}
+
+/// Compiles and renders prompts with a set of partials, schemas and tools
+/// (the reference's `Dotprompt` class). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Renderer {
+    registry: Arc<Registry>,
+}
+
+impl fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut partials: Vec<&String> = self.registry.partials.keys().collect();
+        partials.sort();
+        f.debug_struct("Renderer")
+            .field("partials", &partials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Renderer {
+    pub fn new() -> Renderer {
+        Renderer::default()
+    }
+
+    /// A renderer for the prompt file at `path`: `{{> name}}` reads `_name.prompt`
+    /// from the file's folder (the whole file, frontmatter included, as the
+    /// reference's DirStore and Genkit serve partials).
+    pub fn for_file(path: &Path) -> Renderer {
+        let folder = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut renderer = Renderer::new();
+        renderer.set_partial_resolver(move |name| {
+            partial_path(&folder, name).and_then(|p| std::fs::read_to_string(p).ok())
+        });
+        renderer
+    }
+
+    fn registry(&mut self) -> &mut Registry {
+        Arc::make_mut(&mut self.registry)
+    }
+
+    /// `definePartial(name, source)`. Defined partials win over the resolver.
+    pub fn define_partial(&mut self, name: &str, source: &str) -> Result<(), RenderError> {
+        let template = parse_template(source).map_err(|message| RenderError::Syntax {
+            partial: Some(name.to_string()),
+            message,
+        })?;
+        self.registry()
+            .partials
+            .insert(name.to_string(), Arc::new(template));
+        Ok(())
+    }
+
+    /// Registers a named schema for Picoschema (`schema: Foo`).
+    pub fn define_schema(&mut self, name: &str, schema: Value) {
+        self.registry().schemas.insert(name.to_string(), schema);
+    }
+
+    /// Registers a tool definition under `name`: `tools: [name]` becomes a `toolDefs` entry.
+    pub fn define_tool(&mut self, name: &str, definition: Value) {
+        self.registry().tools.insert(name.to_string(), definition);
+    }
+
+    pub fn set_partial_resolver(
+        &mut self,
+        f: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) {
+        self.registry().partial_resolver = Some(Arc::new(f));
+    }
+
+    pub fn set_schema_resolver(
+        &mut self,
+        f: impl Fn(&str) -> Option<Value> + Send + Sync + 'static,
+    ) {
+        self.registry().schema_resolver = Some(Arc::new(f));
+    }
+
+    /// With a tool resolver, a tool it does not know is an error.
+    pub fn set_tool_resolver(&mut self, f: impl Fn(&str) -> Option<Value> + Send + Sync + 'static) {
+        self.registry().tool_resolver = Some(Arc::new(f));
+    }
+
+    pub fn set_default_model(&mut self, model: Option<String>) {
+        self.registry().default_model = model;
+    }
+
+    /// Default `config` for prompts using `model`.
+    pub fn define_model_config(&mut self, model: &str, config: Value) {
+        self.registry()
+            .model_configs
+            .insert(model.to_string(), config);
+    }
+
+    /// Parses the prompt, its template and every partial it reaches.
+    pub fn compile(&self, source: &str) -> Result<CompiledPrompt, RenderError> {
+        self.compile_parsed(parse_document(source))
+    }
+
+    pub fn compile_parsed(&self, document: ParsedDocument) -> Result<CompiledPrompt, RenderError> {
+        let template =
+            parse_template(&document.template).map_err(|message| RenderError::Syntax {
+                partial: None,
+                message,
+            })?;
+        let mut partials = Partials {
+            registered: self.registry.partials.clone(),
+            resolved: HashMap::new(),
+        };
+        self.resolve_partials(&template, &mut partials, &mut HashSet::new())?;
+        let metadata = self
+            .registry
+            .resolve_metadata(&document.metadata, None)
+            .map_err(RenderError::from);
+        let prompt_var = metadata.as_ref().ok().map(|m| {
+            let mut m = m.clone();
+            m.shift_remove("input");
+            Value::Object(m)
+        });
+        Ok(CompiledPrompt {
+            registry: self.registry.clone(),
+            document,
+            template,
+            partials,
+            metadata,
+            prompt_var,
+        })
+    }
+
+    /// `resolvePartials`: the partials a template names, from the resolver, recursively.
+    fn resolve_partials(
+        &self,
+        template: &Template,
+        partials: &mut Partials,
+        visited: &mut HashSet<String>,
+    ) -> Result<(), RenderError> {
+        let Some(resolver) = &self.registry.partial_resolver else {
+            return Ok(());
+        };
+        for name in partial_names(template) {
+            if partials.get(&name).is_some() || !visited.insert(name.clone()) {
+                continue;
+            }
+            let Some(source) = resolver(&name).filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            let partial = parse_template(&source).map_err(|message| RenderError::Syntax {
+                partial: Some(name.clone()),
+                message,
+            })?;
+            let partial = Arc::new(partial);
+            partials.resolved.insert(name, partial.clone());
+            self.resolve_partials(&partial, partials, visited)?;
+        }
+        Ok(())
+    }
+
+    /// `render(source, data, options)`: compile and render once.
+    pub fn render(
+        &self,
+        source: &str,
+        data: &DataArgument,
+        options: Option<&Value>,
+    ) -> Result<RenderedPrompt, RenderError> {
+        self.compile(source)?.render(data, options)
+    }
+
+    /// `renderMetadata(source, options)`: the prompt's resolved metadata (with `input`
+    /// and `raw`), without rendering the template.
+    pub fn render_metadata(
+        &self,
+        source: &str,
+        options: Option<&Value>,
+    ) -> Result<Map<String, Value>, RenderError> {
+        let document = parse_document(source);
+        Ok(self
+            .registry
+            .resolve_metadata(&document.metadata, options)?)
+    }
+}
+
+/// The partials a compiled prompt can reach: defined ones first, then resolved ones.
+#[derive(Debug, Clone, Default)]
+struct Partials {
+    registered: HashMap<String, Arc<Template>>,
+    resolved: HashMap<String, Arc<Template>>,
+}
+
+impl Partials {
+    fn get(&self, name: &str) -> Option<&Arc<Template>> {
+        self.registered
+            .get(name)
+            .or_else(|| self.resolved.get(name))
+    }
+}
+
+/// A prompt ready to render any number of times.
+#[derive(Clone)]
+pub struct CompiledPrompt {
+    registry: Arc<Registry>,
+    document: ParsedDocument,
+    template: Template,
+    partials: Partials,
+    /// Metadata resolved without render options (the common case), computed once.
+    metadata: Result<Map<String, Value>, RenderError>,
+    /// `@metadata.prompt` for that metadata.
+    prompt_var: Option<Value>,
+}
+
+impl fmt::Debug for CompiledPrompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledPrompt")
+            .field("document", &self.document)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompiledPrompt {
+    /// The parsed file: frontmatter metadata (unresolved) and template text.
+    pub fn document(&self) -> &ParsedDocument {
+        &self.document
+    }
+
+    /// The resolved metadata (`renderMetadata`), with `options` merged in when given.
+    pub fn render_metadata(
+        &self,
+        options: Option<&Value>,
+    ) -> Result<Map<String, Value>, RenderError> {
+        match options {
+            None => self.metadata.clone(),
+            Some(o) => Ok(self
+                .registry
+                .resolve_metadata(&self.document.metadata, Some(o))?),
+        }
+    }
+
+    /// Renders the template with `data`. `options` is metadata merged over the file's
+    /// (`config` one level deep); its `input.default` supplies missing input values.
+    pub fn render(
+        &self,
+        data: &DataArgument,
+        options: Option<&Value>,
+    ) -> Result<RenderedPrompt, RenderError> {
+        let (metadata, prompt_var) = match options {
+            None => {
+                let metadata = self.metadata.as_ref().map_err(Clone::clone)?;
+                let prompt_var = self.prompt_var.clone().unwrap_or(Value::Null);
+                let mut metadata = metadata.clone();
+                metadata.shift_remove("input");
+                (metadata, prompt_var)
+            }
+            Some(o) => {
+                let mut metadata = self
+                    .registry
+                    .resolve_metadata(&self.document.metadata, Some(o))?;
+                metadata.shift_remove("input");
+                let prompt_var = Value::Object(metadata.clone());
+                (metadata, prompt_var)
+            }
+        };
+
+        // `{ ...(options?.input?.default || {}), ...data.input }`
+        let mut input = match options
+            .and_then(|o| o.get("input"))
+            .and_then(|i| i.get("default"))
+        {
+            Some(d) if js::truthy(d) => js::spread(d),
+            _ => Map::new(),
+        };
+        for (k, v) in &data.input {
+            input.insert(k.clone(), v.clone());
+        }
+
+        // `{ metadata: { prompt, docs, messages }, ...data.context }`
+        let mut metadata_var = Map::new();
+        metadata_var.insert("prompt".into(), prompt_var);
+        if let Some(docs) = &data.docs {
+            metadata_var.insert("docs".into(), Value::Array(docs.clone()));
+        }
+        metadata_var.insert("messages".into(), Value::Array(data.messages.clone()));
+        let mut data_vars = Map::new();
+        data_vars.insert("metadata".into(), Value::Object(metadata_var));
+        for (k, v) in &data.context {
+            data_vars.insert(k.clone(), v.clone());
+        }
+
+        let text = render_template(
+            &self.template,
+            &Value::Object(input),
+            &data_vars,
+            &self.partials,
+        )?;
+        let messages = messages::to_messages(&text, Some(&data.messages));
+        Ok(RenderedPrompt { metadata, messages })
+    }
+}
+
+/// A rendered prompt: the resolved metadata (without `input`) and the messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedPrompt {
+    pub metadata: Map<String, Value>,
+    /// `{role, content: [parts], metadata?}` objects, as the reference returns them.
+    pub messages: Vec<Value>,
+}
+
+impl RenderedPrompt {
+    /// The reference's rendered-prompt JSON: the metadata fields and `messages`.
+    pub fn to_json(&self) -> Value {
+        let mut out = self.metadata.clone();
+        out.insert("messages".into(), Value::Array(self.messages.clone()));
+        Value::Object(out)
+    }
+}
+
+impl Serialize for RenderedPrompt {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The template engine boundary. Until the Handlebars interpreter lands
+// (render/handlebars.rs), templates without `{{` render as themselves and anything
+// else is an error, so nothing pretends to render Handlebars.
+
+#[derive(Debug, Clone)]
+struct Template(String);
+
+fn parse_template(source: &str) -> Result<Template, String> {
+    Ok(Template(source.to_string()))
+}
+
+fn partial_names(_template: &Template) -> Vec<String> {
+    Vec::new()
+}
+
+fn render_template(
+    template: &Template,
+    _input: &Value,
+    _data_vars: &Map<String, Value>,
+    _partials: &Partials,
+) -> Result<String, RenderError> {
+    if template.0.contains("{{") {
+        return Err(RenderError::Render(
+            "the Handlebars engine is not available yet".into(),
+        ));
+    }
+    Ok(template.0.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_and_variants() {
+        let table = [
+            ("greet.prompt", ("greet", None)),
+            ("dir/greet.formal.prompt", ("greet", Some("formal"))),
+            ("a.b.c.prompt", ("a.b", Some("c"))),
+            ("_header.prompt", ("header", None)),
+            ("_header.v2.prompt", ("header", Some("v2"))),
+        ];
+        for (path, (name, variant)) in table {
+            assert_eq!(
+                prompt_name_and_variant(Path::new(path)),
+                (name.to_string(), variant.map(str::to_string)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn partial_paths() {
+        let folder = Path::new("/p");
+        assert_eq!(
+            partial_path(folder, "header"),
+            Some(PathBuf::from("/p/_header.prompt"))
+        );
+        assert_eq!(
+            partial_path(folder, "sub/x"),
+            Some(PathBuf::from("/p/sub/_x.prompt"))
+        );
+        for bad in ["", "../x", "/etc/x", "a//b", "./x", "a\\b"] {
+            assert_eq!(partial_path(folder, bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn documents() {
+        let doc = parse_document("---\nmodel: m\nfoo.bar: 1\n---\n\n Hello \n");
+        assert_eq!(doc.template, "Hello");
+        assert_eq!(
+            Value::Object(doc.metadata),
+            json!({"ext": {"foo": {"bar": 1}}, "metadata": {}, "config": {}, "model": "m",
+                   "raw": {"model": "m", "foo.bar": 1}})
+        );
+        // No frontmatter: the template is the whole source, untrimmed.
+        let doc = parse_document(" Hi \n");
+        assert_eq!(doc.template, " Hi \n");
+        assert_eq!(
+            Value::Object(doc.metadata),
+            json!({"ext": {}, "metadata": {}, "config": {}})
+        );
+        // A YAML error: base metadata, the whole source trimmed.
+        let doc = parse_document("---\na: [1\n---\nHi\n");
+        assert_eq!(doc.template, "---\na: [1\n---\nHi");
+        assert_eq!(
+            Value::Object(doc.metadata),
+            json!({"ext": {}, "metadata": {}, "config": {}})
+        );
+    }
+
+    #[test]
+    fn data_argument_from_cli_json() {
+        let data: DataArgument =
+            serde_json::from_str(r#"{"input": {"x": 1}, "context": {"state": {}}}"#).unwrap();
+        assert_eq!(data.input["x"], json!(1));
+        assert!(data.messages.is_empty());
+        assert_eq!(data.docs, None);
+    }
+
+    #[test]
+    fn metadata_with_options_and_model_configs() {
+        let mut r = Renderer::new();
+        r.define_model_config("m", json!({"temperature": 1, "top_k": 3}));
+        r.define_tool("search", json!({"name": "search"}));
+        let src = "---\nmodel: m\nconfig: {temperature: 0}\ntools: [search, other]\n---\nHi";
+        let meta = r
+            .render_metadata(
+                src,
+                Some(&json!({"config": {"seed": 7}, "input": {"default": {"a": 1}}})),
+            )
+            .unwrap();
+        assert_eq!(
+            meta["config"],
+            json!({"temperature": 0, "top_k": 3, "seed": 7})
+        );
+        assert_eq!(meta["tools"], json!(["other"]));
+        assert_eq!(meta["toolDefs"], json!([{"name": "search"}]));
+        assert_eq!(meta["input"], json!({"default": {"a": 1}}));
+
+        let rendered = r
+            .compile(src)
+            .unwrap()
+            .render(&DataArgument::default(), None)
+            .unwrap();
+        let out = rendered.to_json();
+        assert_eq!(
+            out["messages"],
+            json!([{"role": "user", "content": [{"text": "Hi"}]}])
+        );
+        assert_eq!(out["config"], json!({"temperature": 0, "top_k": 3}));
+        assert!(out.get("input").is_none());
+    }
+
+    #[test]
+    fn schema_errors_surface_at_render() {
+        let r = Renderer::new();
+        let compiled = r
+            .compile("---\noutput:\n  schema: Missing\n---\nHi")
+            .unwrap();
+        let err = compiled.render(&DataArgument::default(), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "output.schema: Picoschema: could not find schema with name 'Missing'"
+        );
+    }
+}
