@@ -7,6 +7,7 @@
 pub mod check;
 pub mod cli;
 pub mod eval;
+pub mod llm;
 pub mod render;
 pub mod settings;
 pub mod syntax;
