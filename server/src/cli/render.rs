@@ -1,15 +1,167 @@
-//! `promptls render FILE`.
+//! `promptls render FILE`: what would be sent to the model.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use serde_json::Value;
+
+use super::files;
+use crate::eval::dataset::Dataset;
+use crate::render::{DataArgument, Renderer};
+use crate::{settings, syntax};
 
 #[derive(Args)]
 pub struct RenderArgs {
     /// The .prompt file.
     file: PathBuf,
+    /// Render data as JSON: {"input": {...}, "context": {...}, "messages": [...]}; `@PATH` reads it from a file.
+    #[arg(long)]
+    data: Option<String>,
+    /// Take the input from row N (counting from 1) of the prompt's `promptls.dataset`;
+    /// `--data` input values override the row's.
+    #[arg(long, value_name = "N")]
+    row: Option<usize>,
+    #[arg(long, value_enum, default_value = "json")]
+    format: RenderFormat,
 }
 
-pub fn run(_args: RenderArgs) -> i32 {
-    2
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RenderFormat {
+    Json,
+    Text,
+}
+
+pub fn run(args: RenderArgs) -> i32 {
+    match render(&args) {
+        Ok(out) => {
+            if std::io::stdout().write_all(out.as_bytes()).is_err() {
+                return 2;
+            }
+            0
+        }
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            code
+        }
+    }
+}
+
+/// The output text, or (exit code, message).
+fn render(args: &RenderArgs) -> Result<String, (i32, String)> {
+    let usage = |m: String| (2, m);
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let source =
+        files::decode(bytes).map_err(|e| (1, format!("{}: {}", args.file.display(), e.message)))?;
+
+    let mut data = match &args.data {
+        None => DataArgument::default(),
+        Some(text) => {
+            let text = match text.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| usage(format!("cannot read {path}: {e}")))?,
+                None => text.clone(),
+            };
+            serde_json::from_str(&text)
+                .map_err(|e| usage(format!("--data is not valid render data: {e}")))?
+        }
+    };
+    if let Some(n) = args.row {
+        let row_input = dataset_row(&args.file, &source, n)?;
+        let mut input = row_input;
+        input.extend(std::mem::take(&mut data.input));
+        data.input = input;
+    }
+
+    let renderer = Renderer::for_file(&args.file);
+    let compiled = renderer
+        .compile(&source)
+        .map_err(|e| (1, format!("{}: {e}", args.file.display())))?;
+    let rendered = compiled
+        .render(&data, None)
+        .map_err(|e| (1, format!("{}: {e}", args.file.display())))?;
+    Ok(match args.format {
+        RenderFormat::Json => {
+            serde_json::to_string_pretty(&rendered.to_json()).expect("JSON serialises") + "\n"
+        }
+        RenderFormat::Text => messages_as_text(&rendered.messages),
+    })
+}
+
+/// The input values of row `n` (1-based) of the prompt's dataset.
+fn dataset_row(
+    file: &Path,
+    source: &str,
+    n: usize,
+) -> Result<serde_json::Map<String, Value>, (i32, String)> {
+    let parsed = syntax::parse(source);
+    let relative = parsed
+        .frontmatter
+        .as_ref()
+        .and_then(|fm| settings::get(fm, "dataset"))
+        .and_then(|d| d.as_str())
+        .ok_or_else(|| {
+            (
+                2,
+                format!("--row needs `promptls.dataset` in {}", file.display()),
+            )
+        })?;
+    let path = file.parent().unwrap_or(Path::new(".")).join(relative);
+    let dataset = Dataset::load(&path).map_err(|e| (1, format!("{}: {e}", path.display())))?;
+    let count = dataset.rows.len();
+    if n == 0 || n > count {
+        return Err((
+            2,
+            format!(
+                "--row {n} is out of range: {} has {count} rows (counting from 1)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(dataset
+        .rows
+        .into_iter()
+        .nth(n - 1)
+        .map(|r| r.values)
+        .unwrap_or_default())
+}
+
+/// Messages as people read them: a header per message, text parts verbatim, other
+/// parts as bracketed notes.
+fn messages_as_text(messages: &[Value]) -> String {
+    let mut out = String::new();
+    for message in messages {
+        let role = message.get("role").and_then(Value::as_str).unwrap_or("?");
+        let purpose = message.pointer("/metadata/purpose").and_then(Value::as_str);
+        match purpose {
+            Some(p) => out.push_str(&format!("── {role} ({p}) ──\n")),
+            None => out.push_str(&format!("── {role} ──\n")),
+        }
+        for part in message
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(text) = part.get("text").and_then(Value::as_str) {
+                out.push_str(text);
+            } else if let Some(media) = part.get("media") {
+                let url = media.get("url").and_then(Value::as_str).unwrap_or("");
+                match media.get("contentType").and_then(Value::as_str) {
+                    Some(t) => out.push_str(&format!("[media: {url} ({t})]")),
+                    None => out.push_str(&format!("[media: {url}]")),
+                }
+            } else if let Some(purpose) = part.pointer("/metadata/purpose").and_then(Value::as_str)
+            {
+                out.push_str(&format!("[{purpose}]"));
+            } else {
+                out.push_str(&part.to_string());
+            }
+        }
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
 }
