@@ -227,7 +227,7 @@ module.exports = grammar({
       seq(
         choice(
           $._first_segment,
-          seq('@', $._next_segment),
+          seq(field('data', '@'), $._next_segment),
           $.this,
           $.parent,
         ),
