@@ -3,6 +3,7 @@
 //! language server only translate them.
 
 mod dataset;
+mod demos;
 mod dialect;
 mod frontmatter;
 mod schema;
@@ -147,7 +148,8 @@ pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
         .collect();
     frontmatter::check(input, &mut out);
     let schemas = schema::check(input, &mut out);
-    let _dataset = dataset::check(input, &schemas, &mut out);
+    let dataset = dataset::check(input, &schemas, &mut out);
+    demos::check(input, &schemas, dataset.as_ref(), &mut out);
     secrets::check(input, &mut out);
     dialect::check(input, &mut out);
     out.sort_by_key(|d| (d.span.start, d.span.end, d.severity));

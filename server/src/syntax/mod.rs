@@ -4,6 +4,7 @@
 pub mod frontmatter;
 pub mod line_index;
 pub mod span;
+pub mod tree;
 pub mod template;
 pub mod yaml;
 
