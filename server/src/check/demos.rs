@@ -272,7 +272,10 @@ mod tests {
             ),
             (
                 "{{!-- promptls:demos --}}\n{{role \"user\"}}\nQ\n".to_string(),
-                vec!["demos-unbalanced@{{!-- promptls:demos --}}: the demos region is never closed: add `{{!-- /promptls:demos --}}` after the last demo"],
+                vec![
+                    "demos-unbalanced@{{!-- promptls:demos --}}: the demos region is never closed: add `{{!-- /promptls:demos --}}` after the last demo",
+                    "demo-incomplete@{{role \"user\"}}: this demo has no `{{role \"model\"}}` answer after it",
+                ],
             ),
         ];
         for (source, expected) in cases {
