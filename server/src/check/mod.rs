@@ -2,6 +2,7 @@
 //! `Diagnostic`s (code, severity, byte range, message, optional fix); the CLI and the
 //! language server only translate them.
 
+mod budget;
 mod dataset;
 mod demos;
 mod dialect;
@@ -150,6 +151,7 @@ pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
     let schemas = schema::check(input, &mut out);
     let dataset = dataset::check(input, &schemas, &mut out);
     demos::check(input, &schemas, dataset.as_ref(), &mut out);
+    budget::check(input, dataset.as_ref(), &mut out);
     secrets::check(input, &mut out);
     dialect::check(input, &mut out);
     out.sort_by_key(|d| (d.span.start, d.span.end, d.severity));

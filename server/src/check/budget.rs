@@ -1,0 +1,136 @@
+//! The rendered prompt against the model's context window. The check renders the prompt
+//! with the dataset's longest row (or no input) and counts tokens exactly where the
+//! tokenizer is known (OpenAI models), else estimates from the length.
+
+use serde_json::Value;
+
+use super::{CheckInput, Diagnostic};
+use crate::eval::dataset::Dataset;
+use crate::llm::catalog::{self, Tokenizer};
+use crate::render::{DataArgument, Renderer};
+
+pub(super) fn check(input: &CheckInput, dataset: Option<&Dataset>, out: &mut Vec<Diagnostic>) {
+    let Some(root) = &input.parsed.frontmatter else {
+        return;
+    };
+    let Some(model_node) = root.get("model") else {
+        return;
+    };
+    let Some(model) = model_node.as_str() else {
+        return;
+    };
+    let Some(info) = catalog::lookup(model) else {
+        return;
+    };
+    let max_output = root
+        .get("config")
+        .and_then(|c| c.get("maxOutputTokens").or_else(|| c.get("max_tokens")))
+        .and_then(|m| m.to_json().as_u64())
+        .unwrap_or(0) as usize;
+
+    let text = rendered_text(input, dataset);
+    // A BPE token covers at least one byte, so a text shorter than the window in bytes
+    // fits for sure; only long texts pay for counting.
+    if text.len() + max_output <= info.context_window {
+        return;
+    }
+    let tokens = catalog::count_tokens(info.tokenizer, &text);
+    if tokens + max_output <= info.context_window {
+        return;
+    }
+    let how = match info.tokenizer {
+        Tokenizer::Estimate => "about",
+        _ => "",
+    };
+    let rows = if dataset.is_some_and(|d| !d.rows.is_empty()) {
+        " with the longest dataset row"
+    } else {
+        ""
+    };
+    let output = if max_output > 0 {
+        format!(" plus {max_output} output tokens")
+    } else {
+        String::new()
+    };
+    out.push(Diagnostic::warning(
+        "context-window",
+        model_node.span,
+        format!(
+            "the rendered prompt{rows} is {how}{}{tokens} tokens{output}, over the {} token context window of `{model}`",
+            if how.is_empty() { "" } else { " " },
+            info.context_window
+        ),
+    ));
+}
+
+/// All the text the model would receive, rendered with the longest dataset row; the raw
+/// template when rendering fails (other checks report why).
+fn rendered_text(input: &CheckInput, dataset: Option<&Dataset>) -> String {
+    let longest = dataset.and_then(|d| {
+        d.rows.iter().max_by_key(|r| {
+            r.values
+                .values()
+                .map(|v| v.to_string().len())
+                .sum::<usize>()
+        })
+    });
+    let data = DataArgument {
+        input: longest.map(|r| r.values.clone()).unwrap_or_default(),
+        ..Default::default()
+    };
+    let renderer = input.path.map(Renderer::for_file).unwrap_or_default();
+    let rendered = renderer
+        .compile(input.source)
+        .and_then(|c| c.render(&data, None));
+    match rendered {
+        Ok(prompt) => {
+            let mut text = String::new();
+            for m in &prompt.messages {
+                for part in m
+                    .get("content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(t) = part.get("text").and_then(Value::as_str) {
+                        text.push_str(t);
+                    }
+                }
+            }
+            text
+        }
+        Err(_) => input.parsed.template_text(input.source).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::testing::render;
+
+    #[test]
+    fn warns_when_over_the_window() {
+        let long = "word ".repeat(9000);
+        let src = format!("---\nmodel: openai/gpt-4\n---\n{long}");
+        assert_eq!(
+            render(&src),
+            ["context-window@openai/gpt-4: the rendered prompt is 9000 tokens, over the 8192 token context window of `openai/gpt-4`"]
+        );
+        let src = format!(
+            "---\nmodel: openai/gpt-4\nconfig: {{maxOutputTokens: 4000}}\n---\n{}",
+            "word ".repeat(5000)
+        );
+        assert_eq!(
+            render(&src),
+            ["context-window@openai/gpt-4: the rendered prompt is 5000 tokens plus 4000 output tokens, over the 8192 token context window of `openai/gpt-4`"]
+        );
+        let src = format!(
+            "---\nmodel: groq/llama3-8b-8192\n---\n{}",
+            "x".repeat(30_000)
+        );
+        assert_eq!(
+            render(&src),
+            ["context-window@groq/llama3-8b-8192: the rendered prompt is about 10000 tokens, over the 8192 token context window of `groq/llama3-8b-8192`"]
+        );
+        assert!(render(&format!("---\nmodel: openai/gpt-4o\n---\n{long}")).is_empty());
+    }
+}
