@@ -7,6 +7,7 @@ mod dataset;
 mod demos;
 mod dialect;
 mod frontmatter;
+mod naming;
 mod schema;
 mod secrets;
 
@@ -152,6 +153,7 @@ pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
     let dataset = dataset::check(input, &schemas, &mut out);
     demos::check(input, &schemas, dataset.as_ref(), &mut out);
     budget::check(input, dataset.as_ref(), &mut out);
+    naming::check(input, &mut out);
     secrets::check(input, &mut out);
     dialect::check(input, &mut out);
     out.sort_by_key(|d| (d.span.start, d.span.end, d.severity));
