@@ -2,6 +2,7 @@
 //! yields a `ParsedPrompt` whose `errors` say what is wrong and where.
 
 pub mod frontmatter;
+pub mod handlebars;
 pub mod line_index;
 pub mod span;
 pub mod tree;

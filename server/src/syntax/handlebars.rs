@@ -1,0 +1,1515 @@
+//! Handlebars templates -> (AST, errors), with handlebars.js 4.7 semantics: the same
+//! tokens, the same whitespace control (`~` and standalone lines), the same partial
+//! indentation. Parsing never fails: broken input becomes text plus an error, and every
+//! node keeps its byte range for editor diagnostics.
+//!
+//! Whitespace control is applied here, as handlebars.js does in its parser, so rendering
+//! only concatenates. handlebars.js decides standalone lines from each tag's neighbouring
+//! content; on the flat token list those neighbours are simply the tokens beside the tag.
+
+use super::Span;
+
+/// Nesting deeper than this is reported instead of built, so no template can exhaust
+/// the stack of the (recursive) renderer.
+pub const MAX_NESTING: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Template {
+    pub nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// Literal text; `text` is what renders after whitespace control.
+    Text { span: Span, text: String },
+    /// `{{expr}}`, `{{{expr}}}`, `{{&expr}}`.
+    Mustache { span: Span, call: Call },
+    /// `{{#name ...}}...{{else}}...{{/name}}` and inverted `{{^name}}...{{/name}}`.
+    Block(Box<Block>),
+    /// `{{> name ctx key=value}}`.
+    Partial(Box<Partial>),
+    /// `{{! ... }}` and `{{!-- ... --}}`.
+    Comment { span: Span, text: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub span: Span,
+    /// The opening tag.
+    pub open: Span,
+    /// The closing tag; `None` when it is missing (an error was reported).
+    pub close: Option<Span>,
+    pub call: Call,
+    /// `as |item index|`.
+    pub block_params: Vec<String>,
+    pub program: Vec<Node>,
+    /// After `{{else}}`; an `{{else if x}}` chain is a single nested block here.
+    pub inverse: Option<Vec<Node>>,
+    /// `{{^name}}`: the program renders when the value is empty.
+    pub inverted: bool,
+    /// `{{#> name}}default{{/name}}`: a partial whose block is its fallback content.
+    pub partial_block: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partial {
+    pub span: Span,
+    pub name: PartialName,
+    pub context: Option<Expr>,
+    pub hash: Vec<HashPair>,
+    /// Indentation of a standalone partial, applied to each line it renders.
+    pub indent: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PartialName {
+    Static { name: String, span: Span },
+    Dynamic(Box<Call>),
+}
+
+/// A helper call or a plain value: `path param... key=value...`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub span: Span,
+    pub path: Expr,
+    pub params: Vec<Expr>,
+    pub hash: Vec<HashPair>,
+}
+
+impl Call {
+    /// The helper name when the call could be a helper: a one-segment path that is not
+    /// `this`, `..` or `@data`.
+    pub fn simple_name(&self) -> Option<&str> {
+        match &self.path {
+            Expr::Path(p) if p.is_simple() => Some(&p.parts[0]),
+            _ => None,
+        }
+    }
+
+    /// Whether handlebars.js classifies this as a helper call (it has arguments).
+    pub fn has_arguments(&self) -> bool {
+        !self.params.is_empty() || !self.hash.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HashPair {
+    pub span: Span,
+    pub key: String,
+    pub key_span: Span,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Path(Path),
+    String { span: Span, value: String },
+    Number { span: Span, value: f64 },
+    Boolean { span: Span, value: bool },
+    Null { span: Span },
+    Undefined { span: Span },
+    SubExpr(Box<Call>),
+}
+
+impl Expr {
+    pub fn span(&self) -> Span {
+        match self {
+            Expr::Path(p) => p.span,
+            Expr::String { span, .. }
+            | Expr::Number { span, .. }
+            | Expr::Boolean { span, .. }
+            | Expr::Null { span }
+            | Expr::Undefined { span } => *span,
+            Expr::SubExpr(call) => call.span,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Path {
+    pub span: Span,
+    /// `@name`: a data variable.
+    pub data: bool,
+    /// How many `../` lead the path.
+    pub depth: usize,
+    /// Segments after `this`/`..`; empty for `this` or `.` alone.
+    pub parts: Vec<String>,
+    /// Starts with `this` or `.` (never a helper, never a block param).
+    pub this_relative: bool,
+    /// As written.
+    pub original: String,
+}
+
+impl Path {
+    /// One plain segment (could name a helper or a block param).
+    pub fn is_simple(&self) -> bool {
+        !self.data && self.depth == 0 && !self.this_relative && self.parts.len() == 1
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub span: Span,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Parses `src` (the template text); spans are offsets into `src` plus `base`.
+pub fn parse_template(src: &str, base: usize) -> (Template, Vec<TemplateError>) {
+    let mut errors = Vec::new();
+    let mut tokens = lex(src, base, &mut errors);
+    whitespace_control(&mut tokens);
+    let nodes = build(tokens, base + src.len(), &mut errors);
+    (Template { nodes }, errors)
+}
+
+impl Template {
+    /// Every node, depth first, with its nesting depth.
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Node, usize)) {
+        fn go<'a>(nodes: &'a [Node], depth: usize, f: &mut impl FnMut(&'a Node, usize)) {
+            for node in nodes {
+                f(node, depth);
+                if let Node::Block(b) = node {
+                    go(&b.program, depth + 1, f);
+                    if let Some(inverse) = &b.inverse {
+                        go(inverse, depth + 1, f);
+                    }
+                }
+            }
+        }
+        go(&self.nodes, 0, f);
+    }
+
+    /// Names of the static partials `{{> name}}` used anywhere in the template.
+    pub fn partial_names(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        self.walk(&mut |node, _| {
+            let name = match node {
+                Node::Partial(p) => &p.name,
+                _ => return,
+            };
+            if let PartialName::Static { name, .. } = name {
+                if !names.contains(&name.as_str()) {
+                    names.push(name.as_str());
+                }
+            }
+        });
+        names
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Lexing: text and tags.
+
+#[derive(Debug)]
+enum Token {
+    Content(Content),
+    Tag(Tag),
+}
+
+#[derive(Debug)]
+struct Content {
+    span: Span,
+    /// The text as written (standalone detection looks at this).
+    original: String,
+    /// The text after whitespace control.
+    value: String,
+    left_stripped: bool,
+    right_stripped: bool,
+}
+
+#[derive(Debug)]
+struct Tag {
+    span: Span,
+    kind: TagKind,
+    /// `{{~`: strip whitespace before the tag.
+    strip_left: bool,
+    /// `~}}`: strip whitespace after the tag.
+    strip_right: bool,
+    /// For standalone partials: the indentation removed before the tag.
+    indent: String,
+}
+
+#[derive(Debug)]
+enum TagKind {
+    Mustache(Call),
+    /// `{{#x}}`, `{{^x}}` (inverted), `{{#> x}}` (partial block).
+    Open {
+        call: Call,
+        block_params: Vec<String>,
+        inverted: bool,
+        partial_block: bool,
+    },
+    /// `{{else}}` or `{{^}}`.
+    Else,
+    /// `{{else if x}}`.
+    ElseChain {
+        call: Call,
+        block_params: Vec<String>,
+    },
+    Close {
+        name: String,
+        name_span: Span,
+    },
+    Partial {
+        name: PartialName,
+        context: Option<Expr>,
+        hash: Vec<HashPair>,
+    },
+    Comment(String),
+    /// A raw block `{{{{x}}}}...{{{{/x}}}}` (its content renders verbatim).
+    Raw(String),
+    /// A tag that failed to parse (already reported); renders nothing.
+    Invalid,
+}
+
+impl TagKind {
+    /// Tags that can stand alone on a line (and then take the line with them).
+    fn standalone_kind(&self) -> bool {
+        !matches!(
+            self,
+            TagKind::Mustache(_) | TagKind::Invalid | TagKind::Raw(_)
+        )
+    }
+}
+
+fn lex(src: &str, base: usize, errors: &mut Vec<TemplateError>) -> Vec<Token> {
+    let bytes = src.as_bytes();
+    let mut tokens = Vec::new();
+    let mut text = String::new();
+    let mut text_start = 0;
+    let mut i = 0;
+    let flush = |tokens: &mut Vec<Token>, text: &mut String, start: usize, end: usize| {
+        if !text.is_empty() {
+            let t = std::mem::take(text);
+            tokens.push(Token::Content(Content {
+                span: Span::new(base + start, base + end),
+                original: t.clone(),
+                value: t,
+                left_stripped: false,
+                right_stripped: false,
+            }));
+        }
+    };
+    while i < bytes.len() {
+        let Some(rel) = memchr2(b'{', b'\\', &bytes[i..]) else {
+            text.push_str(&src[i..]);
+            break;
+        };
+        let at = i + rel;
+        text.push_str(&src[i..at]);
+        if bytes[at] == b'\\' {
+            // `\{{` escapes a mustache (the text runs to the next `{{`); `\\{{` is a
+            // literal backslash before a real mustache.
+            if src[at..].starts_with("\\\\{{") {
+                text.push('\\');
+                i = at + 2;
+            } else if src[at..].starts_with("\\{{") {
+                let rest = &src[at + 1..];
+                let end = rest[2..].find("{{").map_or(rest.len(), |p| p + 2);
+                // Stop before a following escape so it is handled on its own.
+                let end = if end > 0 && rest[..end].ends_with('\\') {
+                    end - 1
+                } else {
+                    end
+                };
+                text.push_str(&rest[..end]);
+                i = at + 1 + end;
+            } else {
+                text.push('\\');
+                i = at + 1;
+            }
+            continue;
+        }
+        if !src[at..].starts_with("{{") {
+            text.push('{');
+            i = at + 1;
+            continue;
+        }
+        flush(&mut tokens, &mut text, text_start, at);
+        let (tag, end) = lex_tag(src, at, base, errors);
+        if let Some(tag) = tag {
+            tokens.push(Token::Tag(tag));
+            text_start = end;
+        } else {
+            // Unterminated: the rest is text.
+            text_start = at;
+            text.push_str(&src[at..end]);
+        }
+        i = end;
+    }
+    flush(&mut tokens, &mut text, text_start, bytes.len());
+    tokens
+}
+
+fn memchr2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&c| c == a || c == b)
+}
+
+/// Lexes the tag starting at `at` (`{{`). Returns the tag (or `None` when it is not
+/// terminated: the caller keeps the text) and where lexing continues.
+fn lex_tag(
+    src: &str,
+    at: usize,
+    base: usize,
+    errors: &mut Vec<TemplateError>,
+) -> (Option<Tag>, usize) {
+    let rest = &src[at..];
+    let err = |errors: &mut Vec<TemplateError>,
+               s: usize,
+               e: usize,
+               code: &'static str,
+               message: String| {
+        errors.push(TemplateError {
+            span: Span::new(base + s, base + e),
+            code,
+            message,
+        });
+    };
+
+    // Raw blocks: {{{{name}}}} ... {{{{/name}}}}
+    if rest.starts_with("{{{{") {
+        let Some(close) = rest.find("}}}}") else {
+            err(
+                errors,
+                at,
+                src.len(),
+                "unterminated-mustache",
+                "`{{{{` is never closed with `}}}}`".into(),
+            );
+            return (None, src.len());
+        };
+        let name = rest[4..close].trim().to_string();
+        let content_start = at + close + 4;
+        let end_tag = format!("{{{{{{{{/{name}}}}}}}}}");
+        let (content, end) = match src[content_start..].find(&end_tag) {
+            Some(p) => (
+                src[content_start..content_start + p].to_string(),
+                content_start + p + end_tag.len(),
+            ),
+            None => {
+                err(
+                    errors,
+                    at,
+                    content_start,
+                    "unclosed-block",
+                    format!("raw block `{name}` is never closed with `{end_tag}`"),
+                );
+                (src[content_start..].to_string(), src.len())
+            }
+        };
+        let tag = Tag {
+            span: Span::new(base + at, base + end),
+            kind: TagKind::Raw(content),
+            strip_left: false,
+            strip_right: false,
+            indent: String::new(),
+        };
+        return (Some(tag), end);
+    }
+
+    // Comments.
+    let after_open = if rest.starts_with("{{~") { 3 } else { 2 };
+    let strip_left = after_open == 3;
+    let body = &rest[after_open..];
+    if let Some(comment) = body.strip_prefix("!--") {
+        let Some(p) = comment.find("--").and_then(|_| find_comment_end(comment)) else {
+            err(
+                errors,
+                at,
+                src.len(),
+                "unterminated-comment",
+                "`{{!--` comment is never closed with `--}}`".into(),
+            );
+            return (None, src.len());
+        };
+        let (text_len, close_len, strip_right) = p;
+        let end = at + after_open + 3 + text_len + close_len;
+        let text = comment[..text_len].to_string();
+        let tag = Tag {
+            span: Span::new(base + at, base + end),
+            kind: TagKind::Comment(text),
+            strip_left,
+            strip_right,
+            indent: String::new(),
+        };
+        return (Some(tag), end);
+    }
+    if let Some(comment) = body.strip_prefix('!') {
+        let Some(p) = comment.find("}}") else {
+            err(
+                errors,
+                at,
+                src.len(),
+                "unterminated-comment",
+                "`{{!` comment is never closed with `}}`".into(),
+            );
+            return (None, src.len());
+        };
+        let strip_right = comment[..p].ends_with('~');
+        let text_len = if strip_right { p - 1 } else { p };
+        let end = at + after_open + 1 + p + 2;
+        let tag = Tag {
+            span: Span::new(base + at, base + end),
+            kind: TagKind::Comment(comment[..text_len].to_string()),
+            strip_left,
+            strip_right,
+            indent: String::new(),
+        };
+        return (Some(tag), end);
+    }
+
+    // Everything else: find the closing braces outside string literals.
+    let triple = body.starts_with('{');
+    let close_pat = if triple { "}}}" } else { "}}" };
+    let inner_start = at + after_open + usize::from(triple);
+    let Some(close_rel) = find_close(&src[inner_start..], close_pat) else {
+        let line_end = src[at..].find('\n').map_or(src.len(), |p| at + p);
+        err(
+            errors,
+            at,
+            line_end.max(at + 2),
+            "unterminated-mustache",
+            format!("`{{{{` is never closed with `{close_pat}`"),
+        );
+        return (None, line_end.max(at + 2));
+    };
+    let mut inner_end = inner_start + close_rel;
+    let end = inner_end + close_pat.len();
+    let strip_right = src[..inner_end].ends_with('~') && inner_end > inner_start;
+    if strip_right {
+        inner_end -= 1;
+    }
+    let span = Span::new(base + at, base + end);
+    let inner = &src[inner_start..inner_end];
+    let mut parser = ExprParser {
+        src,
+        pos: inner_start,
+        end: inner_end,
+        base,
+        errors,
+        depth: 0,
+    };
+    let kind = if triple {
+        parser.call().map(TagKind::Mustache)
+    } else {
+        parser.tag_kind(inner)
+    };
+    let kind = kind.unwrap_or(TagKind::Invalid);
+    (
+        Some(Tag {
+            span,
+            kind,
+            strip_left,
+            strip_right,
+            indent: String::new(),
+        }),
+        end,
+    )
+}
+
+/// In the text after `{{!--`: (comment length, closing length, strip right).
+fn find_comment_end(comment: &str) -> Option<(usize, usize, bool)> {
+    let mut from = 0;
+    while let Some(p) = comment[from..].find("--") {
+        let p = from + p;
+        let after = &comment[p + 2..];
+        if after.starts_with("}}") {
+            return Some((p, 4, false));
+        }
+        if after.starts_with("~}}") {
+            return Some((p, 5, true));
+        }
+        from = p + 1;
+    }
+    None
+}
+
+/// The offset of `close` in `s`, skipping string literals.
+fn find_close(s: &str, close: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != q {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'}' if s[i..].starts_with(close) => return Some(i),
+            b'{' if s[i..].starts_with("{{") => return None,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------
+// Expressions inside a tag.
+
+struct ExprParser<'a, 'e> {
+    src: &'a str,
+    pos: usize,
+    end: usize,
+    base: usize,
+    errors: &'e mut Vec<TemplateError>,
+    depth: usize,
+}
+
+fn is_id_char(c: char) -> bool {
+    // handlebars.js ID: anything but whitespace and  ! " # % & ' ( ) * + , . / ; < = > @ [ \ ] ^ ` { | } ~
+    !(c.is_whitespace() || "!\"#%&'()*+,./;<=>@[\\]^`{|}~".contains(c))
+}
+
+impl ExprParser<'_, '_> {
+    fn rest(&self) -> &str {
+        &self.src[self.pos..self.end]
+    }
+
+    fn span(&self, start: usize) -> Span {
+        Span::new(self.base + start, self.base + self.pos)
+    }
+
+    fn skip_ws(&mut self) {
+        let r = self.rest();
+        self.pos += r.len() - r.trim_start().len();
+    }
+
+    fn error(&mut self, start: usize, end: usize, message: String) {
+        let span = Span::new(self.base + start, self.base + end.max(start));
+        self.errors.push(TemplateError {
+            span,
+            code: "invalid-expression",
+            message,
+        });
+    }
+
+    fn tag_kind(&mut self, inner: &str) -> Option<TagKind> {
+        let first = inner.chars().next();
+        match first {
+            Some('#') if inner[1..].starts_with('>') => {
+                self.pos += 2;
+                let call = self.call()?;
+                Some(TagKind::Open {
+                    call,
+                    block_params: Vec::new(),
+                    inverted: false,
+                    partial_block: true,
+                })
+            }
+            Some('#') if inner[1..].starts_with('*') => {
+                self.error(
+                    self.pos,
+                    self.end,
+                    "decorators (`{{#*...}}`) are not supported by Dotprompt".into(),
+                );
+                None
+            }
+            Some('#') => {
+                self.pos += 1;
+                let (call, block_params) = self.call_with_block_params()?;
+                Some(TagKind::Open {
+                    call,
+                    block_params,
+                    inverted: false,
+                    partial_block: false,
+                })
+            }
+            Some('^') => {
+                self.pos += 1;
+                self.skip_ws();
+                if self.rest().is_empty() {
+                    return Some(TagKind::Else);
+                }
+                let (call, block_params) = self.call_with_block_params()?;
+                Some(TagKind::Open {
+                    call,
+                    block_params,
+                    inverted: true,
+                    partial_block: false,
+                })
+            }
+            Some('/') => {
+                self.pos += 1;
+                self.skip_ws();
+                let start = self.pos;
+                let name = self.rest().trim_end().to_string();
+                self.pos = self.end;
+                Some(TagKind::Close {
+                    name,
+                    name_span: Span::new(
+                        self.base + start,
+                        self.base + start + self.src[start..self.end].trim_end().len(),
+                    ),
+                })
+            }
+            Some('>') => {
+                self.pos += 1;
+                self.partial()
+            }
+            Some('&') => {
+                self.pos += 1;
+                self.call().map(TagKind::Mustache)
+            }
+            _ => {
+                let trimmed = inner.trim_start();
+                if let Some(after) = trimmed.strip_prefix("else") {
+                    if after.is_empty() || after.starts_with(char::is_whitespace) {
+                        self.pos += inner.len() - trimmed.len() + 4;
+                        self.skip_ws();
+                        if self.rest().is_empty() {
+                            return Some(TagKind::Else);
+                        }
+                        let (call, block_params) = self.call_with_block_params()?;
+                        return Some(TagKind::ElseChain { call, block_params });
+                    }
+                }
+                self.call().map(TagKind::Mustache)
+            }
+        }
+    }
+
+    fn partial(&mut self) -> Option<TagKind> {
+        self.skip_ws();
+        let start = self.pos;
+        let name = if self.rest().starts_with('(') {
+            let Expr::SubExpr(call) = self.expr()? else {
+                unreachable!("a parenthesis starts a subexpression")
+            };
+            PartialName::Dynamic(call)
+        } else if self.rest().starts_with(['"', '\'']) {
+            match self.expr()? {
+                Expr::String { span, value } => PartialName::Static { name: value, span },
+                _ => return None,
+            }
+        } else {
+            let len = self
+                .rest()
+                .find(|c: char| c.is_whitespace())
+                .unwrap_or(self.rest().len());
+            if len == 0 {
+                self.error(
+                    start,
+                    self.end,
+                    "a partial needs a name: `{{> name}}`".into(),
+                );
+                return None;
+            }
+            let name = self.rest()[..len].to_string();
+            self.pos += len;
+            PartialName::Static {
+                name,
+                span: self.span(start),
+            }
+        };
+        let mut context = None;
+        let mut hash = Vec::new();
+        loop {
+            self.skip_ws();
+            if self.rest().is_empty() {
+                break;
+            }
+            if self.at_hash_pair() {
+                hash.push(self.hash_pair()?);
+            } else if context.is_none() && hash.is_empty() {
+                context = Some(self.expr()?);
+            } else {
+                let p = self.pos;
+                self.error(
+                    p,
+                    self.end,
+                    "a partial takes one context and then `key=value` pairs".into(),
+                );
+                return None;
+            }
+        }
+        Some(TagKind::Partial {
+            name,
+            context,
+            hash,
+        })
+    }
+
+    fn call_with_block_params(&mut self) -> Option<(Call, Vec<String>)> {
+        // `as |a b|` ends the tag.
+        let mut block_params = Vec::new();
+        let rest = self.rest();
+        if let Some(p) = find_block_params(rest) {
+            let params_text = &rest[p..];
+            let inner = params_text.trim_start_matches("as").trim_start();
+            let inner = inner
+                .trim_start_matches('|')
+                .trim_end()
+                .trim_end_matches('|');
+            block_params = inner.split_whitespace().map(str::to_string).collect();
+            let saved_end = self.end;
+            self.end = self.pos + p;
+            let call = self.call();
+            self.end = saved_end;
+            self.pos = saved_end;
+            return call.map(|c| (c, block_params));
+        }
+        self.call().map(|c| (c, block_params))
+    }
+
+    /// `path params... hash...` up to the end of the tag.
+    fn call(&mut self) -> Option<Call> {
+        self.skip_ws();
+        let start = self.pos;
+        if self.rest().is_empty() {
+            self.error(
+                start.saturating_sub(2),
+                self.end + 2,
+                "empty mustache `{{}}`".into(),
+            );
+            return None;
+        }
+        let call = self.call_until(None)?;
+        self.skip_ws();
+        if !self.rest().is_empty() {
+            let p = self.pos;
+            let message = format!("unexpected `{}` in this expression", self.rest().trim());
+            self.error(p, self.end, message);
+            return None;
+        }
+        Some(call)
+    }
+
+    /// A call that ends at the end of the tag, or at `closer` (for subexpressions).
+    fn call_until(&mut self, closer: Option<char>) -> Option<Call> {
+        self.skip_ws();
+        let start = self.pos;
+        let path = self.expr()?;
+        let mut params = Vec::new();
+        let mut hash = Vec::new();
+        loop {
+            self.skip_ws();
+            let rest = self.rest();
+            if rest.is_empty() || closer.is_some_and(|c| rest.starts_with(c)) {
+                break;
+            }
+            if self.at_hash_pair() {
+                hash.push(self.hash_pair()?);
+            } else if hash.is_empty() {
+                params.push(self.expr()?);
+            } else {
+                let p = self.pos;
+                self.error(
+                    p,
+                    self.end,
+                    "positional arguments must come before `key=value` pairs".into(),
+                );
+                return None;
+            }
+        }
+        Some(Call {
+            span: self.span(start),
+            path,
+            params,
+            hash,
+        })
+    }
+
+    fn at_hash_pair(&self) -> bool {
+        let rest = self.rest();
+        let id_len = rest.find(|c: char| !is_id_char(c)).unwrap_or(rest.len());
+        id_len > 0 && rest[id_len..].trim_start().starts_with('=')
+    }
+
+    fn hash_pair(&mut self) -> Option<HashPair> {
+        let start = self.pos;
+        let rest = self.rest();
+        let id_len = rest.find(|c: char| !is_id_char(c)).unwrap_or(rest.len());
+        let key = rest[..id_len].to_string();
+        self.pos += id_len;
+        let key_span = self.span(start);
+        self.skip_ws();
+        self.pos += 1; // '='
+        self.skip_ws();
+        if self.rest().is_empty() {
+            let p = self.pos;
+            self.error(start, p, format!("`{key}=` needs a value"));
+            return None;
+        }
+        let value = self.expr()?;
+        Some(HashPair {
+            span: self.span(start),
+            key,
+            key_span,
+            value,
+        })
+    }
+
+    fn expr(&mut self) -> Option<Expr> {
+        self.skip_ws();
+        let start = self.pos;
+        let rest = self.rest();
+        let c = rest.chars().next()?;
+        if c == '(' {
+            self.depth += 1;
+            if self.depth > MAX_NESTING {
+                self.error(
+                    start,
+                    self.end,
+                    format!("subexpressions nested more than {MAX_NESTING} deep"),
+                );
+                return None;
+            }
+            self.pos += 1;
+            let call = self.call_until(Some(')'))?;
+            self.skip_ws();
+            if !self.rest().starts_with(')') {
+                self.error(start, self.end, "`(` is never closed with `)`".into());
+                return None;
+            }
+            self.pos += 1;
+            self.depth -= 1;
+            let mut call = call;
+            call.span = self.span(start);
+            return Some(Expr::SubExpr(Box::new(call)));
+        }
+        if c == '"' || c == '\'' {
+            return self.string(c);
+        }
+        // Literals are whole tokens followed by a delimiter.
+        let token_len = rest
+            .find(|ch: char| ch.is_whitespace() || ch == ')' || ch == '=' || ch == '|')
+            .unwrap_or(rest.len());
+        let token = &rest[..token_len];
+        let literal = match token {
+            "true" => Some(Expr::Boolean {
+                span: Span::default(),
+                value: true,
+            }),
+            "false" => Some(Expr::Boolean {
+                span: Span::default(),
+                value: false,
+            }),
+            "null" => Some(Expr::Null {
+                span: Span::default(),
+            }),
+            "undefined" => Some(Expr::Undefined {
+                span: Span::default(),
+            }),
+            _ if is_number(token) => token.parse().ok().map(|value| Expr::Number {
+                span: Span::default(),
+                value,
+            }),
+            _ => None,
+        };
+        if let Some(mut lit) = literal {
+            self.pos += token_len;
+            let s = self.span(start);
+            match &mut lit {
+                Expr::Boolean { span, .. }
+                | Expr::Number { span, .. }
+                | Expr::Null { span }
+                | Expr::Undefined { span } => *span = s,
+                _ => {}
+            }
+            return Some(lit);
+        }
+        self.path()
+    }
+
+    fn string(&mut self, quote: char) -> Option<Expr> {
+        let start = self.pos;
+        let mut value = String::new();
+        let mut chars = self.rest().char_indices().skip(1);
+        while let Some((i, ch)) = chars.next() {
+            if ch == '\\' {
+                if let Some((_, next)) = chars.next() {
+                    // handlebars.js only unescapes the quote itself.
+                    if next != quote {
+                        value.push('\\');
+                    }
+                    value.push(next);
+                }
+                continue;
+            }
+            if ch == quote {
+                self.pos += i + 1;
+                return Some(Expr::String {
+                    span: self.span(start),
+                    value,
+                });
+            }
+            value.push(ch);
+        }
+        self.error(start, self.end, "string is never closed".into());
+        self.errors.last_mut().expect("just pushed").code = "unterminated-string";
+        None
+    }
+
+    fn path(&mut self) -> Option<Expr> {
+        let start = self.pos;
+        let mut data = false;
+        if self.rest().starts_with('@') {
+            data = true;
+            self.pos += 1;
+        }
+        let mut depth = 0;
+        let mut parts: Vec<String> = Vec::new();
+        let mut this_relative = false;
+        let mut first = true;
+        loop {
+            let rest = self.rest();
+            let seg_len;
+            let seg: String;
+            if rest.starts_with('[') {
+                let Some(close) = rest.find(']') else {
+                    self.error(start, self.end, "`[` is never closed with `]`".into());
+                    return None;
+                };
+                seg = rest[1..close].to_string();
+                seg_len = close + 1;
+                parts.push(seg.clone());
+            } else {
+                let len = rest
+                    .find(|c: char| !is_id_char(c) && c != '.')
+                    .unwrap_or(rest.len());
+                // Take one segment: up to '.' or '/' (but `..` and `.` are segments).
+                let word = &rest[..len];
+                let (s, l) = if word.starts_with("..") {
+                    ("..".to_string(), 2)
+                } else if word.starts_with('.') && first {
+                    (".".to_string(), 1)
+                } else {
+                    let l = word.find('.').unwrap_or(word.len());
+                    (word[..l].to_string(), l)
+                };
+                if l == 0 {
+                    let p = self.pos;
+                    let shown: String = rest.chars().take(12).collect();
+                    self.error(
+                        p,
+                        p + shown.len().max(1),
+                        format!("unexpected `{shown}` where a name was expected"),
+                    );
+                    return None;
+                }
+                seg = s;
+                seg_len = l;
+                match seg.as_str() {
+                    ".." if parts.is_empty() && !data => depth += 1,
+                    "." | "this" if parts.is_empty() && depth == 0 && first => this_relative = true,
+                    _ => parts.push(seg.clone()),
+                }
+            }
+            self.pos += seg_len;
+            first = false;
+            let rest = self.rest();
+            if rest.starts_with('/') || (rest.starts_with('.') && !rest.starts_with("..")) {
+                self.pos += 1;
+                continue;
+            }
+            if rest.starts_with("..") && seg == ".." {
+                continue;
+            }
+            break;
+        }
+        let original = self.src[start..self.pos].to_string();
+        Some(Expr::Path(Path {
+            span: self.span(start),
+            data,
+            depth,
+            parts,
+            this_relative,
+            original,
+        }))
+    }
+}
+
+fn is_number(t: &str) -> bool {
+    let t = t.strip_prefix('-').unwrap_or(t);
+    let (int, frac) = match t.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (t, None),
+    };
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Where ` as |...|` starts in a block tag's text, if it has block params.
+fn find_block_params(s: &str) -> Option<usize> {
+    let trimmed = s.trim_end();
+    if !trimmed.ends_with('|') {
+        return None;
+    }
+    let open = trimmed[..trimmed.len() - 1].rfind('|')?;
+    let before = trimmed[..open].trim_end();
+    let as_start = before.strip_suffix("as")?.len();
+    (as_start > 0 && before[..as_start].ends_with(char::is_whitespace)).then_some(as_start)
+}
+
+// ---------------------------------------------------------------------------------
+// Whitespace control (handlebars.js compiler/whitespace-control.js, on the flat list).
+
+fn whitespace_control(tokens: &mut [Token]) {
+    let n = tokens.len();
+    for i in 0..n {
+        let (strip_left, strip_right, standalone_kind, is_partial) = match &tokens[i] {
+            Token::Tag(t) => (
+                t.strip_left,
+                t.strip_right,
+                t.kind.standalone_kind(),
+                matches!(t.kind, TagKind::Partial { .. }),
+            ),
+            Token::Content(_) => continue,
+        };
+        if strip_left {
+            omit_left(tokens, i, true);
+        }
+        if strip_right {
+            omit_right(tokens, i, true);
+        }
+        if standalone_kind && is_prev_whitespace(tokens, i) && is_next_whitespace(tokens, i) {
+            omit_right(tokens, i, false);
+            let indent = match i.checked_sub(1).map(|p| &tokens[p]) {
+                Some(Token::Content(c)) => trailing_blanks(&c.original).to_string(),
+                _ => String::new(),
+            };
+            if omit_left(tokens, i, false) && is_partial {
+                if let Token::Tag(t) = &mut tokens[i] {
+                    t.indent = indent;
+                }
+            }
+        }
+    }
+}
+
+fn trailing_blanks(s: &str) -> &str {
+    let trimmed = s.trim_end_matches([' ', '\t']);
+    &s[trimmed.len()..]
+}
+
+/// The content before tag `i` ends a line with only blanks after it (or the template
+/// starts with blanks before the tag).
+fn is_prev_whitespace(tokens: &[Token], i: usize) -> bool {
+    if i == 0 {
+        return true;
+    }
+    let Token::Content(c) = &tokens[i - 1] else {
+        return false;
+    };
+    let s = &c.original;
+    let blanks = s.trim_end_matches(|ch: char| ch.is_whitespace() && ch != '\n');
+    if blanks.ends_with('\n') {
+        return true;
+    }
+    // At the very start of the template, leading blanks count as a line start.
+    i == 1 && blanks.is_empty()
+}
+
+/// The content after tag `i` starts with blanks and a newline (or the template ends).
+fn is_next_whitespace(tokens: &[Token], i: usize) -> bool {
+    if i + 1 >= tokens.len() {
+        return true;
+    }
+    let Token::Content(c) = &tokens[i + 1] else {
+        return false;
+    };
+    let s = &c.original;
+    let after_blanks =
+        s.trim_start_matches(|ch: char| ch.is_whitespace() && ch != '\n' && ch != '\r');
+    if after_blanks.starts_with('\n') || after_blanks.starts_with("\r\n") {
+        return true;
+    }
+    i + 2 == tokens.len() && after_blanks.is_empty()
+}
+
+/// Strips the start of the content after tag `i`: all whitespace (`~`), or the blanks
+/// and one newline (standalone).
+fn omit_right(tokens: &mut [Token], i: usize, multiple: bool) {
+    let Some(Token::Content(c)) = tokens.get_mut(i + 1) else {
+        return;
+    };
+    if !multiple && c.right_stripped {
+        return;
+    }
+    let before = c.value.len();
+    let v = c.value.as_str();
+    let stripped = if multiple {
+        v.trim_start_matches(char::is_whitespace)
+    } else {
+        let v = v.trim_start_matches([' ', '\t']);
+        v.strip_prefix("\r\n")
+            .or_else(|| v.strip_prefix('\n'))
+            .or_else(|| v.strip_prefix('\r'))
+            .unwrap_or(v)
+    };
+    c.value = stripped.to_string();
+    c.right_stripped = c.value.len() != before;
+}
+
+/// Strips the end of the content before tag `i`: all whitespace (`~`) or trailing blanks.
+fn omit_left(tokens: &mut [Token], i: usize, multiple: bool) -> bool {
+    let Some(prev) = i.checked_sub(1) else {
+        return false;
+    };
+    let Token::Content(c) = &mut tokens[prev] else {
+        return false;
+    };
+    if !multiple && c.left_stripped {
+        return false;
+    }
+    let before = c.value.len();
+    let stripped = if multiple {
+        c.value.trim_end_matches(char::is_whitespace)
+    } else {
+        c.value.trim_end_matches([' ', '\t'])
+    };
+    c.value.truncate(stripped.len());
+    c.left_stripped = c.value.len() != before;
+    c.left_stripped
+}
+
+// ---------------------------------------------------------------------------------
+// Building the tree from the flat tokens.
+
+struct OpenBlock {
+    block: Block,
+    /// Filling the inverse (after `{{else}}`) rather than the program.
+    in_inverse: bool,
+    /// Blocks opened by `{{else if}}` close together with this one.
+    chained: Vec<Block>,
+    name: String,
+}
+
+fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec<Node> {
+    let mut root: Vec<Node> = Vec::new();
+    let mut stack: Vec<OpenBlock> = Vec::new();
+
+    fn target<'a>(root: &'a mut Vec<Node>, stack: &'a mut [OpenBlock]) -> &'a mut Vec<Node> {
+        let Some(open) = stack.last_mut() else {
+            return root;
+        };
+        if open.chained.is_empty() {
+            if open.in_inverse {
+                return open.block.inverse.get_or_insert_with(Vec::new);
+            }
+            return &mut open.block.program;
+        }
+        let link = open.chained.last_mut().expect("not empty");
+        match &mut link.inverse {
+            Some(inverse) => inverse,
+            None => &mut link.program,
+        }
+    }
+
+    for token in tokens {
+        let tag = match token {
+            Token::Content(c) => {
+                if !c.value.is_empty() {
+                    target(&mut root, &mut stack).push(Node::Text {
+                        span: c.span,
+                        text: c.value,
+                    });
+                }
+                continue;
+            }
+            Token::Tag(tag) => tag,
+        };
+        match tag.kind {
+            TagKind::Mustache(call) => target(&mut root, &mut stack).push(Node::Mustache {
+                span: tag.span,
+                call,
+            }),
+            TagKind::Comment(text) => target(&mut root, &mut stack).push(Node::Comment {
+                span: tag.span,
+                text,
+            }),
+            TagKind::Raw(text) => target(&mut root, &mut stack).push(Node::Text {
+                span: tag.span,
+                text,
+            }),
+            TagKind::Invalid => {}
+            TagKind::Partial {
+                name,
+                context,
+                hash,
+            } => {
+                let partial = Partial {
+                    span: tag.span,
+                    name,
+                    context,
+                    hash,
+                    indent: tag.indent,
+                };
+                target(&mut root, &mut stack).push(Node::Partial(Box::new(partial)));
+            }
+            TagKind::Open {
+                call,
+                block_params,
+                inverted,
+                partial_block,
+            } => {
+                if stack.len() >= MAX_NESTING {
+                    errors.push(TemplateError {
+                        span: tag.span,
+                        code: "nesting-too-deep",
+                        message: format!("blocks nested more than {MAX_NESTING} deep"),
+                    });
+                    continue;
+                }
+                let name = block_name(&call);
+                stack.push(OpenBlock {
+                    block: Block {
+                        span: tag.span,
+                        open: tag.span,
+                        close: None,
+                        call,
+                        block_params,
+                        program: Vec::new(),
+                        inverse: None,
+                        inverted,
+                        partial_block,
+                    },
+                    in_inverse: false,
+                    chained: Vec::new(),
+                    name,
+                });
+            }
+            TagKind::Else => match stack.last_mut() {
+                Some(open) => {
+                    if let Some(last) = open.chained.last_mut() {
+                        last.inverse.get_or_insert_with(Vec::new);
+                    } else if open.in_inverse {
+                        errors.push(TemplateError {
+                            span: tag.span,
+                            code: "duplicate-else",
+                            message: format!(
+                                "`{{{{#{}}}}}` already has an `{{{{else}}}}`",
+                                open.name
+                            ),
+                        });
+                    } else {
+                        open.in_inverse = true;
+                        open.block.inverse.get_or_insert_with(Vec::new);
+                    }
+                }
+                None => errors.push(TemplateError {
+                    span: tag.span,
+                    code: "unexpected-else",
+                    message: "`{{else}}` outside a block".into(),
+                }),
+            },
+            TagKind::ElseChain { call, block_params } => match stack.last_mut() {
+                Some(open) => {
+                    open.in_inverse = true;
+                    open.chained.push(Block {
+                        span: tag.span,
+                        open: tag.span,
+                        close: None,
+                        call,
+                        block_params,
+                        program: Vec::new(),
+                        inverse: None,
+                        inverted: false,
+                        partial_block: false,
+                    });
+                }
+                None => errors.push(TemplateError {
+                    span: tag.span,
+                    code: "unexpected-else",
+                    message: "`{{else ...}}` outside a block".into(),
+                }),
+            },
+            TagKind::Close { name, name_span } => {
+                let Some(position) = stack.iter().rposition(|o| o.name == name) else {
+                    errors.push(TemplateError {
+                        span: tag.span,
+                        code: "unexpected-close",
+                        message: match stack.last() {
+                            Some(open) => format!(
+                                "`{{{{/{name}}}}}` does not match the open `{{{{#{}}}}}`",
+                                open.name
+                            ),
+                            None => {
+                                format!("`{{{{/{name}}}}}` closes a block that was never opened")
+                            }
+                        },
+                    });
+                    let _ = name_span;
+                    continue;
+                };
+                // Blocks opened after the one being closed were never closed.
+                while stack.len() > position + 1 {
+                    let open = stack.pop().expect("len checked");
+                    errors.push(TemplateError {
+                        span: open.block.open,
+                        code: "unclosed-block",
+                        message: format!("`{{{{#{}}}}}` is never closed (expected `{{{{/{}}}}}` before `{{{{/{name}}}}}`)", open.name, open.name),
+                    });
+                    let node = finish(open, None, tag.span.start);
+                    target(&mut root, &mut stack).push(node);
+                }
+                let open = stack.pop().expect("position is in the stack");
+                let node = finish(open, Some(tag.span), tag.span.end);
+                target(&mut root, &mut stack).push(node);
+            }
+        }
+    }
+    while let Some(open) = stack.pop() {
+        errors.push(TemplateError {
+            span: open.block.open,
+            code: "unclosed-block",
+            message: format!(
+                "`{{{{#{}}}}}` is never closed with `{{{{/{}}}}}`",
+                open.name, open.name
+            ),
+        });
+        let node = finish(open, None, end);
+        target(&mut root, &mut stack).push(node);
+    }
+    root
+}
+
+/// The name a close tag must repeat: the helper path as written.
+fn block_name(call: &Call) -> String {
+    match &call.path {
+        Expr::Path(p) => p.original.clone(),
+        Expr::String { value, .. } => value.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn finish(mut open: OpenBlock, close: Option<Span>, end: usize) -> Node {
+    // Fold an `{{else if}}` chain from the inside out: each link is the inverse of the one before.
+    while let Some(mut link) = open.chained.pop() {
+        link.span = Span::new(link.span.start, end);
+        link.close = close;
+        let node = Node::Block(Box::new(link));
+        match open.chained.last_mut() {
+            Some(prev) => prev.inverse.get_or_insert_with(Vec::new).push(node),
+            None => open.block.inverse.get_or_insert_with(Vec::new).push(node),
+        }
+    }
+    open.block.span = Span::new(open.block.span.start, end);
+    open.block.close = close;
+    Node::Block(Box::new(open.block))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> (Template, Vec<TemplateError>) {
+        parse_template(src, 0)
+    }
+
+    fn codes(src: &str) -> Vec<&'static str> {
+        parse(src).1.into_iter().map(|e| e.code).collect()
+    }
+
+    #[test]
+    fn paths_literals_and_hashes() {
+        let (t, errors) = parse("{{helper a.b ../c @index \"s\\\"q\" 'x' 1 -2.5 true null undefined this.d [e f] key=(sub x) k2=3}}");
+        assert!(errors.is_empty(), "{errors:?}");
+        let Node::Mustache { call, .. } = &t.nodes[0] else {
+            panic!()
+        };
+        assert_eq!(call.simple_name(), Some("helper"));
+        let p = |i: usize| match &call.params[i] {
+            Expr::Path(p) => (p.parts.clone(), p.depth, p.data, p.this_relative),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            p(0),
+            (vec!["a".to_string(), "b".to_string()], 0, false, false)
+        );
+        assert_eq!(p(1), (vec!["c".to_string()], 1, false, false));
+        assert_eq!(p(2), (vec!["index".to_string()], 0, true, false));
+        assert!(matches!(&call.params[3], Expr::String { value, .. } if value == "s\"q"));
+        assert!(matches!(&call.params[4], Expr::String { value, .. } if value == "x"));
+        assert!(matches!(call.params[5], Expr::Number { value, .. } if value == 1.0));
+        assert!(matches!(call.params[6], Expr::Number { value, .. } if value == -2.5));
+        assert!(matches!(call.params[7], Expr::Boolean { value: true, .. }));
+        assert!(matches!(call.params[8], Expr::Null { .. }));
+        assert!(matches!(call.params[9], Expr::Undefined { .. }));
+        assert_eq!(p(10), (vec!["d".to_string()], 0, false, true));
+        assert_eq!(p(11), (vec!["e f".to_string()], 0, false, false));
+        assert_eq!(call.hash[0].key, "key");
+        assert!(matches!(&call.hash[0].value, Expr::SubExpr(c) if c.simple_name() == Some("sub")));
+        assert_eq!(call.hash[1].key, "k2");
+    }
+
+    #[test]
+    fn spans_point_at_the_source() {
+        let src = "Hi {{#if x}}{{name}}{{/if}}";
+        let (t, _) = parse_template(src, 100);
+        let Node::Block(b) = &t.nodes[1] else {
+            panic!()
+        };
+        assert_eq!(b.open, Span::new(103, 112));
+        assert_eq!(b.close, Some(Span::new(120, 127)));
+        let Node::Mustache { call, .. } = &b.program[0] else {
+            panic!()
+        };
+        assert_eq!(call.path.span(), Span::new(114, 118));
+    }
+
+    #[test]
+    fn else_chains_nest_in_the_inverse() {
+        let (t, errors) = parse("{{#if a}}A{{else if b}}B{{else}}C{{/if}}");
+        assert!(errors.is_empty(), "{errors:?}");
+        let Node::Block(b) = &t.nodes[0] else {
+            panic!()
+        };
+        let inverse = b.inverse.as_ref().unwrap();
+        let Node::Block(inner) = &inverse[0] else {
+            panic!("{inverse:?}")
+        };
+        assert_eq!(inner.call.params.len(), 1);
+        assert_eq!(
+            inner.program,
+            vec![Node::Text {
+                span: Span::new(23, 24),
+                text: "B".into()
+            }]
+        );
+        assert_eq!(
+            inner.inverse.as_ref().unwrap()[0],
+            Node::Text {
+                span: Span::new(32, 33),
+                text: "C".into()
+            }
+        );
+    }
+
+    #[test]
+    fn broken_templates_recover() {
+        assert_eq!(codes("Hello {{name"), ["unterminated-mustache"]);
+        assert_eq!(codes("{{#if a}}x"), ["unclosed-block"]);
+        assert_eq!(codes("x{{/if}}"), ["unexpected-close"]);
+        assert_eq!(codes("{{#each a}}{{#if b}}{{/each}}"), ["unclosed-block"]);
+        assert_eq!(codes("{{!-- never"), ["unterminated-comment"]);
+        assert_eq!(codes("{{x \"open}}"), ["unterminated-mustache"]);
+        assert_eq!(codes("{{}}"), ["invalid-expression"]);
+        assert_eq!(codes("{{a b=}}"), ["invalid-expression"]);
+        assert_eq!(codes("{{else}}"), ["unexpected-else"]);
+        let (t, _) = parse("Hello {{name");
+        let texts: Vec<&str> = t
+            .nodes
+            .iter()
+            .map(|n| match n {
+                Node::Text { text, .. } => text.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(texts.concat(), "Hello {{name");
+    }
+
+    #[test]
+    fn deep_nesting_is_reported_not_overflowed() {
+        let src = format!("{}x{}", "{{#if a}}".repeat(1000), "{{/if}}".repeat(1000));
+        let (_, errors) = parse(&src);
+        assert!(errors.iter().any(|e| e.code == "nesting-too-deep"));
+        let src = format!("{{{{x {}y{}}}}}", "(a ".repeat(1000), ")".repeat(1000));
+        let (_, errors) = parse(&src);
+        assert!(!errors.is_empty());
+    }
+}
