@@ -14,6 +14,7 @@
 //! partial resolver (for files: `_name.prompt` next to the prompt), resolved
 //! recursively when a prompt is compiled.
 
+pub mod engine;
 pub mod js;
 pub mod messages;
 pub mod metadata;
@@ -518,33 +519,50 @@ impl Serialize for RenderedPrompt {
 }
 
 // ---------------------------------------------------------------------------------
-// The template engine boundary. Until the Handlebars interpreter lands
-// (render/handlebars.rs), templates without `{{` render as themselves and anything
-// else is an error, so nothing pretends to render Handlebars.
+// The template engine boundary: syntax::handlebars parses, render::engine renders.
 
-#[derive(Debug, Clone)]
-struct Template(String);
+use crate::syntax::handlebars::Template;
 
+/// Parses a template; any syntax error, or a helper call outside Dotprompt's known
+/// helpers (`knownHelpersOnly`), fails the compile as it does in handlebars.js.
 fn parse_template(source: &str) -> Result<Template, String> {
-    Ok(Template(source.to_string()))
+    let (template, errors) = crate::syntax::handlebars::parse_template(source, 0);
+    if let Some(e) = errors.first() {
+        let line = 1 + source[..e.span.start.min(source.len())]
+            .matches('\n')
+            .count();
+        return Err(format!("line {line}: {}", e.message));
+    }
+    if let Some((span, name)) = engine::unknown_helper(&template) {
+        let line = 1 + source[..span.start.min(source.len())].matches('\n').count();
+        return Err(format!(
+            "line {line}: You specified knownHelpersOnly, but used the unknown helper {name}"
+        ));
+    }
+    Ok(template)
 }
 
-fn partial_names(_template: &Template) -> Vec<String> {
-    Vec::new()
+fn partial_names(template: &Template) -> Vec<String> {
+    template
+        .partial_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+impl engine::PartialLookup for Partials {
+    fn partial(&self, name: &str) -> Option<&Template> {
+        self.get(name).map(|t| t.as_ref())
+    }
 }
 
 fn render_template(
     template: &Template,
-    _input: &Value,
-    _data_vars: &Map<String, Value>,
-    _partials: &Partials,
+    input: &Value,
+    data_vars: &Map<String, Value>,
+    partials: &Partials,
 ) -> Result<String, RenderError> {
-    if template.0.contains("{{") {
-        return Err(RenderError::Render(
-            "the Handlebars engine is not available yet".into(),
-        ));
-    }
-    Ok(template.0.clone())
+    engine::render(template, input, data_vars, partials).map_err(|e| RenderError::Render(e.message))
 }
 
 #[cfg(test)]

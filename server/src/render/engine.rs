@@ -1,0 +1,1264 @@
+//! The Handlebars interpreter: renders a parsed template (syntax::handlebars) over JSON
+//! data with handlebars.js 4.7 semantics as Dotprompt configures it (`noEscape`,
+//! `knownHelpersOnly`): JavaScript truthiness and value-to-string, context depths for
+//! `../`, `@` data frames, block params, partials with indentation, the built-in helpers
+//! and Dotprompt's helpers (role, history, section, media, json, ifEquals, unlessEquals).
+
+use serde_json::{Map, Value};
+
+use super::js;
+use crate::syntax::handlebars::{Block, Call, Expr, Node, Partial, PartialName, Path, Template};
+use crate::syntax::Span;
+
+/// Blocks and partials nested deeper than this while rendering are an error (a partial
+/// that includes itself would otherwise recurse until the stack overflows).
+pub const MAX_RENDER_DEPTH: usize = 400;
+
+/// Helpers Dotprompt registers (`knownHelpers`); any other helper call is an error.
+pub const KNOWN_HELPERS: &[&str] = &[
+    "if",
+    "unless",
+    "each",
+    "with",
+    "lookup",
+    "log",
+    "blockHelperMissing",
+    "helperMissing",
+    "json",
+    "role",
+    "history",
+    "section",
+    "media",
+    "ifEquals",
+    "unlessEquals",
+];
+
+pub fn is_known_helper(name: &str) -> bool {
+    KNOWN_HELPERS.contains(&name)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineError {
+    pub span: Option<Span>,
+    pub message: String,
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Where partials come from while rendering.
+pub trait PartialLookup {
+    fn partial(&self, name: &str) -> Option<&Template>;
+}
+
+impl PartialLookup for std::collections::HashMap<String, Template> {
+    fn partial(&self, name: &str) -> Option<&Template> {
+        self.get(name)
+    }
+}
+
+/// The first call in `template` that handlebars.js would reject at compile time with
+/// `knownHelpersOnly`: a helper call (with arguments, or a subexpression) whose name is
+/// not a known helper. Block params shadow helper names, as in handlebars.js.
+pub fn unknown_helper(template: &Template) -> Option<(Span, String)> {
+    fn call<'t>(c: &'t Call, params: &mut Vec<&'t str>, sub: bool) -> Option<(Span, String)> {
+        let name = c.simple_name();
+        let is_param = name.is_some_and(|n| params.contains(&n));
+        let helper_form = sub || c.has_arguments();
+        if helper_form && !is_param {
+            let name = match &c.path {
+                Expr::Path(p) => p.parts.first().map(String::as_str).unwrap_or(&p.original),
+                _ => "",
+            };
+            if !is_known_helper(name) {
+                return Some((c.path.span(), name.to_string()));
+            }
+        }
+        for e in c.params.iter().chain(c.hash.iter().map(|h| &h.value)) {
+            if let Expr::SubExpr(s) = e {
+                if let Some(found) = call(s, params, true) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+    fn nodes<'t>(list: &'t [Node], params: &mut Vec<&'t str>) -> Option<(Span, String)> {
+        for node in list {
+            let found = match node {
+                Node::Mustache { call: c, .. } => call(c, params, false),
+                Node::Block(b) => {
+                    if b.partial_block {
+                        None
+                    } else if let Some(found) = call(&b.call, params, false) {
+                        Some(found)
+                    } else {
+                        let before = params.len();
+                        params.extend(b.block_params.iter().map(String::as_str));
+                        let found = nodes(&b.program, params);
+                        params.truncate(before);
+                        found.or_else(|| b.inverse.as_deref().and_then(|inv| nodes(inv, params)))
+                    }
+                }
+                Node::Partial(p) => {
+                    let mut found = None;
+                    if let PartialName::Dynamic(c) = &p.name {
+                        found = call(c, params, true);
+                    }
+                    for e in p.context.iter().chain(p.hash.iter().map(|h| &h.value)) {
+                        if let (None, Expr::SubExpr(s)) = (&found, e) {
+                            found = call(s, params, true);
+                        }
+                    }
+                    found
+                }
+                Node::Text { .. } | Node::Comment { .. } => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+    nodes(&template.nodes, &mut Vec::new())
+}
+
+/// Renders `template` with `input` as the root context and `data_vars` as the `@`
+/// variables (`@state`, `@metadata`, ...).
+pub fn render(
+    template: &Template,
+    input: &Value,
+    data_vars: &Map<String, Value>,
+    partials: &dyn PartialLookup,
+) -> Result<String, EngineError> {
+    let mut out = String::with_capacity(256);
+    let root_data = DataFrame {
+        parent: None,
+        index: None,
+        key: None,
+        first: None,
+        last: None,
+    };
+    let scope = Scope {
+        ctx: input,
+        root: input,
+        parent: None,
+        params: &[],
+        outer: None,
+        data: &root_data,
+        partial_block: None,
+    };
+    let env = Env {
+        vars: data_vars,
+        partials,
+    };
+    env.nodes(&template.nodes, &scope, &mut out, 0)?;
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------
+
+/// A value during rendering: borrowed from the data, made by a helper, or JavaScript's
+/// `undefined` (a missing property).
+#[derive(Debug, Clone)]
+enum V<'a> {
+    Undefined,
+    Ref(&'a Value),
+    Own(Value),
+}
+
+impl<'a> V<'a> {
+    fn get(&self) -> Option<&Value> {
+        match self {
+            V::Undefined => None,
+            V::Ref(v) => Some(v),
+            V::Own(v) => Some(v),
+        }
+    }
+
+    fn truthy(&self) -> bool {
+        self.get().is_some_and(js::truthy)
+    }
+
+    /// handlebars.js `Utils.isEmpty`: falsy but not 0, or an empty array.
+    fn is_empty(&self) -> bool {
+        match self.get() {
+            None => true,
+            // 0 is falsy but not empty; JSON holds no NaN.
+            Some(Value::Number(_)) => false,
+            Some(Value::Array(a)) => a.is_empty(),
+            Some(v) => !js::truthy(v),
+        }
+    }
+
+    fn is_nullish(&self) -> bool {
+        matches!(self.get(), None | Some(Value::Null))
+    }
+}
+
+struct Env<'e> {
+    vars: &'e Map<String, Value>,
+    partials: &'e dyn PartialLookup,
+}
+
+/// One context level (`../` walks the parents) with its block params and data frame.
+struct Scope<'s> {
+    ctx: &'s Value,
+    /// `@root`.
+    root: &'s Value,
+    /// The enclosing distinct context, for `../`.
+    parent: Option<&'s Scope<'s>>,
+    /// Block params visible here (innermost first when searched from this scope up).
+    params: &'s [(&'s str, V<'s>)],
+    /// The enclosing scope, where outer block params are looked up.
+    outer: Option<&'s Scope<'s>>,
+    data: &'s DataFrame<'s>,
+    /// The block of a `{{#> partial}}...{{/partial}}` call, for `{{> @partial-block}}`.
+    partial_block: Option<&'s [Node]>,
+}
+
+/// A handlebars data frame (`createFrame`): iteration variables over the parent's.
+struct DataFrame<'s> {
+    parent: Option<&'s DataFrame<'s>>,
+    index: Option<usize>,
+    key: Option<Value>,
+    first: Option<bool>,
+    last: Option<bool>,
+}
+
+/// What a block helper gets: its program, inverse and where it stands.
+struct BlockCtx<'b> {
+    program: &'b [Node],
+    inverse: &'b [Node],
+    block: &'b Block,
+}
+
+impl<'e> Env<'e> {
+    fn nodes<'s>(
+        &self,
+        nodes: &[Node],
+        scope: &Scope<'s>,
+        out: &mut String,
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        if depth > MAX_RENDER_DEPTH {
+            return Err(EngineError {
+                span: None,
+                message: format!("blocks and partials nested more than {MAX_RENDER_DEPTH} deep while rendering (a partial that includes itself?)"),
+            });
+        }
+        for node in nodes {
+            match node {
+                Node::Text { text, .. } => out.push_str(text),
+                Node::Comment { .. } => {}
+                Node::Mustache { call, span } => self.mustache(call, *span, scope, out)?,
+                Node::Block(block) => self.block(block, scope, out, depth)?,
+                Node::Partial(partial) => self.partial(partial, scope, out, depth)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn mustache<'s>(
+        &self,
+        call: &Call,
+        span: Span,
+        scope: &Scope<'s>,
+        out: &mut String,
+    ) -> Result<(), EngineError> {
+        if let Some(name) = self.helper_name(call, scope) {
+            let value = self.call_helper(name, call, span, scope)?;
+            append(out, &value);
+            return Ok(());
+        }
+        let value = self.expr(&call.path, scope)?;
+        append(out, &value);
+        Ok(())
+    }
+
+    /// The helper a call invokes, if it is a helper call (handlebars.js classifySexpr).
+    fn helper_name<'c>(&self, call: &'c Call, scope: &Scope) -> Option<&'c str> {
+        let name = call.simple_name()?;
+        if lookup_param(scope, name).is_some() {
+            return None;
+        }
+        is_known_helper(name).then_some(name)
+    }
+
+    fn block<'s>(
+        &self,
+        block: &Block,
+        scope: &Scope<'s>,
+        out: &mut String,
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        if block.partial_block {
+            return self.partial_block(block, scope, out, depth);
+        }
+        let inverse: &[Node] = block.inverse.as_deref().unwrap_or(&[]);
+        let (program, inverse) = if block.inverted {
+            (inverse, &block.program[..])
+        } else {
+            (&block.program[..], inverse)
+        };
+        let b = BlockCtx {
+            program,
+            inverse,
+            block,
+        };
+        if let Some(name) = self.helper_name(&block.call, scope) {
+            return self.block_helper(name, &b, scope, out, depth);
+        }
+        // blockHelperMissing: a mustache section over the value.
+        let value = self.expr(&block.call.path, scope)?;
+        match value.get() {
+            Some(Value::Bool(true)) => self.nodes(b.program, scope, out, depth + 1),
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {
+                self.nodes(b.inverse, scope, out, depth + 1)
+            }
+            Some(Value::Array(items)) if items.is_empty() => {
+                self.nodes(b.inverse, scope, out, depth + 1)
+            }
+            Some(Value::Array(_)) => self.each(value.clone(), &b, scope, out, depth),
+            Some(_) => self.with_context(
+                value.clone(),
+                b.program,
+                &block.block_params,
+                scope,
+                out,
+                depth,
+            ),
+        }
+    }
+
+    fn block_helper<'s>(
+        &self,
+        name: &str,
+        b: &BlockCtx,
+        scope: &Scope<'s>,
+        out: &mut String,
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        let call = &b.block.call;
+        let arity = |n: usize, what: &str| -> Result<(), EngineError> {
+            if call.params.len() != n {
+                return Err(EngineError {
+                    span: Some(b.block.open),
+                    message: format!("#{name} requires exactly {what}"),
+                });
+            }
+            Ok(())
+        };
+        match name {
+            "if" | "unless" => {
+                arity(1, "one argument")?;
+                let cond = self.expr(&call.params[0], scope)?;
+                let include_zero = match self.hash_value(call, "includeZero", scope)? {
+                    Some(v) => v.truthy(),
+                    None => false,
+                };
+                let falsy = (!include_zero && !cond.truthy()) || cond.is_empty();
+                let take_program = if name == "if" { !falsy } else { falsy };
+                let nodes = if take_program { b.program } else { b.inverse };
+                self.nodes(nodes, scope, out, depth + 1)
+            }
+            "ifEquals" | "unlessEquals" => {
+                arity(2, "two arguments")?;
+                let a = self.expr(&call.params[0], scope)?;
+                let c = self.expr(&call.params[1], scope)?;
+                let equal = strict_equals(&a, &c);
+                let take_program = if name == "ifEquals" { equal } else { !equal };
+                self.nodes(
+                    if take_program { b.program } else { b.inverse },
+                    scope,
+                    out,
+                    depth + 1,
+                )
+            }
+            "with" => {
+                arity(1, "one argument")?;
+                let value = self.expr(&call.params[0], scope)?;
+                if value.is_empty() {
+                    self.nodes(b.inverse, scope, out, depth + 1)
+                } else {
+                    self.with_context(value, b.program, &b.block.block_params, scope, out, depth)
+                }
+            }
+            "each" => {
+                if call.params.is_empty() {
+                    return Err(EngineError {
+                        span: Some(b.block.open),
+                        message: "Must pass iterator to #each".into(),
+                    });
+                }
+                let value = self.expr(&call.params[0], scope)?;
+                self.each(value, b, scope, out, depth)
+            }
+            _ => {
+                // Inline helpers used as blocks render their value (handlebars.js calls
+                // them with options; none of ours uses fn/inverse).
+                let value = self.call_helper(name, call, b.block.open, scope)?;
+                append(out, &value);
+                Ok(())
+            }
+        }
+    }
+
+    fn with_context<'s>(
+        &self,
+        value: V<'s>,
+        program: &[Node],
+        block_params: &[String],
+        scope: &Scope<'s>,
+        out: &mut String,
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        let holder;
+        let ctx: &Value = match &value {
+            V::Ref(v) => v,
+            V::Own(v) => v,
+            V::Undefined => {
+                holder = Value::Null;
+                &holder
+            }
+        };
+        let params: Vec<(&str, V)> = block_params
+            .first()
+            .map(|p| (p.as_str(), V::Ref(ctx)))
+            .into_iter()
+            .collect();
+        let inner = push_context(scope, ctx, &params, scope.data);
+        self.nodes(program, &inner, out, depth + 1)
+    }
+
+    fn each<'s>(
+        &self,
+        value: V<'s>,
+        b: &BlockCtx,
+        scope: &Scope<'s>,
+        out: &mut String,
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        let params = &b.block.block_params;
+        let mut iterations = 0;
+        let run = |item: &Value,
+                   key: Value,
+                   index: usize,
+                   last: bool,
+                   env: &Self,
+                   out: &mut String|
+         -> Result<(), EngineError> {
+            let frame = DataFrame {
+                parent: Some(scope.data),
+                index: Some(index),
+                key: Some(key.clone()),
+                first: Some(index == 0),
+                last: Some(last),
+            };
+            let mut bp: Vec<(&str, V)> = Vec::new();
+            if let Some(p) = params.first() {
+                bp.push((p.as_str(), V::Ref(item)));
+            }
+            if let Some(p) = params.get(1) {
+                bp.push((p.as_str(), V::Own(key)));
+            }
+            let inner = push_context(scope, item, &bp, &frame);
+            env.nodes(b.program, &inner, out, depth + 1)
+        };
+        match value.get() {
+            Some(Value::Array(items)) => {
+                let n = items.len();
+                for (i, item) in items.iter().enumerate() {
+                    run(item, Value::from(i), i, i + 1 == n, self, out)?;
+                    iterations += 1;
+                }
+            }
+            Some(Value::Object(map)) => {
+                let entries = js::entries_in_js_order(map);
+                let n = entries.len();
+                for (i, (k, item)) in entries.into_iter().enumerate() {
+                    run(item, Value::String(k.clone()), i, i + 1 == n, self, out)?;
+                    iterations += 1;
+                }
+            }
+            _ => {}
+        }
+        if iterations == 0 {
+            self.nodes(b.inverse, scope, out, depth + 1)?;
+        }
+        Ok(())
+    }
+
+    fn partial<'s>(
+        &self,
+        partial: &Partial,
+        scope: &Scope<'s>,
+        out: &mut String,
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        let name = match &partial.name {
+            PartialName::Static { name, .. } => name.clone(),
+            PartialName::Dynamic(call) => {
+                let v = if let Some(h) = self.helper_name(call, scope) {
+                    self.call_helper(h, call, call.span, scope)?
+                } else {
+                    self.expr(&call.path, scope)?
+                };
+                to_js_string(&v)
+            }
+        };
+        if name == "@partial-block" {
+            if let Some(block) = scope.partial_block {
+                let mut rendered = String::new();
+                self.nodes(block, scope, &mut rendered, depth + 1)?;
+                push_indented(out, &rendered, &partial.indent);
+            }
+            return Ok(());
+        }
+        let Some(template) = self.partials.partial(&name) else {
+            return Err(EngineError {
+                span: Some(partial.span),
+                message: format!("The partial {name} could not be found"),
+            });
+        };
+        self.invoke_partial(
+            template,
+            partial.context.as_ref(),
+            &partial.hash,
+            &partial.indent,
+            None,
+            scope,
+            out,
+            depth,
+        )
+    }
+
+    fn partial_block<'s>(
+        &self,
+        block: &Block,
+        scope: &Scope<'s>,
+        out: &mut String,
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        let name = match &block.call.path {
+            Expr::Path(p) => p.original.clone(),
+            Expr::String { value, .. } => value.clone(),
+            other => to_js_string(&self.expr(other, scope)?),
+        };
+        match self.partials.partial(&name) {
+            Some(template) => self.invoke_partial(
+                template,
+                block.call.params.first(),
+                &block.call.hash,
+                "",
+                Some(&block.program),
+                scope,
+                out,
+                depth,
+            ),
+            None => self.nodes(&block.program, scope, out, depth + 1),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn invoke_partial<'s>(
+        &self,
+        template: &Template,
+        context: Option<&Expr>,
+        hash: &[crate::syntax::handlebars::HashPair],
+        indent: &str,
+        partial_block: Option<&[Node]>,
+        scope: &Scope<'s>,
+        out: &mut String,
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        let mut ctx: V = match context {
+            Some(e) => self.expr(e, scope)?,
+            None => V::Ref(scope.ctx),
+        };
+        if !hash.is_empty() {
+            // Utils.extend({}, context, hash)
+            let mut merged = ctx.get().map(js::spread).unwrap_or_default();
+            for pair in hash {
+                let v = self.expr(&pair.value, scope)?;
+                match v.get() {
+                    Some(v) => merged.insert(pair.key.clone(), v.clone()),
+                    None => merged.shift_remove(&pair.key),
+                };
+            }
+            ctx = V::Own(Value::Object(merged));
+        }
+        let holder;
+        let ctx_ref: &Value = match &ctx {
+            V::Ref(v) => v,
+            V::Own(v) => v,
+            V::Undefined => {
+                holder = Value::Null;
+                &holder
+            }
+        };
+        let mut inner = push_context(scope, ctx_ref, &[], scope.data);
+        inner.partial_block = partial_block.or(scope.partial_block);
+        if indent.is_empty() {
+            return self.nodes(&template.nodes, &inner, out, depth + 1);
+        }
+        let mut rendered = String::new();
+        self.nodes(&template.nodes, &inner, &mut rendered, depth + 1)?;
+        push_indented(out, &rendered, indent);
+        Ok(())
+    }
+
+    fn hash_value<'s>(
+        &self,
+        call: &Call,
+        key: &str,
+        scope: &Scope<'s>,
+    ) -> Result<Option<V<'s>>, EngineError> {
+        match call.hash.iter().find(|h| h.key == key) {
+            Some(pair) => self.expr(&pair.value, scope).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Inline (non-block) helpers.
+    fn call_helper<'s>(
+        &self,
+        name: &str,
+        call: &Call,
+        span: Span,
+        scope: &Scope<'s>,
+    ) -> Result<V<'s>, EngineError> {
+        let arg = |i: usize| -> Result<V<'s>, EngineError> {
+            match call.params.get(i) {
+                Some(e) => self.expr(e, scope),
+                None => Ok(V::Undefined),
+            }
+        };
+        let marker = |s: String| Ok(V::Own(Value::String(s)));
+        match name {
+            "role" => marker(format!("<<<dotprompt:role:{}>>>", to_js_string(&arg(0)?))),
+            "history" => marker("<<<dotprompt:history>>>".into()),
+            "section" => marker(format!(
+                "<<<dotprompt:section {}>>>",
+                to_js_string(&arg(0)?)
+            )),
+            "media" => {
+                let url = self.hash_value(call, "url", scope)?.unwrap_or(V::Undefined);
+                let content_type = self
+                    .hash_value(call, "contentType", scope)?
+                    .filter(|v| v.truthy());
+                let mut s = format!("<<<dotprompt:media:url {}", to_js_string(&url));
+                if let Some(t) = content_type {
+                    s.push(' ');
+                    s.push_str(&to_js_string(&t));
+                }
+                s.push_str(">>>");
+                marker(s)
+            }
+            "json" => {
+                let value = arg(0)?;
+                let indent = self.hash_value(call, "indent", scope)?;
+                let indent = match indent.as_ref().and_then(|v| v.get()) {
+                    Some(Value::Number(n)) => {
+                        " ".repeat(n.as_f64().unwrap_or(0.0).clamp(0.0, 10.0) as usize)
+                    }
+                    Some(Value::String(s)) => s.chars().take(10).collect(),
+                    _ => String::new(),
+                };
+                match value.get() {
+                    // JSON.stringify(undefined) is undefined, which a SafeString prints as "undefined".
+                    None => marker("undefined".into()),
+                    Some(v) => marker(stringify(v, &indent)),
+                }
+            }
+            "lookup" => {
+                let obj = arg(0)?;
+                if !obj.truthy() {
+                    return Ok(obj);
+                }
+                let field = arg(1)?;
+                let key = to_js_string(&field);
+                Ok(step(obj, &key))
+            }
+            "log" | "blockHelperMissing" | "helperMissing" => Ok(V::Undefined),
+            "if" | "unless" | "each" | "with" | "ifEquals" | "unlessEquals" => Err(EngineError {
+                span: Some(span),
+                message: format!(
+                    "`{name}` is a block helper: write `{{{{#{name} ...}}}}...{{{{/{name}}}}}`"
+                ),
+            }),
+            other => Err(EngineError {
+                span: Some(span),
+                message: format!(
+                    "You specified knownHelpersOnly, but used the unknown helper {other}"
+                ),
+            }),
+        }
+    }
+
+    fn expr<'s>(&self, expr: &Expr, scope: &Scope<'s>) -> Result<V<'s>, EngineError> {
+        Ok(match expr {
+            Expr::Path(p) => self.path(p, scope),
+            Expr::String { value, .. } => V::Own(Value::String(value.clone())),
+            Expr::Number { value, .. } => V::Own(number(*value)),
+            Expr::Boolean { value, .. } => V::Own(Value::Bool(*value)),
+            Expr::Null { .. } => V::Own(Value::Null),
+            Expr::Undefined { .. } => V::Undefined,
+            Expr::SubExpr(call) => match call.simple_name().filter(|n| is_known_helper(n)) {
+                Some(name) => self.call_helper(name, call, call.span, scope)?,
+                None => {
+                    return Err(EngineError {
+                        span: Some(call.span),
+                        message: format!(
+                            "You specified knownHelpersOnly, but used the unknown helper {}",
+                            call_name(call)
+                        ),
+                    })
+                }
+            },
+        })
+    }
+
+    fn path<'s>(&self, path: &Path, scope: &Scope<'s>) -> V<'s> {
+        if path.data {
+            return self.data_path(path, scope);
+        }
+        let mut parts = path.parts.iter();
+        let mut current: V<'s> = if path.is_simple()
+            || (!path.this_relative && path.depth == 0 && !path.parts.is_empty())
+        {
+            let first = &path.parts[0];
+            match lookup_param(scope, first) {
+                Some(v) => {
+                    parts.next();
+                    v
+                }
+                None => V::Ref(scope.ctx),
+            }
+        } else {
+            let mut s = scope;
+            let mut ok = true;
+            for _ in 0..path.depth {
+                match s.parent {
+                    Some(p) => s = p,
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                V::Ref(s.ctx)
+            } else {
+                V::Undefined
+            }
+        };
+        for part in parts {
+            current = step(current, part);
+            if current.is_nullish() {
+                break;
+            }
+        }
+        current
+    }
+
+    fn data_path<'s>(&self, path: &Path, scope: &Scope<'s>) -> V<'s> {
+        // `@../index`: the data frame of an enclosing iteration.
+        let first_index = path.parts.iter().take_while(|p| *p == "..").count();
+        let Some(first) = path.parts.get(first_index) else {
+            return V::Undefined;
+        };
+        let mut start = Some(scope.data);
+        for _ in 0..first_index {
+            start = start.and_then(|f| f.parent);
+        }
+        let mut current: V<'s> = match first.as_str() {
+            "root" => V::Ref(scope.root),
+            "index" | "key" | "first" | "last" => {
+                let mut frame = start;
+                let mut found = V::Undefined;
+                while let Some(f) = frame {
+                    let v = match first.as_str() {
+                        "index" => f.index.map(Value::from),
+                        "key" => f.key.clone(),
+                        "first" => f.first.map(Value::Bool),
+                        _ => f.last.map(Value::Bool),
+                    };
+                    if let Some(v) = v {
+                        found = V::Own(v);
+                        break;
+                    }
+                    frame = f.parent;
+                }
+                found
+            }
+            other => match self.vars.get(other) {
+                // The data vars outlive every scope of this render.
+                Some(v) => V::Own(v.clone()),
+                None => V::Undefined,
+            },
+        };
+        for part in &path.parts[first_index + 1..] {
+            current = step(current, part);
+            if current.is_nullish() {
+                break;
+            }
+        }
+        current
+    }
+}
+
+fn call_name(call: &Call) -> String {
+    match &call.path {
+        Expr::Path(p) => p
+            .parts
+            .first()
+            .cloned()
+            .unwrap_or_else(|| p.original.clone()),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A nested scope for `ctx`: a new `../` level only when the context changes, as
+/// handlebars.js pushes depths only for a different context object.
+fn push_context<'s>(
+    scope: &'s Scope<'s>,
+    ctx: &'s Value,
+    params: &'s [(&'s str, V<'s>)],
+    data: &'s DataFrame<'s>,
+) -> Scope<'s> {
+    let changed = !std::ptr::eq(ctx, scope.ctx);
+    Scope {
+        ctx,
+        root: scope.root,
+        parent: if changed { Some(scope) } else { scope.parent },
+        params,
+        outer: Some(scope),
+        data,
+        partial_block: scope.partial_block,
+    }
+}
+
+/// A block param by name, innermost first.
+fn lookup_param<'s>(scope: &Scope<'s>, name: &str) -> Option<V<'s>> {
+    let mut s = Some(scope);
+    while let Some(current) = s {
+        if let Some((_, v)) = current.params.iter().find(|(n, _)| *n == name) {
+            return Some(v.clone());
+        }
+        s = current.outer;
+    }
+    None
+}
+
+/// `obj[key]` for JSON values as JavaScript reads own properties (arrays and strings
+/// have `length`; strings count UTF-16 units, as JavaScript does).
+fn property<'v>(value: &'v Value, key: &str) -> Option<std::borrow::Cow<'v, Value>> {
+    use std::borrow::Cow;
+    match value {
+        Value::Object(map) => map.get(key).map(Cow::Borrowed),
+        Value::Array(items) if key == "length" => Some(Cow::Owned(Value::from(items.len()))),
+        Value::Array(items) => key
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| items.get(i))
+            .map(Cow::Borrowed),
+        Value::String(s) if key == "length" => {
+            Some(Cow::Owned(Value::from(s.encode_utf16().count())))
+        }
+        _ => None,
+    }
+}
+
+/// One property step on a value.
+fn step<'s>(current: V<'s>, key: &str) -> V<'s> {
+    use std::borrow::Cow;
+    match current {
+        V::Ref(v) => match property(v, key) {
+            Some(Cow::Borrowed(p)) => V::Ref(p),
+            Some(Cow::Owned(p)) => V::Own(p),
+            None => V::Undefined,
+        },
+        V::Own(v) => property(&v, key).map_or(V::Undefined, |p| V::Own(p.into_owned())),
+        V::Undefined => V::Undefined,
+    }
+}
+
+fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
+        Value::from(f as i64)
+    } else {
+        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// `===` on JavaScript values: primitives by value (1 and 1.0 are one number), objects
+/// and arrays by identity.
+fn strict_equals(a: &V, b: &V) -> bool {
+    match (a.get(), b.get()) {
+        (None, None) => true,
+        (Some(Value::Null), Some(Value::Null)) => true,
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x == y,
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x.as_f64() == y.as_f64(),
+        (Some(Value::String(x)), Some(Value::String(y))) => x == y,
+        (Some(x @ (Value::Array(_) | Value::Object(_))), Some(y)) => {
+            matches!((a, b), (V::Ref(_), V::Ref(_))) && std::ptr::eq(x, y)
+        }
+        _ => false,
+    }
+}
+
+/// What `buffer += value` appends in handlebars.js (with `noEscape`): nothing for null
+/// and undefined, JavaScript's String(value) otherwise.
+fn append(out: &mut String, value: &V) {
+    match value.get() {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => out.push_str(s),
+        Some(v) => push_js_string(out, v),
+    }
+}
+
+fn to_js_string(value: &V) -> String {
+    match value.get() {
+        None => "undefined".into(),
+        Some(v) => {
+            let mut s = String::new();
+            push_js_string(&mut s, v);
+            s
+        }
+    }
+}
+
+/// JavaScript's `String(value)`.
+fn push_js_string(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&js::number_to_string(n)),
+        Value::String(s) => out.push_str(s),
+        // Array.prototype.toString: elements joined by ",", null/undefined as "".
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                if !item.is_null() {
+                    push_js_string(out, item);
+                }
+            }
+        }
+        Value::Object(_) => out.push_str("[object Object]"),
+    }
+}
+
+/// Lines of a standalone partial's output, each prefixed with its indentation (except an
+/// empty last line after a final newline), as handlebars.js `invokePartial` does.
+fn push_indented(out: &mut String, rendered: &str, indent: &str) {
+    if indent.is_empty() {
+        out.push_str(rendered);
+        return;
+    }
+    let lines: Vec<&str> = rendered.split('\n').collect();
+    let n = lines.len();
+    for (i, line) in lines.iter().enumerate() {
+        if line.is_empty() && i + 1 == n {
+            break;
+        }
+        out.push_str(indent);
+        out.push_str(line);
+        if i + 1 < n {
+            out.push('\n');
+        }
+    }
+}
+
+/// `JSON.stringify(value, null, indent)`.
+pub fn stringify(value: &Value, indent: &str) -> String {
+    let mut out = String::new();
+    write_json(&mut out, value, indent, 0);
+    out
+}
+
+fn write_json(out: &mut String, value: &Value, indent: &str, level: usize) {
+    let newline = |out: &mut String, level: usize| {
+        if !indent.is_empty() {
+            out.push('\n');
+            for _ in 0..level {
+                out.push_str(indent);
+            }
+        }
+    };
+    match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                out.push_str("[]");
+                return;
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, level + 1);
+                write_json(out, item, indent, level + 1);
+            }
+            newline(out, level);
+            out.push(']');
+        }
+        Value::Object(map) => {
+            if map.is_empty() {
+                out.push_str("{}");
+                return;
+            }
+            out.push('{');
+            for (i, (k, v)) in js::entries_in_js_order(map).into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, level + 1);
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                if !indent.is_empty() {
+                    out.push(' ');
+                }
+                write_json(out, v, indent, level + 1);
+            }
+            newline(out, level);
+            out.push('}');
+        }
+        Value::Number(n) => out.push_str(&js::number_to_string(n)),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::syntax::handlebars::parse_template;
+
+    fn run_with(template: &str, input: Value, partials: &[(&str, &str)]) -> Result<String, String> {
+        let (t, errors) = parse_template(template, 0);
+        assert!(errors.is_empty(), "{template:?}: {errors:?}");
+        if let Some((_, name)) = unknown_helper(&t) {
+            return Err(format!("unknown helper {name}"));
+        }
+        let partials: HashMap<String, Template> = partials
+            .iter()
+            .map(|(n, s)| (n.to_string(), parse_template(s, 0).0))
+            .collect();
+        let mut vars = Map::new();
+        vars.insert("state".into(), json!({"count": 3}));
+        render(&t, &input, &vars, &partials).map_err(|e| e.message)
+    }
+
+    fn run(template: &str, input: Value) -> String {
+        run_with(template, input, &[]).unwrap()
+    }
+
+    #[test]
+    fn values_print_like_javascript() {
+        let cases = [
+            ("{{a}}", json!({"a": 1.0}), "1"),
+            ("{{a}}", json!({"a": 0.5}), "0.5"),
+            ("{{a}}", json!({"a": [1, null, "x", [2, 3]]}), "1,,x,2,3"),
+            ("{{a}}", json!({"a": {"b": 1}}), "[object Object]"),
+            (
+                "{{a}}|{{b}}|{{c}}",
+                json!({"a": null, "b": false, "c": 0}),
+                "|false|0",
+            ),
+            ("{{a.b.c}}", json!({"a": null}), ""),
+            (
+                "{{a.length}}/{{a.[1]}}/{{s.length}}",
+                json!({"a": [5, 6], "s": "héllo"}),
+                "2/6/5",
+            ),
+            (
+                "{{lookup 0 'x'}}|{{lookup a 1}}",
+                json!({"a": ["p", "q"]}),
+                "0|q",
+            ),
+            ("<{{a}}>", json!({"a": "<b>&"}), "<<b>&>"),
+            ("{{{a}}}{{&a}}", json!({"a": "x"}), "xx"),
+            ("{{@state.count}} {{@root.a}}", json!({"a": "r"}), "3 r"),
+        ];
+        for (t, input, expected) in cases {
+            assert_eq!(run(t, input), expected, "{t}");
+        }
+    }
+
+    #[test]
+    fn builtin_block_helpers() {
+        let cases = [
+            ("{{#if a}}y{{else}}n{{/if}}", json!({"a": []}), "n"),
+            ("{{#if a}}y{{else}}n{{/if}}", json!({"a": {}}), "y"),
+            ("{{#if a}}y{{else}}n{{/if}}", json!({"a": 0}), "n"),
+            ("{{#if a includeZero=true}}y{{else}}n{{/if}}", json!({"a": 0}), "y"),
+            ("{{#unless a}}u{{/unless}}", json!({"a": ""}), "u"),
+            ("{{#if a}}A{{else if b}}B{{else}}C{{/if}}", json!({"b": 1}), "B"),
+            ("{{#each xs}}{{@index}}:{{this}}{{#if @first}}F{{/if}}{{#if @last}}L{{/if}} {{/each}}", json!({"xs": ["a", "b", "c"]}), "0:aF 1:b 2:cL "),
+            ("{{#each o}}{{@key}}={{this}};{{/each}}", json!({"o": {"b": 1, "2": 2, "a": 3, "1": 4}}), "1=4;2=2;b=1;a=3;"),
+            ("{{#each xs as |x i|}}{{i}}{{x.n}}{{/each}}", json!({"xs": [{"n": "a"}, {"n": "b"}]}), "0a1b"),
+            ("{{#each xs}}x{{else}}empty{{/each}}", json!({"xs": []}), "empty"),
+            ("{{#each xs}}{{../top}}{{name}}{{/each}}", json!({"top": "T", "xs": [{"name": "a"}]}), "Ta"),
+            ("{{#with p}}{{name}} {{../x}}{{/with}}", json!({"x": "X", "p": {"name": "n"}}), "n X"),
+            ("{{#with p}}y{{else}}none{{/with}}", json!({"p": null}), "none"),
+            ("{{#with p as |q|}}{{q.name}}{{/with}}", json!({"p": {"name": "n"}}), "n"),
+            ("{{lookup o k}}", json!({"o": {"x": 1}, "k": "x"}), "1"),
+            ("{{#o}}{{x}}{{/o}}|{{#xs}}{{this}}{{/xs}}|{{^none}}N{{/none}}|{{#t}}T{{/t}}", json!({"o": {"x": 1}, "xs": [1, 2], "t": true}), "1|12|N|T"),
+            ("{{#ifEquals a 1}}eq{{else}}ne{{/ifEquals}}", json!({"a": 1.0}), "eq"),
+            ("{{#ifEquals a \"1\"}}eq{{else}}ne{{/ifEquals}}", json!({"a": 1}), "ne"),
+            ("{{#unlessEquals a b}}ne{{/unlessEquals}}", json!({"a": "x", "b": "y"}), "ne"),
+            ("{{#if a}}{{../x}}{{/if}}", json!({"a": 1, "x": "X"}), ""),
+            ("{{#each xs}}{{#each ys}}{{../n}}{{@../index}}{{/each}}{{/each}}", json!({"xs": [{"n": "A", "ys": [1, 2]}]}), "A0A0"),
+            ("{{#with 0}}z{{else}}e{{/with}}", json!({}), "z"),
+            ("{{#count}}[{{this}}]{{/count}}", json!({"count": 0}), "[0]"),
+        ];
+        for (t, input, expected) in cases {
+            assert_eq!(run(t, input), expected, "{t}");
+        }
+    }
+
+    #[test]
+    fn dotprompt_helpers() {
+        let cases = [
+            (
+                "{{role \"system\"}}hi",
+                json!({}),
+                "<<<dotprompt:role:system>>>hi",
+            ),
+            ("{{history}}", json!({}), "<<<dotprompt:history>>>"),
+            (
+                "{{section \"code\"}}",
+                json!({}),
+                "<<<dotprompt:section code>>>",
+            ),
+            (
+                "{{media url=u}}",
+                json!({"u": "http://x/a.png"}),
+                "<<<dotprompt:media:url http://x/a.png>>>",
+            ),
+            (
+                "{{media url=u contentType=\"image/png\"}}",
+                json!({"u": "x"}),
+                "<<<dotprompt:media:url x image/png>>>",
+            ),
+            (
+                "{{json o}}",
+                json!({"o": {"a": [1, 2.5, "s"], "b": null}}),
+                "{\"a\":[1,2.5,\"s\"],\"b\":null}",
+            ),
+            (
+                "{{json o indent=2}}",
+                json!({"o": {"a": [1], "b": {}}}),
+                "{\n  \"a\": [\n    1\n  ],\n  \"b\": {}\n}",
+            ),
+            ("{{json missing}}", json!({}), "undefined"),
+        ];
+        for (t, input, expected) in cases {
+            assert_eq!(run(t, input), expected, "{t}");
+        }
+    }
+
+    #[test]
+    fn whitespace_control_matches_handlebars_js() {
+        // Outputs checked against handlebars.js 4.7.8.
+        let cases = [
+            ("{{#if a}}\nyes\n{{/if}}\n", json!({"a": true}), "yes\n"),
+            (
+                "  {{#if a}}\n  yes\n  {{/if}}\nend",
+                json!({"a": true}),
+                "  yes\nend",
+            ),
+            (
+                "a\n{{#each xs}}\n- {{this}}\n{{/each}}\nb",
+                json!({"xs": [1, 2]}),
+                "a\n- 1\n- 2\nb",
+            ),
+            (
+                "{{#if a}}\nA\n{{else}}\nB\n{{/if}}",
+                json!({"a": false}),
+                "B\n",
+            ),
+            ("x {{~ a ~}} y", json!({"a": "A"}), "xAy"),
+            ("x\n  {{! comment }}\ny", json!({}), "x\ny"),
+            ("x {{! inline }} y", json!({}), "x  y"),
+            (
+                "{{role \"system\"}}\nhi",
+                json!({}),
+                "<<<dotprompt:role:system>>>\nhi",
+            ),
+            ("\\{{escaped}} {{a}}", json!({"a": 1}), "{{escaped}} 1"),
+            ("\\\\{{a}}", json!({"a": 1}), "\\1"),
+        ];
+        for (t, input, expected) in cases {
+            assert_eq!(run(t, input), expected, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn partials() {
+        let p = &[
+            ("greet", "Hello {{name}}!"),
+            ("lines", "one\ntwo\n"),
+            ("self", "{{> self}}"),
+        ];
+        assert_eq!(
+            run_with("{{> greet}}", json!({"name": "A"}), p).unwrap(),
+            "Hello A!"
+        );
+        assert_eq!(
+            run_with("{{> greet person}}", json!({"person": {"name": "B"}}), p).unwrap(),
+            "Hello B!"
+        );
+        assert_eq!(
+            run_with("{{> greet name=\"C\"}}", json!({"name": "A"}), p).unwrap(),
+            "Hello C!"
+        );
+        assert_eq!(
+            run_with("x\n  {{> lines}}\ny", json!({}), p).unwrap(),
+            "x\n  one\n  two\ny"
+        );
+        assert_eq!(
+            run_with("{{#> missing}}fallback{{/missing}}", json!({}), p).unwrap(),
+            "fallback"
+        );
+        assert_eq!(
+            run_with("{{> nope}}", json!({}), p).unwrap_err(),
+            "The partial nope could not be found"
+        );
+        assert!(run_with("{{> self}}", json!({}), p)
+            .unwrap_err()
+            .contains("nested more than"));
+    }
+
+    #[test]
+    fn unknown_helpers_are_rejected_like_known_helpers_only() {
+        assert_eq!(
+            run_with("{{shout name}}", json!({}), &[]).unwrap_err(),
+            "unknown helper shout"
+        );
+        assert_eq!(
+            run_with("{{#loop xs}}{{/loop}}", json!({}), &[]).unwrap_err(),
+            "unknown helper loop"
+        );
+        assert_eq!(
+            run_with("{{json (upper a)}}", json!({}), &[]).unwrap_err(),
+            "unknown helper upper"
+        );
+        // Without arguments a name is a value lookup, not a helper.
+        assert_eq!(run("{{shout}}", json!({"shout": "hey"})), "hey");
+        // A block param shadows helper classification.
+        assert_eq!(
+            run("{{#each xs as |f|}}{{f}}{{/each}}", json!({"xs": ["a"]})),
+            "a"
+        );
+    }
+}
