@@ -10,6 +10,7 @@ mod frontmatter;
 mod naming;
 mod schema;
 mod secrets;
+mod template;
 
 use std::path::{Path, PathBuf};
 
@@ -151,6 +152,10 @@ pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
     frontmatter::check(input, &mut out);
     let schemas = schema::check(input, &mut out);
     let dataset = dataset::check(input, &schemas, &mut out);
+    let span = input.parsed.template_span;
+    let (template, template_errors) =
+        syntax::handlebars::parse_template(&input.source[span.start..span.end], span.start);
+    template::check(input, &template, &template_errors, &mut out);
     demos::check(input, &schemas, dataset.as_ref(), &mut out);
     budget::check(input, dataset.as_ref(), &mut out);
     naming::check(input, &mut out);
