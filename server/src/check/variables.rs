@@ -1,0 +1,310 @@
+//! Template variables against `input.schema` (and the dataset's columns when there is no
+//! schema): used but not declared, declared but never used.
+
+use std::collections::HashSet;
+
+use super::schema::Schemas;
+use super::{did_you_mean, CheckInput, Diagnostic};
+use crate::eval::dataset::Dataset;
+use crate::render::partial_path;
+use crate::syntax::handlebars::{parse_template, Call, Expr, Node, PartialName, Path, Template};
+use crate::syntax::Span;
+
+/// Root-context variables a template reads.
+#[derive(Debug, Default)]
+pub struct Usage {
+    /// First segment of each root path, with where it is used.
+    pub used: Vec<(String, Span)>,
+    /// The whole root context is used (`{{json this}}`, `{{#each this}}`, a dynamic
+    /// partial...), so "never used" cannot be decided.
+    pub whole_context: bool,
+}
+
+pub(super) fn check(
+    input: &CheckInput,
+    template: &Template,
+    schemas: &Schemas,
+    dataset: Option<&Dataset>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let is_partial = input
+        .path
+        .and_then(|p| p.file_name())
+        .is_some_and(|f| f.to_string_lossy().starts_with('_'));
+    if is_partial {
+        // A partial renders inside some prompt's context; it has no schema of its own.
+        return;
+    }
+    let mut usage = Usage::default();
+    collect(&template.nodes, 0, &mut Vec::new(), &mut usage);
+    // Partials render with the same context: their variables count as used here.
+    let mut partial_usage = Usage::default();
+    collect_partials(input, template, &mut partial_usage, &mut HashSet::new());
+    usage.whole_context |= partial_usage.whole_context;
+
+    let root = input.parsed.frontmatter.as_ref();
+    let defaults: Vec<String> = root
+        .and_then(|fm| fm.get("input"))
+        .and_then(|i| i.get("default"))
+        .map(|d| d.entries().iter().map(|e| e.key.key_string()).collect())
+        .unwrap_or_default();
+
+    if let Some(fields) = schemas.input_fields() {
+        let mut reported: HashSet<&str> = HashSet::new();
+        for (name, span) in &usage.used {
+            if fields.contains(&name.as_str()) || defaults.contains(name) || !reported.insert(name)
+            {
+                continue;
+            }
+            let mut d = Diagnostic::warning(
+                "undeclared-variable",
+                *span,
+                format!("`{name}` is not declared in `input.schema`, so it is always empty"),
+            );
+            if let Some(s) = did_you_mean(name, fields.iter().copied()) {
+                d.message.push_str(&format!("; did you mean `{s}`?"));
+                d = d.with_fix(format!("Change to `{s}`"), *span, s);
+            }
+            out.push(d);
+        }
+        if !usage.whole_context {
+            let used: HashSet<&str> = usage
+                .used
+                .iter()
+                .chain(partial_usage.used.iter())
+                .map(|(n, _)| n.as_str())
+                .collect();
+            for field in fields {
+                if !used.contains(field) {
+                    let span = schema_key_span(input, field).unwrap_or(input.parsed.template_span);
+                    out.push(Diagnostic::warning(
+                        "unused-variable",
+                        span,
+                        format!("`{field}` is declared in `input.schema` but the template never uses it"),
+                    ));
+                }
+            }
+        }
+    } else if let (Some(dataset), None) = (dataset, &schemas.input) {
+        let mut reported: HashSet<&str> = HashSet::new();
+        for (name, span) in &usage.used {
+            if dataset.columns.contains(name) || defaults.contains(name) || !reported.insert(name) {
+                continue;
+            }
+            let mut d = Diagnostic::warning(
+                "variable-not-in-dataset",
+                *span,
+                format!(
+                    "`{name}` is not a column of the dataset ({}), so it is empty when evaluating",
+                    dataset.columns.join(", ")
+                ),
+            );
+            if let Some(s) = did_you_mean(name, dataset.columns.iter().map(String::as_str)) {
+                d.message.push_str(&format!("; did you mean `{s}`?"));
+                d = d.with_fix(format!("Change to `{s}`"), *span, s);
+            }
+            out.push(d);
+        }
+    }
+}
+
+/// The key of `field` in `input.schema` (`field`, `field?`, `field(array)`, ...).
+fn schema_key_span(input: &CheckInput, field: &str) -> Option<Span> {
+    let schema = input
+        .parsed
+        .frontmatter
+        .as_ref()?
+        .get("input")?
+        .get("schema")?;
+    let entries = schema
+        .get("properties")
+        .map_or(schema.entries(), |p| p.entries());
+    entries
+        .iter()
+        .find(|e| {
+            let key = e.key.key_string();
+            let name = key.split('(').next().unwrap_or("").trim_end_matches('?');
+            name == field
+        })
+        .map(|e| e.key.span)
+}
+
+/// Walks `nodes` at context level `level` (0 = the root input).
+fn collect<'t>(nodes: &'t [Node], level: usize, params: &mut Vec<&'t str>, usage: &mut Usage) {
+    for node in nodes {
+        match node {
+            Node::Mustache { call, .. } => call_usage(call, level, params, usage),
+            Node::Block(block) => {
+                call_usage(&block.call, level, params, usage);
+                let name = block.call.simple_name().filter(|n| !params.contains(n));
+                // Blocks that keep the context; every other block (each, with, sections)
+                // renders its program in a new one.
+                let keeps = block.partial_block
+                    || matches!(name, Some("if" | "unless" | "ifEquals" | "unlessEquals"))
+                    || block.inverted;
+                let inner = if keeps { level } else { level + 1 };
+                let before = params.len();
+                params.extend(block.block_params.iter().map(String::as_str));
+                collect(&block.program, inner, params, usage);
+                params.truncate(before);
+                if let Some(inverse) = &block.inverse {
+                    collect(inverse, level, params, usage);
+                }
+            }
+            Node::Partial(partial) => {
+                if let PartialName::Dynamic(call) = &partial.name {
+                    call_usage(call, level, params, usage);
+                }
+                for e in partial
+                    .context
+                    .iter()
+                    .chain(partial.hash.iter().map(|h| &h.value))
+                {
+                    expr_usage(e, level, params, usage);
+                }
+            }
+            Node::Text { .. } | Node::Comment { .. } => {}
+        }
+    }
+}
+
+fn call_usage(call: &Call, level: usize, params: &[&str], usage: &mut Usage) {
+    let helper = call
+        .simple_name()
+        .is_some_and(|n| !params.contains(&n) && crate::render::engine::is_known_helper(n));
+    if !helper {
+        expr_usage(&call.path, level, params, usage);
+    }
+    for e in call.params.iter().chain(call.hash.iter().map(|h| &h.value)) {
+        expr_usage(e, level, params, usage);
+    }
+}
+
+fn expr_usage(expr: &Expr, level: usize, params: &[&str], usage: &mut Usage) {
+    match expr {
+        Expr::Path(p) => path_usage(p, level, params, usage),
+        Expr::SubExpr(call) => call_usage(call, level, params, usage),
+        _ => {}
+    }
+}
+
+fn path_usage(path: &Path, level: usize, params: &[&str], usage: &mut Usage) {
+    if path.data {
+        if path.parts.first().is_some_and(|p| p == "root") {
+            match path.parts.get(1) {
+                Some(name) => usage.used.push((name.clone(), path.span)),
+                None => usage.whole_context = true,
+            }
+        }
+        return;
+    }
+    if path.depth == 0
+        && !path.this_relative
+        && path
+            .parts
+            .first()
+            .is_some_and(|p| params.contains(&p.as_str()))
+    {
+        return;
+    }
+    if path.depth > level || level - path.depth != 0 {
+        return;
+    }
+    match path.parts.first() {
+        Some(name) => usage.used.push((name.clone(), path.span)),
+        None => usage.whole_context = true,
+    }
+}
+
+/// Variables used by the partials a template includes (recursively), read from disk.
+fn collect_partials(
+    input: &CheckInput,
+    template: &Template,
+    usage: &mut Usage,
+    seen: &mut HashSet<String>,
+) {
+    let Some(dir) = input.path.and_then(|p| p.parent()) else {
+        if !template.partial_names().is_empty() {
+            usage.whole_context = true;
+        }
+        return;
+    };
+    template.walk(&mut |node, _| {
+        if let Node::Partial(p) = node {
+            match &p.name {
+                PartialName::Dynamic(_) => usage.whole_context = true,
+                // A partial given its own context does not read ours.
+                PartialName::Static { .. } if p.context.is_some() => {}
+                PartialName::Static { name, .. } => {
+                    if !seen.insert(name.clone()) {
+                        return;
+                    }
+                    let Some(text) = partial_path(dir, name)
+                        .and_then(|f| input.workspace.read_to_string(&f).ok())
+                    else {
+                        usage.whole_context = true;
+                        return;
+                    };
+                    let (partial, _) = parse_template(&text, 0);
+                    let mut inner = Usage::default();
+                    collect(&partial.nodes, 0, &mut Vec::new(), &mut inner);
+                    usage.used.extend(inner.used);
+                    usage.whole_context |= inner.whole_context;
+                    collect_partials(input, &partial, usage, seen);
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::check::testing::render;
+    use crate::check::{check, Workspace};
+
+    const SCHEMA: &str = "---\ninput:\n  schema:\n    name: string\n    items?(array): string\n    mood?: string\n---\n";
+
+    #[test]
+    fn variables_against_the_schema() {
+        let cases: &[(&str, &[&str])] = &[
+            ("Hi {{name}} {{#each items}}{{this}}{{/each}} {{#if mood}}{{mood}}{{/if}}", &[]),
+            ("Hi {{nmae}} {{items}} {{mood}}", &[
+                "unused-variable@name: `name` is declared in `input.schema` but the template never uses it",
+                "undeclared-variable@nmae: `nmae` is not declared in `input.schema`, so it is always empty; did you mean `name`?",
+            ]),
+            ("{{name}}{{#each items as |it|}}{{it}}{{../mood}}{{x}}{{/each}}", &[]),
+            ("{{#with name}}{{length}}{{/with}} {{@root.items}} {{json @root.mood}}", &[]),
+            ("{{json this}} {{other}}", &["undeclared-variable@other: `other` is not declared in `input.schema`, so it is always empty"]),
+        ];
+        for (body, expected) in cases {
+            let source = format!("{SCHEMA}{body}");
+            let got = render(&source);
+            let got: Vec<&str> = got.iter().map(String::as_str).collect();
+            assert_eq!(&got, expected, "for {body:?}");
+        }
+        // Without a schema nothing is undeclared.
+        assert!(render("Hello {{anything}}").is_empty());
+        // input.default counts as declared.
+        assert!(render("---\ninput:\n  default: {tone: calm}\n  schema:\n    name: string\n---\n{{name}} {{tone}}").is_empty());
+    }
+
+    struct Partial;
+    impl Workspace for Partial {
+        fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
+            if path == Path::new("/p/_sig.prompt") {
+                Ok("Regards, {{mood}}".into())
+            } else {
+                Err(std::io::Error::new(std::io::ErrorKind::NotFound, "missing"))
+            }
+        }
+    }
+
+    #[test]
+    fn partials_use_variables_too() {
+        let src = format!("{SCHEMA}{{{{name}}}} {{{{items}}}} {{{{> sig}}}}");
+        let diags = check(&src, Some(&PathBuf::from("/p/a.prompt")), &Partial);
+        assert!(diags.is_empty(), "{diags:?}");
+    }
+}
