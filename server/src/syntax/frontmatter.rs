@@ -11,10 +11,13 @@ use super::Span;
 /// it lacks U+FEFF and includes U+0085.
 const JS_SPACE: &str = r"\t\n\x0B\x0C\r \x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}";
 
-/// The reference regex, with JavaScript's `\s` spelled out. The regex crate's
+/// The reference regex, with JavaScript's `\s` spelled out and without its final
+/// `([\s\S]*)$`: that group takes whatever follows and never constrains the match, so the
+/// body is simply the rest of the file, and the regex engine stops at the closing fence
+/// instead of running capture groups over the whole body. The regex crate's
 /// leftmost-first semantics give the same captures as a backtracking engine, in linear time.
 static FRONTMATTER_AND_BODY: LazyLock<Regex> = LazyLock::new(|| {
-    let pattern = r"^(?:(?:#[^\n]*|[ \t]*)\n)*---[S]*(?:\r\n|\r|\n)([\s\S]*?)(?:\r\n|\r|\n)---[S]*(?:\r\n|\r|\n)([\s\S]*)$"
+    let pattern = r"^(?:(?:#[^\n]*|[ \t]*)\n)*---[S]*(?:\r\n|\r|\n)([\s\S]*?)(?:\r\n|\r|\n)---[S]*(?:\r\n|\r|\n)"
         .replace("[S]", &format!("[{JS_SPACE}]"));
     Regex::new(&pattern).expect("frontmatter regex is valid")
 });
@@ -32,11 +35,11 @@ pub struct Split {
 pub fn split(source: &str) -> Split {
     if let Some(caps) = FRONTMATTER_AND_BODY.captures(source) {
         let fm = caps.get(1).expect("group 1 always takes part");
-        let body = caps.get(2).expect("group 2 always takes part");
+        let end = caps.get(0).expect("the whole match").end();
         if !fm.is_empty() {
             return Split {
                 frontmatter: Some(Span::new(fm.start(), fm.end())),
-                body: Span::new(body.start(), body.end()),
+                body: Span::new(end, source.len()),
             };
         }
     }
@@ -114,6 +117,32 @@ mod tests {
         // `----` is not a fence.
         check("---\na: 1\n----\nb", None, "---\na: 1\n----\nb");
         check("", None, "");
+    }
+
+    proptest::proptest! {
+        /// The shortened regex splits exactly like the reference's full one.
+        #[test]
+        fn same_split_as_the_full_reference_regex(pieces in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("---"), proptest::strategy::Just("\n"), proptest::strategy::Just("\r\n"),
+                proptest::strategy::Just("\r"), proptest::strategy::Just(" "), proptest::strategy::Just("\t"),
+                proptest::strategy::Just("#c"), proptest::strategy::Just("a: 1"), proptest::strategy::Just("\u{A0}"),
+                proptest::strategy::Just("-"), proptest::strategy::Just("x"),
+            ], 0..24)) {
+            let source: String = pieces.concat();
+            let full = Regex::new(
+                &r"^(?:(?:#[^\n]*|[ \t]*)\n)*---[S]*(?:\r\n|\r|\n)([\s\S]*?)(?:\r\n|\r|\n)---[S]*(?:\r\n|\r|\n)([\s\S]*)$"
+                    .replace("[S]", &format!("[{JS_SPACE}]")),
+            ).unwrap();
+            let expected = match full.captures(&source) {
+                Some(c) if !c[1].is_empty() => Split {
+                    frontmatter: Some(Span::new(c.get(1).unwrap().start(), c.get(1).unwrap().end())),
+                    body: Span::new(c.get(2).unwrap().start(), c.get(2).unwrap().end()),
+                },
+                _ => Split { frontmatter: None, body: Span::new(0, source.len()) },
+            };
+            proptest::prop_assert_eq!(split(&source), expected);
+        }
     }
 
     #[test]
