@@ -6,17 +6,18 @@ use serde_json::Value;
 use super::schema::Schemas;
 use super::{CheckInput, Diagnostic};
 use crate::eval::dataset::Dataset;
-use crate::syntax::tree::{self, DemoTurn};
+use crate::syntax::demos::{self, DemoTurn};
+use crate::syntax::handlebars::Template;
 use crate::syntax::Span;
 
 pub(super) fn check(
     input: &CheckInput,
+    template: &Template,
     schemas: &Schemas,
     dataset: Option<&Dataset>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let tree = tree::parse_tree(input.source);
-    let (regions, strays) = tree::demos(&tree, input.source);
+    let (regions, strays) = demos::demos(template);
     for stray in strays {
         out.push(Diagnostic::error(
             "demos-unbalanced",

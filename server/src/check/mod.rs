@@ -157,8 +157,8 @@ pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
     let (template, template_errors) =
         syntax::handlebars::parse_template(&input.source[span.start..span.end], span.start);
     template::check(input, &template, &template_errors, &mut out);
+    demos::check(input, &template, &schemas, dataset.as_ref(), &mut out);
     variables::check(input, &template, &schemas, dataset.as_ref(), &mut out);
-    demos::check(input, &schemas, dataset.as_ref(), &mut out);
     budget::check(input, dataset.as_ref(), &mut out);
     naming::check(input, &mut out);
     secrets::check(input, &mut out);

@@ -1,12 +1,13 @@
 //! `.prompt` file -> (tree, errors). Parsing never fails: every input, however broken,
 //! yields a `ParsedPrompt` whose `errors` say what is wrong and where.
 
+pub mod demos;
 pub mod frontmatter;
 pub mod handlebars;
 pub mod line_index;
 pub mod span;
-pub mod tree;
 pub mod template;
+pub mod tree;
 pub mod yaml;
 
 use serde::Serialize;

@@ -1,5 +1,6 @@
 //! The concrete syntax tree from the tree-sitter grammar (grammars/tree-sitter-prompt):
-//! the structure editors see (folding, highlighting, the demos region). It never fails;
+//! the structure editors see (folding, highlighting), reparsed incrementally by the
+//! language server. It never fails;
 //! broken input yields ERROR/MISSING nodes.
 
 use std::cell::RefCell;
@@ -50,119 +51,9 @@ pub fn folds(tree: &Tree, source: &str) -> Vec<Span> {
     })
 }
 
-/// One turn inside a `promptls:demos` region: a role marker and the text after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DemoTurn {
-    pub role: String,
-    pub role_span: Span,
-    /// From the end of the role marker to the next marker or the region's end.
-    pub content: Span,
-    /// Whether the content holds template constructs (mustaches, blocks), so its text
-    /// is not the literal text sent.
-    pub templated: bool,
-}
-
-/// A `{{!-- promptls:demos --}}` ... `{{!-- /promptls:demos --}}` region.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DemosRegion {
-    pub span: Span,
-    pub start_marker: Span,
-    /// `None` when the closing comment is missing.
-    pub end_marker: Option<Span>,
-    pub turns: Vec<DemoTurn>,
-}
-
-/// Every demos region, in file order, and every closing marker without an opening one.
-pub fn demos(tree: &Tree, source: &str) -> (Vec<DemosRegion>, Vec<Span>) {
-    let mut regions = Vec::new();
-    let mut strays = Vec::new();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
-        match node.kind() {
-            "demos_block" => regions.push(region(node, source)),
-            "demos_end" => strays.push(span(node)),
-            _ => {
-                let mut cursor = node.walk();
-                stack.extend(node.children(&mut cursor));
-            }
-        }
-    }
-    regions.sort_by_key(|r| r.span);
-    strays.sort();
-    (regions, strays)
-}
-
-fn region(block: Node, source: &str) -> DemosRegion {
-    let mut start_marker = Span::empty(block.start_byte());
-    let mut end_marker = None;
-    let mut turns: Vec<DemoTurn> = Vec::new();
-    let mut cursor = block.walk();
-    let children: Vec<Node> = block.children(&mut cursor).collect();
-    let content_end = |i: usize| {
-        children[i + 1..]
-            .iter()
-            .find(|n| matches!(n.kind(), "role_marker" | "demos_end"))
-            .map_or(block.end_byte(), |n| n.start_byte())
-    };
-    for (i, child) in children.iter().enumerate() {
-        match child.kind() {
-            "demos_start" => start_marker = span(*child),
-            "demos_end" if !child.is_missing() => end_marker = Some(span(*child)),
-            "role_marker" => {
-                let role_node = child.child_by_field_name("role");
-                let role = role_node
-                    .map(|n| {
-                        source[n.start_byte()..n.end_byte()]
-                            .trim_matches(['"', '\''])
-                            .to_string()
-                    })
-                    .unwrap_or_default();
-                let end = content_end(i);
-                let templated = children[i + 1..]
-                    .iter()
-                    .take_while(|n| n.start_byte() < end)
-                    .any(|n| !matches!(n.kind(), "text" | "comment" | "escape"));
-                turns.push(DemoTurn {
-                    role,
-                    role_span: span(*child),
-                    content: Span::new(child.end_byte(), end.max(child.end_byte())),
-                    templated,
-                });
-            }
-            _ => {}
-        }
-    }
-    DemosRegion {
-        span: span(block),
-        start_marker,
-        end_marker,
-        turns,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_demo_turns() {
-        let src = "{{role \"system\"}}\nX\n{{!-- promptls:demos --}}\n{{role \"user\"}}\nI loved it.\n{{role \"model\"}}\npositive\n{{!-- /promptls:demos --}}\n{{role \"user\"}}\n{{text}}";
-        let tree = parse_tree(src);
-        let (regions, strays) = demos(&tree, src);
-        assert!(strays.is_empty());
-        assert_eq!(regions.len(), 1);
-        let r = &regions[0];
-        assert!(r.end_marker.is_some());
-        let turns: Vec<(&str, &str)> = r
-            .turns
-            .iter()
-            .map(|t| (t.role.as_str(), &src[t.content.start..t.content.end]))
-            .collect();
-        assert_eq!(
-            turns,
-            [("user", "\nI loved it.\n"), ("model", "\npositive\n")]
-        );
-    }
 
     #[test]
     fn folds_frontmatter_blocks_and_demos() {
