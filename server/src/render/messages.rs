@@ -154,9 +154,12 @@ fn source_text(source: Option<&Value>) -> String {
 
 /// Whether any message is marked `metadata.purpose: history`.
 pub fn messages_have_history(messages: &[Value]) -> bool {
-    messages
-        .iter()
-        .any(|m| m.pointer("/metadata/purpose") == Some(&json!("history")))
+    messages.iter().any(|m| {
+        m.get("metadata")
+            .and_then(|md| md.get("purpose"))
+            .and_then(Value::as_str)
+            == Some("history")
+    })
 }
 
 /// Inserts `history` before the last message when that is a user message, else at
@@ -171,7 +174,11 @@ pub fn insert_history(messages: Vec<Value>, history: Option<&[Value]>) -> Vec<Va
         return history.to_vec();
     }
     let mut messages = messages;
-    let last_is_user = messages.last().and_then(|m| m.get("role")) == Some(&json!("user"));
+    let last_is_user = messages
+        .last()
+        .and_then(|m| m.get("role"))
+        .and_then(Value::as_str)
+        == Some("user");
     if last_is_user {
         let last = messages.pop().expect("not empty");
         messages.extend(history.iter().cloned());
@@ -184,6 +191,14 @@ pub fn insert_history(messages: Vec<Value>, history: Option<&[Value]>) -> Vec<Va
 
 /// Splits message text into parts at media and section markers.
 pub fn to_parts(source: &str) -> Vec<Value> {
+    // Most text has no media or section marker: skip the regex search.
+    if !source.contains("<<<dotprompt:") {
+        return if js::is_blank(source) {
+            Vec::new()
+        } else {
+            vec![parse_part(source)]
+        };
+    }
     split_by_regex(source, &MEDIA_AND_SECTION_MARKER)
         .into_iter()
         .map(parse_part)
