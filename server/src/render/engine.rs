@@ -145,16 +145,14 @@ pub fn render(
     let scope = Scope {
         ctx: input,
         root: input,
+        vars: data_vars,
         parent: None,
         params: &[],
         outer: None,
         data: &root_data,
         partial_block: None,
     };
-    let env = Env {
-        vars: data_vars,
-        partials,
-    };
+    let env = Env { partials };
     env.nodes(&template.nodes, &scope, &mut out, 0)?;
     Ok(out)
 }
@@ -200,7 +198,6 @@ impl<'a> V<'a> {
 }
 
 struct Env<'e> {
-    vars: &'e Map<String, Value>,
     partials: &'e dyn PartialLookup,
 }
 
@@ -209,6 +206,8 @@ struct Scope<'s> {
     ctx: &'s Value,
     /// `@root`.
     root: &'s Value,
+    /// The `@` variables given to the render (`@state`, `@metadata`, ...).
+    vars: &'s Map<String, Value>,
     /// The enclosing distinct context, for `../`.
     parent: Option<&'s Scope<'s>>,
     /// Block params visible here (innermost first when searched from this scope up).
@@ -795,11 +794,7 @@ impl<'e> Env<'e> {
                 }
                 found
             }
-            other => match self.vars.get(other) {
-                // The data vars outlive every scope of this render.
-                Some(v) => V::Own(v.clone()),
-                None => V::Undefined,
-            },
+            other => scope.vars.get(other).map_or(V::Undefined, V::Ref),
         };
         for part in &path.parts[first_index + 1..] {
             current = step(current, part);
@@ -834,6 +829,7 @@ fn push_context<'s>(
     Scope {
         ctx,
         root: scope.root,
+        vars: scope.vars,
         parent: if changed { Some(scope) } else { scope.parent },
         params,
         outer: Some(scope),

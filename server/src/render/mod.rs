@@ -312,18 +312,22 @@ impl Renderer {
             .registry
             .resolve_metadata(&document.metadata, None)
             .map_err(RenderError::from);
-        let prompt_var = metadata.as_ref().ok().map(|m| {
+        let rendered_metadata = metadata.as_ref().ok().map(|m| {
             let mut m = m.clone();
             m.shift_remove("input");
-            Value::Object(m)
+            Arc::new(m)
         });
+        let default_vars = rendered_metadata
+            .as_ref()
+            .map(|m| data_vars(Value::Object(Map::clone(m)), &DataArgument::default()));
         Ok(CompiledPrompt {
             registry: self.registry.clone(),
             document,
             template,
             partials,
             metadata,
-            prompt_var,
+            rendered_metadata,
+            default_vars,
         })
     }
 
@@ -403,8 +407,10 @@ pub struct CompiledPrompt {
     partials: Partials,
     /// Metadata resolved without render options (the common case), computed once.
     metadata: Result<Map<String, Value>, RenderError>,
-    /// `@metadata.prompt` for that metadata.
-    prompt_var: Option<Value>,
+    /// That metadata without `input`: what every render returns, shared, not copied.
+    rendered_metadata: Option<Arc<Map<String, Value>>>,
+    /// The `@` variables for data without context, history or docs (the common case).
+    default_vars: Option<Map<String, Value>>,
 }
 
 impl fmt::Debug for CompiledPrompt {
@@ -441,21 +447,20 @@ impl CompiledPrompt {
         data: &DataArgument,
         options: Option<&Value>,
     ) -> Result<RenderedPrompt, RenderError> {
-        let (metadata, prompt_var) = match options {
-            None => {
-                let metadata = self.metadata.as_ref().map_err(Clone::clone)?;
-                let prompt_var = self.prompt_var.clone().unwrap_or(Value::Null);
-                let mut metadata = metadata.clone();
-                metadata.shift_remove("input");
-                (metadata, prompt_var)
+        let metadata = match (options, &self.rendered_metadata) {
+            (None, Some(m)) => m.clone(),
+            (None, None) => {
+                return Err(self
+                    .metadata
+                    .clone()
+                    .expect_err("no metadata means an error"))
             }
-            Some(o) => {
+            (Some(o), _) => {
                 let mut metadata = self
                     .registry
                     .resolve_metadata(&self.document.metadata, Some(o))?;
                 metadata.shift_remove("input");
-                let prompt_var = Value::Object(metadata.clone());
-                (metadata, prompt_var)
+                Arc::new(metadata)
             }
         };
 
@@ -471,34 +476,45 @@ impl CompiledPrompt {
             input.insert(k.clone(), v.clone());
         }
 
-        // `{ metadata: { prompt, docs, messages }, ...data.context }`
-        let mut metadata_var = Map::new();
-        metadata_var.insert("prompt".into(), prompt_var);
-        if let Some(docs) = &data.docs {
-            metadata_var.insert("docs".into(), Value::Array(docs.clone()));
-        }
-        metadata_var.insert("messages".into(), Value::Array(data.messages.clone()));
-        let mut data_vars = Map::new();
-        data_vars.insert("metadata".into(), Value::Object(metadata_var));
-        for (k, v) in &data.context {
-            data_vars.insert(k.clone(), v.clone());
-        }
-
-        let text = render_template(
-            &self.template,
-            &Value::Object(input),
-            &data_vars,
-            &self.partials,
-        )?;
+        let plain = options.is_none()
+            && data.context.is_empty()
+            && data.messages.is_empty()
+            && data.docs.is_none();
+        let built;
+        let vars = match (&self.default_vars, plain) {
+            (Some(vars), true) => vars,
+            _ => {
+                built = data_vars(Value::Object(Map::clone(&metadata)), data);
+                &built
+            }
+        };
+        let text = render_template(&self.template, &Value::Object(input), vars, &self.partials)?;
         let messages = messages::to_messages(&text, Some(&data.messages));
         Ok(RenderedPrompt { metadata, messages })
     }
 }
 
+/// The `@` variables: `{ metadata: { prompt, docs, messages }, ...data.context }`.
+fn data_vars(prompt: Value, data: &DataArgument) -> Map<String, Value> {
+    let mut metadata_var = Map::new();
+    metadata_var.insert("prompt".into(), prompt);
+    if let Some(docs) = &data.docs {
+        metadata_var.insert("docs".into(), Value::Array(docs.clone()));
+    }
+    metadata_var.insert("messages".into(), Value::Array(data.messages.clone()));
+    let mut vars = Map::new();
+    vars.insert("metadata".into(), Value::Object(metadata_var));
+    for (k, v) in &data.context {
+        vars.insert(k.clone(), v.clone());
+    }
+    vars
+}
+
 /// A rendered prompt: the resolved metadata (without `input`) and the messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedPrompt {
-    pub metadata: Map<String, Value>,
+    /// Shared between renders of one compiled prompt.
+    pub metadata: Arc<Map<String, Value>>,
     /// `{role, content: [parts], metadata?}` objects, as the reference returns them.
     pub messages: Vec<Value>,
 }
@@ -506,7 +522,7 @@ pub struct RenderedPrompt {
 impl RenderedPrompt {
     /// The reference's rendered-prompt JSON: the metadata fields and `messages`.
     pub fn to_json(&self) -> Value {
-        let mut out = self.metadata.clone();
+        let mut out = Map::clone(&self.metadata);
         out.insert("messages".into(), Value::Array(self.messages.clone()));
         Value::Object(out)
     }
