@@ -269,6 +269,9 @@ impl<'e> Env<'e> {
         out: &mut String,
     ) -> Result<(), EngineError> {
         if let Some(name) = self.helper_name(call, scope) {
+            if matches!(name, "role" | "history" | "section" | "media" | "json") {
+                return self.write_helper(name, call, scope, out);
+            }
             let value = self.call_helper(name, call, span, scope)?;
             append(out, &value);
             return Ok(());
@@ -622,6 +625,66 @@ impl<'e> Env<'e> {
         }
     }
 
+    /// Dotprompt's output helpers, written straight into `out` (they run on every render).
+    fn write_helper<'s>(
+        &self,
+        name: &str,
+        call: &Call,
+        scope: &Scope<'s>,
+        out: &mut String,
+    ) -> Result<(), EngineError> {
+        let arg = |i: usize| -> Result<V<'s>, EngineError> {
+            match call.params.get(i) {
+                Some(e) => self.expr(e, scope),
+                None => Ok(V::Undefined),
+            }
+        };
+        match name {
+            "role" => {
+                out.push_str("<<<dotprompt:role:");
+                push_js(out, &arg(0)?);
+                out.push_str(">>>");
+            }
+            "history" => out.push_str("<<<dotprompt:history>>>"),
+            "section" => {
+                out.push_str("<<<dotprompt:section ");
+                push_js(out, &arg(0)?);
+                out.push_str(">>>");
+            }
+            "media" => {
+                let url = self.hash_value(call, "url", scope)?.unwrap_or(V::Undefined);
+                let content_type = self
+                    .hash_value(call, "contentType", scope)?
+                    .filter(|v| v.truthy());
+                out.push_str("<<<dotprompt:media:url ");
+                push_js(out, &url);
+                if let Some(t) = content_type {
+                    out.push(' ');
+                    push_js(out, &t);
+                }
+                out.push_str(">>>");
+            }
+            _ => {
+                // json
+                let value = arg(0)?;
+                let indent = self.hash_value(call, "indent", scope)?;
+                let indent = match indent.as_ref().and_then(|v| v.get()) {
+                    Some(Value::Number(n)) => {
+                        " ".repeat(n.as_f64().unwrap_or(0.0).clamp(0.0, 10.0) as usize)
+                    }
+                    Some(Value::String(s)) => s.chars().take(10).collect(),
+                    _ => String::new(),
+                };
+                match value.get() {
+                    // JSON.stringify(undefined) is undefined, which a SafeString prints as "undefined".
+                    None => out.push_str("undefined"),
+                    Some(v) => write_json(out, v, &indent, 0),
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Inline (non-block) helpers.
     fn call_helper<'s>(
         &self,
@@ -636,42 +699,11 @@ impl<'e> Env<'e> {
                 None => Ok(V::Undefined),
             }
         };
-        let marker = |s: String| Ok(V::Own(Value::String(s)));
         match name {
-            "role" => marker(format!("<<<dotprompt:role:{}>>>", to_js_string(&arg(0)?))),
-            "history" => marker("<<<dotprompt:history>>>".into()),
-            "section" => marker(format!(
-                "<<<dotprompt:section {}>>>",
-                to_js_string(&arg(0)?)
-            )),
-            "media" => {
-                let url = self.hash_value(call, "url", scope)?.unwrap_or(V::Undefined);
-                let content_type = self
-                    .hash_value(call, "contentType", scope)?
-                    .filter(|v| v.truthy());
-                let mut s = format!("<<<dotprompt:media:url {}", to_js_string(&url));
-                if let Some(t) = content_type {
-                    s.push(' ');
-                    s.push_str(&to_js_string(&t));
-                }
-                s.push_str(">>>");
-                marker(s)
-            }
-            "json" => {
-                let value = arg(0)?;
-                let indent = self.hash_value(call, "indent", scope)?;
-                let indent = match indent.as_ref().and_then(|v| v.get()) {
-                    Some(Value::Number(n)) => {
-                        " ".repeat(n.as_f64().unwrap_or(0.0).clamp(0.0, 10.0) as usize)
-                    }
-                    Some(Value::String(s)) => s.chars().take(10).collect(),
-                    _ => String::new(),
-                };
-                match value.get() {
-                    // JSON.stringify(undefined) is undefined, which a SafeString prints as "undefined".
-                    None => marker("undefined".into()),
-                    Some(v) => marker(stringify(v, &indent)),
-                }
+            "role" | "history" | "section" | "media" | "json" => {
+                let mut text = String::new();
+                self.write_helper(name, call, scope, &mut text)?;
+                Ok(V::Own(Value::String(text)))
             }
             "lookup" => {
                 let obj = arg(0)?;
@@ -913,6 +945,14 @@ fn append(out: &mut String, value: &V) {
     match value.get() {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => out.push_str(s),
+        Some(v) => push_js_string(out, v),
+    }
+}
+
+/// `String(value)` appended to `out`.
+fn push_js(out: &mut String, value: &V) {
+    match value.get() {
+        None => out.push_str("undefined"),
         Some(v) => push_js_string(out, v),
     }
 }

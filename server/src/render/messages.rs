@@ -18,10 +18,41 @@ pub const HISTORY_MARKER_PREFIX: &str = "<<<dotprompt:history";
 pub const MEDIA_MARKER_PREFIX: &str = "<<<dotprompt:media:";
 pub const SECTION_MARKER_PREFIX: &str = "<<<dotprompt:section";
 
-/// `/(<<<dotprompt:(?:role:[a-z]+|history))>>>/g`
-static ROLE_AND_HISTORY_MARKER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(<<<dotprompt:(?:role:[a-z]+|history))>>>").expect("valid regex")
-});
+/// `/(<<<dotprompt:(?:role:[a-z]+|history))>>>/g`, matched by hand: it runs on every
+/// render, and a scan for `<<<dotprompt:` is several times cheaper than the regex.
+fn role_or_history_marker(text: &str) -> Option<(usize, usize)> {
+    const MARK: &str = "<<<dotprompt:";
+    let mut from = 0;
+    while let Some(p) = text[from..].find(MARK) {
+        let start = from + p;
+        let rest = &text[start + MARK.len()..];
+        let len = if let Some(role) = rest.strip_prefix("role:") {
+            let name = role.bytes().take_while(u8::is_ascii_lowercase).count();
+            (name > 0 && role[name..].starts_with(">>>")).then_some("role:".len() + name)
+        } else {
+            rest.starts_with("history>>>").then_some("history".len())
+        };
+        if let Some(len) = len {
+            return Some((start, start + MARK.len() + len + ">>>".len()));
+        }
+        from = start + 1;
+    }
+    None
+}
+
+/// `rendered.split(ROLE_AND_HISTORY_MARKER_REGEX).filter((s) => s.trim() !== '')`.
+fn split_by_role_and_history(rendered: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    while let Some((start, end)) = role_or_history_marker(&rendered[last..]) {
+        pieces.push(&rendered[last..last + start]);
+        pieces.push(&rendered[last + start..last + end - ">>>".len()]);
+        last += end;
+    }
+    pieces.push(&rendered[last..]);
+    pieces.retain(|p| !js::is_blank(p));
+    pieces
+}
 
 /// `/(<<<dotprompt:(?:media:url|section).*?)>>>/g`, with JavaScript's `.`.
 static MEDIA_AND_SECTION_MARKER: LazyLock<Regex> = LazyLock::new(|| {
@@ -97,7 +128,7 @@ fn history_source(message: &Value) -> MessageSource {
 pub fn to_messages(rendered: &str, history: Option<&[Value]>) -> Vec<Value> {
     let mut sources: Vec<MessageSource> = vec![MessageSource::new("user")];
 
-    for piece in split_by_regex(rendered, &ROLE_AND_HISTORY_MARKER) {
+    for piece in split_by_role_and_history(rendered) {
         if let Some(role) = piece.strip_prefix(ROLE_MARKER_PREFIX) {
             let current = sources.last_mut().expect("never empty");
             if js::is_blank(current.source_str()) {
@@ -235,6 +266,26 @@ mod tests {
 
     fn text(role: &str, t: &str) -> Value {
         json!({"role": role, "content": [{"text": t}]})
+    }
+
+    #[test]
+    fn hand_matcher_agrees_with_the_reference_regex() {
+        let regex = Regex::new(r"(<<<dotprompt:(?:role:[a-z]+|history))>>>").unwrap();
+        let samples = [
+            "a<<<dotprompt:role:user>>>b<<<dotprompt:history>>>c",
+            "<<<<dotprompt:role:model>>>>x",
+            "<<<dotprompt:role:>>> <<<dotprompt:role:User>>> <<<dotprompt:role:tool>>>",
+            "<<<dotprompt:histor>>> <<<dotprompt:history>> <<<dotprompt:history>>>",
+            "<<<dotprompt:role:user<<<dotprompt:role:system>>>",
+            "no markers",
+        ];
+        for text in samples {
+            assert_eq!(
+                split_by_role_and_history(text),
+                split_by_regex(text, &regex),
+                "{text}"
+            );
+        }
     }
 
     #[test]
