@@ -22,8 +22,10 @@ pub const SECTION_MARKER_PREFIX: &str = "<<<dotprompt:section";
 /// render, and a scan for `<<<dotprompt:` is several times cheaper than the regex.
 fn role_or_history_marker(text: &str) -> Option<(usize, usize)> {
     const MARK: &str = "<<<dotprompt:";
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(MARK));
     let mut from = 0;
-    while let Some(p) = text[from..].find(MARK) {
+    while let Some(p) = FINDER.find(&text.as_bytes()[from..]) {
         let start = from + p;
         let rest = &text[start + MARK.len()..];
         let len = if let Some(role) = rest.strip_prefix("role:") {
@@ -156,11 +158,17 @@ fn message_sources_to_messages(sources: Vec<MessageSource>) -> Vec<Value> {
         .into_iter()
         .filter(|ms| is_truthy(&ms.content) || is_truthy(&ms.source))
         .map(|ms| {
-            let content = match ms.content {
-                Some(c) if js::truthy(&c) => c,
-                _ => Value::Array(to_parts(&source_text(ms.source.as_ref()))),
+            let content = match (ms.content, ms.source) {
+                (Some(c), _) if js::truthy(&c) => c,
+                // The common case, one text part: move the text instead of copying it.
+                (_, Some(Value::String(text))) if !text.contains("<<<dotprompt:") => {
+                    let mut part = Map::with_capacity(1);
+                    part.insert("text".into(), Value::String(text));
+                    Value::Array(vec![Value::Object(part)])
+                }
+                (_, source) => Value::Array(to_parts(&source_text(source.as_ref()))),
             };
-            let mut out = Map::new();
+            let mut out = Map::with_capacity(3);
             out.insert("role".into(), ms.role);
             out.insert("content".into(), content);
             if let Some(m) = ms.metadata {
