@@ -291,3 +291,86 @@ fn dotprompt_spec_suite() {
         cases - passed
     );
 }
+
+/// Every template of the spec suite is a valid Dotprompt file, so `promptls check` must
+/// report no errors on it (warnings, e.g. about variables without a schema, are fine).
+/// Also a corpus of Genkit-style prompt files, which must pass without errors.
+#[test]
+fn valid_dotprompt_files_have_no_errors() {
+    use promptls::check::{self, Severity, Workspace};
+    struct NoFiles;
+    impl Workspace for NoFiles {
+        fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                path.display().to_string(),
+            ))
+        }
+    }
+    let mut templates: Vec<(String, String)> = GENKIT_STYLE
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    let dir = spec_dir();
+    if dir.is_dir() {
+        for file in yaml_files(&dir) {
+            let Value::Array(suites) = load_yaml(&file) else {
+                continue;
+            };
+            for suite in suites {
+                let name = suite
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string();
+                if let Some(t) = suite.get("template").and_then(Value::as_str) {
+                    templates.push((name, t.to_string()));
+                }
+            }
+        }
+        assert!(templates.len() >= 69, "spec templates missing");
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "spec suite missing under CI"
+        );
+    }
+    let mut failures = Vec::new();
+    for (name, template) in &templates {
+        for d in check::check(template, None, &NoFiles) {
+            if d.severity == Severity::Error {
+                failures.push(format!("{name}: {} {} at {:?}", d.code, d.message, d.span));
+            }
+        }
+    }
+    println!("no-false-errors: {} valid files checked", templates.len());
+    assert!(
+        failures.is_empty(),
+        "false errors:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Prompt files in the shapes Genkit's documentation uses.
+const GENKIT_STYLE: &[(&str, &str)] = &[
+    (
+        "genkit-basic",
+        "---\nmodel: googleai/gemini-2.5-flash\nconfig:\n  temperature: 0.9\ninput:\n  schema:\n    location: string\n    style?: string\n    name?: string\n  default:\n    location: a restaurant\n---\n\nYou are the world's most welcoming AI assistant and are currently working at {{location}}.\n\nGreet a guest{{#if name}} named {{name}}{{/if}}{{#if style}} in the style of {{style}}{{/if}}.\n",
+    ),
+    (
+        "genkit-output-schema",
+        "---\nmodel: googleai/gemini-2.5-flash\ninput:\n  schema:\n    theme?: string\n  default:\n    theme: \"pirate\"\noutput:\n  schema:\n    dishname: string\n    description: string\n    calories: integer\n    allergens(array): string\n---\nInvent a menu item for a {{theme}} themed restaurant.\n",
+    ),
+    (
+        "genkit-roles-history-media",
+        "---\nmodel: vertexai/gemini-2.5-flash\ninput:\n  schema:\n    userQuestion: string\n    photoUrl: string\n---\n{{role \"system\"}}\nYou are a helpful AI assistant that really loves to talk about food. Try to work\nfood items into all of your conversations.\n{{history}}\n{{role \"user\"}}\n{{userQuestion}}\n{{media url=photoUrl}}\n",
+    ),
+    (
+        "genkit-named-schema-and-tools",
+        "---\nmodel: googleai/gemini-2.5-flash\ntools: [getWeather]\ninput:\n  schema: WeatherQuery\noutput:\n  format: json\n  schema: WeatherReport\nmetadata:\n  owner: team-weather\nmycompany.reviewed: true\n---\nWhat's the weather in {{city}}?\n",
+    ),
+    (
+        "genkit-partials-and-each",
+        "---\nmodel: googleai/gemini-2.5-flash\ninput:\n  schema:\n    people(array):\n      name: string\n      age?: integer\n---\nPeople:\n{{#each people}}\n- {{name}}{{#if age}} ({{age}}){{/if}}\n{{else}}\nnobody\n{{/each}}\n{{json people indent=2}}\n",
+    ),
+];

@@ -237,11 +237,18 @@ fn check_config(v: &YamlNode, out: &mut Vec<Diagnostic>) {
             _ => None,
         };
         if let Some(problem) = problem {
-            out.push(Diagnostic::error(
-                "wrong-type",
-                e.value.span,
-                format!("`config.{key}` {problem}"),
-            ));
+            // A value of the wrong type is an error; an unusual range is only a warning,
+            // since what a model accepts is the provider's business.
+            let message = format!("`config.{key}` {problem}");
+            out.push(if problem.contains("outside") {
+                Diagnostic::warning(
+                    "config-range",
+                    e.value.span,
+                    format!("{message} (most providers reject it)"),
+                )
+            } else {
+                Diagnostic::error("wrong-type", e.value.span, message)
+            });
         }
     }
 }
@@ -395,7 +402,8 @@ mod tests {
             ("---\nmodle: x\n---\nHi", &["unknown-key@modle: unknown frontmatter key `modle`; did you mean `model`?"]),
             ("---\ndataset: x.csv\n---\nHi", &["unknown-key@dataset: unknown frontmatter key `dataset`; did you mean `promptls.dataset`?"]),
             ("---\nmodel: 3\n---\nHi", &["wrong-type@3: `model` must be a string, found a number"]),
-            ("---\nconfig: {temperature: 5}\n---\nHi", &["wrong-type@5: `config.temperature` 5 is outside 0..2"]),
+            ("---\nconfig: {temperature: 5}\n---\nHi", &["config-range@5: `config.temperature` 5 is outside 0..2 (most providers reject it)"]),
+            ("---\nconfig: {temperature: hot}\n---\nHi", &["wrong-type@hot: `config.temperature` must be a number"]),
             ("---\ntools: search\n---\nHi", &["wrong-type@search: `tools` must be a list of names, found a string"]),
             ("---\noutput: {format: jsno}\n---\nHi", &["unknown-output-format@jsno: unknown output format `jsno` (known: text, json, array, enum, jsonl, media); did you mean `json`?"]),
             ("---\ninput: {shema: {a: string}}\n---\n{{a}}", &["unknown-key@shema: unknown key `shema` in `input`; did you mean `schema`?"]),
