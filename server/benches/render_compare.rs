@@ -13,6 +13,10 @@ use std::time::Instant;
 use promptls::render::{DataArgument, Renderer};
 use serde_json::{json, Map, Value};
 
+// The same allocator as the promptls binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ROWS: usize = 100_000;
 
 /// Deterministic rows (a small LCG), varied enough to take every branch.
