@@ -887,6 +887,11 @@ fn lookup_param<'s>(scope: &Scope<'s>, name: &str) -> Option<V<'s>> {
 fn property<'v>(value: &'v Value, key: &str) -> Option<std::borrow::Cow<'v, Value>> {
     use std::borrow::Cow;
     match value {
+        // Template data is mostly small objects: a scan of a few keys beats hashing.
+        Value::Object(map) if map.len() <= 8 => map
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| Cow::Borrowed(v)),
         Value::Object(map) => map.get(key).map(Cow::Borrowed),
         Value::Array(items) if key == "length" => Some(Cow::Owned(Value::from(items.len()))),
         Value::Array(items) => key

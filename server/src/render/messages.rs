@@ -22,10 +22,8 @@ pub const SECTION_MARKER_PREFIX: &str = "<<<dotprompt:section";
 /// render, and a scan for `<<<dotprompt:` is several times cheaper than the regex.
 fn role_or_history_marker(text: &str) -> Option<(usize, usize)> {
     const MARK: &str = "<<<dotprompt:";
-    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
-        LazyLock::new(|| memchr::memmem::Finder::new(MARK));
     let mut from = 0;
-    while let Some(p) = FINDER.find(&text.as_bytes()[from..]) {
+    while let Some(p) = MARKER_FINDER.find(&text.as_bytes()[from..]) {
         let start = from + p;
         let rest = &text[start + MARK.len()..];
         let len = if let Some(role) = rest.strip_prefix("role:") {
@@ -40,6 +38,14 @@ fn role_or_history_marker(text: &str) -> Option<(usize, usize)> {
         from = start + 1;
     }
     None
+}
+
+static MARKER_FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new("<<<dotprompt:"));
+
+/// Whether the text holds any `<<<dotprompt:` marker.
+fn has_marker(text: &str) -> bool {
+    MARKER_FINDER.find(text.as_bytes()).is_some()
 }
 
 /// `rendered.split(ROLE_AND_HISTORY_MARKER_REGEX).filter((s) => s.trim() !== '')`.
@@ -161,7 +167,7 @@ fn message_sources_to_messages(sources: Vec<MessageSource>) -> Vec<Value> {
             let content = match (ms.content, ms.source) {
                 (Some(c), _) if js::truthy(&c) => c,
                 // The common case, one text part: move the text instead of copying it.
-                (_, Some(Value::String(text))) if !text.contains("<<<dotprompt:") => {
+                (_, Some(Value::String(text))) if !has_marker(&text) => {
                     let mut part = Map::with_capacity(1);
                     part.insert("text".into(), Value::String(text));
                     Value::Array(vec![Value::Object(part)])
@@ -231,7 +237,7 @@ pub fn insert_history(messages: Vec<Value>, history: Option<&[Value]>) -> Vec<Va
 /// Splits message text into parts at media and section markers.
 pub fn to_parts(source: &str) -> Vec<Value> {
     // Most text has no media or section marker: skip the regex search.
-    if !source.contains("<<<dotprompt:") {
+    if !has_marker(source) {
         return if js::is_blank(source) {
             Vec::new()
         } else {
