@@ -34,7 +34,25 @@ pub const KNOWN_HELPERS: &[&str] = &[
 ];
 
 pub fn is_known_helper(name: &str) -> bool {
-    KNOWN_HELPERS.contains(&name)
+    // A match compiles to a length switch: most names are rejected without a compare,
+    // and this runs for every mustache of every render. Same list as KNOWN_HELPERS.
+    matches!(
+        name,
+        "if" | "unless"
+            | "each"
+            | "with"
+            | "lookup"
+            | "log"
+            | "blockHelperMissing"
+            | "helperMissing"
+            | "json"
+            | "role"
+            | "history"
+            | "section"
+            | "media"
+            | "ifEquals"
+            | "unlessEquals"
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1242,6 +1260,14 @@ mod tests {
         for (t, input, expected) in cases {
             assert_eq!(run(t, input), expected, "{t:?}");
         }
+    }
+
+    #[test]
+    fn known_helper_list_and_match_agree() {
+        for name in KNOWN_HELPERS {
+            assert!(is_known_helper(name), "{name}");
+        }
+        assert!(!is_known_helper("iff") && !is_known_helper(""));
     }
 
     #[test]
