@@ -345,3 +345,20 @@ fn hostile_input() {
     assert_eq!(codes("latin1.prompt"), ["not-text"]);
     assert!(codes("deep-yaml.prompt").contains(&"yaml-syntax".to_string()));
 }
+
+#[test]
+fn tree_prints_the_tree_sitter_tree() {
+    let out = promptls(&["tree", "examples/sentiment/sentiment.prompt"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.starts_with("(document [0, 0] - "), "{text}");
+    assert!(
+        text.contains("\n  (frontmatter [0, 0] - [16, 0]\n    (yaml_content [1, 0] - [15, 0]))"),
+        "{text}"
+    );
+    assert!(text.contains("(demos_block [20, 0] - [29, 26]"), "{text}");
+    let dir = temp_dir("tree");
+    std::fs::write(dir.join("broken.prompt"), "Hi {{#if x}}").unwrap();
+    let out = promptls(&["tree", dir.join("broken.prompt").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}

@@ -26,6 +26,14 @@ enum Command {
     Check(check::CheckArgs),
     /// Print what would be sent to the model for one prompt.
     Render(render::RenderArgs),
+    /// Print the tree-sitter syntax tree of a file (what editors highlight and fold).
+    Tree(TreeArgs),
+}
+
+#[derive(clap::Args)]
+struct TreeArgs {
+    /// The .prompt file.
+    file: std::path::PathBuf,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,5 +56,27 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Render(args) => render::run(args),
+        Command::Tree(args) => tree(&args),
+    }
+}
+
+fn tree(args: &TreeArgs) -> i32 {
+    let source = match std::fs::read(&args.file).map(files::decode) {
+        Ok(Ok(text)) => text,
+        Ok(Err(e)) => {
+            eprintln!("error: {}: {}", args.file.display(), e.message);
+            return 1;
+        }
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.file.display());
+            return 2;
+        }
+    };
+    let tree = crate::syntax::tree::parse_tree(&source);
+    print!("{}", crate::syntax::tree::pretty(&tree));
+    if tree.root_node().has_error() {
+        1
+    } else {
+        0
     }
 }

@@ -51,9 +51,76 @@ pub fn folds(tree: &Tree, source: &str) -> Vec<Span> {
     })
 }
 
+/// The tree as indented S-expressions with 0-based `[row, column]` ranges, one named
+/// node per line (the format of `tree-sitter parse`), for looking at what the grammar saw.
+pub fn pretty(tree: &Tree) -> String {
+    let mut out = String::new();
+    let mut cursor = tree.walk();
+    let mut depth = 0usize;
+    let mut visited_children = false;
+    loop {
+        let node = cursor.node();
+        if !visited_children {
+            if node.is_named() || node.is_missing() {
+                let (s, e) = (node.start_position(), node.end_position());
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&"  ".repeat(depth));
+                if let Some(field) = cursor.field_name() {
+                    out.push_str(field);
+                    out.push_str(": ");
+                }
+                let kind = if node.is_missing() {
+                    format!("MISSING {}", node.kind())
+                } else {
+                    node.kind().to_string()
+                };
+                out.push_str(&format!(
+                    "({kind} [{}, {}] - [{}, {}]",
+                    s.row, s.column, e.row, e.column
+                ));
+            }
+            if cursor.goto_first_child() {
+                if node.is_named() || node.is_missing() {
+                    depth += 1;
+                }
+                continue;
+            }
+            if node.is_named() || node.is_missing() {
+                out.push(')');
+            }
+        }
+        if cursor.goto_next_sibling() {
+            visited_children = false;
+            continue;
+        }
+        if !cursor.goto_parent() {
+            break;
+        }
+        visited_children = true;
+        let parent = cursor.node();
+        if parent.is_named() || parent.is_missing() {
+            depth = depth.saturating_sub(1);
+            out.push(')');
+        }
+    }
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pretty_prints_named_nodes_with_ranges() {
+        let tree = parse_tree("Hi {{name}}\n");
+        assert_eq!(
+            pretty(&tree),
+            "(document [0, 0] - [1, 0]\n  (text [0, 0] - [0, 3])\n  (mustache [0, 3] - [0, 11]\n    (path [0, 5] - [0, 9]\n      (identifier [0, 5] - [0, 9])))\n  (text [0, 11] - [1, 0]))\n"
+        );
+    }
 
     #[test]
     fn folds_frontmatter_blocks_and_demos() {
