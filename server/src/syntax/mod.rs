@@ -6,7 +6,6 @@ pub mod frontmatter;
 pub mod handlebars;
 pub mod line_index;
 pub mod span;
-pub mod template;
 pub mod tree;
 pub mod yaml;
 
