@@ -2,7 +2,7 @@
 //! names, and partials that must exist beside the prompt.
 
 use super::{did_you_mean, CheckInput, Diagnostic};
-use crate::render::engine::{is_known_helper, KNOWN_HELPERS};
+use crate::render::engine::{unknown_helpers, KNOWN_HELPERS};
 use crate::render::partial_path;
 use crate::syntax::handlebars::{Call, Expr, Node, PartialName, Template, TemplateError};
 
@@ -27,6 +27,18 @@ pub(super) fn check(
     for e in errors {
         out.push(Diagnostic::error(e.code, e.span, e.message.clone()));
     }
+    for (span, helper) in unknown_helpers(template) {
+        let mut d = Diagnostic::error(
+            "unknown-helper",
+            span,
+            format!("unknown helper `{helper}`: Dotprompt renders with known helpers only, so this fails to render"),
+        );
+        if let Some(s) = did_you_mean(&helper, KNOWN_HELPERS.iter().copied()) {
+            d.message.push_str(&format!("; did you mean `{s}`?"));
+            d = d.with_fix(format!("Change to `{s}`"), span, s);
+        }
+        out.push(d);
+    }
     let mut block_params: Vec<&str> = Vec::new();
     walk(input, &template.nodes, &mut block_params, out);
 }
@@ -40,7 +52,7 @@ fn walk<'t>(
     for node in nodes {
         match node {
             Node::Mustache { call, .. } => {
-                check_call(call, params, false, out);
+                check_roles(call, params, out);
                 if let Some(name) = call.simple_name().filter(|n| !params.contains(n)) {
                     if BLOCK_HELPERS.iter().any(|(b, _)| *b == name) {
                         out.push(Diagnostic::error(
@@ -53,7 +65,7 @@ fn walk<'t>(
             }
             Node::Block(block) => {
                 if !block.partial_block {
-                    check_call(&block.call, params, false, out);
+                    check_roles(&block.call, params, out);
                     if let Some(name) = block.call.simple_name().filter(|n| !params.contains(n)) {
                         if let Some((_, arity)) = BLOCK_HELPERS.iter().find(|(b, _)| *b == name) {
                             if block.call.params.len() != *arity
@@ -88,38 +100,17 @@ fn walk<'t>(
             }
             Node::Partial(partial) => match &partial.name {
                 PartialName::Static { name, span } => check_partial(input, name, *span, out),
-                PartialName::Dynamic(call) => check_call(call, params, true, out),
+                PartialName::Dynamic(call) => check_roles(call, params, out),
             },
             Node::Text { .. } | Node::Comment { .. } => {}
         }
     }
 }
 
-fn check_call(call: &Call, params: &[&str], sub: bool, out: &mut Vec<Diagnostic>) {
+/// `{{role "..."}}` calls, here and in subexpressions.
+fn check_roles(call: &Call, params: &[&str], out: &mut Vec<Diagnostic>) {
     let name = call.simple_name();
     let is_param = name.is_some_and(|n| params.contains(&n));
-    if (sub || call.has_arguments()) && !is_param {
-        let helper = match &call.path {
-            Expr::Path(p) => p
-                .parts
-                .first()
-                .map(String::as_str)
-                .unwrap_or(p.original.as_str()),
-            _ => "",
-        };
-        if !is_known_helper(helper) {
-            let mut d = Diagnostic::error(
-                "unknown-helper",
-                call.path.span(),
-                format!("unknown helper `{helper}`: Dotprompt renders with known helpers only, so this fails to render"),
-            );
-            if let Some(s) = did_you_mean(helper, KNOWN_HELPERS.iter().copied()) {
-                d.message.push_str(&format!("; did you mean `{s}`?"));
-                d = d.with_fix(format!("Change to `{s}`"), call.path.span(), s);
-            }
-            out.push(d);
-        }
-    }
     if name == Some("role") && !is_param {
         match call.params.first() {
             Some(Expr::String { value, span }) if !ROLES.contains(&value.as_str()) => {
@@ -149,7 +140,7 @@ fn check_call(call: &Call, params: &[&str], sub: bool, out: &mut Vec<Diagnostic>
     }
     for e in call.params.iter().chain(call.hash.iter().map(|h| &h.value)) {
         if let Expr::SubExpr(sub) = e {
-            check_call(sub, params, true, out);
+            check_roles(sub, params, out);
         }
     }
 }

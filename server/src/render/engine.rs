@@ -78,70 +78,61 @@ impl PartialLookup for std::collections::HashMap<String, Template> {
     }
 }
 
-/// The first call in `template` that handlebars.js would reject at compile time with
+/// Every call in `template` that handlebars.js rejects at compile time with
 /// `knownHelpersOnly`: a helper call (with arguments, or a subexpression) whose name is
-/// not a known helper. Block params shadow helper names, as in handlebars.js.
-pub fn unknown_helper(template: &Template) -> Option<(Span, String)> {
-    fn call<'t>(c: &'t Call, params: &mut Vec<&'t str>, sub: bool) -> Option<(Span, String)> {
-        let name = c.simple_name();
-        let is_param = name.is_some_and(|n| params.contains(&n));
-        let helper_form = sub || c.has_arguments();
-        if helper_form && !is_param {
+/// not a known helper, as (span of the name, name). Block params shadow helper names, as
+/// in handlebars.js.
+pub fn unknown_helpers(template: &Template) -> Vec<(Span, String)> {
+    fn call<'t>(c: &'t Call, params: &[&'t str], sub: bool, out: &mut Vec<(Span, String)>) {
+        let is_param = c.simple_name().is_some_and(|n| params.contains(&n));
+        if (sub || c.has_arguments()) && !is_param {
             let name = match &c.path {
                 Expr::Path(p) => p.parts.first().map(String::as_str).unwrap_or(&p.original),
                 _ => "",
             };
             if !is_known_helper(name) {
-                return Some((c.path.span(), name.to_string()));
+                out.push((c.path.span(), name.to_string()));
             }
         }
         for e in c.params.iter().chain(c.hash.iter().map(|h| &h.value)) {
             if let Expr::SubExpr(s) = e {
-                if let Some(found) = call(s, params, true) {
-                    return Some(found);
-                }
+                call(s, params, true, out);
             }
         }
-        None
     }
-    fn nodes<'t>(list: &'t [Node], params: &mut Vec<&'t str>) -> Option<(Span, String)> {
+    fn nodes<'t>(list: &'t [Node], params: &mut Vec<&'t str>, out: &mut Vec<(Span, String)>) {
         for node in list {
-            let found = match node {
-                Node::Mustache { call: c, .. } => call(c, params, false),
+            match node {
+                Node::Mustache { call: c, .. } => call(c, params, false, out),
                 Node::Block(b) => {
-                    if b.partial_block {
-                        None
-                    } else if let Some(found) = call(&b.call, params, false) {
-                        Some(found)
-                    } else {
-                        let before = params.len();
-                        params.extend(b.block_params.iter().map(String::as_str));
-                        let found = nodes(&b.program, params);
-                        params.truncate(before);
-                        found.or_else(|| b.inverse.as_deref().and_then(|inv| nodes(inv, params)))
+                    if !b.partial_block {
+                        call(&b.call, params, false, out);
+                    }
+                    let before = params.len();
+                    params.extend(b.block_params.iter().map(String::as_str));
+                    nodes(&b.program, params, out);
+                    params.truncate(before);
+                    if let Some(inverse) = &b.inverse {
+                        nodes(inverse, params, out);
                     }
                 }
                 Node::Partial(p) => {
-                    let mut found = None;
                     if let PartialName::Dynamic(c) = &p.name {
-                        found = call(c, params, true);
+                        call(c, params, true, out);
                     }
                     for e in p.context.iter().chain(p.hash.iter().map(|h| &h.value)) {
-                        if let (None, Expr::SubExpr(s)) = (&found, e) {
-                            found = call(s, params, true);
+                        if let Expr::SubExpr(s) = e {
+                            call(s, params, true, out);
                         }
                     }
-                    found
                 }
-                Node::Text { .. } | Node::Comment { .. } => None,
-            };
-            if found.is_some() {
-                return found;
+                Node::Text { .. } | Node::Comment { .. } => {}
             }
         }
-        None
     }
-    nodes(&template.nodes, &mut Vec::new())
+    let mut out = Vec::new();
+    nodes(&template.nodes, &mut Vec::new(), &mut out);
+    out
 }
 
 /// Renders `template` with `input` as the root context and `data_vars` as the `@`
@@ -1105,7 +1096,7 @@ mod tests {
     fn run_with(template: &str, input: Value, partials: &[(&str, &str)]) -> Result<String, String> {
         let (t, errors) = parse_template(template, 0);
         assert!(errors.is_empty(), "{template:?}: {errors:?}");
-        if let Some((_, name)) = unknown_helper(&t) {
+        if let Some((_, name)) = unknown_helpers(&t).into_iter().next() {
             return Err(format!("unknown helper {name}"));
         }
         let partials: HashMap<String, Template> = partials

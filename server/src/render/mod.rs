@@ -549,7 +549,7 @@ fn parse_template(source: &str) -> Result<Template, String> {
             .count();
         return Err(format!("line {line}: {}", e.message));
     }
-    if let Some((span, name)) = engine::unknown_helper(&template) {
+    if let Some((span, name)) = engine::unknown_helpers(&template).into_iter().next() {
         let line = 1 + source[..span.start.min(source.len())].matches('\n').count();
         return Err(format!(
             "line {line}: You specified knownHelpersOnly, but used the unknown helper {name}"
