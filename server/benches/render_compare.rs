@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use promptls::render::messages::Message;
 use promptls::render::{DataArgument, Renderer};
 use serde_json::{json, Map, Value};
 
@@ -51,15 +52,10 @@ fn rows() -> Vec<Map<String, Value>> {
         .collect()
 }
 
-fn text_len(messages: &[Value]) -> usize {
+fn text_len(messages: &[Message]) -> usize {
     messages
         .iter()
-        .flat_map(|m| m["content"].as_array().into_iter().flatten())
-        .map(|p| {
-            p.get("text")
-                .and_then(Value::as_str)
-                .map_or(0, |t| t.encode_utf16().count())
-        })
+        .map(|m| m.text().encode_utf16().count())
         .sum()
 }
 

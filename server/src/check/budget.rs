@@ -2,7 +2,6 @@
 //! with the dataset's longest row (or no input) and counts tokens exactly where the
 //! tokenizer is known (OpenAI models), else estimates from the length.
 
-use serde_json::Value;
 
 use super::{CheckInput, Diagnostic};
 use crate::eval::dataset::Dataset;
@@ -86,16 +85,7 @@ fn rendered_text(input: &CheckInput, dataset: Option<&Dataset>) -> String {
         Ok(prompt) => {
             let mut text = String::new();
             for m in &prompt.messages {
-                for part in m
-                    .get("content")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(t) = part.get("text").and_then(Value::as_str) {
-                        text.push_str(t);
-                    }
-                }
+                text.push_str(&m.text());
             }
             text
         }

@@ -85,7 +85,10 @@ fn render(args: &RenderArgs) -> Result<String, (i32, String)> {
         RenderFormat::Json => {
             serde_json::to_string_pretty(&rendered.to_json()).expect("JSON serialises") + "\n"
         }
-        RenderFormat::Text => messages_as_text(&rendered.messages),
+        RenderFormat::Text => {
+            let messages: Vec<Value> = rendered.messages.iter().map(|m| m.to_json()).collect();
+            messages_as_text(&messages)
+        }
     })
 }
 

@@ -85,104 +85,215 @@ fn split_by_regex<'a>(source: &'a str, regex: &Regex) -> Vec<&'a str> {
     pieces
 }
 
+/// A part of a rendered message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// `{"text": ...}`
+    Text(String),
+    /// `{"media": {"url": ..., "contentType"?: ...}}` (`url` is absent when the marker had none).
+    Media {
+        url: Option<String>,
+        content_type: Option<String>,
+    },
+    /// `{"metadata": {"purpose"?: ..., "pending": true}}`, from `{{section}}`.
+    Pending { purpose: Option<String> },
+}
+
+impl Part {
+    pub fn to_json(&self) -> Value {
+        match self {
+            Part::Text(text) => json!({ "text": text }),
+            Part::Media { url, content_type } => {
+                let mut media = Map::new();
+                if let Some(url) = url {
+                    media.insert("url".into(), Value::String(url.clone()));
+                }
+                if let Some(ct) = content_type {
+                    media.insert("contentType".into(), Value::String(ct.clone()));
+                }
+                json!({ "media": media })
+            }
+            Part::Pending { purpose } => {
+                let mut metadata = Map::new();
+                if let Some(p) = purpose {
+                    metadata.insert("purpose".into(), Value::String(p.clone()));
+                }
+                metadata.insert("pending".into(), Value::Bool(true));
+                json!({ "metadata": metadata })
+            }
+        }
+    }
+}
+
+/// A message of a rendered prompt. Messages the template produced are typed (they are
+/// built for every render, and JSON maps are costly); messages from the caller's history
+/// pass through as the JSON they came as.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Rendered { role: String, parts: Vec<Part> },
+    Passed(Value),
+}
+
+impl Message {
+    /// The reference's JSON: `{role, content: [parts], metadata?}`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Message::Rendered { role, parts } => {
+                json!({ "role": role, "content": parts.iter().map(Part::to_json).collect::<Vec<_>>() })
+            }
+            Message::Passed(v) => v.clone(),
+        }
+    }
+
+    pub fn role(&self) -> Option<&str> {
+        match self {
+            Message::Rendered { role, .. } => Some(role),
+            Message::Passed(v) => v.get("role").and_then(Value::as_str),
+        }
+    }
+
+    /// The text parts, concatenated.
+    pub fn text(&self) -> String {
+        match self {
+            Message::Rendered { parts, .. } => parts
+                .iter()
+                .filter_map(|p| match p {
+                    Part::Text(t) => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            Message::Passed(v) => v
+                .get("content")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect(),
+        }
+    }
+
+    fn is_history(&self) -> bool {
+        match self {
+            Message::Rendered { .. } => false,
+            Message::Passed(m) => {
+                m.get("metadata")
+                    .and_then(|md| md.get("purpose"))
+                    .and_then(Value::as_str)
+                    == Some("history")
+            }
+        }
+    }
+}
+
 /// A message under construction (the reference's `MessageSource`).
-struct MessageSource {
-    role: Value,
-    source: Option<Value>,
-    content: Option<Value>,
-    metadata: Option<Value>,
+enum Source {
+    /// Text the template rendered under a role.
+    Template { role: String, text: String },
+    /// A history message placed at `{{history}}`: `{ ...m, metadata: { ...m.metadata,
+    /// purpose: 'history' } }`, kept as its role, source, content and metadata.
+    History {
+        role: Value,
+        source: Option<Value>,
+        content: Option<Value>,
+        metadata: Value,
+    },
 }
 
-impl MessageSource {
-    fn new(role: &str) -> MessageSource {
-        MessageSource {
-            role: Value::String(role.to_string()),
-            source: Some(Value::String(String::new())),
-            content: None,
-            metadata: None,
-        }
-    }
-
-    fn source_str(&self) -> &str {
-        match &self.source {
-            Some(Value::String(s)) => s,
-            _ => "",
-        }
-    }
-
-    fn push_str(&mut self, piece: &str) {
-        match &mut self.source {
-            Some(Value::String(s)) => s.push_str(piece),
-            _ => self.source = Some(Value::String(piece.to_string())),
-        }
-    }
-}
-
-/// `{ ...m, metadata: { ...m.metadata, purpose: 'history' } }`, as a message source.
-fn history_source(message: &Value) -> MessageSource {
+fn history_source(message: &Value) -> Source {
     let get = |k: &str| message.get(k).cloned();
     let mut metadata = message.get("metadata").map(js::spread).unwrap_or_default();
     metadata.insert("purpose".into(), json!("history"));
-    MessageSource {
+    Source::History {
         role: get("role").unwrap_or(Value::Null),
         source: get("source"),
         content: get("content"),
-        metadata: Some(Value::Object(metadata)),
+        metadata: Value::Object(metadata),
     }
 }
 
 /// Splits rendered template text into messages at role and history markers, then
 /// inserts `history` where the template did not place it (see [`insert_history`]).
-pub fn to_messages(rendered: &str, history: Option<&[Value]>) -> Vec<Value> {
-    let mut sources: Vec<MessageSource> = vec![MessageSource::new("user")];
+pub fn to_message_list(rendered: &str, history: Option<&[Value]>) -> Vec<Message> {
+    let template = |role: &str| Source::Template {
+        role: role.to_string(),
+        text: String::new(),
+    };
+    let mut sources: Vec<Source> = vec![template("user")];
 
     for piece in split_by_role_and_history(rendered) {
         if let Some(role) = piece.strip_prefix(ROLE_MARKER_PREFIX) {
-            let current = sources.last_mut().expect("never empty");
-            if js::is_blank(current.source_str()) {
+            match sources.last_mut() {
                 // Nothing said yet: this marker just changes the current role.
-                current.role = Value::String(role.to_string());
-            } else {
-                sources.push(MessageSource::new(role));
+                Some(Source::Template {
+                    role: current,
+                    text,
+                }) if js::is_blank(text) => *current = role.to_string(),
+                _ => sources.push(template(role)),
             }
         } else if piece.starts_with(HISTORY_MARKER_PREFIX) {
             sources.extend(history.unwrap_or_default().iter().map(history_source));
-            sources.push(MessageSource::new("model"));
+            sources.push(template("model"));
         } else {
-            sources.last_mut().expect("never empty").push_str(piece);
+            match sources.last_mut() {
+                Some(Source::Template { text, .. }) => text.push_str(piece),
+                _ => unreachable!("a template source always follows history sources"),
+            }
         }
     }
 
-    let messages = message_sources_to_messages(sources);
+    let messages = sources.into_iter().filter_map(source_to_message).collect();
     insert_history(messages, history)
 }
 
+/// `to_message_list` as the reference's JSON messages.
+pub fn to_messages(rendered: &str, history: Option<&[Value]>) -> Vec<Value> {
+    to_message_list(rendered, history)
+        .iter()
+        .map(Message::to_json)
+        .collect()
+}
+
 /// Drops sources with neither content nor text; turns text into parts.
-fn message_sources_to_messages(sources: Vec<MessageSource>) -> Vec<Value> {
-    let is_truthy = |v: &Option<Value>| v.as_ref().is_some_and(js::truthy);
-    sources
-        .into_iter()
-        .filter(|ms| is_truthy(&ms.content) || is_truthy(&ms.source))
-        .map(|ms| {
-            let content = match (ms.content, ms.source) {
-                (Some(c), _) if js::truthy(&c) => c,
-                // The common case, one text part: move the text instead of copying it.
-                (_, Some(Value::String(text))) if !has_marker(&text) => {
-                    let mut part = Map::with_capacity(1);
-                    part.insert("text".into(), Value::String(text));
-                    Value::Array(vec![Value::Object(part)])
-                }
-                (_, source) => Value::Array(to_parts(&source_text(source.as_ref()))),
+fn source_to_message(source: Source) -> Option<Message> {
+    match source {
+        Source::Template { role, text } => {
+            if text.is_empty() {
+                return None;
+            }
+            // The common case, one text part: move the text instead of copying it.
+            let parts = if has_marker(&text) {
+                to_parts(&text)
+            } else {
+                vec![Part::Text(text)]
+            };
+            Some(Message::Rendered { role, parts })
+        }
+        Source::History {
+            role,
+            source,
+            content,
+            metadata,
+        } => {
+            let truthy = |v: &Option<Value>| v.as_ref().is_some_and(js::truthy);
+            if !truthy(&content) && !truthy(&source) {
+                return None;
+            }
+            let content = match content {
+                Some(c) if js::truthy(&c) => c,
+                _ => Value::Array(
+                    to_parts(&source_text(source.as_ref()))
+                        .iter()
+                        .map(Part::to_json)
+                        .collect(),
+                ),
             };
             let mut out = Map::with_capacity(3);
-            out.insert("role".into(), ms.role);
+            out.insert("role".into(), role);
             out.insert("content".into(), content);
-            if let Some(m) = ms.metadata {
-                out.insert("metadata".into(), m);
-            }
-            Value::Object(out)
-        })
-        .collect()
+            out.insert("metadata".into(), metadata);
+            Some(Message::Passed(Value::Object(out)))
+        }
+    }
 }
 
 /// `m.source || ''` as text.
@@ -197,51 +308,33 @@ fn source_text(source: Option<&Value>) -> String {
     }
 }
 
-/// Whether any message is marked `metadata.purpose: history`.
-pub fn messages_have_history(messages: &[Value]) -> bool {
-    messages.iter().any(|m| {
-        m.get("metadata")
-            .and_then(|md| md.get("purpose"))
-            .and_then(Value::as_str)
-            == Some("history")
-    })
-}
-
 /// Inserts `history` before the last message when that is a user message, else at
 /// the end; leaves `messages` alone when they already contain history. With no
 /// messages at all, the result is the history itself.
-pub fn insert_history(messages: Vec<Value>, history: Option<&[Value]>) -> Vec<Value> {
+pub fn insert_history(mut messages: Vec<Message>, history: Option<&[Value]>) -> Vec<Message> {
     let history = history.unwrap_or_default();
-    if messages_have_history(&messages) {
+    if messages.iter().any(Message::is_history) {
         return messages;
     }
-    if messages.is_empty() {
-        return history.to_vec();
-    }
-    let mut messages = messages;
-    let last_is_user = messages
-        .last()
-        .and_then(|m| m.get("role"))
-        .and_then(Value::as_str)
-        == Some("user");
-    if last_is_user {
+    let passed = history.iter().cloned().map(Message::Passed);
+    if messages.last().and_then(Message::role) == Some("user") {
         let last = messages.pop().expect("not empty");
-        messages.extend(history.iter().cloned());
+        messages.extend(passed);
         messages.push(last);
     } else {
-        messages.extend(history.iter().cloned());
+        messages.extend(passed);
     }
     messages
 }
 
 /// Splits message text into parts at media and section markers.
-pub fn to_parts(source: &str) -> Vec<Value> {
+pub fn to_parts(source: &str) -> Vec<Part> {
     // Most text has no media or section marker: skip the regex search.
     if !has_marker(source) {
         return if js::is_blank(source) {
             Vec::new()
         } else {
-            vec![parse_part(source)]
+            vec![Part::Text(source.to_string())]
         };
     }
     split_by_regex(source, &MEDIA_AND_SECTION_MARKER)
@@ -250,28 +343,23 @@ pub fn to_parts(source: &str) -> Vec<Value> {
         .collect()
 }
 
-fn parse_part(piece: &str) -> Value {
+fn parse_part(piece: &str) -> Part {
     if piece.starts_with(MEDIA_MARKER_PREFIX) {
         // `const [_, url, contentType] = piece.split(' ')`
         let mut fields = piece.split(' ').skip(1);
-        let mut media = Map::new();
-        if let Some(url) = fields.next() {
-            media.insert("url".into(), Value::String(url.to_string()));
-        }
-        if let Some(ct) = fields.next().filter(|ct| !ct.is_empty()) {
-            media.insert("contentType".into(), Value::String(ct.to_string()));
-        }
-        return json!({ "media": media });
+        let url = fields.next().map(str::to_string);
+        let content_type = fields
+            .next()
+            .filter(|ct| !ct.is_empty())
+            .map(str::to_string);
+        return Part::Media { url, content_type };
     }
     if piece.starts_with(SECTION_MARKER_PREFIX) {
-        let mut metadata = Map::new();
-        if let Some(purpose) = piece.split(' ').nth(1) {
-            metadata.insert("purpose".into(), Value::String(purpose.to_string()));
-        }
-        metadata.insert("pending".into(), Value::Bool(true));
-        return json!({ "metadata": metadata });
+        return Part::Pending {
+            purpose: piece.split(' ').nth(1).map(str::to_string),
+        };
     }
-    json!({ "text": piece })
+    Part::Text(piece.to_string())
 }
 
 #[cfg(test)]
@@ -400,22 +488,33 @@ mod tests {
             ),
         ];
         for (source, want) in table {
-            assert_eq!(Value::Array(to_parts(source)), want, "to_parts({source:?})");
+            let got: Vec<Value> = to_parts(source).iter().map(Part::to_json).collect();
+            assert_eq!(Value::Array(got), want, "to_parts({source:?})");
         }
     }
 
     #[test]
     fn insert_history_table() {
+        let json = |m: Vec<Message>| m.iter().map(Message::to_json).collect::<Vec<_>>();
+        let passed = |v: &[Value]| v.iter().cloned().map(Message::Passed).collect::<Vec<_>>();
         let h = [json!({"role": "model", "content": [], "metadata": {"purpose": "history"}})];
         let already = vec![text("user", "x"), h[0].clone()];
         assert_eq!(
-            insert_history(already.clone(), Some(&[text("user", "y")])),
+            json(insert_history(passed(&already), Some(&[text("user", "y")]))),
             already
         );
-        assert_eq!(insert_history(vec![], None), Vec::<Value>::new());
+        assert_eq!(json(insert_history(vec![], None)), Vec::<Value>::new());
         assert_eq!(
-            insert_history(vec![text("user", "u")], None),
+            json(insert_history(passed(&[text("user", "u")]), None)),
             vec![text("user", "u")]
+        );
+        let rendered = vec![Message::Rendered {
+            role: "user".into(),
+            parts: vec![Part::Text("u".into())],
+        }];
+        assert_eq!(
+            json(insert_history(rendered, Some(&[text("model", "m")]))),
+            vec![text("model", "m"), text("user", "u")]
         );
     }
 }

@@ -2,12 +2,16 @@
 //!
 //! Compile once, render many times:
 //!
-//! ```ignore
-//! let renderer = Renderer::for_file(Path::new("prompts/greet.prompt"));
-//! let prompt = renderer.compile(&source)?;
-//! let data: DataArgument = serde_json::from_str(r#"{"input": {"name": "Ada"}}"#)?;
-//! let rendered = prompt.render(&data, None)?; // metadata + messages
-//! println!("{}", rendered.to_json());
+//! ```
+//! use promptls::render::{DataArgument, Renderer};
+//!
+//! let source = "---\nmodel: openai/gpt-4o\n---\n{{role \"system\"}}Be brief.{{role \"user\"}}Hi {{name}}!";
+//! let prompt = Renderer::new().compile(source).unwrap();
+//! let data: DataArgument = serde_json::from_str(r#"{"input": {"name": "Ada"}}"#).unwrap();
+//! let rendered = prompt.render(&data, None).unwrap(); // metadata + messages
+//! let json = rendered.to_json();
+//! assert_eq!(json["model"], "openai/gpt-4o");
+//! assert_eq!(json["messages"][1]["content"][0]["text"], "Hi Ada!");
 //! ```
 //!
 //! Partials `{{> name}}` come from partials defined on the renderer, else from the
@@ -489,7 +493,7 @@ impl CompiledPrompt {
             }
         };
         let text = render_template(&self.template, &Value::Object(input), vars, &self.partials)?;
-        let messages = messages::to_messages(&text, Some(&data.messages));
+        let messages = messages::to_message_list(&text, Some(&data.messages));
         Ok(RenderedPrompt { metadata, messages })
     }
 }
@@ -515,15 +519,20 @@ fn data_vars(prompt: Value, data: &DataArgument) -> Map<String, Value> {
 pub struct RenderedPrompt {
     /// Shared between renders of one compiled prompt.
     pub metadata: Arc<Map<String, Value>>,
-    /// `{role, content: [parts], metadata?}` objects, as the reference returns them.
-    pub messages: Vec<Value>,
+    /// The messages; `Message::to_json` gives the reference's `{role, content, metadata?}`.
+    pub messages: Vec<messages::Message>,
 }
 
 impl RenderedPrompt {
     /// The reference's rendered-prompt JSON: the metadata fields and `messages`.
     pub fn to_json(&self) -> Value {
         let mut out = Map::clone(&self.metadata);
-        out.insert("messages".into(), Value::Array(self.messages.clone()));
+        let messages = self
+            .messages
+            .iter()
+            .map(messages::Message::to_json)
+            .collect();
+        out.insert("messages".into(), Value::Array(messages));
         Value::Object(out)
     }
 }
