@@ -191,24 +191,26 @@ enum Source {
     Template { role: String, text: String },
     /// A history message placed at `{{history}}`: `{ ...m, metadata: { ...m.metadata,
     /// purpose: 'history' } }`, kept as its role, source, content and metadata.
-    History {
-        role: Value,
-        source: Option<Value>,
-        content: Option<Value>,
-        metadata: Value,
-    },
+    History(Box<HistorySource>),
+}
+
+struct HistorySource {
+    role: Value,
+    source: Option<Value>,
+    content: Option<Value>,
+    metadata: Value,
 }
 
 fn history_source(message: &Value) -> Source {
     let get = |k: &str| message.get(k).cloned();
     let mut metadata = message.get("metadata").map(js::spread).unwrap_or_default();
     metadata.insert("purpose".into(), json!("history"));
-    Source::History {
+    Source::History(Box::new(HistorySource {
         role: get("role").unwrap_or(Value::Null),
         source: get("source"),
         content: get("content"),
         metadata: Value::Object(metadata),
-    }
+    }))
 }
 
 /// Splits rendered template text into messages at role and history markers, then
@@ -268,12 +270,13 @@ fn source_to_message(source: Source) -> Option<Message> {
             };
             Some(Message::Rendered { role, parts })
         }
-        Source::History {
-            role,
-            source,
-            content,
-            metadata,
-        } => {
+        Source::History(history) => {
+            let HistorySource {
+                role,
+                source,
+                content,
+                metadata,
+            } = *history;
             let truthy = |v: &Option<Value>| v.as_ref().is_some_and(js::truthy);
             if !truthy(&content) && !truthy(&source) {
                 return None;
