@@ -162,7 +162,7 @@ pub fn render(
         partial_block: None,
     };
     let env = Env { partials };
-    env.nodes(&template.nodes, &scope, &mut out, 0)?;
+    env.nodes(&template.nodes, &scope, &mut out, 0).map_err(|e| *e)?;
     Ok(out)
 }
 
@@ -251,12 +251,12 @@ impl<'e> Env<'e> {
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Box<EngineError>> {
         if depth > MAX_RENDER_DEPTH {
-            return Err(EngineError {
+            return Err(Box::new(EngineError {
                 span: None,
                 message: format!("blocks and partials nested more than {MAX_RENDER_DEPTH} deep while rendering (a partial that includes itself?)"),
-            });
+            }));
         }
         for node in nodes {
             match node {
@@ -276,7 +276,7 @@ impl<'e> Env<'e> {
         span: Span,
         scope: &Scope<'s>,
         out: &mut String,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Box<EngineError>> {
         if let Some(name) = self.helper_name(call, scope) {
             if matches!(name, "role" | "history" | "section" | "media" | "json") {
                 return self.write_helper(name, call, scope, out);
@@ -305,7 +305,7 @@ impl<'e> Env<'e> {
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Box<EngineError>> {
         if block.partial_block {
             return self.partial_block(block, scope, out, depth);
         }
@@ -352,14 +352,14 @@ impl<'e> Env<'e> {
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Box<EngineError>> {
         let call = &b.block.call;
-        let arity = |n: usize, what: &str| -> Result<(), EngineError> {
+        let arity = |n: usize, what: &str| -> Result<(), Box<EngineError>> {
             if call.params.len() != n {
-                return Err(EngineError {
+                return Err(Box::new(EngineError {
                     span: Some(b.block.open),
                     message: format!("#{name} requires exactly {what}"),
-                });
+                }));
             }
             Ok(())
         };
@@ -400,10 +400,10 @@ impl<'e> Env<'e> {
             }
             "each" => {
                 if call.params.is_empty() {
-                    return Err(EngineError {
+                    return Err(Box::new(EngineError {
                         span: Some(b.block.open),
                         message: "Must pass iterator to #each".into(),
-                    });
+                    }));
                 }
                 let value = self.expr(&call.params[0], scope)?;
                 self.each(value, b, scope, out, depth)
@@ -426,7 +426,7 @@ impl<'e> Env<'e> {
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Box<EngineError>> {
         let holder;
         let ctx: &Value = match &value {
             V::Ref(v) => v,
@@ -452,7 +452,7 @@ impl<'e> Env<'e> {
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Box<EngineError>> {
         let params = &b.block.block_params;
         let mut iterations = 0;
         let run = |item: &Value,
@@ -461,7 +461,7 @@ impl<'e> Env<'e> {
                    last: bool,
                    env: &Self,
                    out: &mut String|
-         -> Result<(), EngineError> {
+         -> Result<(), Box<EngineError>> {
             let frame = DataFrame {
                 parent: Some(scope.data),
                 index: Some(index),
@@ -509,7 +509,7 @@ impl<'e> Env<'e> {
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Box<EngineError>> {
         let name = match &partial.name {
             PartialName::Static { name, .. } => name.clone(),
             PartialName::Dynamic(call) => {
@@ -530,10 +530,10 @@ impl<'e> Env<'e> {
             return Ok(());
         }
         let Some(template) = self.partials.partial(&name) else {
-            return Err(EngineError {
+            return Err(Box::new(EngineError {
                 span: Some(partial.span),
                 message: format!("The partial {name} could not be found"),
-            });
+            }));
         };
         self.invoke_partial(
             template,
@@ -553,7 +553,7 @@ impl<'e> Env<'e> {
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Box<EngineError>> {
         let name = match &block.call.path {
             Expr::Path(p) => p.original.clone(),
             Expr::String { value, .. } => value.clone(),
@@ -585,7 +585,7 @@ impl<'e> Env<'e> {
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Box<EngineError>> {
         let mut ctx: V = match context {
             Some(e) => self.expr(e, scope)?,
             None => V::Ref(scope.ctx),
@@ -627,7 +627,7 @@ impl<'e> Env<'e> {
         call: &Call,
         key: &str,
         scope: &Scope<'s>,
-    ) -> Result<Option<V<'s>>, EngineError> {
+    ) -> Result<Option<V<'s>>, Box<EngineError>> {
         match call.hash.iter().find(|h| h.key == key) {
             Some(pair) => self.expr(&pair.value, scope).map(Some),
             None => Ok(None),
@@ -641,8 +641,8 @@ impl<'e> Env<'e> {
         call: &Call,
         scope: &Scope<'s>,
         out: &mut String,
-    ) -> Result<(), EngineError> {
-        let arg = |i: usize| -> Result<V<'s>, EngineError> {
+    ) -> Result<(), Box<EngineError>> {
+        let arg = |i: usize| -> Result<V<'s>, Box<EngineError>> {
             match call.params.get(i) {
                 Some(e) => self.expr(e, scope),
                 None => Ok(V::Undefined),
@@ -701,8 +701,8 @@ impl<'e> Env<'e> {
         call: &Call,
         span: Span,
         scope: &Scope<'s>,
-    ) -> Result<V<'s>, EngineError> {
-        let arg = |i: usize| -> Result<V<'s>, EngineError> {
+    ) -> Result<V<'s>, Box<EngineError>> {
+        let arg = |i: usize| -> Result<V<'s>, Box<EngineError>> {
             match call.params.get(i) {
                 Some(e) => self.expr(e, scope),
                 None => Ok(V::Undefined),
@@ -724,22 +724,22 @@ impl<'e> Env<'e> {
                 Ok(step(obj, &key))
             }
             "log" | "blockHelperMissing" | "helperMissing" => Ok(V::Undefined),
-            "if" | "unless" | "each" | "with" | "ifEquals" | "unlessEquals" => Err(EngineError {
+            "if" | "unless" | "each" | "with" | "ifEquals" | "unlessEquals" => Err(Box::new(EngineError {
                 span: Some(span),
                 message: format!(
                     "`{name}` is a block helper: write `{{{{#{name} ...}}}}...{{{{/{name}}}}}`"
                 ),
-            }),
-            other => Err(EngineError {
+            })),
+            other => Err(Box::new(EngineError {
                 span: Some(span),
                 message: format!(
                     "You specified knownHelpersOnly, but used the unknown helper {other}"
                 ),
-            }),
+            })),
         }
     }
 
-    fn expr<'s>(&self, expr: &Expr, scope: &Scope<'s>) -> Result<V<'s>, EngineError> {
+    fn expr<'s>(&self, expr: &Expr, scope: &Scope<'s>) -> Result<V<'s>, Box<EngineError>> {
         Ok(match expr {
             Expr::Path(p) => self.path(p, scope),
             Expr::String { value, .. } => V::Own(Value::String(value.clone())),
@@ -750,13 +750,13 @@ impl<'e> Env<'e> {
             Expr::SubExpr(call) => match call.simple_name().filter(|n| is_known_helper(n)) {
                 Some(name) => self.call_helper(name, call, call.span, scope)?,
                 None => {
-                    return Err(EngineError {
+                    return Err(Box::new(EngineError {
                         span: Some(call.span),
                         message: format!(
                             "You specified knownHelpersOnly, but used the unknown helper {}",
                             call_name(call)
                         ),
-                    })
+                    }))
                 }
             },
         })
@@ -987,7 +987,7 @@ fn push_js_string(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&js::number_to_string(n)),
+        Value::Number(n) => js::push_number(out, n),
         Value::String(s) => out.push_str(s),
         // Array.prototype.toString: elements joined by ",", null/undefined as "".
         Value::Array(items) => {
@@ -1079,7 +1079,7 @@ fn write_json(out: &mut String, value: &Value, indent: &str, level: usize) {
             newline(out, level);
             out.push('}');
         }
-        Value::Number(n) => out.push_str(&js::number_to_string(n)),
+        Value::Number(n) => js::push_number(out, n),
         other => out.push_str(&other.to_string()),
     }
 }

@@ -72,21 +72,75 @@ pub fn spread(value: &Value) -> Map<String, Value> {
 /// A number formatted like JavaScript's `String(n)` for the common cases (integers
 /// without `.0`, everything else as Rust's shortest round-trip form).
 pub fn number_to_string(n: &serde_json::Number) -> String {
+    let mut out = String::new();
+    push_number(&mut out, n);
+    out
+}
+
+/// Appends `String(n)`: integers as they are, other numbers by ECMAScript's
+/// Number::toString (shortest round-trip digits, exponent form below 1e-6 and from 1e21).
+pub fn push_number(out: &mut String, n: &serde_json::Number) {
     if let Some(i) = n.as_i64() {
-        return i.to_string();
+        out.push_str(itoa::Buffer::new().format(i));
+        return;
     }
     if let Some(u) = n.as_u64() {
-        return u.to_string();
+        out.push_str(itoa::Buffer::new().format(u));
+        return;
     }
-    let f = n.as_f64().unwrap_or(f64::NAN);
+    push_f64(out, n.as_f64().unwrap_or(f64::NAN));
+}
+
+fn push_f64(out: &mut String, f: f64) {
     if f.is_nan() {
-        "NaN".to_string()
-    } else if f.is_infinite() {
-        if f > 0.0 { "Infinity" } else { "-Infinity" }.to_string()
-    } else if f == f.trunc() && f.abs() < 1e21 {
-        format!("{f:.0}")
+        out.push_str("NaN");
+        return;
+    }
+    if f.is_infinite() {
+        out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
+    if f == 0.0 {
+        out.push('0');
+        return;
+    }
+    if f < 0.0 {
+        out.push('-');
+    }
+    // ryu gives the shortest round-trip digits; lay them out as ECMAScript does.
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(f.abs());
+    let (mantissa, exp) = match text.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all: String = int.chars().chain(frac.chars()).collect();
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_start_matches('0').trim_end_matches('0');
+    let k = digits.len() as i32;
+    // value = 0.digits × 10^n
+    let n = int.len() as i32 - leading as i32 + exp;
+    if k <= n && n <= 21 {
+        out.push_str(digits);
+        out.extend(std::iter::repeat_n('0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        out.push_str(&digits[..n as usize]);
+        out.push('.');
+        out.push_str(&digits[n as usize..]);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-n) as usize));
+        out.push_str(digits);
     } else {
-        f.to_string()
+        out.push_str(&digits[..1]);
+        if k > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if n - 1 >= 0 { '+' } else { '-' });
+        out.push_str(itoa::Buffer::new().format((n - 1).abs()));
     }
 }
 
@@ -112,6 +166,38 @@ pub fn json_stringify(value: &Value) -> String {
 /// `String.prototype.trim()` emptiness: whether `s` is only JavaScript whitespace.
 pub fn is_blank(s: &str) -> bool {
     s.chars().all(crate::syntax::frontmatter::is_js_space)
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_like_javascript() {
+        // Outputs of String(x) in Node 20.
+        let cases: &[(f64, &str)] = &[
+            (12.5, "12.5"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (-2.5, "-2.5"),
+            (1e-7, "1e-7"),
+            (1.5e-7, "1.5e-7"),
+            (0.000001, "0.000001"),
+            (0.00000123, "0.00000123"),
+            (1e21, "1e+21"),
+            (1.2345678901234568e20, "123456789012345680000"),
+            (1e300, "1e+300"),
+            (5e-324, "5e-324"),
+            (123.456, "123.456"),
+            (100.0, "100"),
+            (-0.0, "0"),
+        ];
+        for (f, want) in cases {
+            let mut out = String::new();
+            push_f64(&mut out, *f);
+            assert_eq!(out, *want, "{f:e}");
+        }
+        assert_eq!(number_to_string(&serde_json::Number::from(-42)), "-42");
+    }
 }
 
 #[cfg(test)]
