@@ -162,7 +162,8 @@ pub fn render(
         partial_block: None,
     };
     let env = Env { partials };
-    env.nodes(&template.nodes, &scope, &mut out, 0).map_err(|e| *e)?;
+    env.nodes(&template.nodes, &scope, &mut out, 0)
+        .map_err(|e| *e)?;
     Ok(out)
 }
 
@@ -724,12 +725,14 @@ impl<'e> Env<'e> {
                 Ok(step(obj, &key))
             }
             "log" | "blockHelperMissing" | "helperMissing" => Ok(V::Undefined),
-            "if" | "unless" | "each" | "with" | "ifEquals" | "unlessEquals" => Err(Box::new(EngineError {
-                span: Some(span),
-                message: format!(
-                    "`{name}` is a block helper: write `{{{{#{name} ...}}}}...{{{{/{name}}}}}`"
-                ),
-            })),
+            "if" | "unless" | "each" | "with" | "ifEquals" | "unlessEquals" => {
+                Err(Box::new(EngineError {
+                    span: Some(span),
+                    message: format!(
+                        "`{name}` is a block helper: write `{{{{#{name} ...}}}}...{{{{/{name}}}}}`"
+                    ),
+                }))
+            }
             other => Err(Box::new(EngineError {
                 span: Some(span),
                 message: format!(

@@ -451,6 +451,35 @@ impl CompiledPrompt {
         data: &DataArgument,
         options: Option<&Value>,
     ) -> Result<RenderedPrompt, RenderError> {
+        let input = merged_input(
+            options,
+            data.input.iter().map(|(k, v)| (k.clone(), v.clone())),
+        );
+        self.render_input(&input, data, options)
+    }
+
+    /// `render` for data the caller no longer needs: the input moves into the render
+    /// instead of being copied (an evaluation loop renders each row once).
+    pub fn render_owned(
+        &self,
+        mut data: DataArgument,
+        options: Option<&Value>,
+    ) -> Result<RenderedPrompt, RenderError> {
+        let input = std::mem::take(&mut data.input);
+        let input = match options {
+            None => Value::Object(input),
+            Some(_) => merged_input(options, input),
+        };
+        self.render_input(&input, &data, options)
+    }
+
+    /// Renders with `input` as the root context; `data.input` is not read.
+    fn render_input(
+        &self,
+        input: &Value,
+        data: &DataArgument,
+        options: Option<&Value>,
+    ) -> Result<RenderedPrompt, RenderError> {
         let metadata = match (options, &self.rendered_metadata) {
             (None, Some(m)) => m.clone(),
             (None, None) => {
@@ -468,18 +497,6 @@ impl CompiledPrompt {
             }
         };
 
-        // `{ ...(options?.input?.default || {}), ...data.input }`
-        let mut input = match options
-            .and_then(|o| o.get("input"))
-            .and_then(|i| i.get("default"))
-        {
-            Some(d) if js::truthy(d) => js::spread(d),
-            _ => Map::new(),
-        };
-        for (k, v) in &data.input {
-            input.insert(k.clone(), v.clone());
-        }
-
         let plain = options.is_none()
             && data.context.is_empty()
             && data.messages.is_empty()
@@ -492,10 +509,26 @@ impl CompiledPrompt {
                 &built
             }
         };
-        let text = render_template(&self.template, &Value::Object(input), vars, &self.partials)?;
+        let text = render_template(&self.template, input, vars, &self.partials)?;
         let messages = messages::to_message_list(&text, Some(&data.messages));
         Ok(RenderedPrompt { metadata, messages })
     }
+}
+
+/// `{ ...(options?.input?.default || {}), ...input }`
+fn merged_input(
+    options: Option<&Value>,
+    input: impl IntoIterator<Item = (String, Value)>,
+) -> Value {
+    let mut merged = match options
+        .and_then(|o| o.get("input"))
+        .and_then(|i| i.get("default"))
+    {
+        Some(d) if js::truthy(d) => js::spread(d),
+        _ => Map::new(),
+    };
+    merged.extend(input);
+    Value::Object(merged)
 }
 
 /// The `@` variables: `{ metadata: { prompt, docs, messages }, ...data.context }`.
@@ -652,6 +685,24 @@ mod tests {
             Value::Object(doc.metadata),
             json!({"ext": {}, "metadata": {}, "config": {}})
         );
+    }
+
+    #[test]
+    fn render_owned_is_render() {
+        let compiled = Renderer::new()
+            .compile("---\ninput:\n  default: {b: 2}\n---\n{{a}} {{b}} {{@state.x}}")
+            .unwrap();
+        let data: DataArgument =
+            serde_json::from_str(r#"{"input": {"a": 1}, "context": {"state": {"x": 3}}}"#).unwrap();
+        for options in [None, Some(json!({"input": {"default": {"b": 5}}}))] {
+            let by_ref = compiled.render(&data, options.as_ref()).unwrap();
+            let owned = compiled
+                .render_owned(data.clone(), options.as_ref())
+                .unwrap();
+            assert_eq!(by_ref, owned);
+        }
+        let text = compiled.render(&data, None).unwrap().messages[0].text();
+        assert_eq!(text, "1  3");
     }
 
     #[test]
