@@ -12,7 +12,10 @@ use promptls::{settings, syntax};
 use serde_json::{json, Value};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn prompts(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -47,7 +50,13 @@ fn cases() -> Vec<(PathBuf, DataArgument)> {
         match dataset {
             Some(d) => {
                 for row in d.rows {
-                    cases.push((file.clone(), DataArgument { input: row.values, ..Default::default() }));
+                    cases.push((
+                        file.clone(),
+                        DataArgument {
+                            input: row.values,
+                            ..Default::default()
+                        },
+                    ));
                 }
             }
             None => cases.push((file.clone(), DataArgument::default())),
@@ -60,7 +69,9 @@ fn cases() -> Vec<(PathBuf, DataArgument)> {
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
         }
@@ -76,7 +87,9 @@ fn examples_render_like_the_npm_reference() {
             std::env::var_os("CI").is_none(),
             "tests/compat/node_modules is missing: scripts/test installs it with npm ci"
         );
-        eprintln!("SKIPPED: run `npm ci --prefix tests/compat` to compare with the reference renderer");
+        eprintln!(
+            "SKIPPED: run `npm ci --prefix tests/compat` to compare with the reference renderer"
+        );
         return;
     }
     let cases = cases();
@@ -103,7 +116,9 @@ fn examples_render_like_the_npm_reference() {
 
     let mut failures = Vec::new();
     for ((file, data), answer) in cases.iter().zip(&answers) {
-        let reference = answer.get("ok").unwrap_or_else(|| panic!("reference failed on {file:?}: {answer}"));
+        let reference = answer
+            .get("ok")
+            .unwrap_or_else(|| panic!("reference failed on {file:?}: {answer}"));
         let source = std::fs::read_to_string(file).unwrap();
         let ours = Renderer::for_file(file)
             .compile(&source)
@@ -118,6 +133,15 @@ fn examples_render_like_the_npm_reference() {
             ));
         }
     }
-    println!("compat: {}/{} renders identical to npm dotprompt", cases.len() - failures.len(), cases.len());
-    assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "compat: {}/{} renders identical to npm dotprompt",
+        cases.len() - failures.len(),
+        cases.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

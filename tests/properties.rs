@@ -11,7 +11,10 @@ struct NoFiles;
 
 impl Workspace for NoFiles {
     fn read_to_string(&self, path: &std::path::Path) -> std::io::Result<String> {
-        Err(std::io::Error::new(std::io::ErrorKind::NotFound, path.display().to_string()))
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            path.display().to_string(),
+        ))
     }
 }
 

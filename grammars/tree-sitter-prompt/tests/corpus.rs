@@ -260,7 +260,9 @@ fn corpus() {
             if case.skip {
                 continue;
             }
-            let tree = parser.parse(&case.input, None).expect("parse returns a tree");
+            let tree = parser
+                .parse(&case.input, None)
+                .expect("parse returns a tree");
             let root = tree.root_node();
             if case.error {
                 if root.has_error() {
@@ -332,12 +334,18 @@ fn runner_detects_a_wrong_expectation() {
     let mut parser = parser();
     let tree = parser.parse("{{name}}", None).unwrap();
     let actual = strip_fields(&tree.root_node().to_sexp());
-    assert_eq!(actual, normalize("(document\n  (mustache\n    (path\n      (identifier))))"));
+    assert_eq!(
+        actual,
+        normalize("(document\n  (mustache\n    (path\n      (identifier))))")
+    );
     assert_ne!(actual, normalize("(document (mustache (path (this))))"));
     // Field names are compared only when the expectation has some.
     let with_fields = tree.root_node().to_sexp();
     assert!(has_fields("(a b: (c))"));
-    assert_eq!(strip_fields("(a b: (c) d_e: (MISSING \"x: (\"))"), "(a (c) (MISSING \"x: (\"))");
+    assert_eq!(
+        strip_fields("(a b: (c) d_e: (MISSING \"x: (\"))"),
+        "(a (c) (MISSING \"x: (\"))"
+    );
     assert_eq!(normalize(&format_sexp(&with_fields)), with_fields);
 }
 

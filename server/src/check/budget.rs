@@ -2,7 +2,6 @@
 //! with the dataset's longest row (or no input) and counts tokens exactly where the
 //! tokenizer is known (OpenAI models), else estimates from the length.
 
-
 use super::{CheckInput, Diagnostic};
 use crate::eval::dataset::Dataset;
 use crate::llm::catalog::{self, Tokenizer};

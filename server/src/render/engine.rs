@@ -169,6 +169,10 @@ pub fn render(
 
 // ---------------------------------------------------------------------------------
 
+/// The context a block gets for `undefined` (handlebars.js passes it on as is; nothing
+/// can be looked up in it either way).
+static NULL: Value = Value::Null;
+
 /// A value during rendering: borrowed from the data, made by a helper, or JavaScript's
 /// `undefined` (a missing property).
 #[derive(Debug, Clone)]
@@ -428,15 +432,7 @@ impl<'e> Env<'e> {
         out: &mut String,
         depth: usize,
     ) -> Result<(), Box<EngineError>> {
-        let holder;
-        let ctx: &Value = match &value {
-            V::Ref(v) => v,
-            V::Own(v) => v,
-            V::Undefined => {
-                holder = Value::Null;
-                &holder
-            }
-        };
+        let ctx: &Value = value.get().unwrap_or(&NULL);
         let params: Vec<(&str, V)> = block_params
             .first()
             .map(|p| (p.as_str(), V::Ref(ctx)))
@@ -603,15 +599,7 @@ impl<'e> Env<'e> {
             }
             ctx = V::Own(Value::Object(merged));
         }
-        let holder;
-        let ctx_ref: &Value = match &ctx {
-            V::Ref(v) => v,
-            V::Own(v) => v,
-            V::Undefined => {
-                holder = Value::Null;
-                &holder
-            }
-        };
+        let ctx_ref: &Value = ctx.get().unwrap_or(&NULL);
         let mut inner = push_context(scope, ctx_ref, &[], scope.data);
         inner.partial_block = partial_block.or(scope.partial_block);
         if indent.is_empty() {

@@ -72,7 +72,12 @@ mod tests {
 
     #[test]
     fn node_types_is_json_listing_the_main_nodes() {
-        for kind in ["\"frontmatter\"", "\"block\"", "\"role_marker\"", "\"demos_block\""] {
+        for kind in [
+            "\"frontmatter\"",
+            "\"block\"",
+            "\"role_marker\"",
+            "\"demos_block\"",
+        ] {
             assert!(super::NODE_TYPES.contains(kind), "{kind} missing");
         }
     }
