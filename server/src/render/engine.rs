@@ -290,7 +290,7 @@ impl<'e> Env<'e> {
             append(out, &value);
             return Ok(());
         }
-        let value = self.expr(&call.path, scope)?;
+        let value = self.value_of(&call.path, scope)?;
         append(out, &value);
         Ok(())
     }
@@ -329,7 +329,7 @@ impl<'e> Env<'e> {
             return self.block_helper(name, &b, scope, out, depth);
         }
         // blockHelperMissing: a mustache section over the value.
-        let value = self.expr(&block.call.path, scope)?;
+        let value = self.value_of(&block.call.path, scope)?;
         match value.get() {
             Some(Value::Bool(true)) => self.nodes(b.program, scope, out, depth + 1),
             None | Some(Value::Null) | Some(Value::Bool(false)) => {
@@ -730,6 +730,20 @@ impl<'e> Env<'e> {
         }
     }
 
+    /// The value a mustache or section names. A literal in that place is a property name
+    /// in handlebars.js (`{{"foo bar"}}` and `{{12}}` look up `foo bar` and `12`).
+    fn value_of<'s>(&self, path: &Expr, scope: &Scope<'s>) -> Result<V<'s>, Box<EngineError>> {
+        let key = match path {
+            Expr::String { value, .. } => value.clone(),
+            Expr::Number { value, .. } => to_js_string(&V::Own(number(*value))),
+            Expr::Boolean { value, .. } => value.to_string(),
+            Expr::Null { .. } => "null".into(),
+            Expr::Undefined { .. } => "undefined".into(),
+            other => return self.expr(other, scope),
+        };
+        Ok(step(V::Ref(scope.ctx), &key))
+    }
+
     fn expr<'s>(&self, expr: &Expr, scope: &Scope<'s>) -> Result<V<'s>, Box<EngineError>> {
         Ok(match expr {
             Expr::Path(p) => self.path(p, scope),
@@ -901,6 +915,12 @@ fn property<'v>(value: &'v Value, key: &str) -> Option<std::borrow::Cow<'v, Valu
             .map(Cow::Borrowed),
         Value::String(s) if key == "length" => {
             Some(Cow::Owned(Value::from(s.encode_utf16().count())))
+        }
+        // `"héllo"[1]`: one UTF-16 code unit, as a one-character string.
+        Value::String(s) => {
+            let unit = s.encode_utf16().nth(key.parse::<usize>().ok()?)?;
+            let text = String::from_utf16_lossy(&[unit]);
+            Some(Cow::Owned(Value::String(text)))
         }
         _ => None,
     }
