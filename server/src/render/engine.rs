@@ -871,7 +871,8 @@ fn push_context<'s>(
     params: &'s [(&'s str, V<'s>)],
     data: &'s DataFrame<'s>,
 ) -> Scope<'s> {
-    let changed = !std::ptr::eq(ctx, scope.ctx);
+    // handlebars.js compares with JavaScript's `!=`, so `[1]` and `1` count as the same.
+    let changed = !loose_equals(ctx, scope.ctx);
     Scope {
         ctx,
         root: scope.root,
@@ -881,6 +882,46 @@ fn push_context<'s>(
         outer: Some(scope),
         data,
         partial_block: scope.partial_block,
+    }
+}
+
+/// JavaScript's `==` on JSON values: objects and arrays by identity (or, against a
+/// primitive, by their string form), primitives with number/string/boolean coercion.
+fn loose_equals(a: &Value, b: &Value) -> bool {
+    fn compound(v: &Value) -> bool {
+        matches!(v, Value::Array(_) | Value::Object(_))
+    }
+    if compound(a) && compound(b) {
+        return std::ptr::eq(a, b);
+    }
+    if a.is_null() || b.is_null() {
+        return a.is_null() && b.is_null();
+    }
+    let prim = |v: &Value| {
+        if compound(v) {
+            let mut s = String::new();
+            push_js_string(&mut s, v);
+            Value::String(s)
+        } else {
+            v.clone()
+        }
+    };
+    let to_number = |v: &Value| match v {
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        Value::String(s) => {
+            let t = s.trim();
+            if t.is_empty() {
+                0.0
+            } else {
+                t.parse().unwrap_or(f64::NAN)
+            }
+        }
+        _ => f64::NAN,
+    };
+    match (prim(a), prim(b)) {
+        (Value::String(x), Value::String(y)) => x == y,
+        (x, y) => to_number(&x) == to_number(&y),
     }
 }
 
@@ -1145,6 +1186,24 @@ mod tests {
                 "{{lookup 0 'x'}}|{{lookup a 1}}",
                 json!({"a": ["p", "q"]}),
                 "0|q",
+            ),
+            // These four were checked against npm dotprompt (handlebars 4.7.8).
+            ("{{s.[1]}}|{{s.[9]}}", json!({"s": "héllo"}), "é|"),
+            (
+                "{{\"foo bar\"}} {{12}} {{true}}",
+                json!({"foo bar": "FB", "12": "twelve", "true": "T"}),
+                "FB twelve T",
+            ),
+            // `[1]` and `1` are the same context to JavaScript's `!=`: no new `../` level.
+            (
+                "{{#each a}}{{#each this}}<{{../../b}}>{{/each}}{{/each}}",
+                json!({"a": [[1]], "b": "B"}),
+                "<>",
+            ),
+            (
+                "{{#each a}}{{#each this}}<{{../b}}>{{/each}}{{/each}}",
+                json!({"a": [[1]], "b": "B"}),
+                "<B>",
             ),
             ("<{{a}}>", json!({"a": "<b>&"}), "<<b>&>"),
             ("{{{a}}}{{&a}}", json!({"a": "x"}), "xx"),
