@@ -897,6 +897,13 @@ fn loose_equals(a: &Value, b: &Value) -> bool {
     if a.is_null() || b.is_null() {
         return a.is_null() && b.is_null();
     }
+    // An object's string form is "[object Object]": only that string equals it.
+    match (a, b) {
+        (Value::Object(_), other) | (other, Value::Object(_)) => {
+            return other.as_str() == Some("[object Object]");
+        }
+        _ => {}
+    }
     let prim = |v: &Value| {
         if compound(v) {
             let mut s = String::new();
