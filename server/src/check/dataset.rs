@@ -99,10 +99,11 @@ pub(super) fn check(
                         dataset.columns.join(", ")
                     ),
                 );
-                if let Some(s) = did_you_mean(name, dataset.columns.iter().map(String::as_str)) {
-                    d.message.push_str(&format!("; did you mean `{s}`?"));
-                    d = d.with_fix(format!("Change to `{s}`"), t.span, s);
-                }
+                d = d.suggest(
+                    did_you_mean(name, dataset.columns.iter().map(String::as_str)),
+                    "Change",
+                    t.span,
+                );
                 out.push(d);
             }
         }

@@ -102,12 +102,9 @@ pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
             _ => {
                 let mut d = Diagnostic::warning("unknown-key", k.span, format!("unknown frontmatter key `{key}`"));
                 if let Some(s) = did_you_mean(&key, TOP_LEVEL.iter().copied()) {
-                    d.message.push_str(&format!("; did you mean `{s}`?"));
-                    d = d.with_fix(format!("Rename to `{s}`"), k.span, s);
+                    d = d.suggest(Some(s), "Rename", k.span);
                 } else if let Some(s) = did_you_mean(&key, settings::FIELDS.iter().map(|(f, _)| *f)) {
-                    let full = format!("promptls.{s}");
-                    d.message.push_str(&format!("; did you mean `{full}`?"));
-                    d = d.with_fix(format!("Rename to `{full}`"), k.span, full);
+                    d = d.suggest(Some(&format!("promptls.{s}")), "Rename", k.span);
                 }
                 out.push(d);
             }
@@ -163,10 +160,11 @@ fn check_section(key: &str, known: &[&str], v: &YamlNode, out: &mut Vec<Diagnost
                 e.key.span,
                 format!("unknown key `{sub}` in `{key}`"),
             );
-            if let Some(s) = did_you_mean(&sub, known.iter().copied()) {
-                d.message.push_str(&format!("; did you mean `{s}`?"));
-                d = d.with_fix(format!("Rename to `{s}`"), e.key.span, s);
-            }
+            d = d.suggest(
+                did_you_mean(&sub, known.iter().copied()),
+                "Rename",
+                e.key.span,
+            );
             out.push(d);
         }
     }
@@ -194,10 +192,11 @@ fn check_output_format(output: &YamlNode, out: &mut Vec<Diagnostic>) {
                 OUTPUT_FORMATS.join(", ")
             ),
         );
-        if let Some(s) = did_you_mean(name, OUTPUT_FORMATS.iter().copied()) {
-            d.message.push_str(&format!("; did you mean `{s}`?"));
-            d = d.with_fix(format!("Change to `{s}`"), format.span, s);
-        }
+        d = d.suggest(
+            did_you_mean(name, OUTPUT_FORMATS.iter().copied()),
+            "Change",
+            format.span,
+        );
         out.push(d);
     }
 }
@@ -289,9 +288,7 @@ fn check_promptls_key(field: &str, k: &YamlNode, v: &YamlNode, out: &mut Vec<Dia
                 format!("unknown promptls setting `promptls.{field}`"),
             );
             if let Some(s) = did_you_mean(field, settings::FIELDS.iter().map(|(f, _)| *f)) {
-                let full = format!("promptls.{s}");
-                d.message.push_str(&format!("; did you mean `{full}`?"));
-                d = d.with_fix(format!("Rename to `{full}`"), k.span, full);
+                d = d.suggest(Some(&format!("promptls.{s}")), "Rename", k.span);
             }
             out.push(d);
         }
@@ -312,10 +309,11 @@ fn check_metric(v: &YamlNode, out: &mut Vec<Diagnostic>) {
                 settings::METRICS.join(", ")
             ),
         );
-        if let Some(s) = did_you_mean(name, settings::METRICS.iter().copied()) {
-            d.message.push_str(&format!("; did you mean `{s}`?"));
-            d = d.with_fix(format!("Change to `{s}`"), v.span, s);
-        }
+        d = d.suggest(
+            did_you_mean(name, settings::METRICS.iter().copied()),
+            "Change",
+            v.span,
+        );
         out.push(d);
     }
 }
@@ -331,10 +329,11 @@ fn check_optimizer(v: &YamlNode, out: &mut Vec<Diagnostic>) {
                         e.key.span,
                         format!("unknown optimizer setting `{key}`"),
                     );
-                    if let Some(s) = did_you_mean(&key, OPTIMIZER_KEYS.iter().copied()) {
-                        d.message.push_str(&format!("; did you mean `{s}`?"));
-                        d = d.with_fix(format!("Rename to `{s}`"), e.key.span, s);
-                    }
+                    d = d.suggest(
+                        did_you_mean(&key, OPTIMIZER_KEYS.iter().copied()),
+                        "Rename",
+                        e.key.span,
+                    );
                     out.push(d);
                 } else if matches!(
                     key.as_str(),
@@ -383,10 +382,11 @@ fn check_optimizer(v: &YamlNode, out: &mut Vec<Diagnostic>) {
                 settings::OPTIMIZERS.join(", ")
             ),
         );
-        if let Some(s) = did_you_mean(name, settings::OPTIMIZERS.iter().copied()) {
-            d.message.push_str(&format!("; did you mean `{s}`?"));
-            d = d.with_fix(format!("Change to `{s}`"), name_node.span, s);
-        }
+        d = d.suggest(
+            did_you_mean(name, settings::OPTIMIZERS.iter().copied()),
+            "Change",
+            name_node.span,
+        );
         out.push(d);
     }
 }

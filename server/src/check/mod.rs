@@ -83,6 +83,15 @@ impl Diagnostic {
         }
     }
 
+    /// With a suggestion: "; did you mean `X`?" and a fix replacing `span` with X.
+    pub fn suggest(mut self, replacement: Option<&str>, verb: &str, span: Span) -> Diagnostic {
+        if let Some(s) = replacement {
+            self.message.push_str(&format!("; did you mean `{s}`?"));
+            self = self.with_fix(format!("{verb} to `{s}`"), span, s);
+        }
+        self
+    }
+
     pub fn with_fix(
         mut self,
         title: impl Into<String>,

@@ -33,10 +33,11 @@ pub(super) fn check(
             span,
             format!("unknown helper `{helper}`: Dotprompt renders with known helpers only, so this fails to render"),
         );
-        if let Some(s) = did_you_mean(&helper, KNOWN_HELPERS.iter().copied()) {
-            d.message.push_str(&format!("; did you mean `{s}`?"));
-            d = d.with_fix(format!("Change to `{s}`"), span, s);
-        }
+        d = d.suggest(
+            did_you_mean(&helper, KNOWN_HELPERS.iter().copied()),
+            "Change",
+            span,
+        );
         out.push(d);
     }
     let mut block_params: Vec<&str> = Vec::new();

@@ -61,10 +61,7 @@ pub(super) fn check(
                 *span,
                 format!("`{name}` is not declared in `input.schema`, so it is always empty"),
             );
-            if let Some(s) = did_you_mean(name, fields.iter().copied()) {
-                d.message.push_str(&format!("; did you mean `{s}`?"));
-                d = d.with_fix(format!("Change to `{s}`"), *span, s);
-            }
+            d = d.suggest(did_you_mean(name, fields.iter().copied()), "Change", *span);
             out.push(d);
         }
         if !usage.whole_context {
@@ -99,10 +96,11 @@ pub(super) fn check(
                     dataset.columns.join(", ")
                 ),
             );
-            if let Some(s) = did_you_mean(name, dataset.columns.iter().map(String::as_str)) {
-                d.message.push_str(&format!("; did you mean `{s}`?"));
-                d = d.with_fix(format!("Change to `{s}`"), *span, s);
-            }
+            d = d.suggest(
+                did_you_mean(name, dataset.columns.iter().map(String::as_str)),
+                "Change",
+                *span,
+            );
             out.push(d);
         }
     }
