@@ -676,7 +676,7 @@ impl<'e> Env<'e> {
                 match value.get() {
                     // JSON.stringify(undefined) is undefined, which a SafeString prints as "undefined".
                     None => out.push_str("undefined"),
-                    Some(v) => write_json(out, v, &indent, 0),
+                    Some(v) => js::write_json(out, v, &indent, 0),
                 }
             }
         }
@@ -1081,65 +1081,6 @@ fn push_indented(out: &mut String, rendered: &str, indent: &str) {
         if i + 1 < n {
             out.push('\n');
         }
-    }
-}
-
-/// `JSON.stringify(value, null, indent)`.
-pub fn stringify(value: &Value, indent: &str) -> String {
-    let mut out = String::new();
-    write_json(&mut out, value, indent, 0);
-    out
-}
-
-fn write_json(out: &mut String, value: &Value, indent: &str, level: usize) {
-    let newline = |out: &mut String, level: usize| {
-        if !indent.is_empty() {
-            out.push('\n');
-            for _ in 0..level {
-                out.push_str(indent);
-            }
-        }
-    };
-    match value {
-        Value::Array(items) => {
-            if items.is_empty() {
-                out.push_str("[]");
-                return;
-            }
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, level + 1);
-                write_json(out, item, indent, level + 1);
-            }
-            newline(out, level);
-            out.push(']');
-        }
-        Value::Object(map) => {
-            if map.is_empty() {
-                out.push_str("{}");
-                return;
-            }
-            out.push('{');
-            for (i, (k, v)) in js::entries_in_js_order(map).into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, level + 1);
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                if !indent.is_empty() {
-                    out.push(' ');
-                }
-                write_json(out, v, indent, level + 1);
-            }
-            newline(out, level);
-            out.push('}');
-        }
-        Value::Number(n) => js::push_number(out, n),
-        other => out.push_str(&other.to_string()),
     }
 }
 

@@ -146,20 +146,61 @@ fn push_f64(out: &mut String, f: f64) {
 
 /// `JSON.stringify(value)` (no indentation), with JavaScript number formatting.
 pub fn json_stringify(value: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, value, "", 0);
+    out
+}
+
+/// `JSON.stringify(value, null, indent)` appended to `out`, at nesting `level`.
+pub fn write_json(out: &mut String, value: &Value, indent: &str, level: usize) {
+    let newline = |out: &mut String, level: usize| {
+        if !indent.is_empty() {
+            out.push('\n');
+            for _ in 0..level {
+                out.push_str(indent);
+            }
+        }
+    };
     match value {
-        Value::Number(n) => number_to_string(n),
         Value::Array(items) => {
-            let parts: Vec<String> = items.iter().map(json_stringify).collect();
-            format!("[{}]", parts.join(","))
+            if items.is_empty() {
+                out.push_str("[]");
+                return;
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, level + 1);
+                write_json(out, item, indent, level + 1);
+            }
+            newline(out, level);
+            out.push(']');
         }
         Value::Object(map) => {
-            let parts: Vec<String> = entries_in_js_order(map)
-                .into_iter()
-                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), json_stringify(v)))
-                .collect();
-            format!("{{{}}}", parts.join(","))
+            if map.is_empty() {
+                out.push_str("{}");
+                return;
+            }
+            out.push('{');
+            for (i, (k, v)) in entries_in_js_order(map).into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, level + 1);
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                if !indent.is_empty() {
+                    out.push(' ');
+                }
+                write_json(out, v, indent, level + 1);
+            }
+            newline(out, level);
+            out.push('}');
         }
-        other => other.to_string(),
+        Value::Number(n) => push_number(out, n),
+        other => out.push_str(&other.to_string()),
     }
 }
 
