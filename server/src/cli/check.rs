@@ -157,7 +157,7 @@ fn human(reports: &[FileReport]) -> String {
 }
 
 /// A span the snippet renderer accepts: inside the text and on character boundaries.
-fn clamp(span: Span, source: &str) -> Span {
+pub(super) fn clamp(span: Span, source: &str) -> Span {
     let fix = |mut at: usize| {
         at = at.min(source.len());
         while !source.is_char_boundary(at) {

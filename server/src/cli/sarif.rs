@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::check::FileReport;
+use super::check::{clamp, FileReport};
 use crate::check::Severity;
 use crate::syntax::line_index::LineIndex;
 
@@ -35,12 +35,9 @@ pub fn report(reports: &[FileReport]) -> Value {
             .trim_start_matches("./")
             .replace('\\', "/");
         for d in &report.diagnostics {
-            let (s, e) = (
-                d.span.start.min(report.source.len()),
-                d.span.end.min(report.source.len()),
-            );
-            let start = index.line_col_utf16(&report.source, floor(&report.source, s));
-            let end = index.line_col_utf16(&report.source, floor(&report.source, e));
+            let span = clamp(d.span, &report.source);
+            let start = index.line_col_utf16(&report.source, span.start);
+            let end = index.line_col_utf16(&report.source, span.end);
             let level = match d.severity {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
@@ -78,11 +75,4 @@ pub fn report(reports: &[FileReport]) -> Value {
             "results": results,
         }]
     })
-}
-
-fn floor(source: &str, mut at: usize) -> usize {
-    while !source.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
 }
