@@ -1,12 +1,14 @@
 //! promptls: analysis core for `.prompt` files (Dotprompt, extended with `promptls.*` keys).
 //!
 //! The core modules (`syntax`, `render`, `check`, `eval`) return plain data and know
-//! nothing of LSP; `cli` (and later `lsp`) translate that data for people and editors.
+//! nothing of LSP; `ide` answers editor questions as plain data; `cli` and `lsp`
+//! translate that data for people and editors.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod check;
 pub mod cli;
 pub mod eval;
+pub mod ide;
 pub mod llm;
 pub mod render;
 pub mod settings;

@@ -1,0 +1,225 @@
+//! Editor features as plain data: hover, completion, go to definition, symbols, folds,
+//! semantic tokens, document links, quick fixes, and the files a prompt depends on.
+//! Positions are byte offsets into the file and results carry byte `Span`s; `lsp/`
+//! translates them to LSP positions in the negotiated encoding. Nothing here knows LSP.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::check::{CheckInput, Diagnostic};
+use crate::syntax::Span;
+
+/// Markdown shown for the thing under the cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hover {
+    /// What the hover is about (the key, helper, variable, model name, partial...).
+    pub span: Span,
+    pub markdown: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompletionKind {
+    Key,
+    Value,
+    Model,
+    Metric,
+    Optimizer,
+    Helper,
+    Variable,
+    Column,
+    Partial,
+    Role,
+    Snippet,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompletionItem {
+    pub label: String,
+    pub kind: CompletionKind,
+    pub detail: Option<String>,
+    /// Markdown.
+    pub documentation: Option<String>,
+    /// The text that replaces `replace`; an LSP snippet (`$1`, `${1:x}`) when `is_snippet`.
+    pub insert_text: String,
+    pub is_snippet: bool,
+    /// The range the completion replaces (the word typed so far; empty at the cursor).
+    pub replace: Span,
+}
+
+/// Where a definition is: a file, and a range in it when known (otherwise its start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub path: PathBuf,
+    pub span: Option<Span>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SymbolKind {
+    Frontmatter,
+    Key,
+    Role,
+    Demos,
+    Partial,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Symbol {
+    pub name: String,
+    pub detail: Option<String>,
+    pub kind: SymbolKind,
+    /// The whole extent of the symbol.
+    pub span: Span,
+    /// The part to select when jumping to it (e.g. the key or the role marker).
+    pub selection: Span,
+    pub children: Vec<Symbol>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FoldKind {
+    Frontmatter,
+    Demos,
+    Block,
+    Comment,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fold {
+    pub span: Span,
+    pub kind: FoldKind,
+}
+
+/// Semantic token types, in the order of the legend the server advertises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenKind {
+    /// `---` frontmatter delimiters, `{{`, `}}`.
+    Delimiter,
+    /// Frontmatter keys.
+    Key,
+    /// YAML strings, Handlebars string literals.
+    String,
+    Number,
+    /// YAML booleans/null, Handlebars `true`/`false`/`null`/`undefined`.
+    Keyword,
+    /// Template variables (`{{name}}`, `@index`, `this`).
+    Variable,
+    /// Helpers (`if`, `each`, `role`, `json`...).
+    Helper,
+    /// Role names in `{{role "user"}}`.
+    Role,
+    /// `{{> partial}}` names.
+    Partial,
+    Comment,
+    /// The `promptls:demos` markers.
+    Demos,
+}
+
+impl TokenKind {
+    pub const ALL: [TokenKind; 11] = [
+        TokenKind::Delimiter,
+        TokenKind::Key,
+        TokenKind::String,
+        TokenKind::Number,
+        TokenKind::Keyword,
+        TokenKind::Variable,
+        TokenKind::Helper,
+        TokenKind::Role,
+        TokenKind::Partial,
+        TokenKind::Comment,
+        TokenKind::Demos,
+    ];
+}
+
+/// One highlighted range. Tokens are sorted, do not overlap, and may span lines (the
+/// LSP layer splits them per line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Token {
+    pub span: Span,
+    pub kind: TokenKind,
+}
+
+/// A file path written in the prompt (dataset, partial), made clickable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    pub span: Span,
+    pub target: PathBuf,
+}
+
+/// One change a code action makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum FileChange {
+    /// Replace `span` of `path` (the checked file, or another file) with `new_text`.
+    Edit {
+        path: PathBuf,
+        span: Span,
+        new_text: String,
+    },
+    /// Create a new file (fails if it exists) with `contents`.
+    Create { path: PathBuf, contents: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub title: String,
+    /// The diagnostic code the action fixes.
+    pub code: &'static str,
+    /// The span of the diagnostic it fixes.
+    pub diagnostic_span: Span,
+    /// Whether this is the obvious fix (editors apply it with "fix all").
+    pub preferred: bool,
+    pub changes: Vec<FileChange>,
+}
+
+/// Hover at byte `offset`.
+pub fn hover(_input: &CheckInput, _offset: usize) -> Option<Hover> {
+    None
+}
+
+/// Completions at byte `offset`.
+pub fn completions(_input: &CheckInput, _offset: usize) -> Vec<CompletionItem> {
+    Vec::new()
+}
+
+/// Where the thing at `offset` is defined: a partial's file, the dataset file, a
+/// variable's entry in `input.schema`.
+pub fn definition(_input: &CheckInput, _offset: usize) -> Option<Location> {
+    None
+}
+
+/// The outline: frontmatter (with its top-level keys), role turns, the demos block.
+pub fn symbols(_input: &CheckInput) -> Vec<Symbol> {
+    Vec::new()
+}
+
+/// Foldable ranges: frontmatter, demos block, Handlebars blocks, long comments.
+pub fn folds(_input: &CheckInput) -> Vec<Fold> {
+    Vec::new()
+}
+
+/// Highlighting for clients without tree-sitter.
+pub fn semantic_tokens(_input: &CheckInput) -> Vec<Token> {
+    Vec::new()
+}
+
+/// File paths in the prompt (dataset, partials) as links.
+pub fn links(_input: &CheckInput) -> Vec<Link> {
+    Vec::new()
+}
+
+/// Quick fixes for `diagnostics` (those from `check_parsed` on the same input) whose span
+/// touches `range`.
+pub fn code_actions(_input: &CheckInput, _diagnostics: &[Diagnostic], _range: Span) -> Vec<Action> {
+    Vec::new()
+}
+
+/// The other files whose contents change this file's diagnostics: partials it includes
+/// (transitively), its dataset, the base prompt of a variant. Paths are as resolved
+/// against the file's folder (not canonicalized).
+pub fn dependencies(_input: &CheckInput) -> Vec<PathBuf> {
+    Vec::new()
+}
