@@ -10,6 +10,7 @@ pub mod cli;
 pub mod eval;
 pub mod ide;
 pub mod llm;
+pub mod lsp;
 pub mod render;
 pub mod settings;
 pub mod syntax;

@@ -28,6 +28,28 @@ enum Command {
     Render(render::RenderArgs),
     /// Print the tree-sitter syntax tree of a file (what editors highlight and fold).
     Tree(TreeArgs),
+    /// Run the language server over stdin/stdout (for editors).
+    Lsp(LspArgs),
+}
+
+#[derive(clap::Args)]
+struct LspArgs {
+    /// Log level for messages on stderr; the client's `logLevel` setting overrides it.
+    /// Defaults to $PROMPTLS_LOG, else `warn`.
+    #[arg(long, value_enum)]
+    log_level: Option<LogLevelArg>,
+    /// Accepted for compatibility with clients that pass it; stdio is the only transport.
+    #[arg(long, hide = true)]
+    stdio: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevelArg {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
 }
 
 #[derive(clap::Args)]
@@ -57,6 +79,25 @@ pub fn main() -> i32 {
         Command::Check(args) => check::run(args),
         Command::Render(args) => render::run(args),
         Command::Tree(args) => tree(&args),
+        Command::Lsp(args) => crate::lsp::run(lsp_log_level(&args)),
+    }
+}
+
+fn lsp_log_level(args: &LspArgs) -> crate::lsp::LogLevel {
+    use crate::lsp::LogLevel;
+    match args.log_level {
+        Some(LogLevelArg::Error) => LogLevel::Error,
+        Some(LogLevelArg::Warn) => LogLevel::Warn,
+        Some(LogLevelArg::Info) => LogLevel::Info,
+        Some(LogLevelArg::Debug) => LogLevel::Debug,
+        Some(LogLevelArg::Trace) => LogLevel::Trace,
+        None => match std::env::var("PROMPTLS_LOG").as_deref() {
+            Ok("error") => LogLevel::Error,
+            Ok("info") => LogLevel::Info,
+            Ok("debug") => LogLevel::Debug,
+            Ok("trace") => LogLevel::Trace,
+            _ => LogLevel::Warn,
+        },
     }
 }
 

@@ -7,9 +7,8 @@ use clap::{Args, ValueEnum};
 use serde_json::Value;
 
 use super::files;
-use crate::eval::dataset::Dataset;
+use crate::eval::dataset::{self, RowError};
 use crate::render::{DataArgument, Renderer};
-use crate::{settings, syntax};
 
 #[derive(Args)]
 pub struct RenderArgs {
@@ -98,36 +97,10 @@ fn dataset_row(
     source: &str,
     n: usize,
 ) -> Result<serde_json::Map<String, Value>, (i32, String)> {
-    let parsed = syntax::parse(source);
-    let relative = parsed
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| settings::get(fm, "dataset"))
-        .and_then(|d| d.as_str())
-        .ok_or_else(|| {
-            (
-                2,
-                format!("--row needs `promptls.dataset` in {}", file.display()),
-            )
-        })?;
-    let path = file.parent().unwrap_or(Path::new(".")).join(relative);
-    let dataset = Dataset::load(&path).map_err(|e| (1, format!("{}: {e}", path.display())))?;
-    let count = dataset.rows.len();
-    if n == 0 || n > count {
-        return Err((
-            2,
-            format!(
-                "--row {n} is out of range: {} has {count} rows (counting from 1)",
-                path.display()
-            ),
-        ));
-    }
-    Ok(dataset
-        .rows
-        .into_iter()
-        .nth(n - 1)
-        .map(|r| r.values)
-        .unwrap_or_default())
+    dataset::prompt_row(file, source, n, "--row").map_err(|e| match e {
+        RowError::Usage(message) => (2, message),
+        RowError::Dataset(message) => (1, message),
+    })
 }
 
 /// Messages as people read them: a header per message, text parts verbatim, other

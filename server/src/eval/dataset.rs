@@ -55,6 +55,53 @@ impl Dataset {
     }
 }
 
+/// Why a prompt's dataset row could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowError {
+    /// The request was wrong: no `promptls.dataset`, or the row is out of range.
+    Usage(String),
+    /// The dataset could not be read or parsed.
+    Dataset(String),
+}
+
+/// The input values of row `n` (1-based) of the dataset named by the prompt `source` at
+/// `file`; `what` names the row argument in messages (`--row`, `row`).
+pub fn prompt_row(
+    file: &Path,
+    source: &str,
+    n: usize,
+    what: &str,
+) -> Result<Map<String, Value>, RowError> {
+    let parsed = crate::syntax::parse(source);
+    let relative = parsed
+        .frontmatter
+        .as_ref()
+        .and_then(|fm| crate::settings::get(fm, "dataset"))
+        .and_then(|d| d.as_str())
+        .ok_or_else(|| {
+            RowError::Usage(format!(
+                "{what} needs `promptls.dataset` in {}",
+                file.display()
+            ))
+        })?;
+    let path = file.parent().unwrap_or(Path::new(".")).join(relative);
+    let dataset =
+        Dataset::load(&path).map_err(|e| RowError::Dataset(format!("{}: {e}", path.display())))?;
+    let count = dataset.rows.len();
+    if n == 0 || n > count {
+        return Err(RowError::Usage(format!(
+            "{what} {n} is out of range: {} has {count} rows (counting from 1)",
+            path.display()
+        )));
+    }
+    Ok(dataset
+        .rows
+        .into_iter()
+        .nth(n - 1)
+        .map(|r| r.values)
+        .unwrap_or_default())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Csv,

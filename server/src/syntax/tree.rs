@@ -26,6 +26,13 @@ pub fn parse_tree(source: &str) -> Tree {
         .expect("parsing without a timeout or cancel flag always returns a tree")
 }
 
+/// Reparses after `old` was told of the edits (`Tree::edit`), reusing its unchanged parts.
+pub fn reparse_tree(source: &str, old: &Tree) -> Tree {
+    PARSER
+        .with(|p| p.borrow_mut().parse(source, Some(old)))
+        .expect("parsing without a timeout or cancel flag always returns a tree")
+}
+
 pub fn span(node: Node) -> Span {
     Span::new(node.start_byte(), node.end_byte())
 }

@@ -1,0 +1,129 @@
+//! A consistent view of one document for answering a request: its text, rope, parse,
+//! and the version it came from. Results computed from it are returned only if the
+//! document is still at that version (otherwise the request fails with ContentModified
+//! and the client asks again).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ropey::Rope;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::ls_types::{Position, Range, Uri};
+
+use super::position::{self, Encoding};
+use super::state::{lock, LiveFiles, Shared};
+use crate::check::{self, CheckInput};
+use crate::syntax::{self, ParsedPrompt, Span};
+
+pub struct Snapshot {
+    pub uri: Uri,
+    /// `None` for a file read from disk (not open in the editor).
+    pub version: Option<i32>,
+    pub text: Arc<str>,
+    pub rope: Rope,
+    pub path: Option<PathBuf>,
+    pub encoding: Encoding,
+    /// The last check of this version, if it has finished.
+    pub diagnostics: Option<Arc<Vec<check::Diagnostic>>>,
+}
+
+impl Snapshot {
+    /// The open document, or the file on disk when it is not open.
+    pub fn take(state: &Shared, uri: &Uri) -> Result<Snapshot> {
+        let (open, encoding) = {
+            let st = lock(state);
+            let open = st.docs.get(uri).map(|d| {
+                (
+                    d.version,
+                    d.text.clone(),
+                    d.rope.clone(),
+                    d.path.clone(),
+                    d.diagnostics.clone(),
+                )
+            });
+            (open, st.encoding)
+        };
+        if let Some((version, text, rope, path, diagnostics)) = open {
+            return Ok(Snapshot {
+                uri: uri.clone(),
+                version: Some(version),
+                text,
+                rope,
+                path,
+                encoding,
+                diagnostics,
+            });
+        }
+        let path = uri.to_file_path().map(|p| p.into_owned()).ok_or_else(|| {
+            invalid_params(format!("{} is not open and not a file", uri.as_str()))
+        })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            invalid_params(format!(
+                "{} is not open and cannot be read: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(Snapshot {
+            uri: uri.clone(),
+            version: None,
+            rope: Rope::from_str(&text),
+            text: text.into(),
+            path: Some(path),
+            encoding,
+            diagnostics: None,
+        })
+    }
+
+    pub fn offset(&self, position: Position) -> usize {
+        position::to_offset(&self.rope, position, self.encoding).byte
+    }
+
+    pub fn span(&self, range: Range) -> Span {
+        position::to_span(&self.rope, range, self.encoding).0
+    }
+
+    pub fn range(&self, span: Span) -> Range {
+        position::to_range(&self.rope, span, self.encoding)
+    }
+
+    /// Runs `f` over the parsed document; fails with ContentModified if the document
+    /// changed while `f` ran.
+    pub fn analyze<T>(
+        &self,
+        state: &Shared,
+        f: impl FnOnce(&CheckInput, &ParsedPrompt) -> T,
+    ) -> Result<T> {
+        let parsed = syntax::parse(&self.text);
+        let files = LiveFiles(state.clone());
+        let input = CheckInput {
+            source: &self.text,
+            path: self.path.as_deref(),
+            parsed: &parsed,
+            workspace: &files,
+        };
+        let out = f(&input, &parsed);
+        self.still_current(state)?;
+        Ok(out)
+    }
+
+    pub fn still_current(&self, state: &Shared) -> Result<()> {
+        let now = lock(state).docs.get(&self.uri).map(|d| d.version);
+        if now == self.version {
+            Ok(())
+        } else {
+            Err(Error {
+                code: ErrorCode::ContentModified,
+                message: "the document changed while the request was computed".into(),
+                data: None,
+            })
+        }
+    }
+}
+
+pub fn invalid_params(message: String) -> Error {
+    Error {
+        code: ErrorCode::InvalidParams,
+        message: message.into(),
+        data: None,
+    }
+}

@@ -1,0 +1,93 @@
+//! Tier-1 diagnostics for the editor: run the checks on a snapshot, translate to LSP with
+//! the user's severity settings, publish only if the document has not moved on.
+
+use std::path::Path;
+
+use ropey::Rope;
+use tower_lsp_server::ls_types::{self as lsp, NumberOrString};
+
+use super::config::{Config, SeverityOverride};
+use super::position::{self, Encoding};
+use crate::check::{self, CheckInput, Severity, Workspace};
+use crate::syntax;
+
+/// The result of checking one file: its diagnostics and the files it depends on.
+pub struct Checked {
+    pub diagnostics: Vec<check::Diagnostic>,
+    pub dependencies: Vec<std::path::PathBuf>,
+}
+
+pub fn run(text: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Checked {
+    let parsed = syntax::parse(text);
+    let input = CheckInput {
+        source: text,
+        path,
+        parsed: &parsed,
+        workspace,
+    };
+    Checked {
+        diagnostics: check::check_parsed(&input),
+        dependencies: crate::ide::dependencies(&input),
+    }
+}
+
+/// Whether the user's settings keep this diagnostic (disabled codes; model aliases are
+/// not misspelt model names).
+pub fn keep(d: &check::Diagnostic, text: &str, config: &Config) -> bool {
+    if config.checks.disabled.contains(d.code) {
+        return false;
+    }
+    if d.code == "model-name" {
+        let written = text
+            .get(d.span.start..d.span.end)
+            .unwrap_or("")
+            .trim_matches(|c| c == '"' || c == '\'');
+        if config.models.aliases.contains_key(written) {
+            return false;
+        }
+    }
+    true
+}
+
+pub fn to_lsp(
+    diagnostics: &[check::Diagnostic],
+    text: &str,
+    rope: &Rope,
+    encoding: Encoding,
+    config: &Config,
+) -> Vec<lsp::Diagnostic> {
+    diagnostics
+        .iter()
+        .filter(|d| keep(d, text, config))
+        .map(|d| one_to_lsp(d, rope, encoding, config))
+        .collect()
+}
+
+pub fn one_to_lsp(
+    d: &check::Diagnostic,
+    rope: &Rope,
+    encoding: Encoding,
+    config: &Config,
+) -> lsp::Diagnostic {
+    let severity = match config.checks.severity.get(d.code) {
+        Some(SeverityOverride::Error) => lsp::DiagnosticSeverity::ERROR,
+        Some(SeverityOverride::Warning) => lsp::DiagnosticSeverity::WARNING,
+        Some(SeverityOverride::Info) => lsp::DiagnosticSeverity::INFORMATION,
+        Some(SeverityOverride::Hint) => lsp::DiagnosticSeverity::HINT,
+        None => match d.severity {
+            Severity::Error => lsp::DiagnosticSeverity::ERROR,
+            Severity::Warning => lsp::DiagnosticSeverity::WARNING,
+            Severity::Info => lsp::DiagnosticSeverity::INFORMATION,
+        },
+    };
+    let tags = (d.code == "unused-variable").then(|| vec![lsp::DiagnosticTag::UNNECESSARY]);
+    lsp::Diagnostic {
+        range: position::to_range(rope, d.span, encoding),
+        severity: Some(severity),
+        code: Some(NumberOrString::String(d.code.to_string())),
+        source: Some("promptls".to_string()),
+        message: d.message.clone(),
+        tags,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,102 @@
+//! `promptls lsp`: the language server over stdio. This is the only module that knows
+//! LSP types; it translates the core's plain data (`check`, `ide`, `render`) into the
+//! protocol. stdout carries only protocol messages; logs go to stderr.
+//!
+//! Concurrency: tower-lsp-server polls handlers concurrently but starts them in message
+//! order, so every handler applies its edit to the document state before its first
+//! `.await`. Checks run on the blocking pool against a snapshot tagged with the document
+//! version; a result is published only if the document is still at that version.
+
+mod analysis;
+mod code_actions;
+mod commands;
+mod completion;
+mod config;
+mod diagnostics;
+mod document;
+mod folding;
+mod hover;
+mod navigation;
+mod position;
+mod semantic_tokens;
+mod server;
+mod state;
+
+use std::sync::atomic::Ordering;
+
+use tower_lsp_server::{LspService, Server};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::reload;
+use tracing_subscriber::util::SubscriberInitExt;
+
+pub use config::LogLevel;
+
+/// Sets the log level while the server runs (from the client's settings).
+#[derive(Clone)]
+pub struct LogHandle(Option<reload::Handle<LevelFilter, tracing_subscriber::Registry>>);
+
+impl LogHandle {
+    pub fn set(&self, level: LogLevel) {
+        if let Some(handle) = &self.0 {
+            let _ = handle.modify(|filter| *filter = level_filter(level));
+        }
+    }
+}
+
+fn level_filter(level: LogLevel) -> LevelFilter {
+    match level {
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Trace => LevelFilter::TRACE,
+    }
+}
+
+fn init_logging(level: LogLevel) -> LogHandle {
+    let (filter, handle) = reload::Layer::new(level_filter(level));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false);
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init()
+        .is_ok();
+    LogHandle(installed.then_some(handle))
+}
+
+/// Runs the server on stdin/stdout until `exit` or the end of stdin. Returns the process
+/// exit code: 0 after `shutdown` then `exit` (or stdin closed after `shutdown`), 1 when
+/// the client went away or sent `exit` without `shutdown` (as the protocol says).
+pub fn run(level: LogLevel) -> i32 {
+    let log = init_logging(level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return 2;
+        }
+    };
+    let shutdown = runtime.block_on(async move {
+        let (service, socket) = LspService::new(|client| server::Backend::new(client, log));
+        let shutdown = service.inner().shutdown_flag();
+        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+            .serve(service)
+            .await;
+        shutdown
+    });
+    // Background checks may still be running; they must not keep the process alive.
+    runtime.shutdown_background();
+    if shutdown.load(Ordering::SeqCst) {
+        0
+    } else {
+        1
+    }
+}

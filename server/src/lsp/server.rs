@@ -1,0 +1,680 @@
+//! The `LanguageServer` implementation: document lifecycle, diagnostics scheduling, and
+//! one line of dispatch per request into the method-family modules.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ropey::Rope;
+use serde_json::Value;
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer};
+
+use super::analysis::Snapshot;
+use super::commands::Command;
+use super::config::Config;
+use super::document::Document;
+use super::navigation::{path_of, uri_of};
+use super::state::{self, find_prompts, lock, LiveFiles, Shared, State};
+use super::{
+    code_actions, commands, completion, diagnostics, folding, hover, navigation, semantic_tokens,
+    LogHandle,
+};
+use crate::ide;
+use crate::syntax;
+
+/// The most `.prompt` files indexed per workspace folder.
+const MAX_INDEXED_PROMPTS: usize = 20_000;
+
+#[derive(Clone)]
+pub struct Backend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    state: Shared,
+    /// Held while deciding whether a result is current and handing it to the client, so
+    /// an older result never overtakes a newer one.
+    publish: tokio::sync::Mutex<()>,
+    shutdown: Arc<AtomicBool>,
+    log: LogHandle,
+}
+
+/// One file to check: an open document at `version`, or a file on disk (`None`).
+struct CheckJob {
+    uri: Uri,
+    version: Option<i32>,
+    text: Arc<str>,
+    rope: Rope,
+    path: Option<PathBuf>,
+}
+
+impl Backend {
+    pub fn new(client: Client, log: LogHandle) -> Backend {
+        Backend {
+            inner: Arc::new(Inner {
+                client,
+                state: Arc::new(Mutex::new(State::default())),
+                publish: tokio::sync::Mutex::new(()),
+                shutdown: Arc::new(AtomicBool::new(false)),
+                log,
+            }),
+        }
+    }
+
+    pub fn shutdown_flag(&self) -> Arc<AtomicBool> {
+        self.inner.shutdown.clone()
+    }
+
+    fn state(&self) -> &Shared {
+        &self.inner.state
+    }
+
+    fn open_job(doc: &Document, uri: &Uri) -> CheckJob {
+        CheckJob {
+            uri: uri.clone(),
+            version: Some(doc.version),
+            text: doc.text.clone(),
+            rope: doc.rope.clone(),
+            path: doc.path.clone(),
+        }
+    }
+
+    /// A job for `path` as the editor sees it: the open document, or the file on disk.
+    fn job_for_path(&self, path: &Path) -> Option<CheckJob> {
+        {
+            let st = lock(self.state());
+            if let Some((uri, doc)) = st
+                .docs
+                .iter()
+                .find(|(_, d)| d.path.as_deref() == Some(path))
+            {
+                return Some(Backend::open_job(doc, uri));
+            }
+        }
+        let text = std::fs::read_to_string(path).ok()?;
+        Some(CheckJob {
+            uri: uri_of(path)?,
+            version: None,
+            rope: Rope::from_str(&text),
+            text: text.into(),
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// Checks in the background and publishes if still current; then, if asked,
+    /// re-checks the prompts that depend on this file.
+    fn schedule_check(&self, job: CheckJob, then_dependents: bool) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let state = this.state().clone();
+            let uri = job.uri.clone();
+            let version = job.version;
+            let path = job.path.clone();
+            let checked = tokio::task::spawn_blocking(move || {
+                if !is_current(&state, &job.uri, job.version) {
+                    return None;
+                }
+                let checked =
+                    diagnostics::run(&job.text, job.path.as_deref(), &LiveFiles(state.clone()));
+                let (config, encoding) = {
+                    let mut st = lock(&state);
+                    if let Some(path) = &job.path {
+                        st.deps
+                            .set(path.clone(), checked.dependencies.iter().cloned());
+                    }
+                    let result = Arc::new(checked.diagnostics);
+                    if let Some(doc) = st.docs.get_mut(&job.uri) {
+                        if Some(doc.version) == job.version {
+                            doc.diagnostics = Some(result.clone());
+                        }
+                    }
+                    (st.config.clone(), st.encoding)
+                };
+                let published = diagnostics::to_lsp(
+                    &lock(&state)
+                        .docs
+                        .get(&job.uri)
+                        .and_then(|d| d.diagnostics.clone())
+                        .unwrap_or_default(),
+                    &job.text,
+                    &job.rope,
+                    encoding,
+                    &config,
+                );
+                Some(published)
+            })
+            .await;
+            let published = match checked {
+                Ok(Some(published)) => published,
+                Ok(None) => {
+                    tracing::debug!(
+                        "skipped a check of {} (version {version:?} superseded)",
+                        uri.as_str()
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!("the check of {} failed: {e}", uri.as_str());
+                    return;
+                }
+            };
+            {
+                let _gate = this.inner.publish.lock().await;
+                if !is_current(this.state(), &uri, version) {
+                    tracing::debug!(
+                        "dropped diagnostics of {} version {version:?}: superseded",
+                        uri.as_str()
+                    );
+                    return;
+                }
+                this.inner
+                    .client
+                    .publish_diagnostics(uri, published, version)
+                    .await;
+            }
+            if then_dependents {
+                if let Some(path) = path {
+                    this.check_dependents(&path);
+                }
+            }
+        });
+    }
+
+    /// Re-checks every prompt that depends on `path` (open or not).
+    fn check_dependents(&self, path: &Path) {
+        let dependents = lock(self.state()).deps.dependents(path);
+        for dependent in dependents {
+            if let Some(job) = self.job_for_path(&dependent) {
+                tracing::debug!(
+                    "re-checking {} after a change to {}",
+                    dependent.display(),
+                    path.display()
+                );
+                self.schedule_check(job, false);
+            }
+        }
+    }
+
+    /// Indexes which prompts depend on which files, for every workspace folder.
+    async fn index_workspace(&self) {
+        let state = self.state().clone();
+        let roots = lock(&state).roots.clone();
+        let indexed = tokio::task::spawn_blocking(move || {
+            let mut count = 0;
+            for root in roots {
+                for prompt in find_prompts(&root, MAX_INDEXED_PROMPTS) {
+                    index_file(&state, &prompt);
+                    count += 1;
+                }
+            }
+            count
+        })
+        .await;
+        match indexed {
+            Ok(count) => tracing::info!("indexed {count} prompt files"),
+            Err(e) => tracing::error!("indexing the workspace failed: {e}"),
+        }
+    }
+
+    fn recheck_open_documents(&self) {
+        let jobs: Vec<CheckJob> = {
+            let st = lock(self.state());
+            st.docs
+                .iter()
+                .map(|(uri, doc)| Backend::open_job(doc, uri))
+                .collect()
+        };
+        for job in jobs {
+            self.schedule_check(job, false);
+        }
+    }
+
+    async fn apply_settings(&self, value: &Value) {
+        match Config::from_json(value) {
+            Ok(config) => {
+                if let Some(level) = config.log_level {
+                    self.inner.log.set(level);
+                }
+                lock(self.state()).config = Arc::new(config);
+                self.recheck_open_documents();
+            }
+            Err(message) => {
+                tracing::warn!("{message}");
+                self.inner
+                    .client
+                    .show_message(
+                        MessageType::WARNING,
+                        format!("{message} (the previous settings stay in effect)"),
+                    )
+                    .await;
+            }
+        }
+    }
+}
+
+/// Whether `version` of `uri` is still what the editor has: for an open document, its
+/// current version; for a file on disk, that it has not been opened since.
+fn is_current(state: &Shared, uri: &Uri, version: Option<i32>) -> bool {
+    let now = lock(state).docs.get(uri).map(|d| d.version);
+    now == version
+}
+
+/// Reads a prompt from disk and records what it depends on.
+fn index_file(state: &Shared, path: &Path) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        lock(state).deps.remove(path);
+        return;
+    };
+    let parsed = syntax::parse(&text);
+    let input = crate::check::CheckInput {
+        source: &text,
+        path: Some(path),
+        parsed: &parsed,
+        workspace: &crate::check::Disk,
+    };
+    let deps = ide::dependencies(&input);
+    lock(state).deps.set(path.to_path_buf(), deps);
+}
+
+fn client_features(caps: &ClientCapabilities) -> state::ClientFeatures {
+    let text = caps.text_document.as_ref();
+    let workspace = caps.workspace.as_ref();
+    state::ClientFeatures {
+        create_files: workspace
+            .and_then(|w| w.workspace_edit.as_ref())
+            .map(|e| {
+                e.document_changes == Some(true)
+                    && e.resource_operations
+                        .as_ref()
+                        .is_some_and(|ops| ops.contains(&ResourceOperationKind::Create))
+            })
+            .unwrap_or(false),
+        hierarchical_symbols: text
+            .and_then(|t| t.document_symbol.as_ref())
+            .and_then(|s| s.hierarchical_document_symbol_support)
+            .unwrap_or(false),
+        snippets: text
+            .and_then(|t| t.completion.as_ref())
+            .and_then(|c| c.completion_item.as_ref())
+            .and_then(|i| i.snippet_support)
+            .unwrap_or(false),
+        markdown_hover: text
+            .and_then(|t| t.hover.as_ref())
+            .and_then(|h| h.content_format.as_ref())
+            .is_some_and(|f| f.contains(&MarkupKind::Markdown)),
+        watched_files_registration: workspace
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|d| d.dynamic_registration)
+            .unwrap_or(false),
+    }
+}
+
+fn capabilities(encoding: super::position::Encoding) -> ServerCapabilities {
+    ServerCapabilities {
+        position_encoding: Some(encoding.kind()),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(
+            TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(TextDocumentSyncKind::INCREMENTAL),
+                save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+                ..Default::default()
+            },
+        )),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(
+                ["{", ">", "\"", ":", ".", "@", " "]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            ..Default::default()
+        }),
+        definition_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
+        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+            SemanticTokensOptions {
+                legend: semantic_tokens::legend(),
+                full: Some(SemanticTokensFullOptions::Bool(true)),
+                range: None,
+                ..Default::default()
+            },
+        )),
+        document_link_provider: Some(DocumentLinkOptions {
+            resolve_provider: Some(false),
+            work_done_progress_options: Default::default(),
+        }),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+            ..Default::default()
+        })),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: commands::ALL.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
+        }),
+        workspace: Some(WorkspaceServerCapabilities {
+            workspace_folders: Some(WorkspaceFoldersServerCapabilities {
+                supported: Some(true),
+                change_notifications: Some(OneOf::Left(true)),
+            }),
+            file_operations: None,
+        }),
+        ..Default::default()
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let encoding = super::position::Encoding::negotiate(
+            params
+                .capabilities
+                .general
+                .as_ref()
+                .and_then(|g| g.position_encodings.as_deref()),
+        );
+        let mut roots: Vec<PathBuf> = params
+            .workspace_folders
+            .iter()
+            .flatten()
+            .filter_map(|f| path_of(&f.uri))
+            .collect();
+        #[allow(deprecated)] // older clients send only rootUri
+        if roots.is_empty() {
+            roots.extend(params.root_uri.as_ref().and_then(path_of));
+        }
+        let config = match params.initialization_options.as_ref() {
+            Some(options) => Config::from_json(options).unwrap_or_else(|message| {
+                tracing::warn!("{message}; using the default settings");
+                Config::default()
+            }),
+            None => Config::default(),
+        };
+        if let Some(level) = config.log_level {
+            self.inner.log.set(level);
+        }
+        {
+            let mut st = lock(self.state());
+            st.encoding = encoding;
+            st.roots = roots;
+            st.config = Arc::new(config);
+            st.client = client_features(&params.capabilities);
+        }
+        Ok(InitializeResult {
+            capabilities: capabilities(encoding),
+            server_info: Some(ServerInfo {
+                name: "promptls".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let watch = lock(self.state()).client.watched_files_registration;
+        if watch {
+            let watchers = ["**/*.prompt", "**/*.csv", "**/*.jsonl"]
+                .iter()
+                .map(|glob| FileSystemWatcher {
+                    glob_pattern: GlobPattern::String(glob.to_string()),
+                    kind: None,
+                })
+                .collect();
+            let registration = Registration {
+                id: "promptls-watched-files".into(),
+                method: "workspace/didChangeWatchedFiles".into(),
+                register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
+                    watchers,
+                })
+                .ok(),
+            };
+            if let Err(e) = self
+                .inner
+                .client
+                .register_capability(vec![registration])
+                .await
+            {
+                tracing::warn!("the client refused file watching: {e}");
+            }
+        }
+        self.index_workspace().await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.inner.shutdown.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        let job = {
+            let mut st = lock(self.state());
+            let document = Document::new(doc.text, doc.version, path_of(&doc.uri));
+            let job = Backend::open_job(&document, &doc.uri);
+            st.docs.insert(doc.uri, document);
+            job
+        };
+        self.schedule_check(job, true);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let version = params.text_document.version;
+        let job = {
+            let mut st = lock(self.state());
+            let encoding = st.encoding;
+            let Some(doc) = st.docs.get_mut(&uri) else {
+                tracing::warn!("ignored an edit to {}, which is not open", uri.as_str());
+                return;
+            };
+            if version <= doc.version {
+                tracing::warn!(
+                    "edit to {} has version {version}, not after {}; applying it anyway",
+                    uri.as_str(),
+                    doc.version
+                );
+            }
+            if doc
+                .apply_changes(params.content_changes, version, encoding)
+                .is_err()
+            {
+                tracing::warn!(
+                    "an edit to {} was outside the document; clamped it",
+                    uri.as_str()
+                );
+            }
+            Backend::open_job(doc, &uri)
+        };
+        self.schedule_check(job, true);
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let path = lock(self.state()).docs.remove(&uri).and_then(|d| d.path);
+        self.inner
+            .client
+            .publish_diagnostics(uri, Vec::new(), None)
+            .await;
+        // Dependents saw the unsaved buffer; now they see the file on disk.
+        if let Some(path) = path {
+            self.check_dependents(&path);
+        }
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        self.apply_settings(&params.settings).await;
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        for change in params.changes {
+            let Some(path) = path_of(&change.uri) else {
+                continue;
+            };
+            let open = lock(self.state()).docs.contains_key(&change.uri);
+            if path.extension().is_some_and(|e| e == "prompt") && !open {
+                if change.typ == FileChangeType::DELETED {
+                    lock(self.state()).deps.remove(&path);
+                    self.inner
+                        .client
+                        .publish_diagnostics(change.uri.clone(), Vec::new(), None)
+                        .await;
+                } else {
+                    let state = self.state().clone();
+                    let indexed = path.clone();
+                    let _ = tokio::task::spawn_blocking(move || index_file(&state, &indexed)).await;
+                }
+            }
+            if !open {
+                self.check_dependents(&path);
+            }
+        }
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        {
+            let mut st = lock(self.state());
+            let removed: Vec<PathBuf> = params
+                .event
+                .removed
+                .iter()
+                .filter_map(|f| path_of(&f.uri))
+                .collect();
+            st.roots.retain(|r| !removed.contains(r));
+            st.roots
+                .extend(params.event.added.iter().filter_map(|f| path_of(&f.uri)));
+        }
+        self.index_workspace().await;
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let at = params.text_document_position_params;
+        let snapshot = Snapshot::take(self.state(), &at.text_document.uri)?;
+        let markdown = lock(self.state()).client.markdown_hover;
+        let offset = snapshot.offset(at.position);
+        let found = snapshot.analyze(self.state(), |input, _| ide::hover(input, offset))?;
+        Ok(found.map(|h| hover::to_lsp(&snapshot, h, markdown)))
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let at = params.text_document_position;
+        let snapshot = Snapshot::take(self.state(), &at.text_document.uri)?;
+        let snippets = lock(self.state()).client.snippets;
+        let offset = snapshot.offset(at.position);
+        let items = snapshot.analyze(self.state(), |input, _| ide::completions(input, offset))?;
+        Ok(Some(CompletionResponse::Array(completion::to_lsp(
+            &snapshot, items, snippets,
+        ))))
+    }
+
+    async fn goto_definition(
+        &self,
+        params: GotoDefinitionParams,
+    ) -> Result<Option<GotoDefinitionResponse>> {
+        let at = params.text_document_position_params;
+        let snapshot = Snapshot::take(self.state(), &at.text_document.uri)?;
+        let offset = snapshot.offset(at.position);
+        let target = snapshot.analyze(self.state(), |input, _| ide::definition(input, offset))?;
+        Ok(target
+            .and_then(|t| navigation::location(self.state(), &snapshot, t))
+            .map(GotoDefinitionResponse::Scalar))
+    }
+
+    async fn document_symbol(
+        &self,
+        params: DocumentSymbolParams,
+    ) -> Result<Option<DocumentSymbolResponse>> {
+        let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
+        let hierarchical = lock(self.state()).client.hierarchical_symbols;
+        let symbols = snapshot.analyze(self.state(), |input, _| ide::symbols(input))?;
+        Ok(Some(if hierarchical {
+            DocumentSymbolResponse::Nested(navigation::symbols(&snapshot, symbols))
+        } else {
+            DocumentSymbolResponse::Flat(navigation::flat_symbols(&snapshot, symbols))
+        }))
+    }
+
+    async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
+        let uri = params.text_document.uri;
+        let snapshot = Snapshot::take(self.state(), &uri)?;
+        // The open document's tree is kept current by incremental reparsing.
+        let tree_folds = {
+            let st = lock(self.state());
+            match st.docs.get(&uri) {
+                Some(doc) if Some(doc.version) == snapshot.version => {
+                    syntax::tree::folds(&doc.tree, &doc.text)
+                }
+                _ => syntax::tree::folds(&syntax::tree::parse_tree(&snapshot.text), &snapshot.text),
+            }
+        };
+        let core = snapshot.analyze(self.state(), |input, _| ide::folds(input))?;
+        Ok(Some(folding::to_lsp(&snapshot, tree_folds, core)))
+    }
+
+    async fn semantic_tokens_full(
+        &self,
+        params: SemanticTokensParams,
+    ) -> Result<Option<SemanticTokensResult>> {
+        let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
+        let tokens = snapshot.analyze(self.state(), |input, _| ide::semantic_tokens(input))?;
+        Ok(Some(SemanticTokensResult::Tokens(semantic_tokens::to_lsp(
+            &snapshot, tokens,
+        ))))
+    }
+
+    async fn document_link(&self, params: DocumentLinkParams) -> Result<Option<Vec<DocumentLink>>> {
+        let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
+        let links = snapshot.analyze(self.state(), |input, _| ide::links(input))?;
+        Ok(Some(navigation::links(&snapshot, links)))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
+        let range = snapshot.span(params.range);
+        let (config, create_files) = {
+            let st = lock(self.state());
+            (st.config.clone(), st.client.create_files)
+        };
+        let (actions, all) = snapshot.analyze(self.state(), |input, _| {
+            // The finished check of this version if there is one, else check now.
+            let all = match &snapshot.diagnostics {
+                Some(d) => d.clone(),
+                None => Arc::new(crate::check::check_parsed(input)),
+            };
+            let kept: Vec<crate::check::Diagnostic> = all
+                .iter()
+                .filter(|d| diagnostics::keep(d, &snapshot.text, &config))
+                .cloned()
+                .collect();
+            (ide::code_actions(input, &kept, range), kept)
+        })?;
+        Ok(Some(code_actions::to_lsp(
+            self.state(),
+            &snapshot,
+            actions,
+            &all,
+            &config,
+            create_files,
+        )))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        match params.command.as_str() {
+            commands::RenderPrompt::ID => {
+                let args = commands::args::<commands::RenderPrompt>(params.arguments)?;
+                commands::render(self.state(), args).map(Some)
+            }
+            other => Err(Error {
+                code: tower_lsp_server::jsonrpc::ErrorCode::InvalidParams,
+                message: format!(
+                    "unknown command `{other}`; this server runs {}",
+                    commands::ALL.join(", ")
+                )
+                .into(),
+                data: None,
+            }),
+        }
+    }
+}

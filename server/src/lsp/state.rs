@@ -1,0 +1,180 @@
+//! Everything the server knows between messages: open documents, the negotiated encoding,
+//! settings, workspace folders, and which prompts depend on which files. Guarded by one
+//! `std::sync::Mutex` that is never held across an `.await`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tower_lsp_server::ls_types::Uri;
+
+use super::config::Config;
+use super::document::Document;
+use super::position::Encoding;
+use crate::check::Workspace;
+
+#[derive(Default)]
+pub struct State {
+    pub docs: HashMap<Uri, Document>,
+    pub encoding: Encoding,
+    pub config: Arc<Config>,
+    pub roots: Vec<PathBuf>,
+    pub deps: DependencyIndex,
+    /// Client capabilities that change what the server sends.
+    pub client: ClientFeatures,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ClientFeatures {
+    /// `WorkspaceEdit.documentChanges` with `create` operations.
+    pub create_files: bool,
+    pub hierarchical_symbols: bool,
+    pub snippets: bool,
+    pub markdown_hover: bool,
+    pub watched_files_registration: bool,
+}
+
+impl State {
+    pub fn open_text(&self, path: &Path) -> Option<Arc<str>> {
+        self.docs
+            .values()
+            .find(|d| d.path.as_deref() == Some(path))
+            .map(|d| d.text.clone())
+    }
+}
+
+pub type Shared = Arc<Mutex<State>>;
+
+pub fn lock(state: &Shared) -> MutexGuard<'_, State> {
+    // A panic while holding the lock would poison it; the state is still usable (each
+    // update is a single assignment), so keep serving rather than fail every request.
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Files as the editor sees them: open documents' unsaved text first, then the disk.
+pub struct LiveFiles(pub Shared);
+
+impl Workspace for LiveFiles {
+    fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
+        let open = lock(&self.0).open_text(&normalize(path));
+        match open {
+            Some(text) => Ok(text.to_string()),
+            None => std::fs::read_to_string(path),
+        }
+    }
+}
+
+/// `a/./b/../c` -> `a/c`, without touching the file system (the file may not exist).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Which prompt depends on which files (partials, datasets, variant bases), so that a
+/// change to one re-checks the others.
+#[derive(Default)]
+pub struct DependencyIndex {
+    depends_on: HashMap<PathBuf, BTreeSet<PathBuf>>,
+}
+
+impl DependencyIndex {
+    pub fn set(&mut self, prompt: PathBuf, deps: impl IntoIterator<Item = PathBuf>) {
+        let deps: BTreeSet<PathBuf> = deps.into_iter().map(|p| normalize(&p)).collect();
+        self.depends_on.insert(prompt, deps);
+    }
+
+    pub fn remove(&mut self, prompt: &Path) {
+        self.depends_on.remove(prompt);
+    }
+
+    /// The prompts that depend on `path`, sorted.
+    pub fn dependents(&self, path: &Path) -> Vec<PathBuf> {
+        let path = normalize(path);
+        let mut out: Vec<PathBuf> = self
+            .depends_on
+            .iter()
+            .filter(|(prompt, deps)| **prompt != path && deps.contains(&path))
+            .map(|(prompt, _)| prompt.clone())
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// The `.prompt` files under `root`, skipping hidden folders and build output; at most
+/// `limit` of them (a huge folder opened by mistake must not stall the server).
+pub fn find_prompts(root: &Path, limit: usize) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if !name.starts_with('.') && name != "node_modules" && name != "target" {
+                    stack.push(entry.path());
+                }
+            } else if kind.is_file() && name.ends_with(".prompt") {
+                out.push(entry.path());
+                if out.len() >= limit {
+                    return out;
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_removes_dots() {
+        assert_eq!(
+            normalize(Path::new("/a/./b/../c.csv")),
+            PathBuf::from("/a/c.csv")
+        );
+        assert_eq!(normalize(Path::new("../x")), PathBuf::from("../x"));
+    }
+
+    #[test]
+    fn dependents_are_found_through_normalized_paths() {
+        let mut index = DependencyIndex::default();
+        index.set("/w/a.prompt".into(), [PathBuf::from("/w/./_p.prompt")]);
+        index.set(
+            "/w/sub/b.prompt".into(),
+            [PathBuf::from("/w/sub/../_p.prompt")],
+        );
+        index.set("/w/c.prompt".into(), [PathBuf::from("/w/data.csv")]);
+        assert_eq!(
+            index.dependents(Path::new("/w/_p.prompt")),
+            vec![
+                PathBuf::from("/w/a.prompt"),
+                PathBuf::from("/w/sub/b.prompt")
+            ]
+        );
+        index.remove(Path::new("/w/a.prompt"));
+        assert_eq!(index.dependents(Path::new("/w/_p.prompt")).len(), 1);
+    }
+}
