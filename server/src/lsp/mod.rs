@@ -21,6 +21,7 @@ mod position;
 mod semantic_tokens;
 mod server;
 mod state;
+mod transport;
 
 use std::sync::atomic::Ordering;
 
@@ -85,9 +86,13 @@ pub fn run(level: LogLevel) -> i32 {
         }
     };
     let shutdown = runtime.block_on(async move {
-        let (service, socket) = LspService::new(|client| server::Backend::new(client, log));
+        let (service, socket) = LspService::build(|client| server::Backend::new(client, log))
+            .custom_method(transport::INVALID_MESSAGE, server::Backend::invalid_message)
+            .finish();
         let shutdown = service.inner().shutdown_flag();
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+        let (guarded, input) = tokio::io::duplex(1 << 20);
+        tokio::spawn(transport::guard(tokio::io::stdin(), guarded));
+        Server::new(input, tokio::io::stdout(), socket)
             .serve(service)
             .await;
         shutdown

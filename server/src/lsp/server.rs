@@ -42,6 +42,12 @@ struct Inner {
     log: LogHandle,
 }
 
+#[derive(serde::Deserialize)]
+pub struct InvalidMessage {
+    code: i64,
+    message: String,
+}
+
 /// One file to check: an open document at `version`, or a file on disk (`None`).
 struct CheckJob {
     uri: Uri,
@@ -62,6 +68,15 @@ impl Backend {
                 log,
             }),
         }
+    }
+
+    /// The answer to a message the transport guard could not pass on (see `transport`).
+    pub async fn invalid_message(&self, params: InvalidMessage) -> Result<()> {
+        Err(Error {
+            code: tower_lsp_server::jsonrpc::ErrorCode::from(params.code),
+            message: params.message.into(),
+            data: None,
+        })
     }
 
     pub fn shutdown_flag(&self) -> Arc<AtomicBool> {
@@ -198,6 +213,36 @@ impl Backend {
         }
     }
 
+    /// Asks the client to tell us about changes to prompts and datasets on disk.
+    async fn register_file_watchers(&self) {
+        if !lock(self.state()).client.watched_files_registration {
+            return;
+        }
+        let watchers = ["**/*.prompt", "**/*.csv", "**/*.jsonl"]
+            .iter()
+            .map(|glob| FileSystemWatcher {
+                glob_pattern: GlobPattern::String(glob.to_string()),
+                kind: None,
+            })
+            .collect();
+        let registration = Registration {
+            id: "promptls-watched-files".into(),
+            method: "workspace/didChangeWatchedFiles".into(),
+            register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
+                watchers,
+            })
+            .ok(),
+        };
+        if let Err(e) = self
+            .inner
+            .client
+            .register_capability(vec![registration])
+            .await
+        {
+            tracing::warn!("the client refused file watching: {e}");
+        }
+    }
+
     /// Indexes which prompts depend on which files, for every workspace folder.
     async fn index_workspace(&self) {
         let state = self.state().clone();
@@ -215,7 +260,7 @@ impl Backend {
         .await;
         match indexed {
             Ok(count) => tracing::info!("indexed {count} prompt files"),
-            Err(e) => tracing::error!("indexing the workspace failed: {e}"),
+            Err(e) => tracing::debug!("indexing the workspace stopped: {e}"),
         }
     }
 
@@ -414,33 +459,13 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
-        let watch = lock(self.state()).client.watched_files_registration;
-        if watch {
-            let watchers = ["**/*.prompt", "**/*.csv", "**/*.jsonl"]
-                .iter()
-                .map(|glob| FileSystemWatcher {
-                    glob_pattern: GlobPattern::String(glob.to_string()),
-                    kind: None,
-                })
-                .collect();
-            let registration = Registration {
-                id: "promptls-watched-files".into(),
-                method: "workspace/didChangeWatchedFiles".into(),
-                register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
-                    watchers,
-                })
-                .ok(),
-            };
-            if let Err(e) = self
-                .inner
-                .client
-                .register_capability(vec![registration])
-                .await
-            {
-                tracing::warn!("the client refused file watching: {e}");
-            }
-        }
-        self.index_workspace().await;
+        // Not awaited here: a notification handler that waits for the client would hold
+        // up shutdown if the client never answers.
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.register_file_watchers().await;
+            this.index_workspace().await;
+        });
     }
 
     async fn shutdown(&self) -> Result<()> {
