@@ -19,12 +19,15 @@ pub struct Client {
     stdin: Option<ChildStdin>,
     incoming: Receiver<Incoming>,
     next_id: i64,
-    /// Messages received while waiting for something else, oldest first.
-    pending: Vec<Value>,
+    /// Messages received while waiting for something else, oldest first, with the time
+    /// each arrived.
+    pending: Vec<(Value, Instant)>,
+    /// When the message last returned by `wait_for` arrived.
+    last_arrival: Instant,
 }
 
 enum Incoming {
-    Message(Value),
+    Message(Value, Instant),
     /// stdout carried something that is not a framed JSON-RPC message.
     Garbage(String),
     Closed,
@@ -67,6 +70,7 @@ impl Client {
             incoming: rx,
             next_id: 1,
             pending: Vec::new(),
+            last_arrival: Instant::now(),
         }
     }
 
@@ -114,19 +118,22 @@ impl Client {
     /// The next message matching `want`, answering the server's own requests
     /// (registrations, configuration) as a client would.
     pub fn wait_for(&mut self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self.pending.iter().position(&want) {
-            return self.pending.remove(i);
+        if let Some(i) = self.pending.iter().position(|(m, _)| want(m)) {
+            let (message, arrived) = self.pending.remove(i);
+            self.last_arrival = arrived;
+            return message;
         }
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.incoming.recv_timeout(left) {
-                Ok(Incoming::Message(m)) => {
+                Ok(Incoming::Message(m, arrived)) => {
                     self.answer_server_request(&m);
                     if want(&m) {
+                        self.last_arrival = arrived;
                         return m;
                     }
-                    self.pending.push(m);
+                    self.pending.push((m, arrived));
                 }
                 Ok(Incoming::Garbage(text)) => {
                     panic!("the server wrote a non-protocol message to stdout: {text:?}")
@@ -134,7 +141,8 @@ impl Client {
                 Ok(Incoming::Closed) => panic!("the server closed stdout while waiting for {what}"),
                 Err(RecvTimeoutError::Timeout) => panic!(
                     "timed out after {TIMEOUT:?} waiting for {what}; received meanwhile: {}",
-                    serde_json::to_string(&self.pending).unwrap_or_default()
+                    serde_json::to_string(&self.pending.iter().map(|(m, _)| m).collect::<Vec<_>>())
+                        .unwrap_or_default()
                 ),
                 Err(RecvTimeoutError::Disconnected) => {
                     panic!("reader thread ended waiting for {what}")
@@ -229,6 +237,11 @@ impl Client {
         self.wait_exit()
     }
 
+    /// When the message last returned by `wait_for` (or the helpers) arrived.
+    pub fn last_arrival(&self) -> Instant {
+        self.last_arrival
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -284,7 +297,7 @@ fn read_messages(stdout: impl Read, tx: mpsc::Sender<Incoming>) {
         }
         match serde_json::from_slice(&body) {
             Ok(value) => {
-                if tx.send(Incoming::Message(value)).is_err() {
+                if tx.send(Incoming::Message(value, Instant::now())).is_err() {
                     return;
                 }
             }

@@ -20,7 +20,10 @@ pub struct Document {
     pub version: i32,
     /// The file's path for `file:` URIs; partials and datasets resolve against it.
     pub path: Option<PathBuf>,
-    pub tree: Tree,
+    /// The syntax tree; after edits it has been told of them (`Tree::edit`) but is only
+    /// reparsed (incrementally) when asked for, so a burst of keystrokes costs one parse.
+    tree: Tree,
+    tree_is_current: bool,
     /// The tier-1 diagnostics of this version, once its check has finished.
     pub diagnostics: Option<Arc<Vec<check::Diagnostic>>>,
 }
@@ -38,6 +41,7 @@ impl Document {
             version,
             path,
             tree,
+            tree_is_current: true,
             diagnostics: None,
         }
     }
@@ -80,11 +84,11 @@ impl Document {
             }
         }
         let text = self.rope.to_string();
-        self.tree = if tree_valid {
-            syntax_tree::reparse_tree(&text, &self.tree)
-        } else {
-            syntax_tree::parse_tree(&text)
-        };
+        if !tree_valid {
+            // A whole-document replacement: nothing of the old tree can be reused.
+            self.tree = syntax_tree::parse_tree("");
+        }
+        self.tree_is_current = false;
         self.text = text.into();
         self.version = version;
         self.diagnostics = None;
@@ -93,6 +97,15 @@ impl Document {
         } else {
             Ok(())
         }
+    }
+
+    /// The syntax tree of the current text.
+    pub fn tree(&mut self) -> &Tree {
+        if !self.tree_is_current {
+            self.tree = syntax_tree::reparse_tree(&self.text, &self.tree);
+            self.tree_is_current = true;
+        }
+        &self.tree
     }
 
     /// Tree-sitter's point (row, byte column) of a byte offset in the current rope.

@@ -76,6 +76,9 @@ pub fn run(level: LogLevel) -> i32 {
     let log = init_logging(level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Checks run on the blocking pool; a burst of opened files must not start a
+        // thread (with its own parser and allocator caches) per file.
+        .max_blocking_threads(2)
         .enable_all()
         .build()
     {

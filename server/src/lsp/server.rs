@@ -626,10 +626,11 @@ impl LanguageServer for Backend {
         let snapshot = Snapshot::take(self.state(), &uri)?;
         // The open document's tree is kept current by incremental reparsing.
         let tree_folds = {
-            let st = lock(self.state());
-            match st.docs.get(&uri) {
+            let mut st = lock(self.state());
+            match st.docs.get_mut(&uri) {
                 Some(doc) if Some(doc.version) == snapshot.version => {
-                    syntax::tree::folds(&doc.tree, &doc.text)
+                    let text = doc.text.clone();
+                    syntax::tree::folds(doc.tree(), &text)
                 }
                 _ => syntax::tree::folds(&syntax::tree::parse_tree(&snapshot.text), &snapshot.text),
             }
