@@ -48,7 +48,7 @@ fn summary(name: &str, mut samples: Vec<Duration>) {
 /// instruction (line 30), alternating, so the text stays 300 lines and realistic.
 fn keystroke(i: usize) -> Value {
     let column = 10 + (i / 2) % 40;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         json!([{"range": {"start": {"line": 30, "character": column}, "end": {"line": 30, "character": column}}, "text": "x"}])
     } else {
         json!([{"range": {"start": {"line": 30, "character": column}, "end": {"line": 30, "character": column + 1}}, "text": ""}])

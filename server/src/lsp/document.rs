@@ -20,12 +20,21 @@ pub struct Document {
     pub version: i32,
     /// The file's path for `file:` URIs; partials and datasets resolve against it.
     pub path: Option<PathBuf>,
-    /// The syntax tree; after edits it has been told of them (`Tree::edit`) but is only
-    /// reparsed (incrementally) when asked for, so a burst of keystrokes costs one parse.
+    /// The syntax tree. Every edit is told to it (`Tree::edit`) but it is reparsed
+    /// (incrementally) only when asked for, so a burst of keystrokes costs one parse.
     tree: Tree,
-    tree_is_current: bool,
+    tree_state: TreeState,
     /// The tier-1 diagnostics of this version, once its check has finished.
     pub diagnostics: Option<Arc<Vec<check::Diagnostic>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TreeState {
+    Current,
+    /// Edited since the last parse; the unchanged parts can be reused.
+    Edited,
+    /// Replaced wholesale; nothing can be reused.
+    Replaced,
 }
 
 /// What went wrong applying an edit (the edit is still applied, clamped).
@@ -41,7 +50,7 @@ impl Document {
             version,
             path,
             tree,
-            tree_is_current: true,
+            tree_state: TreeState::Current,
             diagnostics: None,
         }
     }
@@ -55,12 +64,11 @@ impl Document {
         encoding: Encoding,
     ) -> Result<(), EditOutOfRange> {
         let mut clamped = false;
-        let mut tree_valid = true;
         for change in changes {
             match change.range {
                 None => {
                     self.rope = Rope::from_str(&change.text);
-                    tree_valid = false;
+                    self.tree_state = TreeState::Replaced;
                 }
                 Some(range) => {
                     let (span, out_of_range) = position::to_span(&self.rope, range, encoding);
@@ -72,6 +80,9 @@ impl Document {
                     self.rope.remove(start_char..end_char);
                     self.rope.insert(start_char, &change.text);
                     let new_end = span.start + change.text.len();
+                    if self.tree_state == TreeState::Current {
+                        self.tree_state = TreeState::Edited;
+                    }
                     self.tree.edit(&InputEdit {
                         start_byte: span.start,
                         old_end_byte: span.end,
@@ -83,13 +94,7 @@ impl Document {
                 }
             }
         }
-        let text = self.rope.to_string();
-        if !tree_valid {
-            // A whole-document replacement: nothing of the old tree can be reused.
-            self.tree = syntax_tree::parse_tree("");
-        }
-        self.tree_is_current = false;
-        self.text = text.into();
+        self.text = self.rope.to_string().into();
         self.version = version;
         self.diagnostics = None;
         if clamped {
@@ -101,10 +106,12 @@ impl Document {
 
     /// The syntax tree of the current text.
     pub fn tree(&mut self) -> &Tree {
-        if !self.tree_is_current {
-            self.tree = syntax_tree::reparse_tree(&self.text, &self.tree);
-            self.tree_is_current = true;
+        match self.tree_state {
+            TreeState::Current => {}
+            TreeState::Edited => self.tree = syntax_tree::reparse_tree(&self.text, &self.tree),
+            TreeState::Replaced => self.tree = syntax_tree::parse_tree(&self.text),
         }
+        self.tree_state = TreeState::Current;
         &self.tree
     }
 
@@ -134,6 +141,11 @@ mod tests {
         // Replace "x" (after "Hé {{": 5 UTF-16 units) with "name", then add a line.
         doc.apply_changes(vec![change(3, 5, 3, 6, "näme")], 2, Encoding::Utf16)
             .unwrap();
+        let fresh = syntax_tree::parse_tree(&doc.text);
+        assert_eq!(
+            doc.tree().root_node().to_sexp(),
+            fresh.root_node().to_sexp()
+        );
         doc.apply_changes(
             vec![change(4, 3, 4, 3, "\n{{#if a}}b{{/if}}")],
             3,
@@ -146,7 +158,21 @@ mod tests {
         );
         assert_eq!(doc.version, 3);
         let fresh = syntax_tree::parse_tree(&doc.text);
-        assert_eq!(doc.tree.root_node().to_sexp(), fresh.root_node().to_sexp());
+        assert_eq!(
+            doc.tree().root_node().to_sexp(),
+            fresh.root_node().to_sexp()
+        );
+
+        // Several edits before the tree is asked for.
+        doc.apply_changes(vec![change(5, 0, 5, 0, "{{#each xs}}")], 4, Encoding::Utf16)
+            .unwrap();
+        doc.apply_changes(vec![change(6, 0, 6, 0, "{{/each}}")], 5, Encoding::Utf16)
+            .unwrap();
+        let fresh = syntax_tree::parse_tree(&doc.text);
+        assert_eq!(
+            doc.tree().root_node().to_sexp(),
+            fresh.root_node().to_sexp()
+        );
     }
 
     #[test]
