@@ -188,4 +188,23 @@ mod tests {
         let (span, clamped) = to_span(&rope, Range::new(pos(0, 2), pos(0, 1)), Encoding::Utf16);
         assert_eq!((span, clamped), (Span::empty(2), true));
     }
+
+    proptest::proptest! {
+        /// Any position in any text maps to a char boundary inside it, and a boundary's
+        /// position maps back to the same byte.
+        #[test]
+        fn positions_round_trip(
+            text in "[a-zé😀\r\n ]{0,40}",
+            line in 0u32..8,
+            character in 0u32..50,
+            utf8 in proptest::prelude::any::<bool>(),
+        ) {
+            let encoding = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
+            let rope = Rope::from_str(&text);
+            let offset = to_offset(&rope, pos(line, character), encoding).byte;
+            proptest::prop_assert!(text.is_char_boundary(offset));
+            let back = to_position(&rope, offset, encoding);
+            proptest::prop_assert_eq!(to_offset(&rope, back, encoding).byte, offset);
+        }
+    }
 }

@@ -259,4 +259,32 @@ mod tests {
         assert_eq!(out[4]["params"]["code"], INVALID_REQUEST);
         assert_eq!(out[5]["result"], Value::Null);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Whatever arrives, what is passed on is a sequence of well-formed frames that
+        /// tower-lsp-server can decode (it stops reading at the first it cannot).
+        #[test]
+        fn any_input_yields_decodable_frames(
+            chunks in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+                    proptest::prelude::Just(frame(r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#)),
+                    proptest::prelude::Just(b"Content-Length: 5\r\n\r\n".to_vec()),
+                    proptest::prelude::Just(b"\r\n\r\n".to_vec()),
+                ],
+                0..12,
+            )
+        ) {
+            let input: Vec<u8> = chunks.concat();
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let out = runtime.block_on(run(&input));
+            for message in out {
+                let decoded: Result<tower_lsp_server::jsonrpc::Request, _> =
+                    serde_json::from_value(message.clone());
+                let is_response = message.get("result").is_some() || message.get("error").is_some();
+                proptest::prop_assert!(decoded.is_ok() || is_response, "{message}");
+            }
+        }
+    }
 }
