@@ -101,7 +101,19 @@ impl Snapshot {
             parsed: &parsed,
             workspace: &files,
         };
-        let out = f(&input, &parsed);
+        // A bug in one feature must cost one answer, not the session.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&input, &parsed)))
+            .map_err(|_| {
+                tracing::error!(
+                    "a request on {} panicked; answered with an error",
+                    self.uri.as_str()
+                );
+                Error {
+                    code: ErrorCode::InternalError,
+                    message: "promptls hit an internal error on this request (see its log)".into(),
+                    data: None,
+                }
+            })?;
         self.still_current(state)?;
         Ok(out)
     }
