@@ -245,20 +245,8 @@ fn hover_completion_and_definition() {
         "{labels:?}"
     );
 
-    // `{{> persona ...}}` goes to _persona.prompt.
-    let text = format!(
-        "{}\n{}",
-        &text
-            .lines()
-            .take(line as usize)
-            .collect::<Vec<_>>()
-            .join("\n"),
-        text.lines()
-            .skip(line as usize)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    let persona_line = text
+    // `{{> persona ...}}` goes to _persona.prompt (one line lower after the edit above).
+    let persona_line = 1 + text
         .lines()
         .position(|l| l.contains("{{> persona"))
         .unwrap() as u32;
@@ -267,6 +255,71 @@ fn hover_completion_and_definition() {
         definition["uri"],
         file_uri(&dir.path().join("_persona.prompt")),
         "{definition}"
+    );
+    assert!(client.shutdown_and_exit().success());
+}
+
+#[test]
+fn outline_folding_tokens_and_links() {
+    let dir = workspace();
+    let mut client = start(dir.path());
+    let path = dir.path().join("sentiment.prompt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let uri = client.open(&path, &text, 1);
+    let doc = json!({"textDocument": {"uri": uri}});
+
+    let symbols = client.request("textDocument/documentSymbol", doc.clone());
+    let names: Vec<&str> = symbols
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["frontmatter", "system", "user"], "{symbols}");
+
+    let folds = client.request("textDocument/foldingRange", doc.clone());
+    let demos_start = text
+        .lines()
+        .position(|l| l.contains("{{!-- promptls:demos"))
+        .unwrap();
+    let lines: Vec<(u64, u64)> = folds
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["startLine"].as_u64().unwrap(),
+                f["endLine"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let closing_fence = text.lines().skip(1).position(|l| l == "---").unwrap() + 1;
+    assert!(lines.contains(&(0, closing_fence as u64)), "{folds}");
+    assert!(
+        lines.iter().any(|(s, _)| *s == demos_start as u64),
+        "{folds}"
+    );
+
+    let tokens = client.request("textDocument/semanticTokens/full", doc.clone());
+    let data = tokens["data"].as_array().unwrap();
+    assert!(data.len() > 30 && data.len().is_multiple_of(5), "{tokens}");
+    // The first token is the opening `---` at 0:0, three units long.
+    assert_eq!(&data[..3], &[json!(0), json!(0), json!(3)]);
+
+    let links = client.request("textDocument/documentLink", doc);
+    let targets: Vec<&str> = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["target"].as_str())
+        .collect();
+    assert!(
+        targets.contains(&file_uri(&dir.path().join("data/sentiment.csv")).as_str()),
+        "{links}"
+    );
+    assert!(
+        targets.contains(&file_uri(&dir.path().join("_persona.prompt")).as_str()),
+        "{links}"
     );
     assert!(client.shutdown_and_exit().success());
 }
@@ -316,21 +369,28 @@ fn changes_to_partials_and_datasets_recheck_dependents() {
     let uri = client.open(&prompt, &std::fs::read_to_string(&prompt).unwrap(), 1);
     assert!(client.diagnostics_for_version(&uri, 1).is_empty());
 
-    // Editing the (open) partial re-checks the prompt with the unsaved text.
-    let partial = dir.path().join("_persona.prompt");
-    let partial_uri = client.open(&partial, &std::fs::read_to_string(&partial).unwrap(), 1);
-    client.change(
-        &partial_uri,
-        2,
-        json!([{"text": "You help a {{tone}} team. {{#if x}}"}]),
-    );
-    let again = client.diagnostics(&uri, |p| p["version"] == 1 && p["diagnostics"] != json!([]));
-    assert!(!again["diagnostics"].as_array().unwrap().is_empty());
+    // Editing the (open) partial re-checks the prompt with the unsaved text: the input
+    // `extra` is used only in the partial.
+    std::fs::write(dir.path().join("_helper.prompt"), "Also {{extra}}.\n").unwrap();
+    let user_path = dir.path().join("user.prompt");
+    let user_text =
+        "---\ninput:\n  schema:\n    text: string\n    extra: string\n---\n{{text}} {{> helper}}\n";
+    let user = client.open(&user_path, user_text, 1);
+    assert!(client.diagnostics_for_version(&user, 1).is_empty());
+    let partial = dir.path().join("_helper.prompt");
+    let partial_uri = client.open(&partial, "Also {{extra}}.\n", 1);
+    client.change(&partial_uri, 2, json!([{"text": "Nothing here.\n"}]));
+    let again = client.diagnostics(&user, |p| {
+        p["version"] == 1 && p["diagnostics"] != json!([])
+    });
+    let list = again["diagnostics"].as_array().unwrap();
+    assert_eq!(codes(list), vec!["unused-variable"], "{list:?}");
+    // Closing the partial without saving: the prompt sees the file on disk again.
     client.notify(
         "textDocument/didClose",
         json!({"textDocument": {"uri": partial_uri}}),
     );
-    let clean = client.diagnostics(&uri, |p| p["diagnostics"] == json!([]));
+    let clean = client.diagnostics(&user, |p| p["diagnostics"] == json!([]));
     assert_eq!(clean["version"], 1);
 
     // The concise variant is not open; breaking the dataset on disk re-checks it too.
@@ -348,6 +408,27 @@ fn changes_to_partials_and_datasets_recheck_dependents() {
         codes(list).iter().any(|c| c.starts_with("dataset-missing")),
         "{list:?}"
     );
+    assert!(client.shutdown_and_exit().success());
+}
+
+#[test]
+fn creating_a_missing_partial_rechecks_the_prompt() {
+    let dir = workspace();
+    let mut client = start(dir.path());
+    let uri = client.open(
+        &dir.path().join("uses.prompt"),
+        "Hello {{> signature}}\n",
+        1,
+    );
+    let first = client.diagnostics_for_version(&uri, 1);
+    find(&first, "missing-partial");
+    std::fs::write(dir.path().join("_signature.prompt"), "-- the team\n").unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": file_uri(&dir.path().join("_signature.prompt")), "type": 1}]}),
+    );
+    let again = client.diagnostics(&uri, |p| p["diagnostics"] == json!([]));
+    assert_eq!(again["version"], 1);
     assert!(client.shutdown_and_exit().success());
 }
 

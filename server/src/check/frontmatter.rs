@@ -6,7 +6,7 @@ use crate::syntax::yaml::{YamlKind, YamlNode};
 
 /// Top-level keys Dotprompt reads (RESERVED_METADATA_KEYWORDS) plus `metadata`, and the
 /// ones Genkit reads from a prompt file.
-const TOP_LEVEL: &[&str] = &[
+pub(crate) const TOP_LEVEL: &[&str] = &[
     "name",
     "variant",
     "version",
@@ -25,8 +25,8 @@ const TOP_LEVEL: &[&str] = &[
     "returnToolRequests",
 ];
 
-const INPUT_KEYS: &[&str] = &["schema", "default", "jsonSchema"];
-const OUTPUT_KEYS: &[&str] = &[
+pub(crate) const INPUT_KEYS: &[&str] = &["schema", "default", "jsonSchema"];
+pub(crate) const OUTPUT_KEYS: &[&str] = &[
     "format",
     "schema",
     "jsonSchema",
@@ -35,8 +35,8 @@ const OUTPUT_KEYS: &[&str] = &[
     "instructions",
 ];
 /// Output formats Dotprompt and Genkit know.
-const OUTPUT_FORMATS: &[&str] = &["text", "json", "array", "enum", "jsonl", "media"];
-const OPTIMIZER_KEYS: &[&str] = &[
+pub(crate) const OUTPUT_FORMATS: &[&str] = &["text", "json", "array", "enum", "jsonl", "media"];
+pub(crate) const OPTIMIZER_KEYS: &[&str] = &[
     "name",
     "trials",
     "demos",

@@ -6,11 +6,11 @@ mod budget;
 mod dataset;
 mod demos;
 mod dialect;
-mod frontmatter;
+pub(crate) mod frontmatter;
 mod naming;
-mod schema;
+pub(crate) mod schema;
 mod secrets;
-mod template;
+pub(crate) mod template;
 mod variables;
 
 use std::path::{Path, PathBuf};

@@ -38,7 +38,7 @@ impl Schemas {
     }
 }
 
-pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) -> Schemas {
+pub(crate) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) -> Schemas {
     let mut schemas = Schemas::default();
     let Some(root) = &input.parsed.frontmatter else {
         return schemas;

@@ -7,7 +7,7 @@ use crate::render::partial_path;
 use crate::syntax::handlebars::{Call, Expr, Node, PartialName, Template, TemplateError};
 
 /// The roles Dotprompt messages have.
-const ROLES: &[&str] = &["system", "user", "model", "tool"];
+pub(crate) const ROLES: &[&str] = &["system", "user", "model", "tool"];
 /// Helpers that only work as blocks, and how many arguments they take.
 const BLOCK_HELPERS: &[(&str, usize)] = &[
     ("if", 1),

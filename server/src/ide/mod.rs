@@ -3,6 +3,16 @@
 //! Positions are byte offsets into the file and results carry byte `Span`s; `lsp/`
 //! translates them to LSP positions in the negotiated encoding. Nothing here knows LSP.
 
+mod actions;
+mod completion;
+mod docs;
+mod facts;
+mod hover;
+mod locate;
+mod navigation;
+mod outline;
+mod tokens;
+
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -176,50 +186,53 @@ pub struct Action {
 }
 
 /// Hover at byte `offset`.
-pub fn hover(_input: &CheckInput, _offset: usize) -> Option<Hover> {
-    None
+pub fn hover(input: &CheckInput, offset: usize) -> Option<Hover> {
+    hover::hover(input, offset)
 }
 
 /// Completions at byte `offset`.
-pub fn completions(_input: &CheckInput, _offset: usize) -> Vec<CompletionItem> {
-    Vec::new()
+pub fn completions(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
+    completion::completions(input, offset)
 }
 
 /// Where the thing at `offset` is defined: a partial's file, the dataset file, a
 /// variable's entry in `input.schema`.
-pub fn definition(_input: &CheckInput, _offset: usize) -> Option<Location> {
-    None
+pub fn definition(input: &CheckInput, offset: usize) -> Option<Location> {
+    navigation::definition(input, offset)
 }
 
 /// The outline: frontmatter (with its top-level keys), role turns, the demos block.
-pub fn symbols(_input: &CheckInput) -> Vec<Symbol> {
-    Vec::new()
+pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
+    outline::symbols(input)
 }
 
 /// Foldable ranges: frontmatter, demos block, Handlebars blocks, long comments.
-pub fn folds(_input: &CheckInput) -> Vec<Fold> {
-    Vec::new()
+pub fn folds(input: &CheckInput) -> Vec<Fold> {
+    outline::folds(input)
 }
 
 /// Highlighting for clients without tree-sitter.
-pub fn semantic_tokens(_input: &CheckInput) -> Vec<Token> {
-    Vec::new()
+pub fn semantic_tokens(input: &CheckInput) -> Vec<Token> {
+    tokens::semantic_tokens(input)
 }
 
 /// File paths in the prompt (dataset, partials) as links.
-pub fn links(_input: &CheckInput) -> Vec<Link> {
-    Vec::new()
+pub fn links(input: &CheckInput) -> Vec<Link> {
+    navigation::links(input)
 }
 
 /// Quick fixes for `diagnostics` (those from `check_parsed` on the same input) whose span
 /// touches `range`.
-pub fn code_actions(_input: &CheckInput, _diagnostics: &[Diagnostic], _range: Span) -> Vec<Action> {
-    Vec::new()
+pub fn code_actions(input: &CheckInput, diagnostics: &[Diagnostic], range: Span) -> Vec<Action> {
+    actions::code_actions(input, diagnostics, range)
 }
 
 /// The other files whose contents change this file's diagnostics: partials it includes
 /// (transitively), its dataset, the base prompt of a variant. Paths are as resolved
 /// against the file's folder (not canonicalized).
-pub fn dependencies(_input: &CheckInput) -> Vec<PathBuf> {
-    Vec::new()
+pub fn dependencies(input: &CheckInput) -> Vec<PathBuf> {
+    navigation::dependencies(input)
 }
+
+#[cfg(test)]
+mod tests;

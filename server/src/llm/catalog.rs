@@ -70,6 +70,98 @@ pub fn count_tokens(tokenizer: Tokenizer, text: &str) -> usize {
     bpe.encode_ordinary(text).len()
 }
 
+/// US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+/// List prices per million tokens (input, output) by model name prefix after the
+/// provider, as the providers published them in 2025 (standard tier, no caching or batch
+/// discounts). Prices change: this is for hovers and cost estimates, and a provider's
+/// `promptls.toml` prices override it. The longest matching prefix wins.
+const PRICES: &[(&str, &str, f64, f64)] = &[
+    ("openai", "gpt-5-nano", 0.05, 0.40),
+    ("openai", "gpt-5-mini", 0.25, 2.00),
+    ("openai", "gpt-5", 1.25, 10.00),
+    ("openai", "gpt-4.1-nano", 0.10, 0.40),
+    ("openai", "gpt-4.1-mini", 0.40, 1.60),
+    ("openai", "gpt-4.1", 2.00, 8.00),
+    ("openai", "gpt-4o-mini", 0.15, 0.60),
+    ("openai", "gpt-4o", 2.50, 10.00),
+    ("openai", "o4-mini", 1.10, 4.40),
+    ("openai", "o3-mini", 1.10, 4.40),
+    ("openai", "gpt-3.5-turbo", 0.50, 1.50),
+    ("groq", "llama-3.1-8b-instant", 0.05, 0.08),
+    ("groq", "llama-3.3-70b-versatile", 0.59, 0.79),
+    ("groq", "gemma2-9b-it", 0.20, 0.20),
+    ("googleai", "gemini-2.5-pro", 1.25, 10.00),
+    ("googleai", "gemini-2.5-flash", 0.30, 2.50),
+    ("googleai", "gemini-2.0-flash", 0.10, 0.40),
+    ("googleai", "gemini-1.5-flash", 0.075, 0.30),
+    ("anthropic", "claude-opus-4", 15.00, 75.00),
+    ("anthropic", "claude-sonnet-4", 3.00, 15.00),
+    ("anthropic", "claude-3-5-sonnet", 3.00, 15.00),
+    ("anthropic", "claude-3-5-haiku", 0.80, 4.00),
+    ("anthropic", "claude-3-haiku", 0.25, 1.25),
+];
+
+/// Provider names that mean the same API (Genkit says `googleai`, others `gemini`).
+fn canonical_provider(provider: &str) -> &str {
+    match provider {
+        "gemini" | "google" | "googleai" | "vertexai" => "googleai",
+        other => other,
+    }
+}
+
+/// The list price of `provider/model`, if known.
+pub fn price(model: &str) -> Option<Price> {
+    let (provider, name) = model.split_once('/')?;
+    let provider = canonical_provider(provider);
+    PRICES
+        .iter()
+        .filter(|(p, prefix, ..)| *p == provider && name.starts_with(prefix))
+        .max_by_key(|(_, prefix, ..)| prefix.len())
+        .map(|&(_, _, input, output)| Price { input, output })
+}
+
+/// Well-known model names, for completion.
+pub const KNOWN_MODELS: &[&str] = &[
+    "groq/llama-3.1-8b-instant",
+    "groq/llama-3.3-70b-versatile",
+    "groq/gemma2-9b-it",
+    "openai/gpt-4o-mini",
+    "openai/gpt-4o",
+    "openai/gpt-4.1-mini",
+    "openai/gpt-4.1",
+    "openai/gpt-5-mini",
+    "openai/gpt-5",
+    "openai/o4-mini",
+    "googleai/gemini-2.0-flash",
+    "googleai/gemini-2.5-flash",
+    "googleai/gemini-2.5-pro",
+    "anthropic/claude-3-5-haiku-latest",
+    "anthropic/claude-sonnet-4-0",
+    "ollama/llama3.2",
+];
+
+/// Who serves `provider/model`, in words.
+pub fn provider_name(model: &str) -> Option<&'static str> {
+    let (provider, _) = model.split_once('/')?;
+    Some(match canonical_provider(provider) {
+        "openai" => "OpenAI",
+        "groq" => "Groq (OpenAI-compatible API)",
+        "googleai" => "Google Gemini",
+        "anthropic" => "Anthropic",
+        "ollama" => "Ollama (local, OpenAI-compatible `/v1`)",
+        "together" => "Together AI (OpenAI-compatible)",
+        "openrouter" => "OpenRouter (OpenAI-compatible)",
+        "vllm" => "vLLM (OpenAI-compatible)",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +182,15 @@ mod tests {
             Tokenizer::Estimate
         );
         assert!(lookup("ollama/some-local-model").is_none());
+    }
+
+    #[test]
+    fn prices_by_provider_and_longest_prefix() {
+        assert_eq!(price("openai/gpt-4o-mini-2024-07-18").unwrap().input, 0.15);
+        assert_eq!(price("openai/gpt-4o").unwrap().output, 10.0);
+        assert_eq!(price("gemini/gemini-2.0-flash").unwrap().input, 0.10);
+        assert!(price("groq/gpt-4o").is_none());
+        assert!(price("gpt-4o").is_none());
     }
 
     #[test]

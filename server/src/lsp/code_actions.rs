@@ -69,7 +69,9 @@ fn workspace_edit(
                 span,
                 new_text,
             } => {
-                let this_file = snapshot.path.as_deref() == Some(path.as_path());
+                // The core names unsaved text with an empty path.
+                let this_file =
+                    path.as_os_str().is_empty() || snapshot.path.as_deref() == Some(path.as_path());
                 let (uri, range) = if this_file {
                     (snapshot.uri.clone(), snapshot.range(span))
                 } else {

@@ -134,13 +134,13 @@ impl Backend {
                 }
                 let checked =
                     diagnostics::run(&job.text, job.path.as_deref(), &LiveFiles(state.clone()));
+                let result = Arc::new(checked.diagnostics);
                 let (config, encoding) = {
                     let mut st = lock(&state);
                     if let Some(path) = &job.path {
                         st.deps
                             .set(path.clone(), checked.dependencies.iter().cloned());
                     }
-                    let result = Arc::new(checked.diagnostics);
                     if let Some(doc) = st.docs.get_mut(&job.uri) {
                         if Some(doc.version) == job.version {
                             doc.diagnostics = Some(result.clone());
@@ -148,17 +148,8 @@ impl Backend {
                     }
                     (st.config.clone(), st.encoding)
                 };
-                let published = diagnostics::to_lsp(
-                    &lock(&state)
-                        .docs
-                        .get(&job.uri)
-                        .and_then(|d| d.diagnostics.clone())
-                        .unwrap_or_default(),
-                    &job.text,
-                    &job.rope,
-                    encoding,
-                    &config,
-                );
+                let published =
+                    diagnostics::to_lsp(&result, &job.text, &job.rope, encoding, &config);
                 Some(published)
             })
             .await;
@@ -462,6 +453,7 @@ impl LanguageServer for Backend {
         // Not awaited here: a notification handler that waits for the client would hold
         // up shutdown if the client never answers.
         let this = self.clone();
+        tracing::debug!("initialized; indexing the workspace");
         tokio::spawn(async move {
             this.register_file_watchers().await;
             this.index_workspace().await;

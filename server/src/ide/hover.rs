@@ -1,0 +1,180 @@
+//! Hover: what the thing under the cursor is.
+
+use super::docs;
+use super::facts;
+use super::locate::{self, At};
+use super::Hover;
+use crate::check::CheckInput;
+use crate::llm::catalog;
+use crate::settings;
+
+pub fn hover(input: &CheckInput, offset: usize) -> Option<Hover> {
+    let template = facts::template(input);
+    let at = locate::at(input, &template, offset)?;
+    let (span, markdown) = match at {
+        At::Key { path, span } => (span, key(input, &path)?),
+        At::Value { path, span, text } => (span, value(input, &path, &text)?),
+        At::Variable { name, span } => (span, variable(input, &name)),
+        At::Helper { name, span } => {
+            let (signature, doc) = docs::helper(&name)?;
+            (span, format!("```handlebars\n{signature}\n```\n{doc}"))
+        }
+        At::Partial { name, span } => (span, partial(input, &name)),
+        At::Role { name, span } => (span, role(&name)?),
+    };
+    Some(Hover { span, markdown })
+}
+
+fn key(input: &CheckInput, path: &[String]) -> Option<String> {
+    let first = path.first()?;
+    if let Some(field) = first.strip_prefix("promptls.") {
+        return Some(match path.get(1) {
+            Some(sub) if field == "optimizer" => {
+                format!("`{sub}`: {}", docs::optimizer_key(sub))
+            }
+            _ => docs::promptls_field(field),
+        });
+    }
+    Some(match path {
+        [k] => format!("`{k}`: {}", docs::top_level_key(k)),
+        [section, k] if section == "input" || section == "output" || section == "config" => {
+            format!("`{section}.{k}`: {}", docs::section_key_doc(section, k))
+        }
+        [section, schema, field, ..] if section == "input" && schema == "schema" => {
+            let name = field.split('(').next().unwrap_or("").trim_end_matches('?');
+            variable(input, name)
+        }
+        _ => return None,
+    })
+}
+
+fn value(input: &CheckInput, path: &[String], text: &str) -> Option<String> {
+    let joined = path.join(".");
+    match joined.as_str() {
+        "model" | "promptls.teacher" => Some(model(text)),
+        "promptls.metric" => {
+            let name = settings::canonical_metric(text)?;
+            Some(format!("metric `{name}`: {}", docs::metric(name)))
+        }
+        "promptls.optimizer" | "promptls.optimizer.name" => {
+            Some(format!("optimizer `{text}`: {}", docs::optimizer(text)))
+        }
+        "output.format" => Some(format!(
+            "output format `{text}`: {}",
+            docs::output_format(text)
+        )),
+        "promptls.dataset" => Some(dataset(input)),
+        "promptls.target" => Some(format!(
+            "The dataset column `{text}` holds the expected answer.{}",
+            facts::dataset(input)
+                .and_then(|(_, d)| d
+                    .rows
+                    .first()
+                    .and_then(|r| r.values.get(text))
+                    .map(facts::sample))
+                .map(|s| format!("\n\nFirst row: `{s}`"))
+                .unwrap_or_default()
+        )),
+        _ => None,
+    }
+}
+
+pub fn model(name: &str) -> String {
+    let mut out = format!("**{name}**");
+    match catalog::provider_name(name) {
+        Some(provider) => out.push_str(&format!("\n\nProvider: {provider}")),
+        None if !name.contains('/') => {
+            out.push_str("\n\nModel names are `provider/model`, e.g. `openai/gpt-4o-mini`.")
+        }
+        None => {}
+    }
+    if let Some(info) = catalog::lookup(name) {
+        out.push_str(&format!(
+            "\n\nContext window: {} tokens",
+            group(info.context_window)
+        ));
+    }
+    if let Some(price) = catalog::price(name) {
+        out.push_str(&format!(
+            "\n\nList price per million tokens: ${} input, ${} output",
+            price.input, price.output
+        ));
+    }
+    out
+}
+
+fn group(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn dataset(input: &CheckInput) -> String {
+    match facts::dataset(input) {
+        Some((path, data)) => format!(
+            "Dataset `{}`: {} rows; columns {}",
+            path.display(),
+            data.rows.len(),
+            data.columns
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => docs::promptls_field("dataset"),
+    }
+}
+
+fn variable(input: &CheckInput, name: &str) -> String {
+    let schemas = facts::schemas(input);
+    let mut out = match facts::field_info(&schemas, name) {
+        Some((kind, description)) => {
+            let mut s = format!("input `{name}`: {kind}");
+            if let Some(d) = description {
+                s.push_str(&format!("\n\n{d}"));
+            }
+            s
+        }
+        None if schemas.input.is_some() => {
+            format!("`{name}` is not declared in `input.schema`")
+        }
+        None => format!("input `{name}`"),
+    };
+    if let Some((_, data)) = facts::dataset(input) {
+        if let Some(v) = data.rows.first().and_then(|r| r.values.get(name)) {
+            out.push_str(&format!("\n\nDataset, first row: `{}`", facts::sample(v)));
+        }
+    }
+    out
+}
+
+fn partial(input: &CheckInput, name: &str) -> String {
+    match facts::partial_file(input, name) {
+        Some(path) => match input.workspace.read_to_string(&path) {
+            Ok(text) => format!(
+                "partial `{name}` ({})\n\n```handlebars\n{}\n```",
+                path.display(),
+                text.trim_end()
+            ),
+            Err(_) => format!("partial `{name}`: {} does not exist", path.display()),
+        },
+        None => format!("partial `{name}`"),
+    }
+}
+
+fn role(name: &str) -> Option<String> {
+    let doc = match name {
+        "system" => "Instructions for the model; sent first.",
+        "user" => "What the user says.",
+        "model" => "What the model said (in demos: the expected answer).",
+        "tool" => "A tool's result.",
+        _ => return None,
+    };
+    Some(format!("role `{name}`: {doc}"))
+}

@@ -1,0 +1,199 @@
+//! What is at a byte offset: a frontmatter key or value, or a template variable, helper,
+//! partial or role name.
+
+use crate::check::CheckInput;
+use crate::render::engine::is_known_helper;
+use crate::syntax::handlebars::{Call, Expr, Node, PartialName, Template};
+use crate::syntax::yaml::{YamlKind, YamlNode};
+use crate::syntax::Span;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum At {
+    /// A frontmatter key; `path` runs from the top-level key to this one.
+    Key {
+        path: Vec<String>,
+        span: Span,
+    },
+    /// A scalar frontmatter value under the key `path`.
+    Value {
+        path: Vec<String>,
+        span: Span,
+        text: String,
+    },
+    /// A template variable of the root input (`{{text}}`, `{{#if tier}}`); `name` is
+    /// its first segment.
+    Variable {
+        name: String,
+        span: Span,
+    },
+    Helper {
+        name: String,
+        span: Span,
+    },
+    Partial {
+        name: String,
+        span: Span,
+    },
+    Role {
+        name: String,
+        span: Span,
+    },
+}
+
+/// Whether `offset` is in `span`, counting its end (a cursor just after a word is on it).
+pub fn touches(span: Span, offset: usize) -> bool {
+    span.start <= offset && offset <= span.end
+}
+
+pub fn at(input: &CheckInput, template: &Template, offset: usize) -> Option<At> {
+    if let Some(root) = &input.parsed.frontmatter {
+        if touches(root.span, offset) {
+            if let Some(found) = in_yaml(root, &mut Vec::new(), offset) {
+                return Some(found);
+            }
+        }
+    }
+    in_nodes(&template.nodes, false, offset)
+}
+
+fn in_yaml(node: &YamlNode, path: &mut Vec<String>, offset: usize) -> Option<At> {
+    match &node.kind {
+        YamlKind::Map(entries) => {
+            for entry in entries {
+                let key = entry.key.key_string();
+                if touches(entry.key.span, offset) {
+                    let mut path = path.clone();
+                    path.push(key);
+                    return Some(At::Key {
+                        path,
+                        span: entry.key.span,
+                    });
+                }
+                if touches(entry.value.span, offset) && !entry.value.span.is_empty() {
+                    path.push(key);
+                    let found = in_yaml(&entry.value, path, offset);
+                    path.pop();
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+            }
+            None
+        }
+        YamlKind::Seq(items) => items
+            .iter()
+            .find(|i| touches(i.span, offset))
+            .and_then(|i| in_yaml(i, path, offset)),
+        YamlKind::Scalar(s) => Some(At::Value {
+            path: path.clone(),
+            span: node.span,
+            text: s.text.clone(),
+        }),
+    }
+}
+
+fn in_nodes(nodes: &[Node], child_context: bool, offset: usize) -> Option<At> {
+    for node in nodes {
+        match node {
+            Node::Mustache { span, call } if touches(*span, offset) => {
+                return in_call(call, true, child_context, offset);
+            }
+            Node::Block(block) if touches(block.span, offset) => {
+                if touches(block.open, offset) {
+                    return in_call(&block.call, false, child_context, offset);
+                }
+                if let Some(close) = block.close {
+                    if touches(close, offset) {
+                        let name = block.call.simple_name()?.to_string();
+                        return Some(At::Helper { name, span: close });
+                    }
+                }
+                let name = block.call.simple_name().unwrap_or("");
+                // `each` and `with` change the context: names inside are not root inputs.
+                let inner = child_context || matches!(name, "each" | "with");
+                if let Some(found) = in_nodes(&block.program, inner, offset) {
+                    return Some(found);
+                }
+                if let Some(inverse) = &block.inverse {
+                    return in_nodes(inverse, child_context, offset);
+                }
+                return None;
+            }
+            Node::Partial(partial) if touches(partial.span, offset) => {
+                if let PartialName::Static { name, span } = &partial.name {
+                    if touches(*span, offset) {
+                        return Some(At::Partial {
+                            name: name.clone(),
+                            span: *span,
+                        });
+                    }
+                }
+                let exprs = partial
+                    .context
+                    .iter()
+                    .chain(partial.hash.iter().map(|h| &h.value));
+                for expr in exprs {
+                    if let Some(found) = in_expr(expr, child_context, offset) {
+                        return Some(found);
+                    }
+                }
+                return None;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `mustache`: a `{{x}}` (a helper only with arguments or a known name) rather than the
+/// open tag of a block (always a helper).
+fn in_call(call: &Call, mustache: bool, child_context: bool, offset: usize) -> Option<At> {
+    if let Expr::Path(p) = &call.path {
+        if touches(p.span, offset) {
+            let name = p.parts.first()?.clone();
+            let helper = !mustache || call.has_arguments() || is_known_helper(&name);
+            if helper && p.is_simple() {
+                return Some(At::Helper { name, span: p.span });
+            }
+            return variable(p, child_context);
+        }
+    }
+    if call.simple_name() == Some("role") {
+        if let Some(Expr::String { span, value }) = call.params.first() {
+            if touches(*span, offset) {
+                return Some(At::Role {
+                    name: value.clone(),
+                    span: *span,
+                });
+            }
+        }
+    }
+    for expr in call.params.iter().chain(call.hash.iter().map(|h| &h.value)) {
+        if let Some(found) = in_expr(expr, child_context, offset) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+fn in_expr(expr: &Expr, child_context: bool, offset: usize) -> Option<At> {
+    if !touches(expr.span(), offset) {
+        return None;
+    }
+    match expr {
+        Expr::Path(p) => variable(p, child_context),
+        Expr::SubExpr(call) => in_call(call, false, child_context, offset),
+        _ => None,
+    }
+}
+
+fn variable(p: &crate::syntax::handlebars::Path, child_context: bool) -> Option<At> {
+    let root_input = !p.data && !p.this_relative && (!child_context || p.depth > 0);
+    if !root_input || p.parts.is_empty() {
+        return None;
+    }
+    Some(At::Variable {
+        name: p.parts[0].clone(),
+        span: p.span,
+    })
+}

@@ -1,0 +1,179 @@
+//! The document outline (symbols) and folding ranges.
+
+use super::facts;
+use super::{Fold, FoldKind, Symbol, SymbolKind};
+use crate::check::CheckInput;
+use crate::syntax::demos::demos;
+use crate::syntax::handlebars::{Expr, Node, PartialName};
+use crate::syntax::Span;
+
+/// The whole frontmatter block with its fences, when there is one.
+fn frontmatter_block(input: &CheckInput) -> Option<Span> {
+    input.parsed.split.frontmatter?;
+    Some(Span::new(0, input.parsed.split.body.start))
+}
+
+fn short(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.chars().count() > 40 {
+        format!("{}…", line.chars().take(39).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
+    let mut out = Vec::new();
+    if let (Some(block), Some(root)) = (frontmatter_block(input), &input.parsed.frontmatter) {
+        let children = root
+            .entries()
+            .iter()
+            .map(|e| {
+                let span = e.key.span.cover(e.value.span);
+                Symbol {
+                    name: e.key.key_string(),
+                    detail: e.value.scalar_text().map(short),
+                    kind: SymbolKind::Key,
+                    span,
+                    selection: e.key.span,
+                    children: Vec::new(),
+                }
+            })
+            .collect();
+        out.push(Symbol {
+            name: "frontmatter".into(),
+            detail: None,
+            kind: SymbolKind::Frontmatter,
+            span: block,
+            selection: Span::new(0, 3.min(block.end)),
+            children,
+        });
+    }
+
+    let template = facts::template(input);
+    let (regions, _) = demos(&template);
+    let in_demos = |at: usize| regions.iter().any(|r| r.span.contains(at));
+    let end = input.parsed.template_span.end;
+
+    // Role turns outside the demos regions, each up to the next one.
+    let mut markers: Vec<(String, Span)> = Vec::new();
+    let mut partials: Vec<Symbol> = Vec::new();
+    template.walk(&mut |node, _| match node {
+        Node::Mustache { span, call }
+            if call.simple_name() == Some("role") && !in_demos(span.start) =>
+        {
+            let role = match call.params.first() {
+                Some(Expr::String { value, .. }) => value.clone(),
+                _ => "role".to_string(),
+            };
+            markers.push((role, *span));
+        }
+        Node::Partial(p) => {
+            if let PartialName::Static { name, span } = &p.name {
+                partials.push(Symbol {
+                    name: format!("> {name}"),
+                    detail: None,
+                    kind: SymbolKind::Partial,
+                    span: p.span,
+                    selection: *span,
+                    children: Vec::new(),
+                });
+            }
+        }
+        _ => {}
+    });
+    markers.sort_by_key(|(_, s)| *s);
+    let mut turns: Vec<Symbol> = markers
+        .iter()
+        .enumerate()
+        .map(|(i, (role, span))| {
+            let until = markers
+                .get(i + 1)
+                .map_or(end, |(_, next)| next.start)
+                .max(span.end);
+            Symbol {
+                name: role.clone(),
+                detail: None,
+                kind: SymbolKind::Role,
+                span: Span::new(span.start, until),
+                selection: *span,
+                children: Vec::new(),
+            }
+        })
+        .collect();
+
+    let mut loose: Vec<Symbol> = Vec::new();
+    for region in &regions {
+        let children = region
+            .turns
+            .iter()
+            .map(|t| Symbol {
+                name: t.role.clone(),
+                detail: input.source.get(t.content.start..t.content.end).map(short),
+                kind: SymbolKind::Role,
+                span: t.role_span.cover(t.content),
+                selection: t.role_span,
+                children: Vec::new(),
+            })
+            .collect();
+        loose.push(Symbol {
+            name: "demos".into(),
+            detail: Some(format!("{} turns", region.turns.len())),
+            kind: SymbolKind::Demos,
+            span: region.span,
+            selection: region.start_marker,
+            children,
+        });
+    }
+    loose.extend(partials.into_iter().filter(|p| !in_demos(p.span.start)));
+    loose.sort_by_key(|s| s.span);
+    for symbol in loose {
+        match turns
+            .iter_mut()
+            .find(|t| t.span.start <= symbol.span.start && symbol.span.end <= t.span.end)
+        {
+            Some(turn) => turn.children.push(symbol),
+            None => out.push(symbol),
+        }
+    }
+    out.extend(turns);
+    out.sort_by_key(|s| s.span);
+    out
+}
+
+pub fn folds(input: &CheckInput) -> Vec<Fold> {
+    let mut out = Vec::new();
+    if let Some(block) = frontmatter_block(input) {
+        out.push(Fold {
+            span: block,
+            kind: FoldKind::Frontmatter,
+        });
+    }
+    let template = facts::template(input);
+    let (regions, _) = demos(&template);
+    for region in &regions {
+        out.push(Fold {
+            span: region.span,
+            kind: FoldKind::Demos,
+        });
+    }
+    let multi_line = |span: Span| {
+        input
+            .source
+            .get(span.start..span.end)
+            .is_some_and(|t| t.trim_end().contains('\n'))
+    };
+    template.walk(&mut |node, _| match node {
+        Node::Block(b) if multi_line(b.span) => out.push(Fold {
+            span: b.span,
+            kind: FoldKind::Block,
+        }),
+        Node::Comment { span, .. } if multi_line(*span) => out.push(Fold {
+            span: *span,
+            kind: FoldKind::Comment,
+        }),
+        _ => {}
+    });
+    out.sort_by_key(|f| f.span);
+    out
+}

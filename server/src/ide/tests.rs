@@ -1,0 +1,449 @@
+//! Editor features over whole files, with `$0` marking the cursor.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::check::{self, Workspace};
+use crate::syntax;
+
+/// Files in memory, as the language server's open buffers would be.
+#[derive(Default)]
+struct Files(HashMap<PathBuf, String>);
+
+impl Workspace for Files {
+    fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+    }
+}
+
+const PATH: &str = "/w/p.prompt";
+
+fn files() -> Files {
+    let mut f = Files::default();
+    f.0.insert("/w/_persona.prompt".into(), "You are {{tone}}.".into());
+    f.0.insert(
+        "/w/data.csv".into(),
+        "text,label\nGreat phone,positive\n".into(),
+    );
+    f
+}
+
+/// Runs `f` on `source` with `$0` removed, giving the cursor's byte offset.
+fn with_cursor<T>(source: &str, f: impl FnOnce(&CheckInput, usize) -> T) -> T {
+    let offset = source.find("$0").expect("a $0 cursor");
+    let text = source.replacen("$0", "", 1);
+    let parsed = syntax::parse(&text);
+    let files = files();
+    let input = CheckInput {
+        source: &text,
+        path: Some(Path::new(PATH)),
+        parsed: &parsed,
+        workspace: &files,
+    };
+    f(&input, offset)
+}
+
+const PROMPT: &str = "---\nmodel: openai/gpt-4o-mini\ninput:\n  schema:\n    text: string, the review\n    tone?: string\noutput:\n  format: text\npromptls.dataset: data.csv\npromptls.metric: exact_match\n---\n{{role \"system\"}}\n{{> persona tone=tone}}\n{{!-- promptls:demos --}}\n{{role \"user\"}}\nok\n{{role \"model\"}}\npositive\n{{!-- /promptls:demos --}}\n{{role \"user\"}}\n{{#if tone}}Tone: {{tone}}{{/if}}\n{{text}}\n";
+
+fn cursor_at(needle: &str, within: usize) -> String {
+    let at = PROMPT
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} in PROMPT"))
+        + within;
+    format!("{}$0{}", &PROMPT[..at], &PROMPT[at..])
+}
+
+#[test]
+fn hovers() {
+    let hover_at = |needle: &str, within: usize| {
+        with_cursor(&cursor_at(needle, within), |input, offset| {
+            hover(input, offset)
+        })
+        .map(|h| h.markdown)
+        .unwrap_or_default()
+    };
+    assert!(hover_at("model:", 1).contains("provider/model"));
+    let model = hover_at("openai/gpt-4o-mini", 3);
+    assert!(
+        model.contains("OpenAI") && model.contains("128,000") && model.contains("$0.15"),
+        "{model}"
+    );
+    let variable = hover_at("{{text}}", 3);
+    assert!(
+        variable.contains("string")
+            && variable.contains("the review")
+            && variable.contains("Great phone"),
+        "{variable}"
+    );
+    assert!(hover_at("#if", 2).contains("truthy"));
+    let partial = hover_at("> persona", 3);
+    assert!(partial.contains("You are {{tone}}."), "{partial}");
+    assert!(hover_at("exact_match", 2).contains("equals the target"));
+    assert!(hover_at("promptls.dataset", 10).contains("CSV"));
+    assert!(hover_at("data.csv", 2).contains("1 rows"));
+    assert!(hover_at("format:", 1).contains("`output.format`"));
+    assert!(hover_at("\"system\"", 2).contains("role `system`"));
+    // Nothing at plain text.
+    assert_eq!(hover_at("positive\n{{!--", 2), "");
+}
+
+fn labels(source: &str) -> Vec<String> {
+    with_cursor(source, completions)
+        .into_iter()
+        .map(|c| c.label)
+        .collect()
+}
+
+#[test]
+fn completes_by_context() {
+    let keys = labels("---\nmod$0\n---\nHi");
+    assert!(
+        keys.contains(&"model".to_string()) && keys.contains(&"promptls.metric".to_string()),
+        "{keys:?}"
+    );
+    // Unterminated frontmatter, half a key.
+    assert!(labels("---\npromptls.me$0").contains(&"promptls.metric".to_string()));
+    let nested = labels("---\noutput:\n  fo$0\n---\n");
+    assert!(
+        nested.contains(&"format".to_string()) && !nested.contains(&"model".to_string()),
+        "{nested:?}"
+    );
+    assert!(labels("---\noutput:\n  format: js$0\n---\n").contains(&"json".to_string()));
+    assert!(labels("---\nmodel: gr$0\n---\n").contains(&"groq/llama-3.1-8b-instant".to_string()));
+    assert!(labels("---\npromptls.metric: $0\n---\n").contains(&"rougeLsum".to_string()));
+    assert!(labels("---\npromptls.optimizer: {name: mi$0}\n---\n").contains(&"mipro".to_string()));
+    assert!(
+        labels("---\npromptls.optimizer: {name: mipro, tri$0}\n---\n")
+            .contains(&"trials".to_string())
+    );
+    assert!(labels("---\npromptls.optimizer: $0\n---\n").contains(&"gepa".to_string()));
+    let target = labels("---\npromptls.dataset: data.csv\npromptls.target: $0\n---\n");
+    assert_eq!(target, vec!["text", "label"]);
+
+    let in_template = labels(&cursor_at("{{text}}", 2));
+    assert!(
+        in_template.contains(&"text".to_string()) && in_template.contains(&"tone".to_string()),
+        "{in_template:?}"
+    );
+    assert!(in_template.contains(&"role".to_string()));
+    assert_eq!(
+        labels("{{role \"us$0"),
+        vec!["system", "user", "model", "tool"]
+    );
+    let blocks = labels("Hi {{#e$0");
+    assert!(
+        blocks.contains(&"each".to_string()) && !blocks.contains(&"role".to_string()),
+        "{blocks:?}"
+    );
+    // Not inside a mustache: nothing.
+    assert!(labels("Hello wor$0ld").is_empty());
+}
+
+#[test]
+fn completion_replaces_the_word_typed() {
+    with_cursor(
+        "---\ninput:\n  schema:\n    name: string\n---\nHi {{na$0",
+        |input, offset| {
+            let items = completions(input, offset);
+            let name = items.iter().find(|i| i.label == "name").expect("name");
+            assert_eq!(&input.source[name.replace.start..name.replace.end], "na");
+        },
+    );
+    with_cursor("Hi {{#if$0", |input, offset| {
+        let items = completions(input, offset);
+        let item = items.iter().find(|i| i.label == "if").expect("if");
+        assert!(item.is_snippet);
+        assert!(
+            item.insert_text.starts_with("if ${1:value}}}")
+                && item.insert_text.ends_with("{{/if}}"),
+            "{}",
+            item.insert_text
+        );
+    });
+}
+
+#[test]
+fn definitions() {
+    let at = |needle: &str, within: usize| {
+        with_cursor(&cursor_at(needle, within), |input, offset| {
+            definition(input, offset)
+        })
+    };
+    assert_eq!(
+        at("> persona", 4).unwrap().path,
+        PathBuf::from("/w/_persona.prompt")
+    );
+    assert_eq!(
+        at("data.csv", 1).unwrap().path,
+        PathBuf::from("/w/data.csv")
+    );
+    let variable = at("{{text}}", 3).unwrap();
+    let span = variable.span.unwrap();
+    assert_eq!(&PROMPT[span.start..span.end], "text");
+    assert!(at("positive\n{{!--", 1).is_none());
+}
+
+#[test]
+fn outline_and_folds() {
+    with_cursor(&format!("$0{PROMPT}"), |input, _| {
+        let symbols = symbols(input);
+        let names: Vec<&str> = symbols.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["frontmatter", "system", "user"]);
+        let system = &symbols[1];
+        let children: Vec<&str> = system.children.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(children, vec!["> persona", "demos"]);
+        for s in &symbols {
+            assert!(s.span.start <= s.selection.start && s.selection.end <= s.span.end);
+            for c in &s.children {
+                assert!(
+                    s.span.start <= c.span.start && c.span.end <= s.span.end,
+                    "{c:?} in {s:?}"
+                );
+            }
+        }
+        let kinds: Vec<FoldKind> = folds(input).iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![FoldKind::Frontmatter, FoldKind::Demos]);
+    });
+}
+
+#[test]
+fn links_and_dependencies() {
+    with_cursor(&format!("$0{PROMPT}"), |input, _| {
+        let targets: Vec<PathBuf> = links(input).into_iter().map(|l| l.target).collect();
+        assert_eq!(
+            targets,
+            vec![
+                PathBuf::from("/w/data.csv"),
+                PathBuf::from("/w/_persona.prompt")
+            ]
+        );
+        assert_eq!(
+            dependencies(input),
+            vec![
+                PathBuf::from("/w/_persona.prompt"),
+                PathBuf::from("/w/data.csv")
+            ]
+        );
+    });
+    // A variant depends on its base; a missing partial is still a dependency.
+    let text = "Hi {{> missing}}";
+    let parsed = syntax::parse(text);
+    let files = files();
+    let input = CheckInput {
+        source: text,
+        path: Some(Path::new("/w/p.short.prompt")),
+        parsed: &parsed,
+        workspace: &files,
+    };
+    assert_eq!(
+        dependencies(&input),
+        vec![
+            PathBuf::from("/w/_missing.prompt"),
+            PathBuf::from("/w/p.prompt")
+        ]
+    );
+}
+
+/// Applies an action's edits to the checked file.
+fn apply(source: &str, action: &Action) -> String {
+    let mut edits: Vec<(Span, String)> = action
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            FileChange::Edit { span, new_text, .. } => Some((*span, new_text.clone())),
+            FileChange::Create { .. } => None,
+        })
+        .collect();
+    edits.sort_by_key(|(s, _)| std::cmp::Reverse(s.start));
+    let mut out = source.to_string();
+    for (span, text) in edits {
+        out.replace_range(span.start..span.end, &text);
+    }
+    out
+}
+
+fn fix(source: &str, code: &str, title_has: &str) -> String {
+    let parsed = syntax::parse(source);
+    let files = files();
+    let input = CheckInput {
+        source,
+        path: Some(Path::new(PATH)),
+        parsed: &parsed,
+        workspace: &files,
+    };
+    let diagnostics = check::check_parsed(&input);
+    let d = diagnostics
+        .iter()
+        .find(|d| d.code == code)
+        .unwrap_or_else(|| panic!("no {code} in {diagnostics:?}"));
+    let actions = code_actions(&input, &diagnostics, d.span);
+    let action = actions
+        .iter()
+        .find(|a| a.title.contains(title_has) && a.code == code)
+        .unwrap_or_else(|| panic!("no action with {title_has:?} in {actions:?}"));
+    assert_eq!(action.diagnostic_span, d.span);
+    let fixed = apply(source, action);
+    let after = check::check(&fixed, Some(Path::new(PATH)), &files);
+    assert!(
+        !after.iter().any(|d| d.code == code),
+        "{code} still there after {:?}:\n{fixed}\n{after:?}",
+        action.title
+    );
+    fixed
+}
+
+#[test]
+fn quick_fixes_resolve_their_diagnostics() {
+    let declared = fix(
+        "---\ninput:\n  schema:\n    text: string\n---\n{{text}} {{tone}}\n",
+        "undeclared-variable",
+        "Declare `tone`",
+    );
+    assert!(
+        declared.contains("    text: string\n    tone: string\n"),
+        "{declared}"
+    );
+    // The last entry without a trailing line break, and a nested entry.
+    fix(
+        "---\ninput:\n  schema:\n    tags(array):\n      - string\n---\n{{tags}} {{x}}",
+        "undeclared-variable",
+        "Declare `x`",
+    );
+    let removed = fix(
+        "---\ninput:\n  schema:\n    text: string\n    unused?: integer\n---\n{{text}}\n",
+        "unused-variable",
+        "Remove unused input `unused`",
+    );
+    assert_eq!(
+        removed,
+        "---\ninput:\n  schema:\n    text: string\n---\n{{text}}\n"
+    );
+    fix("---\nmodle: a/b\n---\nHi", "unknown-key", "`model`");
+}
+
+#[test]
+fn creates_a_missing_partial() {
+    let source = "Hi {{> sig}}";
+    let parsed = syntax::parse(source);
+    let files = files();
+    let input = CheckInput {
+        source,
+        path: Some(Path::new(PATH)),
+        parsed: &parsed,
+        workspace: &files,
+    };
+    let diagnostics = check::check_parsed(&input);
+    let actions = code_actions(&input, &diagnostics, Span::empty(8));
+    let create = actions
+        .iter()
+        .find(|a| a.code == "missing-partial")
+        .expect("an action");
+    match &create.changes[..] {
+        [FileChange::Create { path, contents }] => {
+            assert_eq!(path, &PathBuf::from("/w/_sig.prompt"));
+            let mut with_partial = files;
+            with_partial.0.insert(path.clone(), contents.clone());
+            let after = check::check(source, Some(Path::new(PATH)), &with_partial);
+            assert!(after.is_empty(), "{after:?}");
+            assert!(check::check(contents, Some(path), &with_partial).is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn tokens_are_sorted_and_disjoint_on_every_example_and_broken_input() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut sources: Vec<String> = [
+        "sentiment/sentiment.prompt",
+        "sentiment/_persona.prompt",
+        "extract/extract_contact.prompt",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(examples.join(p)).unwrap())
+    .collect();
+    sources.extend(
+        [
+            PROMPT,
+            "",
+            "---\n",
+            "---\na: [\n---\n{{",
+            "{{#each x}}{{/if}}",
+            "{{> }}",
+            "{{role \"user\"}}{{json (lookup a 'b') indent=2}}",
+            "é{{~#if a~}}ü{{~/if~}}",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    for source in &sources {
+        with_cursor(&format!("$0{source}"), |input, _| {
+            let tokens = semantic_tokens(input);
+            for pair in tokens.windows(2) {
+                assert!(
+                    pair[0].span.end <= pair[1].span.start,
+                    "{pair:?} in {source:?}"
+                );
+            }
+            for t in &tokens {
+                assert!(
+                    source.is_char_boundary(t.span.start) && source.is_char_boundary(t.span.end)
+                );
+            }
+        });
+    }
+    with_cursor(&format!("$0{PROMPT}"), |input, _| {
+        let tokens = semantic_tokens(input);
+        let text_of = |kind: TokenKind| -> Vec<&str> {
+            tokens
+                .iter()
+                .filter(|t| t.kind == kind)
+                .map(|t| &PROMPT[t.span.start..t.span.end])
+                .collect()
+        };
+        assert!(text_of(TokenKind::Key).contains(&"model"));
+        assert!(text_of(TokenKind::Role).contains(&"\"system\""));
+        assert!(text_of(TokenKind::Partial).contains(&"persona"));
+        assert!(text_of(TokenKind::Variable).contains(&"text"));
+        assert!(text_of(TokenKind::Helper).contains(&"if"));
+        assert_eq!(text_of(TokenKind::Demos).len(), 2);
+    });
+}
+
+#[test]
+fn nothing_panics_at_any_offset() {
+    let sources = [
+        PROMPT,
+        "---\nmodel: [\n---\n{{#if",
+        "{{",
+        "é😀{{> a}}\r\n---",
+        "",
+    ];
+    for source in sources {
+        let parsed = syntax::parse(source);
+        let files = files();
+        let input = CheckInput {
+            source,
+            path: Some(Path::new(PATH)),
+            parsed: &parsed,
+            workspace: &files,
+        };
+        let diagnostics = check::check_parsed(&input);
+        for offset in 0..=source.len() + 2 {
+            let _ = hover(&input, offset);
+            let _ = completions(&input, offset);
+            let _ = definition(&input, offset);
+            let _ = code_actions(&input, &diagnostics, Span::empty(offset.min(source.len())));
+        }
+        let _ = (
+            symbols(&input),
+            folds(&input),
+            links(&input),
+            dependencies(&input),
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! Semantic tokens: frontmatter keys and values, and the parts of every Handlebars tag.
+
+use super::facts;
+use super::{Token, TokenKind};
+use crate::check::CheckInput;
+use crate::render::engine::is_known_helper;
+use crate::syntax::demos::{END, START};
+use crate::syntax::handlebars::{Call, Expr, Node, PartialName};
+use crate::syntax::yaml::{YamlKind, YamlNode};
+use crate::syntax::Span;
+
+pub fn semantic_tokens(input: &CheckInput) -> Vec<Token> {
+    let mut out = Vec::new();
+    let source = input.source;
+    if let Some(fm) = input.parsed.split.frontmatter {
+        out.push(token(Span::new(0, 3.min(fm.start)), TokenKind::Delimiter));
+        let body = input.parsed.split.body.start;
+        if let Some(i) = source.get(fm.end..body).and_then(|t| t.find("---")) {
+            out.push(token(
+                Span::new(fm.end + i, fm.end + i + 3),
+                TokenKind::Delimiter,
+            ));
+        }
+        if let Some(root) = &input.parsed.frontmatter {
+            yaml(root, &mut out);
+        }
+    }
+    let template = facts::template(input);
+    nodes(&template.nodes, source, &mut out);
+    out.retain(|t| !t.span.is_empty() && t.span.end <= source.len());
+    out.sort_by_key(|t| (t.span.start, std::cmp::Reverse(t.span.end)));
+    let mut kept: Vec<Token> = Vec::with_capacity(out.len());
+    for t in out {
+        if kept.last().is_none_or(|last| last.span.end <= t.span.start) {
+            kept.push(t);
+        }
+    }
+    kept
+}
+
+fn token(span: Span, kind: TokenKind) -> Token {
+    Token { span, kind }
+}
+
+fn yaml(node: &YamlNode, out: &mut Vec<Token>) {
+    match &node.kind {
+        YamlKind::Map(entries) => {
+            for e in entries {
+                out.push(token(e.key.span, TokenKind::Key));
+                yaml(&e.value, out);
+            }
+        }
+        YamlKind::Seq(items) => items.iter().for_each(|i| yaml(i, out)),
+        YamlKind::Scalar(s) => {
+            let kind = if !s.plain {
+                TokenKind::String
+            } else if matches!(
+                s.text.as_str(),
+                "true"
+                    | "false"
+                    | "null"
+                    | "~"
+                    | "True"
+                    | "False"
+                    | "Null"
+                    | "NULL"
+                    | "TRUE"
+                    | "FALSE"
+            ) {
+                TokenKind::Keyword
+            } else if s.text.parse::<f64>().is_ok() {
+                TokenKind::Number
+            } else {
+                TokenKind::String
+            };
+            out.push(token(node.span, kind));
+        }
+    }
+}
+
+/// `{{` and `}}` (with `{{{`, `}}}`, `~`) at the ends of a tag.
+fn delimiters(span: Span, source: &str, out: &mut Vec<Token>) {
+    let Some(text) = source.get(span.start..span.end) else {
+        return;
+    };
+    let open = text.len() - text.trim_start_matches(['{', '~']).len();
+    let close = text.len() - text.trim_end_matches(['}', '~']).len();
+    if open > 0 && open + close <= text.len() {
+        out.push(token(
+            Span::new(span.start, span.start + open),
+            TokenKind::Delimiter,
+        ));
+        out.push(token(
+            Span::new(span.end - close, span.end),
+            TokenKind::Delimiter,
+        ));
+    }
+}
+
+fn nodes(nodes: &[Node], source: &str, out: &mut Vec<Token>) {
+    for node in nodes {
+        match node {
+            Node::Text { .. } => {}
+            Node::Comment { span, text } => {
+                let kind = match text.trim() {
+                    START | END => TokenKind::Demos,
+                    _ => TokenKind::Comment,
+                };
+                out.push(token(*span, kind));
+            }
+            Node::Mustache { span, call } => {
+                delimiters(*span, source, out);
+                let helper =
+                    call.has_arguments() || call.simple_name().is_some_and(is_known_helper);
+                self::call(call, helper, out);
+            }
+            Node::Block(b) => {
+                delimiters(b.open, source, out);
+                self::call(&b.call, true, out);
+                if let Some(close) = b.close {
+                    delimiters(close, source, out);
+                    if let Some(name) = b.call.simple_name() {
+                        if let Some(i) = source
+                            .get(close.start..close.end)
+                            .and_then(|t| t.find(name))
+                        {
+                            out.push(token(
+                                Span::new(close.start + i, close.start + i + name.len()),
+                                TokenKind::Helper,
+                            ));
+                        }
+                    }
+                }
+                self::nodes(&b.program, source, out);
+                if let Some(inverse) = &b.inverse {
+                    self::nodes(inverse, source, out);
+                }
+            }
+            Node::Partial(p) => {
+                delimiters(p.span, source, out);
+                match &p.name {
+                    PartialName::Static { span, .. } => out.push(token(*span, TokenKind::Partial)),
+                    PartialName::Dynamic(call) => self::call(call, true, out),
+                }
+                if let Some(context) = &p.context {
+                    expr(context, false, out);
+                }
+                for pair in &p.hash {
+                    out.push(token(pair.key_span, TokenKind::Key));
+                    expr(&pair.value, false, out);
+                }
+            }
+        }
+    }
+}
+
+fn call(call: &Call, helper: bool, out: &mut Vec<Token>) {
+    match &call.path {
+        Expr::Path(p) => out.push(token(
+            p.span,
+            if helper {
+                TokenKind::Helper
+            } else {
+                TokenKind::Variable
+            },
+        )),
+        other => expr(other, false, out),
+    }
+    let role = call.simple_name() == Some("role");
+    for param in &call.params {
+        expr(param, role, out);
+    }
+    for pair in &call.hash {
+        out.push(token(pair.key_span, TokenKind::Key));
+        expr(&pair.value, false, out);
+    }
+}
+
+fn expr(e: &Expr, role: bool, out: &mut Vec<Token>) {
+    match e {
+        Expr::Path(p) => out.push(token(p.span, TokenKind::Variable)),
+        Expr::String { span, .. } => out.push(token(
+            *span,
+            if role {
+                TokenKind::Role
+            } else {
+                TokenKind::String
+            },
+        )),
+        Expr::Number { span, .. } => out.push(token(*span, TokenKind::Number)),
+        Expr::Boolean { span, .. } | Expr::Null { span } | Expr::Undefined { span } => {
+            out.push(token(*span, TokenKind::Keyword))
+        }
+        Expr::SubExpr(c) => call(c, true, out),
+    }
+}
