@@ -1,0 +1,2 @@
+-- *.prompt files are Dotprompt prompts.
+vim.filetype.add({ extension = { prompt = 'prompt' } })

@@ -1,0 +1,8 @@
+[
+  (frontmatter)
+  (block)
+  (else_clause)
+  (demos_block)
+  (raw_block)
+  (comment)
+] @fold
