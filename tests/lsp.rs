@@ -436,11 +436,30 @@ fn creating_a_missing_partial_rechecks_the_prompt() {
 fn settings_disable_codes_and_override_severity() {
     let dir = workspace();
     let mut client = Client::start(&binary(), false);
-    let options = json!({"checks": {"severity": {"unknown-key": "hint"}}});
+    let options = json!({
+        "checks": {"severity": {"unknown-key": "hint"}},
+        "models": {"aliases": {"fast": "groq/llama-3.1-8b-instant"}},
+    });
     client.initialize(dir.path(), capabilities(), options);
     let uri = client.open(&dir.path().join("broken.prompt"), BROKEN, 1);
     let first = client.diagnostics_for_version(&uri, 1);
     assert_eq!(find(&first, "unknown-key")["severity"], 4);
+    // An alias is not a misspelt model name, and its hover describes the model.
+    let aliased = client.open(
+        &dir.path().join("alias.prompt"),
+        "---\nmodel: fast\n---\nHi\n",
+        1,
+    );
+    assert!(client.diagnostics_for_version(&aliased, 1).is_empty());
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": aliased}, "position": {"line": 1, "character": 8}}),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap_or("");
+    assert!(
+        text.contains("alias") && text.contains("131,072"),
+        "{hover}"
+    );
     client.notify(
         "workspace/didChangeConfiguration",
         json!({"settings": {"promptls": {"checks": {"disabled": ["undeclared-variable"]}}}}),

@@ -190,6 +190,12 @@ pub fn hover(input: &CheckInput, offset: usize) -> Option<Hover> {
     hover::hover(input, offset)
 }
 
+/// What promptls knows of a model `provider/model` (provider, context window, price), as
+/// markdown.
+pub fn describe_model(name: &str) -> String {
+    hover::model(name)
+}
+
 /// Completions at byte `offset`.
 pub fn completions(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
     completion::completions(input, offset)

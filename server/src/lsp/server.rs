@@ -569,10 +569,16 @@ impl LanguageServer for Backend {
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let at = params.text_document_position_params;
         let snapshot = Snapshot::take(self.state(), &at.text_document.uri)?;
-        let markdown = lock(self.state()).client.markdown_hover;
+        let (markdown, config) = {
+            let st = lock(self.state());
+            (st.client.markdown_hover, st.config.clone())
+        };
         let offset = snapshot.offset(at.position);
         let found = snapshot.analyze(self.state(), |input, _| ide::hover(input, offset))?;
-        Ok(found.map(|h| hover::to_lsp(&snapshot, h, markdown)))
+        Ok(found.map(|h| {
+            let h = hover::resolve_alias(&snapshot, h, &config);
+            hover::to_lsp(&snapshot, h, markdown)
+        }))
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
