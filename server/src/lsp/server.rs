@@ -269,6 +269,16 @@ impl Backend {
     }
 
     async fn apply_settings(&self, value: &Value) {
+        // Some clients send an empty notification (null or `{}`) just to say "ask me";
+        // that must not wipe the settings given at `initialize`.
+        let empty = match value {
+            Value::Null => true,
+            Value::Object(map) => map.is_empty() || map.get("promptls").is_some_and(Value::is_null),
+            _ => false,
+        };
+        if empty {
+            return;
+        }
         match Config::from_json(value) {
             Ok(config) => {
                 if let Some(level) = config.log_level {
