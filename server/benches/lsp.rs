@@ -146,7 +146,7 @@ fn resident_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn memory(root: &Path) {
+fn memory(root: &Path, only_big: bool) {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let sources: Vec<String> = [
         "sentiment/sentiment.prompt",
@@ -157,6 +157,11 @@ fn memory(root: &Path) {
     .map(|p| std::fs::read_to_string(examples.join(p)).unwrap())
     .chain(std::iter::once(prompts::big_prompt()))
     .collect();
+    let sources = if only_big {
+        vec![prompts::big_prompt()]
+    } else {
+        sources
+    };
     let mut client = start(root);
     let (idle, _) = resident_kib(client.pid());
     let mut uris = Vec::new();
@@ -179,8 +184,13 @@ fn memory(root: &Path) {
         );
     }
     let (rss, peak) = resident_kib(client.pid());
+    let what = if only_big {
+        "200 copies of the 300-line prompt"
+    } else {
+        "200 open prompt files (the three examples and the 300-line prompt, in turn)"
+    };
     println!(
-        "memory with 200 open prompt files: resident {:.1} MiB (peak {:.1} MiB; {:.1} MiB after initialize)",
+        "memory with {what}: resident {:.1} MiB (peak {:.1} MiB; {:.1} MiB after initialize)",
         rss as f64 / 1024.0,
         peak as f64 / 1024.0,
         idle as f64 / 1024.0
@@ -217,7 +227,8 @@ fn main() {
         typing(&dir);
     }
     if run("memory") {
-        memory(&dir);
+        memory(&dir, false);
+        memory(&dir, true);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
