@@ -1,68 +1,102 @@
 // The promptls VS Code extension: starts `promptls lsp` over stdio for `prompt`
-// documents, forwards the `promptls.*` settings, and adds two commands.
+// documents, forwards the `promptls.*` settings, and adds its commands.
+import * as fs from 'fs';
+import * as os from 'os';
 import * as vscode from 'vscode';
 import {
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
+  TransportKind,
 } from 'vscode-languageclient/node';
+import {
+  findExecutable,
+  resolveServerPath,
+  serverArgs,
+  serverSettings,
+  startFailureMessage,
+} from './settings';
 
 let client: LanguageClient | undefined;
 let output: vscode.OutputChannel | undefined;
 
-/** The settings the server reads (everything but how to start it). */
-function serverSettings(): Record<string, unknown> {
+function outputChannel(): vscode.OutputChannel {
+  output ??= vscode.window.createOutputChannel('promptls');
+  return output;
+}
+
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Reads `promptls.server.*` afresh: called on every (re)start. */
+function serverCommand(): { command: string; args: string[] } {
   const config = vscode.workspace.getConfiguration('promptls');
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   return {
-    logLevel: config.get('logLevel'),
-    checks: config.get('checks'),
-    models: config.get('models'),
-    providers: config.get('providers'),
+    command: resolveServerPath(config.get<string>('server.path'), folder, os.homedir()),
+    args: serverArgs(config.get('server.extraArgs')),
   };
 }
 
-function createClient(): LanguageClient {
-  const config = vscode.workspace.getConfiguration('promptls');
-  const command = config.get<string>('server.path') || 'promptls';
-  const args = ['lsp', ...(config.get<string[]>('server.extraArgs') ?? [])];
+function createClient(command: string, args: string[]): LanguageClient {
   const serverOptions: ServerOptions = {
-    run: { command, args },
-    debug: { command, args: [...args, '--log-level', 'debug'] },
+    run: { command, args, transport: TransportKind.stdio },
+    debug: { command, args: [...args, '--log-level', 'debug'], transport: TransportKind.stdio },
   };
-  output ??= vscode.window.createOutputChannel('promptls');
   const clientOptions: LanguageClientOptions = {
     documentSelector: [
       { scheme: 'file', language: 'prompt' },
       { scheme: 'untitled', language: 'prompt' },
     ],
-    initializationOptions: serverSettings(),
-    outputChannel: output,
+    initializationOptions: serverSettings(vscode.workspace.getConfiguration('promptls')),
+    outputChannel: outputChannel(),
     synchronize: {
       configurationSection: 'promptls',
       fileEvents: vscode.workspace.createFileSystemWatcher('**/*.{prompt,csv,jsonl}'),
     },
   };
+  // The id `promptls` makes the client read `promptls.trace.server` itself.
   return new LanguageClient('promptls', 'promptls', serverOptions, clientOptions);
 }
 
+async function showStartError(message: string): Promise<void> {
+  outputChannel().appendLine(message);
+  const choice = await vscode.window.showErrorMessage(message, 'Open Settings', 'Show Log');
+  if (choice === 'Open Settings') {
+    await vscode.commands.executeCommand('workbench.action.openSettings', 'promptls.server.path');
+  } else if (choice === 'Show Log') {
+    outputChannel().show(true);
+  }
+}
+
 async function start(): Promise<void> {
-  client = createClient();
+  const { command, args } = serverCommand();
+  if (!findExecutable(command, process.env.PATH, isFile)) {
+    void showStartError(startFailureMessage(command, new Error('ENOENT')));
+    return;
+  }
+  const next = createClient(command, args);
+  client = next;
   try {
-    await client.start();
+    await next.start();
   } catch (error) {
-    const path = vscode.workspace.getConfiguration('promptls').get<string>('server.path');
-    void vscode.window.showErrorMessage(
-      `promptls: cannot start the language server "${path} lsp": ${String(error)}. ` +
-        'Install it (cargo install --path server) or set promptls.server.path.',
-    );
-    client = undefined;
+    if (client === next) {
+      client = undefined;
+    }
+    await next.dispose().catch(() => undefined);
+    void showStartError(startFailureMessage(command, error));
   }
 }
 
 async function restart(): Promise<void> {
-  if (client) {
-    const old = client;
-    client = undefined;
+  const old = client;
+  client = undefined;
+  if (old) {
     await old.stop().catch(() => undefined);
   }
   await start();
@@ -71,7 +105,11 @@ async function restart(): Promise<void> {
 /** Opens what would be sent to the model (`promptls.render`) as a JSON document. */
 async function showRenderedPrompt(): Promise<void> {
   const editor = vscode.window.activeTextEditor;
-  if (!client || !editor || editor.document.languageId !== 'prompt') {
+  if (!editor || editor.document.languageId !== 'prompt') {
+    return;
+  }
+  if (!client) {
+    void vscode.window.showErrorMessage('promptls: the language server is not running.');
     return;
   }
   const row = await vscode.window.showInputBox({
@@ -103,6 +141,7 @@ async function showRenderedPrompt(): Promise<void> {
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   context.subscriptions.push(
     vscode.commands.registerCommand('promptls.restartServer', restart),
+    vscode.commands.registerCommand('promptls.showLog', () => outputChannel().show(true)),
     vscode.commands.registerCommand('promptls.showRenderedPrompt', showRenderedPrompt),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('promptls.server')) {
@@ -116,5 +155,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 }
 
 export async function deactivate(): Promise<void> {
-  await client?.stop();
+  const old = client;
+  client = undefined;
+  await old?.stop();
 }

@@ -1,9 +1,13 @@
 // Drives the real `promptls lsp` through Microsoft's own client-side protocol library
-// (vscode-languageserver-protocol over stdio), as the VS Code extension does.
+// (vscode-languageserver-protocol over stdio), the way the VS Code extension talks to it:
+// the same initializationOptions shape, didChangeConfiguration as `{settings: {promptls}}`
+// and didChangeWatchedFiles as the file watcher sends them.
+//
+// The binary: $PROMPTLS_BIN, else target/debug/promptls of this repository (cargo build).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,38 +19,57 @@ import {
   InitializedNotification,
   DidOpenTextDocumentNotification,
   DidChangeTextDocumentNotification,
+  DidChangeConfigurationNotification,
+  DidChangeWatchedFilesNotification,
+  FileChangeType,
   PublishDiagnosticsNotification,
   HoverRequest,
   CompletionRequest,
   CodeActionRequest,
   ShutdownRequest,
   ExitNotification,
+  DiagnosticSeverity,
 } from 'vscode-languageserver-protocol/node.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..', '..');
-const binary = process.env.PROMPTLS_BIN ?? join(repo, 'target', 'debug', 'promptls');
-const TIMEOUT_MS = 15000;
+const binary = process.env.PROMPTLS_BIN
+  ? resolve(process.env.PROMPTLS_BIN)
+  : join(repo, 'target', 'debug', 'promptls');
+const TIMEOUT_MS = 10000;
 
 function withTimeout(promise, what) {
   let timer;
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${TIMEOUT_MS} ms waiting for ${what}`)), TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${TIMEOUT_MS} ms waiting for ${what}`)),
+      TIMEOUT_MS,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-test('promptls lsp through vscode-languageserver-protocol', async () => {
-  assert.ok(existsSync(binary), `no promptls binary at ${binary} (run cargo build first)`);
+const codes = (p) => JSON.stringify(p.diagnostics.map((d) => `${d.code}@${d.range.start.line}`));
+
+test('promptls lsp through vscode-languageserver-protocol', async (t) => {
+  assert.ok(existsSync(binary), `no promptls binary at ${binary} (run \`cargo build\` first, or set PROMPTLS_BIN)`);
+
+  // A workspace with the sentiment example, its partial kept aside to be created later.
   const workspace = mkdtempSync(join(tmpdir(), 'promptls-vscode-'));
   cpSync(join(repo, 'examples', 'sentiment'), workspace, { recursive: true });
+  const partial = join(workspace, '_persona.prompt');
+  const partialAside = join(workspace, 'persona.txt');
+  renameSync(partial, partialAside);
+
   const server = spawn(binary, ['lsp'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise((done) => server.on('exit', (code) => done(code)));
+  const spawnError = new Promise((_, reject) => server.on('error', reject));
   const connection = createProtocolConnection(
     new StreamMessageReader(server.stdout),
     new StreamMessageWriter(server.stdin),
   );
-  // Every publishDiagnostics, and waiters for the one they want.
+
+  // Every publishDiagnostics in order; a wait looks at those from `since` on.
   const published = [];
   const waiters = [];
   connection.onNotification(PublishDiagnosticsNotification.type, (params) => {
@@ -59,97 +82,186 @@ test('promptls lsp through vscode-languageserver-protocol', async () => {
     }
   });
   connection.onRequest('client/registerCapability', () => null);
-  const diagnostics = (want, what) =>
+  connection.onRequest('workspace/configuration', (params) => params.items.map(() => null));
+  const mark = () => published.length;
+  const diagnostics = (since, want, what) =>
     withTimeout(
-      new Promise((done) => {
-        const seen = published.find(want);
-        if (seen) done(seen);
-        else waiters.push({ want, done });
-      }),
-      what,
+      Promise.race([
+        spawnError,
+        new Promise((done) => {
+          const seen = published.slice(since).find(want);
+          if (seen) done(seen);
+          else waiters.push({ want, done });
+        }),
+      ]),
+      `${what} (published so far: ${JSON.stringify(published.map((p) => [p.uri.split('/').pop(), p.version, codes(p)]))})`,
     );
+  const request = (type, params, what) => withTimeout(Promise.race([spawnError, connection.sendRequest(type, params)]), what);
   connection.listen();
 
+  const rootUri = pathToFileURL(workspace).href;
+  // The sentiment prompt with a misspelt variable on its last line.
+  const mainPath = join(workspace, 'sentiment.prompt');
+  const mainUri = pathToFileURL(mainPath).href;
+  const mainText = readFileSync(mainPath, 'utf8').replace(/^\{\{text\}\}$/m, '{{txet}}');
+  const mainLines = mainText.split('\n');
+  const mistakeLine = mainLines.findIndex((l) => l === '{{txet}}');
+  const partialLine = mainLines.findIndex((l) => l.startsWith('{{> persona'));
+  const modelLine = mainLines.findIndex((l) => l.startsWith('model:'));
+  // A new prompt with a misspelt key and a blank line to complete on.
+  const draftUri = pathToFileURL(join(workspace, 'draft.prompt')).href;
+  const draftText = '---\nmodle: groq/llama-3.1-8b-instant\n\n---\nHello\n';
+  let undeclared;
+
   try {
-    const init = await withTimeout(
-      connection.sendRequest(InitializeRequest.type, {
-        processId: process.pid,
-        rootUri: pathToFileURL(workspace).href,
-        workspaceFolders: [{ uri: pathToFileURL(workspace).href, name: 'sentiment' }],
-        capabilities: {
-          textDocument: {
-            hover: { contentFormat: ['markdown'] },
-            completion: { completionItem: { snippetSupport: true } },
-            publishDiagnostics: { versionSupport: true },
+    await t.test('initialize', async () => {
+      const init = await request(
+        InitializeRequest.type,
+        {
+          processId: process.pid,
+          rootUri,
+          workspaceFolders: [{ uri: rootUri, name: 'sentiment' }],
+          capabilities: {
+            general: { positionEncodings: ['utf-16'] },
+            workspace: { configuration: true, didChangeWatchedFiles: { dynamicRegistration: false } },
+            textDocument: {
+              hover: { contentFormat: ['markdown', 'plaintext'] },
+              completion: { completionItem: { snippetSupport: true } },
+              publishDiagnostics: { versionSupport: true },
+            },
+          },
+          // What the extension sends: the `promptls` settings but `server.*` and `trace.*`.
+          initializationOptions: {
+            logLevel: 'warn',
+            checks: { disabled: [], severity: { 'unknown-key': 'hint' } },
+            models: { aliases: {} },
+            providers: {},
           },
         },
-        initializationOptions: { checks: { disabled: [] } },
-      }),
-      'initialize',
-    );
-    assert.equal(init.serverInfo.name, 'promptls');
-    assert.equal(init.capabilities.positionEncoding, 'utf-16');
-    await connection.sendNotification(InitializedNotification.type, {});
-
-    // A deliberate mistake: the variable misspelt on the last line.
-    const path = join(workspace, 'sentiment.prompt');
-    const text = readFileSync(path, 'utf8').replace(/^\{\{text\}\}$/m, '{{txet}}');
-    const lines = text.split('\n');
-    const mistakeLine = lines.findIndex((l) => l === '{{txet}}');
-    const uri = pathToFileURL(path).href;
-    await connection.sendNotification(DidOpenTextDocumentNotification.type, {
-      textDocument: { uri, languageId: 'prompt', version: 1, text },
+        'the initialize response',
+      );
+      assert.equal(init.serverInfo?.name, 'promptls');
+      assert.equal(init.capabilities.positionEncoding ?? 'utf-16', 'utf-16');
+      assert.ok(init.capabilities.hoverProvider, 'hoverProvider');
+      assert.ok(init.capabilities.completionProvider, 'completionProvider');
+      assert.ok(init.capabilities.textDocumentSync, 'textDocumentSync');
+      await connection.sendNotification(InitializedNotification.type, {});
     });
-    const first = await diagnostics((p) => p.uri === uri && p.version === 1, 'diagnostics of version 1');
-    const undeclared = first.diagnostics.find((d) => d.code === 'undeclared-variable');
-    assert.ok(undeclared, `undeclared-variable in ${JSON.stringify(first.diagnostics)}`);
-    assert.equal(undeclared.range.start.line, mistakeLine);
-    assert.equal(undeclared.source, 'promptls');
 
-    // Hover on the `model` key (line 1).
-    const hover = await withTimeout(
-      connection.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 1, character: 2 } }),
-      'hover',
-    );
-    assert.equal(hover.contents.kind, 'markdown');
-    assert.match(hover.contents.value, /provider\/model/);
-
-    // Completion inside `{{` offers the declared variable.
-    const completion = await withTimeout(
-      connection.sendRequest(CompletionRequest.type, {
-        textDocument: { uri },
-        position: { line: mistakeLine, character: 3 },
-      }),
-      'completion',
-    );
-    const items = Array.isArray(completion) ? completion : completion.items;
-    assert.ok(items.some((i) => i.label === 'text'), JSON.stringify(items.map((i) => i.label)));
-
-    // The quick fix renames `txet` to `text`.
-    const actions = await withTimeout(
-      connection.sendRequest(CodeActionRequest.type, {
-        textDocument: { uri },
-        range: undeclared.range,
-        context: { diagnostics: [undeclared] },
-      }),
-      'code actions',
-    );
-    const rename = actions.find((a) => a.title.includes('`text`'));
-    assert.ok(rename, JSON.stringify(actions));
-    const [edit] = rename.edit.changes[uri];
-    assert.equal(edit.newText, 'text');
-
-    // Apply it as an incremental change: version 2 is clean.
-    await connection.sendNotification(DidChangeTextDocumentNotification.type, {
-      textDocument: { uri, version: 2 },
-      contentChanges: [{ range: edit.range, text: edit.newText }],
+    await t.test('didOpen: an undeclared variable and a missing partial', async () => {
+      const since = mark();
+      await connection.sendNotification(DidOpenTextDocumentNotification.type, {
+        textDocument: { uri: mainUri, languageId: 'prompt', version: 1, text: mainText },
+      });
+      const first = await diagnostics(since, (p) => p.uri === mainUri && p.version === 1, 'diagnostics of sentiment.prompt version 1');
+      undeclared = first.diagnostics.find((d) => d.code === 'undeclared-variable');
+      assert.ok(undeclared, `undeclared-variable in ${codes(first)}`);
+      assert.equal(undeclared.range.start.line, mistakeLine);
+      assert.equal(undeclared.source, 'promptls');
+      const missing = first.diagnostics.find((d) => d.code === 'missing-partial');
+      assert.ok(missing, `missing-partial in ${codes(first)}`);
+      assert.equal(missing.range.start.line, partialLine);
     });
-    const second = await diagnostics((p) => p.uri === uri && p.version === 2, 'diagnostics of version 2');
-    assert.deepEqual(second.diagnostics, []);
 
-    await withTimeout(connection.sendRequest(ShutdownRequest.type), 'shutdown');
-    await connection.sendNotification(ExitNotification.type);
-    assert.equal(await withTimeout(exited, 'the server to exit'), 0);
+    await t.test('didOpen: an unknown key, with the severity from initializationOptions', async () => {
+      const since = mark();
+      await connection.sendNotification(DidOpenTextDocumentNotification.type, {
+        textDocument: { uri: draftUri, languageId: 'prompt', version: 1, text: draftText },
+      });
+      const draft = await diagnostics(since, (p) => p.uri === draftUri && p.version === 1, 'diagnostics of draft.prompt version 1');
+      const unknown = draft.diagnostics.find((d) => d.code === 'unknown-key');
+      assert.ok(unknown, `unknown-key in ${codes(draft)}`);
+      assert.equal(unknown.range.start.line, 1);
+      assert.equal(unknown.severity, DiagnosticSeverity.Hint, 'checks.severity from initializationOptions');
+    });
+
+    await t.test('didChangeWatchedFiles: the partial is created', async () => {
+      const since = mark();
+      renameSync(partialAside, partial);
+      await connection.sendNotification(DidChangeWatchedFilesNotification.type, {
+        changes: [{ uri: pathToFileURL(partial).href, type: FileChangeType.Created }],
+      });
+      const after = await diagnostics(
+        since,
+        (p) => p.uri === mainUri && !p.diagnostics.some((d) => d.code === 'missing-partial'),
+        'sentiment.prompt diagnostics without missing-partial after the partial was created',
+      );
+      assert.ok(after.diagnostics.some((d) => d.code === 'undeclared-variable'), codes(after));
+    });
+
+    await t.test('hover on the `model` key', async () => {
+      const hover = await request(
+        HoverRequest.type,
+        { textDocument: { uri: mainUri }, position: { line: modelLine, character: 2 } },
+        'hover',
+      );
+      assert.ok(hover, 'hover returned null');
+      assert.equal(hover.contents.kind, 'markdown');
+      assert.ok(hover.contents.value.trim().length > 0, 'empty hover');
+      assert.match(hover.contents.value, /provider\/model/);
+    });
+
+    await t.test('completion inside the frontmatter offers promptls.* keys', async () => {
+      const completion = await request(
+        CompletionRequest.type,
+        { textDocument: { uri: draftUri }, position: { line: 2, character: 0 } },
+        'completion in the frontmatter',
+      );
+      assert.ok(completion, 'completion returned null');
+      const labels = (Array.isArray(completion) ? completion : completion.items).map((i) => i.label);
+      assert.ok(labels.includes('promptls.metric'), JSON.stringify(labels));
+      assert.ok(labels.includes('model'), JSON.stringify(labels));
+    });
+
+    await t.test('completion inside {{ offers the declared variable', async () => {
+      const completion = await request(
+        CompletionRequest.type,
+        { textDocument: { uri: mainUri }, position: { line: mistakeLine, character: 2 } },
+        'completion in the template',
+      );
+      assert.ok(completion, 'completion returned null');
+      const labels = (Array.isArray(completion) ? completion : completion.items).map((i) => i.label);
+      assert.ok(labels.includes('text'), JSON.stringify(labels));
+    });
+
+    await t.test('quick fix and didChange: version 2 is without the mistake', async () => {
+      assert.ok(undeclared, 'no undeclared-variable diagnostic from didOpen');
+      const actions = await request(
+        CodeActionRequest.type,
+        { textDocument: { uri: mainUri }, range: undeclared.range, context: { diagnostics: [undeclared] } },
+        'code actions',
+      );
+      const rename = (actions ?? []).find((a) => a.edit?.changes?.[mainUri]?.some((e) => e.newText === 'text'));
+      assert.ok(rename, `a quick fix to \`text\` in ${JSON.stringify(actions)}`);
+      const [edit] = rename.edit.changes[mainUri];
+      const since = mark();
+      await connection.sendNotification(DidChangeTextDocumentNotification.type, {
+        textDocument: { uri: mainUri, version: 2 },
+        contentChanges: [{ range: edit.range, text: edit.newText }],
+      });
+      const second = await diagnostics(since, (p) => p.uri === mainUri && p.version === 2, 'diagnostics of sentiment.prompt version 2');
+      assert.ok(!second.diagnostics.some((d) => d.code === 'undeclared-variable'), codes(second));
+      assert.deepEqual(second.diagnostics, []);
+    });
+
+    await t.test('didChangeConfiguration: checks.disabled applies', async () => {
+      const since = mark();
+      await connection.sendNotification(DidChangeConfigurationNotification.type, {
+        settings: { promptls: { logLevel: 'warn', checks: { disabled: ['unknown-key'], severity: {} } } },
+      });
+      const draft = await diagnostics(
+        since,
+        (p) => p.uri === draftUri && !p.diagnostics.some((d) => d.code === 'unknown-key'),
+        'draft.prompt diagnostics without unknown-key after didChangeConfiguration',
+      );
+      assert.deepEqual(draft.diagnostics, []);
+    });
+
+    await t.test('shutdown and exit', async () => {
+      await request(ShutdownRequest.type, undefined, 'the shutdown response');
+      await connection.sendNotification(ExitNotification.type);
+      assert.equal(await withTimeout(exited, 'the server to exit'), 0);
+    });
   } finally {
     connection.dispose();
     server.kill();

@@ -1,0 +1,120 @@
+// The extension's own logic (src/settings.ts, bundled by `npm run test:unit`) and its
+// manifest: the settings, commands and grammar it declares.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  findExecutable,
+  resolveServerPath,
+  serverArgs,
+  serverSettings,
+  startFailureMessage,
+} from '../out/test/settings.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const source = readFileSync(join(root, 'src', 'extension.ts'), 'utf8');
+
+test('serverSettings: everything but server.* and trace.*', () => {
+  // A WorkspaceConfiguration is an object with the values plus methods.
+  const section = {
+    server: { path: '/bin/promptls', extraArgs: [] },
+    trace: { server: 'verbose' },
+    logLevel: 'info',
+    checks: { disabled: ['unused-variable'], severity: { 'context-window': 'error' } },
+    models: { aliases: { fast: 'groq/llama-3.1-8b-instant' } },
+    providers: { ollama: { baseUrl: 'http://localhost:11434/v1', rpm: 60 } },
+    get() {},
+    has() {},
+  };
+  assert.deepEqual(serverSettings(section), {
+    logLevel: 'info',
+    checks: { disabled: ['unused-variable'], severity: { 'context-window': 'error' } },
+    models: { aliases: { fast: 'groq/llama-3.1-8b-instant' } },
+    providers: { ollama: { baseUrl: 'http://localhost:11434/v1', rpm: 60 } },
+  });
+  assert.deepEqual(serverSettings(undefined), {});
+});
+
+test('resolveServerPath', () => {
+  assert.equal(resolveServerPath(undefined, '/ws', '/home/me'), 'promptls');
+  assert.equal(resolveServerPath('  ', '/ws', '/home/me'), 'promptls');
+  assert.equal(resolveServerPath('promptls', '/ws', '/home/me'), 'promptls');
+  assert.equal(resolveServerPath('/opt/promptls', '/ws', '/home/me'), '/opt/promptls');
+  assert.equal(resolveServerPath('./target/debug/promptls', '/ws', '/home/me'), '/ws/target/debug/promptls');
+  assert.equal(resolveServerPath('${workspaceFolder}/bin/promptls', '/ws', '/home/me'), '/ws/bin/promptls');
+  assert.equal(resolveServerPath('~/.cargo/bin/promptls', '/ws', '/home/me'), '/home/me/.cargo/bin/promptls');
+  assert.equal(resolveServerPath('bin/promptls', undefined, '/home/me'), 'bin/promptls');
+});
+
+test('serverArgs', () => {
+  assert.deepEqual(serverArgs(undefined), ['lsp']);
+  assert.deepEqual(serverArgs(['--log-level', 'debug', 3]), ['lsp', '--log-level', 'debug']);
+});
+
+test('findExecutable', () => {
+  const files = new Set(['/usr/bin/promptls', '/opt/promptls']);
+  const exists = (f) => files.has(f);
+  assert.equal(findExecutable('promptls', '/bin::/usr/bin', exists, 'linux'), '/usr/bin/promptls');
+  assert.equal(findExecutable('/opt/promptls', '', exists, 'linux'), '/opt/promptls');
+  assert.equal(findExecutable('/opt/other', '/usr/bin', exists, 'linux'), undefined);
+  assert.equal(findExecutable('promptls', undefined, exists, 'linux'), undefined);
+});
+
+test('startFailureMessage names the binary and the setting', () => {
+  const missing = startFailureMessage('/x/promptls', new Error('spawn /x/promptls ENOENT'));
+  assert.match(missing, /cannot find the promptls binary "\/x\/promptls"/);
+  assert.match(missing, /promptls\.server\.path/);
+  assert.match(startFailureMessage('promptls', new Error('EACCES')), /cannot start "promptls lsp": EACCES/);
+});
+
+test('manifest: language, grammar, settings, commands', () => {
+  assert.equal(manifest.main, './out/extension.js');
+  assert.match(manifest.engines.vscode, /^\^1\.82/);
+  assert.deepEqual(manifest.activationEvents, ['onLanguage:prompt']);
+  const [language] = manifest.contributes.languages;
+  assert.equal(language.id, 'prompt');
+  assert.deepEqual(language.extensions, ['.prompt']);
+  const [grammar] = manifest.contributes.grammars;
+  assert.equal(grammar.scopeName, 'source.prompt');
+  const grammarJson = JSON.parse(readFileSync(join(root, grammar.path), 'utf8'));
+  assert.equal(grammarJson.scopeName, 'source.prompt');
+  const props = manifest.contributes.configuration.properties;
+  for (const key of [
+    'promptls.server.path',
+    'promptls.server.extraArgs',
+    'promptls.trace.server',
+    'promptls.logLevel',
+    'promptls.checks.disabled',
+    'promptls.checks.severity',
+    'promptls.models.aliases',
+    'promptls.providers',
+  ]) {
+    assert.ok(props[key], `setting ${key}`);
+  }
+  assert.deepEqual(props['promptls.trace.server'].enum, ['off', 'messages', 'verbose']);
+  assert.deepEqual(props['promptls.logLevel'].enum, ['error', 'warn', 'info', 'debug', 'trace']);
+  assert.deepEqual(props['promptls.checks.severity'].additionalProperties.enum, ['error', 'warning', 'info', 'hint']);
+  assert.deepEqual(
+    Object.keys(props['promptls.providers'].additionalProperties.properties).sort(),
+    ['baseUrl', 'concurrency', 'rpm', 'tpm'],
+  );
+  const commands = manifest.contributes.commands.map((c) => c.command);
+  assert.ok(commands.includes('promptls.restartServer'));
+  for (const command of commands) {
+    assert.ok(source.includes(`registerCommand('${command}'`), `${command} is registered`);
+  }
+});
+
+test('language configuration: comments, brackets, demos folding', () => {
+  const config = JSON.parse(readFileSync(join(root, 'language-configuration.json'), 'utf8'));
+  assert.deepEqual(config.comments.blockComment, ['{{!--', '--}}']);
+  assert.ok(config.autoClosingPairs.some((p) => p.open === '{{' && p.close === '}}'));
+  const start = new RegExp(config.folding.markers.start);
+  const end = new RegExp(config.folding.markers.end);
+  assert.ok(start.test('{{!-- promptls:demos --}}'));
+  assert.ok(!start.test('{{!-- /promptls:demos --}}'));
+  assert.ok(end.test('  {{!-- /promptls:demos --}}'));
+});
