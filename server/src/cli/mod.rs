@@ -6,6 +6,7 @@ mod check;
 mod files;
 mod render;
 mod sarif;
+mod score;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -30,6 +31,8 @@ enum Command {
     Tree(TreeArgs),
     /// Run the language server over stdin/stdout (for editors).
     Lsp(LspArgs),
+    /// Score existing outputs (JSON Lines with `prediction` and `reference`/`references`).
+    Score(score::ScoreArgs),
 }
 
 #[derive(clap::Args)]
@@ -80,6 +83,7 @@ pub fn main() -> i32 {
         Command::Render(args) => render::run(args),
         Command::Tree(args) => tree(&args),
         Command::Lsp(args) => crate::lsp::run(lsp_log_level(&args)),
+        Command::Score(args) => score::run(args),
     }
 }
 

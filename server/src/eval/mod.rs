@@ -1,3 +1,4 @@
-//! Datasets and (later) evaluation runs.
+//! Datasets, metrics and (later) evaluation runs.
 
 pub mod dataset;
+pub mod metrics;
