@@ -110,7 +110,11 @@ fn in_frontmatter(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
         None => {
             let word = prefix.trim_start();
             let replace = Span::new(offset - word.len(), offset);
+            let present = present_keys(source, region, offset, &parents);
             keys(&parents, replace)
+                .into_iter()
+                .filter(|item| !present.contains(&item.label))
+                .collect()
         }
         Some(colon) => {
             let key = prefix[..colon].trim().trim_start_matches("- ");
@@ -134,6 +138,39 @@ fn in_frontmatter(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
             values(input, &parents, key, replace)
         }
     }
+}
+
+/// Keys already written at the cursor's level of the same mapping (other lines only).
+fn present_keys(source: &str, region: Span, offset: usize, parents: &[String]) -> Vec<String> {
+    let this_line = line_start(source, offset);
+    let indent = indent_of(&source[this_line..offset]);
+    let mut out = Vec::new();
+    let mut at = region.start;
+    for line in source[region.start..region.end].split_inclusive('\n') {
+        let start = at;
+        at += line.len();
+        if start == this_line || indent_of(line) != indent {
+            continue;
+        }
+        let Some((key, _)) = line.trim().split_once(':') else {
+            continue;
+        };
+        // Only siblings: the same enclosing keys.
+        if parents_at(source, start, region) == parents {
+            out.push(key.trim().to_string());
+        }
+    }
+    out
+}
+
+fn parents_at(source: &str, line_begin: usize, region: Span) -> Vec<String> {
+    let end = source[line_begin..]
+        .find('\n')
+        .map_or(source.len(), |i| line_begin + i);
+    let key_end = source[line_begin..end]
+        .find(':')
+        .map_or(end, |i| line_begin + i);
+    parents(source, key_end.max(line_begin), region)
 }
 
 fn keys(parents: &[String], replace: Span) -> Vec<CompletionItem> {

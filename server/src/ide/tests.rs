@@ -100,6 +100,19 @@ fn labels(source: &str) -> Vec<String> {
 
 #[test]
 fn completes_by_context() {
+    // Keys already written are not offered again; the one being typed is.
+    let next = labels("---\nmodel: a/b\ninput:\n  schema:\n    x: string\n$0\n---\nHi");
+    assert!(
+        !next.contains(&"model".to_string()) && !next.contains(&"input".to_string()),
+        "{next:?}"
+    );
+    assert!(
+        next.contains(&"output".to_string()) && next.contains(&"config".to_string()),
+        "{next:?}"
+    );
+    assert!(!labels("---\nmodel: a/b\nmod$0\n---\n").contains(&"model".to_string()));
+    // The key on the cursor's own line does not count as written.
+    assert!(labels("---\nmodel$0: a/b\n---\n").contains(&"model".to_string()));
     let keys = labels("---\nmod$0\n---\nHi");
     assert!(
         keys.contains(&"model".to_string()) && keys.contains(&"promptls.metric".to_string()),
