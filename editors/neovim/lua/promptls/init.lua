@@ -1,44 +1,130 @@
 -- promptls for Neovim 0.11+: the language server (diagnostics, hover, completion,
 -- definitions, code actions), the `prompt` filetype, and tree-sitter highlighting when
 -- the parser is built (:PromptlsBuildParser).
+--
+-- Everything works without `setup()` too: ftdetect/ gives the filetype, lsp/promptls.lua
+-- the server config (`vim.lsp.enable('promptls')`), ftplugin/ starts tree-sitter when a
+-- parser is found, plugin/ defines the commands. `setup()` merges your options into the
+-- server config and enables it.
 local M = {}
 
+--- Options of the plugin itself (everything else given to `setup()` goes to the server
+--- config).
+---@class promptls.PluginOptions
+---@field parser string|nil path to a compiled prompt.so (default: `parser/prompt.so` on the runtimepath, then `stdpath('data')/site/parser/prompt.so`)
+---@field treesitter boolean|nil start tree-sitter highlighting in prompt buffers (default true)
+---@field enable boolean|nil call `vim.lsp.enable('promptls')` (default true)
+M.options = { treesitter = true, enable = true }
+
+local plugin_keys = { parser = true, treesitter = true, enable = true }
+
 --- The folder of this plugin (the one holding lua/, lsp/, queries/).
-local function plugin_root()
+function M.plugin_root()
   local source = debug.getinfo(1, 'S').source:sub(2)
-  return vim.fs.dirname(vim.fs.dirname(vim.fs.dirname(source)))
+  return vim.fs.dirname(vim.fs.dirname(vim.fs.dirname(vim.fs.normalize(source))))
 end
 
---- Registers the `prompt` tree-sitter parser if a compiled one is found.
+--- The default grammar folder: the repository's, two levels above this plugin.
+function M.default_grammar()
+  return vim.fs.normalize(vim.fs.joinpath(M.plugin_root(), '..', '..', 'grammars', 'tree-sitter-prompt'))
+end
+
+--- Where `:PromptlsBuildParser` puts the parser by default.
+function M.default_parser_path()
+  return vim.fs.joinpath(vim.fn.stdpath('data'), 'site', 'parser', 'prompt.so')
+end
+
+--- The compiled parser to use, or nil when none is found.
+---@return string|nil
+function M.parser_path()
+  local candidates = {
+    M.options.parser,
+    vim.api.nvim_get_runtime_file('parser/prompt.so', false)[1],
+    M.default_parser_path(),
+  }
+  for _, path in pairs(candidates) do
+    if path and vim.fn.filereadable(vim.fs.normalize(path)) == 1 then
+      return vim.fs.normalize(path)
+    end
+  end
+  return nil
+end
+
+local registered = false
+
+--- Registers the `prompt` tree-sitter language (once) if a compiled parser is found.
 ---@param path string|nil explicit path to prompt.so
-local function register_parser(path)
-  path = path or vim.api.nvim_get_runtime_file('parser/prompt.so', false)[1]
-  if not path or vim.fn.filereadable(path) == 0 then
+---@return boolean
+function M.register_parser(path)
+  if registered and not path then
+    return true
+  end
+  path = path or M.parser_path()
+  if not path then
     return false
   end
-  local ok, err = pcall(vim.treesitter.language.add, 'prompt', { path = path })
-  if not ok then
+  -- language.add throws in some versions and returns `nil, message` in others.
+  local ok, loaded, message = pcall(vim.treesitter.language.add, 'prompt', { path = path })
+  if not ok or not loaded then
+    local err = ok and message or loaded
     vim.notify('promptls: cannot load the tree-sitter parser ' .. path .. ': ' .. tostring(err), vim.log.levels.WARN)
+    return false
+  end
+  registered = true
+  return true
+end
+
+--- Starts tree-sitter highlighting in a prompt buffer when a parser is available.
+---@param buf integer|nil buffer (default current)
+---@return boolean started
+function M.start_treesitter(buf)
+  buf = (buf == nil or buf == 0) and vim.api.nvim_get_current_buf() or buf
+  if M.options.treesitter == false or vim.bo[buf].filetype ~= 'prompt' then
+    return false
+  end
+  if not M.register_parser() then
+    return false
+  end
+  local ok, err = pcall(vim.treesitter.start, buf, 'prompt')
+  if not ok then
+    vim.notify('promptls: tree-sitter highlighting failed: ' .. tostring(err), vim.log.levels.WARN)
   end
   return ok
 end
 
---- Compiles grammars/tree-sitter-prompt into <stdpath data>/site/parser/prompt.so.
+--- Compiles the grammar into a shared library and loads it.
 ---@param grammar string|nil the grammar folder (default: the repository's, next to this plugin)
-function M.build_parser(grammar)
-  grammar = grammar or vim.fs.joinpath(plugin_root(), '..', '..', 'grammars', 'tree-sitter-prompt')
-  local out_dir = vim.fs.joinpath(vim.fn.stdpath('data'), 'site', 'parser')
-  vim.fn.mkdir(out_dir, 'p')
-  local out = vim.fs.joinpath(out_dir, 'prompt.so')
-  local cc = vim.env.CC or 'cc'
-  local result = vim.system({
-    cc, '-O2', '-shared', '-fPIC', '-I', grammar .. '/src',
-    grammar .. '/src/parser.c', grammar .. '/src/scanner.c', '-o', out,
-  }):wait()
-  if result.code ~= 0 then
-    error('promptls: building the parser failed: ' .. (result.stderr or ''))
+---@param out string|nil the library to write (default `stdpath('data')/site/parser/prompt.so`)
+---@return string out
+function M.build_parser(grammar, out)
+  grammar = vim.fs.normalize(grammar or M.default_grammar())
+  out = vim.fs.normalize(out or M.default_parser_path())
+  local src = vim.fs.joinpath(grammar, 'src')
+  if vim.fn.filereadable(vim.fs.joinpath(src, 'parser.c')) == 0 then
+    error('promptls: no grammar at ' .. grammar .. ' (expected src/parser.c; pass the grammars/tree-sitter-prompt folder)', 0)
   end
-  register_parser(out)
+  vim.fn.mkdir(vim.fs.dirname(out), 'p')
+  local cc = vim.env.CC or 'cc'
+  local cmd = {
+    cc, '-O2', '-shared', '-fPIC', '-I', src,
+    vim.fs.joinpath(src, 'parser.c'), vim.fs.joinpath(src, 'scanner.c'), '-o', out,
+  }
+  local ok, result = pcall(function()
+    return vim.system(cmd):wait()
+  end)
+  if not ok then
+    error('promptls: cannot run ' .. cc .. ': ' .. tostring(result), 0)
+  end
+  if result.code ~= 0 then
+    error('promptls: building the parser failed: ' .. (result.stderr or ''), 0)
+  end
+  -- A parser already loaded under the name `prompt` stays until Neovim restarts.
+  M.register_parser(out)
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(buf) and vim.bo[buf].filetype == 'prompt' then
+      M.start_treesitter(buf)
+    end
+  end
   return out
 end
 
@@ -60,61 +146,59 @@ function M.render(row)
       vim.notify('promptls: ' .. err.message, vim.log.levels.ERROR)
       return
     end
-    local lines = vim.split(vim.json.encode(result), '\n')
+    local json = vim.json.encode(result)
+    local lines = vim.split(json, '\n')
     if vim.fn.executable('jq') == 1 then
-      lines = vim.fn.systemlist({ 'jq', '.' }, vim.json.encode(result))
+      local pretty = vim.system({ 'jq', '.' }, { stdin = json }):wait()
+      if pretty.code == 0 then
+        lines = vim.split(vim.trim(pretty.stdout), '\n')
+      end
     end
     vim.cmd('botright new')
     local out = vim.api.nvim_get_current_buf()
     vim.bo[out].buftype = 'nofile'
+    vim.bo[out].bufhidden = 'wipe'
     vim.bo[out].filetype = 'json'
     vim.api.nvim_buf_set_lines(out, 0, -1, false, lines)
   end, buf)
 end
 
----@class promptls.Options
+---@class promptls.Options: promptls.PluginOptions, vim.lsp.Config
 ---@field cmd string[]|nil the server command (default `{ 'promptls', 'lsp' }`)
----@field settings table|nil server settings (logLevel, checks, models, providers)
----@field parser string|nil path to a compiled prompt.so
----@field treesitter boolean|nil start tree-sitter highlighting for prompt buffers (default true)
+---@field settings table|nil server settings (logLevel, checks, models, providers); also sent as `init_options` unless those are given
 
+--- Configures and enables the language server; any `vim.lsp.Config` field (cmd, settings,
+--- root_markers, capabilities, on_attach, ...) is merged into lsp/promptls.lua's config.
 ---@param opts promptls.Options|nil
 function M.setup(opts)
   opts = opts or {}
-  vim.filetype.add({ extension = { prompt = 'prompt' } })
   local config = {}
-  if opts.cmd then
-    config.cmd = opts.cmd
+  for key, value in pairs(opts) do
+    if plugin_keys[key] then
+      M.options[key] = value
+    else
+      config[key] = value
+    end
   end
-  if opts.settings then
-    config.settings = opts.settings
-    config.init_options = opts.settings
+  if config.settings ~= nil and config.init_options == nil then
+    config.init_options = config.settings
   end
-  vim.lsp.config('promptls', config)
-  vim.lsp.enable('promptls')
-
-  local has_parser = register_parser(opts.parser)
-  if opts.treesitter ~= false then
-    vim.api.nvim_create_autocmd('FileType', {
-      pattern = 'prompt',
-      group = vim.api.nvim_create_augroup('promptls', { clear = true }),
-      callback = function(args)
-        if has_parser or register_parser(opts.parser) then
-          has_parser = true
-          pcall(vim.treesitter.start, args.buf, 'prompt')
-        end
-      end,
-    })
+  vim.filetype.add({ extension = { prompt = 'prompt' } })
+  if next(config) ~= nil then
+    vim.lsp.config('promptls', config)
   end
-
-  vim.api.nvim_create_user_command('PromptlsBuildParser', function(cmd)
-    local out = M.build_parser(cmd.args ~= '' and cmd.args or nil)
-    has_parser = true
-    vim.notify('promptls: built ' .. out)
-  end, { nargs = '?', complete = 'dir', desc = 'Compile the prompt tree-sitter parser' })
-  vim.api.nvim_create_user_command('PromptlsRender', function(cmd)
-    M.render(tonumber(cmd.args))
-  end, { nargs = '?', desc = 'Show the rendered prompt (optionally for dataset row N)' })
+  if M.options.enable ~= false then
+    vim.lsp.enable('promptls')
+  end
+  if M.options.parser then
+    registered = false
+  end
+  -- Buffers opened before setup (e.g. when the plugin is lazy-loaded on FileType).
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(buf) and vim.bo[buf].filetype == 'prompt' then
+      M.start_treesitter(buf)
+    end
+  end
 end
 
 return M
