@@ -1,89 +1,153 @@
--- Headless end-to-end test: the plugin, the real promptls server, a real buffer.
--- Run by test/ci.sh as `nvim --headless --clean -l test/run.lua`; exits non-zero on the
--- first failed expectation.
-local env = vim.env
-local plugin, bin, file, parser = env.PLUGIN_DIR, env.PROMPTLS_BIN, env.PROMPT_FILE, env.PARSER
-local expected_line = tonumber(env.EXPECTED_LINE)
+-- Headless end-to-end test through `require('promptls').setup()`: the real promptls
+-- server, real buffers, the compiled tree-sitter parser. Run by test/ci.sh as
+--   nvim --headless --clean -u test/minimal_init.lua -l test/run.lua
+-- Exits non-zero on the first failed expectation.
+local t = dofile(vim.fs.dirname(vim.fs.normalize(debug.getinfo(1, 'S').source:sub(2))) .. '/lib.lua')
+local check = t.check
+local bin, ws, parser = t.env('PROMPTLS_BIN'), t.env('WORKSPACE'), t.env('PARSER')
+local expected_line = tonumber(t.env('EXPECTED_LINE'))
+local S = vim.diagnostic.severity
 
-local function fail(message)
-  io.stderr:write('FAIL: ' .. message .. '\n')
-  os.exit(1)
-end
+require('promptls').setup({
+  cmd = { bin, 'lsp' },
+  parser = parser,
+  settings = {
+    checks = { severity = { ['undeclared-variable'] = 'hint' } },
+    models = { aliases = { fast = 'groq/llama-3.1-8b-instant' } },
+  },
+})
 
-local function check(ok, message)
-  if not ok then
-    fail(message)
-  end
-  print('ok: ' .. message)
-end
-
-vim.opt.runtimepath:prepend(plugin)
-dofile(plugin .. '/ftdetect/prompt.lua')
-require('promptls').setup({ cmd = { bin, 'lsp' }, parser = parser })
-
-vim.cmd.edit(file)
+-- 1. The sentiment example with `{{text}}` misspelt `{{txet}}`.
+vim.cmd.edit(ws .. '/sentiment.prompt')
 local buf = vim.api.nvim_get_current_buf()
-check(vim.bo[buf].filetype == 'prompt', 'filetype of ' .. file .. ' is prompt (got ' .. vim.bo[buf].filetype .. ')')
+check(vim.bo[buf].filetype == 'prompt', 'filetype of sentiment.prompt is prompt (got ' .. vim.bo[buf].filetype .. ')')
+check(vim.bo[buf].commentstring == '{{!-- %s --}}', 'ftplugin sets commentstring to a Handlebars comment')
 
--- Diagnostics from the server.
-local found
-vim.wait(20000, function()
-  for _, d in ipairs(vim.diagnostic.get(buf)) do
-    if d.code == 'undeclared-variable' then
-      found = d
-      return true
-    end
-  end
-  return false
-end, 50)
-if not found then
-  local seen = vim.tbl_map(function(d)
-    return tostring(d.code) .. '@' .. d.lnum
-  end, vim.diagnostic.get(buf))
-  fail('no undeclared-variable diagnostic within 20 s; got: ' .. table.concat(seen, ', '))
-end
-check(found.lnum == expected_line, ('undeclared-variable on line %d (0-based), got %d'):format(expected_line, found.lnum))
-check(found.source == 'promptls', 'diagnostic source is promptls')
+local d = t.wait_diagnostic(buf, 'undeclared-variable')
+check(d.lnum == expected_line, ('undeclared-variable on line %d (0-based), got %d'):format(expected_line, d.lnum))
+check(d.source == 'promptls', 'diagnostic source is promptls')
+check(d.severity == S.HINT, 'settings.checks.severity reached the server at start: undeclared-variable is a hint (got ' .. d.severity .. ')')
 
--- Hover over the `model` key on line 2.
-local client = vim.lsp.get_clients({ bufnr = buf, name = 'promptls' })[1]
-check(client ~= nil, 'promptls client attached')
-local params = { textDocument = { uri = vim.uri_from_bufnr(buf) }, position = { line = 1, character = 2 } }
-local responses = vim.lsp.buf_request_sync(buf, 'textDocument/hover', params, 10000) or {}
-local hover
-for _, r in pairs(responses) do
-  if r.result and r.result.contents then
-    hover = r.result.contents.value or r.result.contents
-  end
-end
-check(type(hover) == 'string' and hover:find('provider/model', 1, true) ~= nil, 'hover on `model`: ' .. vim.inspect(hover))
+local client = t.client(buf)
+check(client.root_dir == ws, 'root_dir is the workspace with .git (got ' .. tostring(client.root_dir) .. ')')
+check(vim.deep_equal(client.config.filetypes, { 'prompt' }), 'filetypes come from lsp/promptls.lua')
+check(client.config.cmd[1] == bin, 'setup({ cmd }) points at ' .. bin)
 
--- Completion of frontmatter keys on a new line.
-vim.api.nvim_buf_set_lines(buf, 1, 1, false, { 'promptls.me' })
-local complete = vim.lsp.buf_request_sync(buf, 'textDocument/completion', {
+-- 2. Hover on the frontmatter key `model` (line 1).
+local hover = t.hover(buf, 1, 2)
+check(hover ~= nil and hover:find('provider/model', 1, true) ~= nil, 'hover on `model` explains it: ' .. vim.inspect(hover))
+
+-- 3. Completion of frontmatter keys on a new line (keys already in the file are not
+--    offered again, so ask for one that is not there).
+vim.api.nvim_buf_set_lines(buf, 1, 1, false, { 'promptls.sp' })
+local responses = vim.lsp.buf_request_sync(buf, 'textDocument/completion', {
   textDocument = { uri = vim.uri_from_bufnr(buf) },
   position = { line = 1, character = 11 },
 }, 10000) or {}
 local labels = {}
-for _, r in pairs(complete) do
+for _, r in pairs(responses) do
   local items = r.result and (r.result.items or r.result) or {}
   for _, item in ipairs(items) do
     labels[item.label] = true
   end
 end
-check(labels['promptls.metric'] == true, 'completion offers promptls.metric')
+check(labels['promptls.split'] == true, 'completion after `promptls.sp` offers promptls.split: ' .. vim.inspect(vim.tbl_keys(labels)))
 vim.api.nvim_buf_set_lines(buf, 1, 2, false, {})
 
--- Tree-sitter: the parser loads, the queries from the grammar compile, highlighting runs.
-check(vim.treesitter.language.inspect('prompt') ~= nil, 'tree-sitter parser `prompt` is loaded')
-for _, name in ipairs({ 'highlights', 'folds', 'injections' }) do
-  local ok, query = pcall(vim.treesitter.query.get, 'prompt', name)
-  check(ok and query ~= nil, 'query ' .. name .. '.scm compiles: ' .. tostring(ok and '' or query))
-end
-local tree = vim.treesitter.get_parser(buf, 'prompt'):parse()[1]
-check(tree:root():type() == 'document' and not tree:root():has_error(), 'the example parses without errors')
-check(vim.treesitter.highlighter.active[buf] ~= nil, 'tree-sitter highlighting is active')
+-- 4. A second file: a misspelt key, and a model alias from the settings.
+vim.cmd.edit(ws .. '/alias.prompt')
+local abuf = vim.api.nvim_get_current_buf()
+d = t.wait_diagnostic(abuf, 'unknown-key')
+check(d.lnum == 2, 'unknown-key for `modle:` on line 2 (got ' .. d.lnum .. ')')
+check(t.find(abuf, 'model-name') == nil, 'settings.models.aliases: `promptls.teacher: fast` is not a misspelt model: ' .. t.describe(vim.diagnostic.get(abuf)))
+hover = t.hover(abuf, 1, 8)
+check(hover ~= nil and hover:find('alias', 1, true) ~= nil and hover:find('groq/llama-3.1-8b-instant', 1, true) ~= nil,
+  'hover on the alias `fast` names its model: ' .. vim.inspect(hover))
 
-vim.lsp.stop_client(client.id)
-print('neovim: all checks passed (nvim ' .. tostring(vim.version()) .. ')')
-os.exit(0)
+-- 5. New settings through workspace/didChangeConfiguration.
+client.settings = { promptls = { checks = { disabled = { 'unknown-key' } } } }
+client:notify('workspace/didChangeConfiguration', { settings = client.settings })
+t.wait(15000, function()
+  return t.find(abuf, 'unknown-key') == nil and t.find(abuf, 'model-name') ~= nil
+end, function()
+  return 'after didChangeConfiguration: expected model-name and no unknown-key, got ' .. t.describe(vim.diagnostic.get(abuf))
+end)
+check(t.find(abuf, 'model-name').lnum == 3, 'didChangeConfiguration: checks.disabled hides unknown-key, the alias is gone (model-name on line 3)')
+t.wait(15000, function()
+  local u = t.find(buf, 'undeclared-variable')
+  return u ~= nil and u.severity ~= S.HINT
+end, function()
+  return 'after didChangeConfiguration: undeclared-variable still a hint: ' .. t.describe(vim.diagnostic.get(buf))
+end)
+check(true, 'didChangeConfiguration: the severity override is gone (undeclared-variable severity ' .. t.find(buf, 'undeclared-variable').severity .. ')')
+
+-- 6. :PromptlsRender shows the rendered prompt for dataset row 1.
+vim.cmd.buffer(buf)
+vim.cmd('PromptlsRender 1')
+local rendered
+t.wait(10000, function()
+  if vim.bo.filetype == 'json' then
+    rendered = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+  end
+  return rendered ~= nil
+end, function()
+  return ':PromptlsRender 1 opened no json buffer'
+end)
+check(rendered:find('Classify the sentiment', 1, true) ~= nil and rendered:find('"messages"', 1, true) ~= nil,
+  ':PromptlsRender 1 shows the rendered messages')
+vim.cmd('close')
+vim.cmd.buffer(buf)
+
+-- 7. Tree-sitter: the parser loads, the grammar's queries compile, highlighting runs.
+check(vim.treesitter.language.inspect('prompt') ~= nil, 'tree-sitter parser `prompt` is loaded from ' .. parser)
+for _, name in ipairs({ 'highlights', 'injections', 'folds' }) do
+  local ok, query = pcall(vim.treesitter.query.get, 'prompt', name)
+  check(ok and query ~= nil, 'query ' .. name .. '.scm compiles' .. (ok and '' or (': ' .. tostring(query))))
+end
+local tree = vim.treesitter.get_parser(buf, 'prompt'):parse(true)[1]
+check(tree:root():type() == 'document' and not tree:root():has_error(), 'the example parses without errors')
+check(vim.treesitter.highlighter.active[buf] ~= nil, 'tree-sitter highlighting is active in sentiment.prompt')
+check(vim.treesitter.highlighter.active[abuf] ~= nil, 'tree-sitter highlighting is active in alias.prompt')
+
+local lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+local function line_of(text)
+  for i, l in ipairs(lines) do
+    if l == text then
+      return i - 1
+    end
+  end
+  t.fail('no line ' .. text)
+end
+local function captures(row, col)
+  local names = {}
+  for _, c in ipairs(vim.treesitter.get_captures_at_pos(buf, row, col)) do
+    names[#names + 1] = c.capture
+  end
+  return names
+end
+local function has_capture(row, col, name, what)
+  local names = captures(row, col)
+  check(vim.tbl_contains(names, name), ('%s is @%s (captures: %s)'):format(what, name, table.concat(names, ' ')))
+end
+has_capture(0, 0, 'punctuation.delimiter', 'the frontmatter `---`')
+local role = line_of('{{role "system"}}')
+has_capture(role, 2, 'keyword.directive', '`role` in {{role "system"}}')
+has_capture(role, 8, 'string.special', '"system" in {{role "system"}}')
+has_capture(line_of('{{> persona tone="calm"}}'), 4, 'module', 'the partial name `persona`')
+has_capture(line_of('{{!-- promptls:demos --}}'), 4, 'comment.documentation', 'the demos start marker')
+has_capture(expected_line, 2, 'variable', '`txet` in {{txet}}')
+has_capture(expected_line, 0, 'punctuation.bracket', '`{{`')
+
+-- Redraw with a UI-less grid: the highlighter's decoration provider runs without error.
+local ok, err = pcall(vim.cmd.redraw, { bang = true })
+check(ok, 'redraw with tree-sitter highlighting raises no error' .. (ok and '' or (': ' .. tostring(err))))
+
+local fold = vim.api.nvim_buf_call(buf, function()
+  return vim.treesitter.foldexpr(1)
+end)
+check(fold == '>1', 'folds.scm: the frontmatter starts a fold (foldexpr(1) = ' .. tostring(fold) .. ')')
+
+-- 8. :checkhealth promptls
+t.checkhealth()
+
+t.done('setup()')
