@@ -4,7 +4,9 @@
 //! newline-separated sentences. The F-measure is reported; with several references the
 //! best F-measure wins (`score_multi`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap;
 
 /// rouge-score's tokenizer without a stemmer.
 pub fn tokenize(text: &str) -> Vec<String> {
@@ -45,9 +47,9 @@ const ZERO: Score = Score {
     fmeasure: 0.0,
 };
 
-pub fn rouge_n(target: &[String], prediction: &[String], n: usize) -> Score {
-    fn grams(tokens: &[String], n: usize) -> HashMap<&[String], u64> {
-        let mut counts: HashMap<&[String], u64> = HashMap::new();
+pub fn rouge_n<T: Eq + std::hash::Hash>(target: &[T], prediction: &[T], n: usize) -> Score {
+    fn grams<T: Eq + std::hash::Hash>(tokens: &[T], n: usize) -> FxHashMap<&[T], u64> {
+        let mut counts: FxHashMap<&[T], u64> = FxHashMap::default();
         if tokens.len() >= n {
             for g in tokens.windows(n) {
                 *counts.entry(g).or_insert(0) += 1;
@@ -68,31 +70,51 @@ pub fn rouge_n(target: &[String], prediction: &[String], n: usize) -> Score {
     )
 }
 
-fn lcs_table(a: &[String], b: &[String]) -> Vec<Vec<u32>> {
-    let mut t = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+/// The length of the longest common subsequence, one table row at a time.
+fn lcs_length<T: Eq>(a: &[T], b: &[T]) -> u32 {
+    let mut previous = vec![0u32; b.len() + 1];
+    let mut current = vec![0u32; b.len() + 1];
+    for x in a {
+        for (j, y) in b.iter().enumerate() {
+            current[j + 1] = if x == y {
+                previous[j] + 1
+            } else {
+                previous[j + 1].max(current[j])
+            };
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+/// The whole LCS table, flat, `(a.len() + 1) x (b.len() + 1)`.
+fn lcs_table<T: Eq>(a: &[T], b: &[T]) -> Vec<u32> {
+    let width = b.len() + 1;
+    let mut t = vec![0u32; (a.len() + 1) * width];
     for i in 1..=a.len() {
         for j in 1..=b.len() {
-            t[i][j] = if a[i - 1] == b[j - 1] {
-                t[i - 1][j - 1] + 1
+            t[i * width + j] = if a[i - 1] == b[j - 1] {
+                t[(i - 1) * width + j - 1] + 1
             } else {
-                t[i - 1][j].max(t[i][j - 1])
+                t[(i - 1) * width + j].max(t[i * width + j - 1])
             };
         }
     }
     t
 }
 
-pub fn rouge_l(target: &[String], prediction: &[String]) -> Score {
+pub fn rouge_l<T: Eq>(target: &[T], prediction: &[T]) -> Score {
     if target.is_empty() || prediction.is_empty() {
         return ZERO;
     }
-    let lcs = lcs_table(target, prediction)[target.len()][prediction.len()] as f64;
+    let lcs = lcs_length(target, prediction) as f64;
     score(lcs / prediction.len() as f64, lcs / target.len() as f64)
 }
 
 /// Indices into `a` of one LCS with `b`, read back as rouge-score does.
 fn lcs_indices(a: &[String], b: &[String]) -> Vec<usize> {
     let t = lcs_table(a, b);
+    let width = b.len() + 1;
     let (mut i, mut j) = (a.len(), b.len());
     let mut out = Vec::new();
     while i > 0 && j > 0 {
@@ -100,7 +122,7 @@ fn lcs_indices(a: &[String], b: &[String]) -> Vec<usize> {
             out.push(i - 1);
             i -= 1;
             j -= 1;
-        } else if t[i][j - 1] > t[i - 1][j] {
+        } else if t[i * width + j - 1] > t[(i - 1) * width + j] {
             j -= 1;
         } else {
             i -= 1;
@@ -127,8 +149,8 @@ pub fn rouge_lsum(target: &str, prediction: &str) -> Score {
     if m == 0 || n == 0 {
         return ZERO;
     }
-    let mut count_r: HashMap<&str, i64> = HashMap::new();
-    let mut count_c: HashMap<&str, i64> = HashMap::new();
+    let mut count_r: FxHashMap<&str, i64> = FxHashMap::default();
+    let mut count_c: FxHashMap<&str, i64> = FxHashMap::default();
     for t in reference.iter().flatten() {
         *count_r.entry(t).or_insert(0) += 1;
     }
@@ -176,11 +198,54 @@ pub fn rouge(kind: Kind, target: &str, prediction: &str) -> Score {
     }
 }
 
+/// Tokens as numbers (shared by a prediction and its references), for fast comparison.
+fn ids<'t>(tokens: &'t [&'t str], vocabulary: &mut FxHashMap<&'t str, u32>) -> Vec<u32> {
+    tokens
+        .iter()
+        .map(|t| {
+            let next = vocabulary.len() as u32;
+            *vocabulary.entry(t).or_insert(next)
+        })
+        .collect()
+}
+
+/// rouge-score's tokens, borrowed from the lowercased text.
+fn token_slices(lower: &str) -> Vec<&str> {
+    lower
+        .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
 /// The best F-measure over the references (the first best, as numpy's argmax).
 pub fn rouge_multi(kind: Kind, references: &[&str], prediction: &str) -> f64 {
+    let fmeasures: Vec<f64> = if kind == Kind::RougeLsum {
+        references
+            .iter()
+            .map(|r| rouge_lsum(r, prediction).fmeasure)
+            .collect()
+    } else {
+        let lower_prediction = prediction.to_lowercase();
+        let lower_refs: Vec<String> = references.iter().map(|r| r.to_lowercase()).collect();
+        let prediction_tokens = token_slices(&lower_prediction);
+        let ref_tokens: Vec<Vec<&str>> = lower_refs.iter().map(|r| token_slices(r)).collect();
+        let mut vocabulary = FxHashMap::default();
+        let p = ids(&prediction_tokens, &mut vocabulary);
+        ref_tokens
+            .iter()
+            .map(|r| {
+                let t = ids(r, &mut vocabulary);
+                match kind {
+                    Kind::Rouge1 => rouge_n(&t, &p, 1),
+                    Kind::Rouge2 => rouge_n(&t, &p, 2),
+                    _ => rouge_l(&t, &p),
+                }
+                .fmeasure
+            })
+            .collect()
+    };
     let mut best: Option<f64> = None;
-    for reference in references {
-        let f = rouge(kind, reference, prediction).fmeasure;
+    for f in fmeasures {
         if best.is_none_or(|b| f > b) {
             best = Some(f);
         }
