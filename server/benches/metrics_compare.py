@@ -17,7 +17,9 @@ for _ in range(runs):
     for p in pairs:
         total += sacrebleu.sentence_bleu(p["prediction"], p["references"]).score
         total += scorer.score_multi(p["references"], p["prediction"])["rougeL"].fmeasure
-    streams = [[p["references"][0] for p in pairs]]
+    width = max(len(p["references"]) for p in pairs)
+    streams = [[p["references"][j] if j < len(p["references"]) else None for p in pairs]
+               for j in range(width)]
     total += sacrebleu.corpus_bleu([p["prediction"] for p in pairs], streams).score
     timings.append(time.perf_counter() - start)
 timings.sort()

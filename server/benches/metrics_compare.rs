@@ -51,16 +51,16 @@ fn pairs() -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// Per row: BLEU statistics (kept, as the cache keeps them) and ROUGE-L; then sentence
-/// BLEU from each row's statistics and corpus BLEU from their sum. The corpus here uses
-/// the first reference of each row, as the Python side does.
+/// Per row: BLEU statistics (computed once, as an evaluation keeps them) and ROUGE-L;
+/// sentence BLEU from each row's statistics and corpus BLEU from their sum.
 fn ours(rows: &[(String, Vec<String>)]) -> f64 {
     let mut total = 0.0;
     let mut corpus = bleu::Stats::default();
     for (prediction, references) in rows {
         let refs: Vec<&str> = references.iter().map(String::as_str).collect();
-        total += bleu::score(&bleu::segment_stats(prediction, &refs), true);
-        corpus += bleu::segment_stats(prediction, &refs[..1]);
+        let stats = bleu::segment_stats(prediction, &refs);
+        total += bleu::score(&stats, true);
+        corpus += stats;
         total += rouge::rouge_multi(rouge::Kind::RougeL, &refs, prediction);
     }
     total + bleu::score(&corpus, false)
