@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import sacrebleu
+from nltk.stem import porter
 from rouge_score import rouge_scorer
 
 WORDS = [
@@ -57,6 +58,35 @@ def variant(rng, text):
     return " ".join(out)
 
 
+ROOTS = ["relat", "condit", "rat", "valen", "hesit", "digit", "conform", "radic",
+         "differen", "vile", "analog", "vietnam", "predic", "electr", "hope", "good",
+         "formal", "sensit", "sensib", "cat", "pony", "sky", "agree", "feed", "plaster",
+         "bled", "motor", "sing", "conflat", "troubl", "siz", "hop", "tann", "fall",
+         "hiss", "fizz", "fail", "fil", "happ", "sy", "gener", "oper", "control", "roll",
+         "toy", "play", "say", "pay", "boy", "yell", "yoyo", "eye", "dye", "lie", "tie"]
+SUFFIXES = ["", "s", "es", "ies", "sses", "ss", "ed", "eed", "ied", "ing", "y", "ly",
+            "ational", "tional", "enci", "anci", "izer", "bli", "alli", "entli", "eli",
+            "ousli", "ization", "ation", "ator", "alism", "iveness", "fulness", "ousness",
+            "aliti", "iviti", "biliti", "fulli", "logi", "icate", "ative", "alize", "iciti",
+            "ical", "ful", "ness", "al", "ance", "ence", "er", "ic", "able", "ible", "ant",
+            "ement", "ment", "ent", "sion", "tion", "ou", "ism", "ate", "iti", "ous", "ive",
+            "ize", "e", "ll", "ying", "yed"]
+
+
+def stem_words(rng, pairs):
+    """Words to stem: roots with Porter suffixes, the fixture's own tokens, and random
+    strings with many `y`s and doubled letters, as rouge-score would pass them."""
+    words = {r + s for r in ROOTS for s in SUFFIXES}
+    for p in pairs:
+        for text in [p["prediction"], *p["references"]]:
+            words.update(t for t in __import__("re").split(r"[^a-z0-9]+", text.lower()) if t)
+    letters = "aeiouybcdlmnrstyy"
+    for _ in range(800):
+        words.add("".join(rng.choice(letters) for _ in range(rng.randint(3, 12))))
+    stemmer = porter.PorterStemmer()
+    return {w: stemmer.stem(w) for w in sorted(words)}
+
+
 def main():
     rng = random.Random(20261128)
     pairs = []
@@ -85,6 +115,7 @@ def main():
 
     types = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
     scorer = rouge_scorer.RougeScorer(types, use_stemmer=False)
+    stemming = rouge_scorer.RougeScorer(types, use_stemmer=True)
     for p in pairs:
         hyp, refs = p["prediction"], p["references"]
         p["bleu"] = sacrebleu.sentence_bleu(hyp, refs).score
@@ -93,6 +124,9 @@ def main():
         scores = scorer.score_multi(refs, hyp)
         for t in types:
             p[t] = scores[t].fmeasure
+        stemmed = stemming.score_multi(refs, hyp)
+        for t in types:
+            p[t + "_stemmed"] = stemmed[t].fmeasure
 
     # Corpus scores: reference streams padded with None where a row has fewer references.
     width = max(len(p["references"]) for p in pairs)
@@ -109,8 +143,10 @@ def main():
         "sacrebleu": sacrebleu.__version__,
         "rouge_score": "0.1.2",
         "scale": "sacrebleu scores are 0-100 as sacrebleu prints them; rouge f-measures are 0-1",
+        "nltk": __import__("nltk").__version__,
         "corpus": corpus,
         "pairs": pairs,
+        "porter_stems": stem_words(rng, pairs),
     }
     path = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "metrics.json"
     text = json.dumps(out, ensure_ascii=False, indent=1) + "\n"

@@ -33,6 +33,8 @@ fn row_scores_agree_with_sacrebleu_and_rouge_score() {
             .iter()
             .map(|r| r.as_str().unwrap())
             .collect();
+        let stemmed =
+            |kind: rouge::Kind| rouge::rouge_multi_with(kind, &references, prediction, true);
         let ours = [
             ("bleu", bleu::sentence_bleu(prediction, &references)),
             ("chrf", chrf::sentence_chrf(prediction, &references, 0)),
@@ -53,6 +55,10 @@ fn row_scores_agree_with_sacrebleu_and_rouge_score() {
                 "rougeLsum",
                 rouge::rouge_multi(rouge::Kind::RougeLsum, &references, prediction),
             ),
+            ("rouge1_stemmed", stemmed(rouge::Kind::Rouge1)),
+            ("rouge2_stemmed", stemmed(rouge::Kind::Rouge2)),
+            ("rougeL_stemmed", stemmed(rouge::Kind::RougeL)),
+            ("rougeLsum_stemmed", stemmed(rouge::Kind::RougeLsum)),
         ];
         for (name, value) in ours {
             let theirs = pair[name].as_f64().unwrap();
@@ -62,9 +68,12 @@ fn row_scores_agree_with_sacrebleu_and_rouge_score() {
                 ));
             }
             // The 0..1 row score the evaluation uses is the same number.
-            let metric = Metric::from_name(name).unwrap();
-            let row =
-                metrics::score_row(metric, prediction, &references, &Options::default()).unwrap();
+            let options = Options {
+                rouge_stemmer: name.ends_with("_stemmed"),
+                ..Options::default()
+            };
+            let metric = Metric::from_name(name.trim_end_matches("_stemmed")).unwrap();
+            let row = metrics::score_row(metric, prediction, &references, &options).unwrap();
             let scale = if name.starts_with("rouge") {
                 1.0
             } else {
@@ -88,6 +97,30 @@ fn row_scores_agree_with_sacrebleu_and_rouge_score() {
     println!(
         "metrics: {checked} row scores agree with sacrebleu {} / rouge-score {}",
         fixture["sacrebleu"], fixture["rouge_score"]
+    );
+}
+
+#[test]
+fn porter_stems_agree_with_nltk() {
+    let fixture = fixture();
+    let stems = fixture["porter_stems"]
+        .as_object()
+        .expect("porter_stems in the fixture");
+    assert!(stems.len() > 3000, "{} words", stems.len());
+    let wrong: Vec<String> = stems
+        .iter()
+        .filter_map(|(word, expected)| {
+            let ours = promptls::eval::metrics::porter::stem(word);
+            (ours != expected.as_str().unwrap())
+                .then(|| format!("{word}: ours {ours}, nltk {expected}"))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} stems differ:\n{}",
+        wrong.len(),
+        stems.len(),
+        wrong.join("\n")
     );
 }
 

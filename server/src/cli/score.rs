@@ -24,6 +24,9 @@ pub struct ScoreArgs {
     /// exact_match/contains: ignore ASCII punctuation.
     #[arg(long)]
     ignore_punctuation: bool,
+    /// ROUGE: stem words with the Porter stemmer (rouge-score's use_stemmer=True).
+    #[arg(long)]
+    stem: bool,
 }
 
 struct Row {
@@ -83,6 +86,7 @@ pub fn run(args: ScoreArgs) -> i32 {
             ignore_case: !args.case_sensitive,
             ignore_punctuation: args.ignore_punctuation,
         },
+        rouge_stemmer: args.stem,
     };
     let mut rows = Vec::new();
     let mut bad = 0;

@@ -4,6 +4,7 @@
 
 pub mod bleu;
 pub mod chrf;
+pub mod porter;
 pub mod rouge;
 pub mod simple;
 pub mod text;
@@ -72,6 +73,9 @@ impl Metric {
 pub struct Options {
     /// For `exact_match` and `contains`.
     pub normalize: Normalize,
+    /// ROUGE with NLTK's Porter stemmer (rouge-score's `use_stemmer=True`); off by default,
+    /// as in rouge-score.
+    pub rouge_stemmer: bool,
 }
 
 /// One row's score in 0..=1. With several references the best one counts (BLEU and chrF

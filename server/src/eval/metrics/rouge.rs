@@ -8,14 +8,26 @@ use std::collections::BTreeSet;
 
 use rustc_hash::FxHashMap;
 
-/// rouge-score's tokenizer without a stemmer.
-pub fn tokenize(text: &str) -> Vec<String> {
+/// rouge-score's tokenizer; with `stemmer`, words longer than 3 letters are stemmed
+/// (NLTK's Porter stemmer, as `use_stemmer=True`).
+pub fn tokenize_with(text: &str, stemmer: bool) -> Vec<String> {
     let lower = text.to_lowercase();
     lower
         .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
         .filter(|t| !t.is_empty())
-        .map(str::to_string)
+        .map(|t| {
+            if stemmer && t.len() > 3 {
+                super::porter::stem(t)
+            } else {
+                t.to_string()
+            }
+        })
         .collect()
+}
+
+/// rouge-score's tokenizer without a stemmer.
+pub fn tokenize(text: &str) -> Vec<String> {
+    tokenize_with(text, false)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,15 +144,19 @@ fn lcs_indices(a: &[String], b: &[String]) -> Vec<usize> {
     out
 }
 
-fn sentences(text: &str) -> Vec<Vec<String>> {
+fn sentences(text: &str, stemmer: bool) -> Vec<Vec<String>> {
     text.split('\n')
         .filter(|s| !s.is_empty())
-        .map(tokenize)
+        .map(|s| tokenize_with(s, stemmer))
         .collect()
 }
 
 pub fn rouge_lsum(target: &str, prediction: &str) -> Score {
-    let (reference, candidate) = (sentences(target), sentences(prediction));
+    rouge_lsum_with(target, prediction, false)
+}
+
+pub fn rouge_lsum_with(target: &str, prediction: &str, stemmer: bool) -> Score {
+    let (reference, candidate) = (sentences(target, stemmer), sentences(prediction, stemmer));
     if reference.is_empty() || candidate.is_empty() {
         return ZERO;
     }
@@ -199,37 +215,35 @@ pub fn rouge(kind: Kind, target: &str, prediction: &str) -> Score {
 }
 
 /// Tokens as numbers (shared by a prediction and its references), for fast comparison.
-fn ids<'t>(tokens: &'t [&'t str], vocabulary: &mut FxHashMap<&'t str, u32>) -> Vec<u32> {
+fn ids<'t>(tokens: &'t [String], vocabulary: &mut FxHashMap<&'t str, u32>) -> Vec<u32> {
     tokens
         .iter()
         .map(|t| {
             let next = vocabulary.len() as u32;
-            *vocabulary.entry(t).or_insert(next)
+            *vocabulary.entry(t.as_str()).or_insert(next)
         })
-        .collect()
-}
-
-/// rouge-score's tokens, borrowed from the lowercased text.
-fn token_slices(lower: &str) -> Vec<&str> {
-    lower
-        .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
-        .filter(|t| !t.is_empty())
         .collect()
 }
 
 /// The best F-measure over the references (the first best, as numpy's argmax).
 pub fn rouge_multi(kind: Kind, references: &[&str], prediction: &str) -> f64 {
+    rouge_multi_with(kind, references, prediction, false)
+}
+
+/// `rouge_multi`, optionally with the stemmer.
+pub fn rouge_multi_with(kind: Kind, references: &[&str], prediction: &str, stemmer: bool) -> f64 {
     let fmeasures: Vec<f64> = if kind == Kind::RougeLsum {
         references
             .iter()
-            .map(|r| rouge_lsum(r, prediction).fmeasure)
+            .map(|r| rouge_lsum_with(r, prediction, stemmer).fmeasure)
             .collect()
     } else {
-        let lower_prediction = prediction.to_lowercase();
-        let lower_refs: Vec<String> = references.iter().map(|r| r.to_lowercase()).collect();
-        let prediction_tokens = token_slices(&lower_prediction);
-        let ref_tokens: Vec<Vec<&str>> = lower_refs.iter().map(|r| token_slices(r)).collect();
-        let mut vocabulary = FxHashMap::default();
+        let prediction_tokens = tokenize_with(prediction, stemmer);
+        let ref_tokens: Vec<Vec<String>> = references
+            .iter()
+            .map(|r| tokenize_with(r, stemmer))
+            .collect();
+        let mut vocabulary: FxHashMap<&str, u32> = FxHashMap::default();
         let p = ids(&prediction_tokens, &mut vocabulary);
         ref_tokens
             .iter()
