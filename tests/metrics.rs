@@ -235,3 +235,56 @@ fn score_command_prints_rows_and_the_aggregate() {
     let unknown = run("nope");
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[test]
+fn score_rows_matches_row_by_row_scoring() {
+    let fixture = fixture();
+    let pairs = fixture["pairs"].as_array().unwrap();
+    let rows: Vec<(&str, Vec<&str>)> = pairs
+        .iter()
+        .map(|p| {
+            (
+                p["prediction"].as_str().unwrap(),
+                p["references"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    let options = Options::default();
+    for name in [
+        "exact_match",
+        "f1",
+        "bleu",
+        "chrf",
+        "rougeL",
+        "rougeLsum",
+        "contains",
+    ] {
+        let metric = Metric::from_name(name).unwrap();
+        let (scores, aggregate) = metrics::score_rows(metric, &rows, &options);
+        let one_by_one: Vec<f64> = rows
+            .iter()
+            .map(|(p, r)| metrics::score_row(metric, p, r, &options).unwrap())
+            .collect();
+        let parallel: Vec<f64> = scores.into_iter().map(Result::unwrap).collect();
+        assert_eq!(parallel, one_by_one, "{name}");
+        let expected = metrics::aggregate(metric, rows.iter().cloned(), &one_by_one);
+        assert!(
+            agrees(aggregate, expected),
+            "{name}: {aggregate} vs {expected}"
+        );
+    }
+    assert!(agrees(
+        metrics::score_rows(Metric::Bleu, &rows, &options).1,
+        fixture["corpus"]["bleu"].as_f64().unwrap() / 100.0
+    ));
+    // A row that cannot be scored keeps its error; the others still count.
+    let bad = vec![("x", vec!["("]), ("abc", vec!["b"])];
+    let (scores, aggregate) = metrics::score_rows(Metric::Regex, &bad, &options);
+    assert!(scores[0].is_err());
+    assert_eq!((scores[1].clone(), aggregate), (Ok(1.0), 1.0));
+}

@@ -144,3 +144,47 @@ pub fn aggregate<'a>(
         _ => row_scores.iter().sum::<f64>() / row_scores.len() as f64,
     }
 }
+
+/// Scores of many rows and their aggregate, computed on every core. Rows are
+/// (prediction, references); a row that cannot be scored (say, an invalid regex) gets its
+/// error. BLEU's corpus score sums the rows' statistics computed once.
+pub fn score_rows(
+    metric: Metric,
+    rows: &[(&str, Vec<&str>)],
+    options: &Options,
+) -> (Vec<Result<f64, String>>, f64) {
+    use rayon::prelude::*;
+    if metric == Metric::Bleu {
+        let stats: Vec<Option<bleu::Stats>> = rows
+            .par_iter()
+            .map(|(p, r)| (!r.is_empty()).then(|| bleu::segment_stats(p, r)))
+            .collect();
+        let mut corpus = bleu::Stats::default();
+        let scores = stats
+            .into_iter()
+            .map(|s| match s {
+                Some(s) => {
+                    corpus += s;
+                    Ok(bleu::score(&s, true) / 100.0)
+                }
+                None => Err("no reference to compare with".to_string()),
+            })
+            .collect();
+        return (scores, bleu::score(&corpus, false) / 100.0);
+    }
+    let scores: Vec<Result<f64, String>> = rows
+        .par_iter()
+        .map(|(p, r)| score_row(metric, p, r, options))
+        .collect();
+    let ok: Vec<f64> = scores
+        .iter()
+        .filter_map(|s| s.as_ref().ok().copied())
+        .collect();
+    let scored = rows
+        .iter()
+        .zip(&scores)
+        .filter(|(_, s)| s.is_ok())
+        .map(|((p, r), _)| (*p, r.clone()));
+    let aggregate = aggregate(metric, scored, &ok);
+    (scores, aggregate)
+}
