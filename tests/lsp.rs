@@ -433,6 +433,41 @@ fn creating_a_missing_partial_rechecks_the_prompt() {
 }
 
 #[test]
+fn bad_dataset_rows_are_shown_in_the_dataset_file() {
+    let dir = workspace();
+    let dataset = dir.path().join("data/sentiment.csv");
+    let good = std::fs::read_to_string(&dataset).unwrap();
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.insert(2, "a row,with,too many fields");
+    std::fs::write(&dataset, lines.join("\n") + "\n").unwrap();
+    let mut client = start(dir.path());
+    let prompt = dir.path().join("sentiment.prompt");
+    let uri = client.open(&prompt, &std::fs::read_to_string(&prompt).unwrap(), 1);
+    let on_prompt = client.diagnostics_for_version(&uri, 1);
+    assert!(
+        codes(&on_prompt).contains(&"dataset-invalid".to_string()),
+        "{on_prompt:?}"
+    );
+    let data_uri = file_uri(&dataset);
+    let rows = client.diagnostics(&data_uri, |p| p["diagnostics"] != json!([]));
+    let row = &rows["diagnostics"][0];
+    assert_eq!(row["code"], "dataset-row");
+    assert_eq!(row["range"]["start"]["line"], 2, "{rows}");
+    assert!(
+        row["message"].as_str().unwrap().contains("3 fields"),
+        "{rows}"
+    );
+    // Fixed on disk: the dataset's diagnostics are cleared.
+    std::fs::write(&dataset, &good).unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": data_uri, "type": 2}]}),
+    );
+    client.diagnostics(&data_uri, |p| p["diagnostics"] == json!([]));
+    assert!(client.shutdown_and_exit().success());
+}
+
+#[test]
 fn settings_disable_codes_and_override_severity() {
     let dir = workspace();
     let mut client = Client::start(&binary(), false);

@@ -55,6 +55,24 @@ pub(super) fn check(
             return None;
         }
     };
+    // Bad rows: each named with its line; the rest of the file is still used.
+    for e in dataset.errors.iter().take(20) {
+        out.push(Diagnostic::error(
+            "dataset-invalid",
+            dataset_node.span,
+            format!("dataset `{relative}`, {e}"),
+        ));
+    }
+    if dataset.errors.len() > 20 {
+        out.push(Diagnostic::error(
+            "dataset-invalid",
+            dataset_node.span,
+            format!(
+                "dataset `{relative}`: {} more bad rows",
+                dataset.errors.len() - 20
+            ),
+        ));
+    }
     if dataset.rows.is_empty() {
         out.push(Diagnostic::warning(
             "dataset-empty",
@@ -164,7 +182,15 @@ mod tests {
         );
         assert_eq!(
             run(HEADER, Files(vec![("/p/data.csv", "text,label\nhi,pos,extra\n")])),
-            ["dataset-invalid@data.csv: dataset `data.csv`, line 2: row has 3 fields, the header has 2"]
+            [
+                "dataset-invalid@data.csv: dataset `data.csv`, line 2: row has 3 fields, the header has 2",
+                "dataset-empty@data.csv: dataset `data.csv` has no rows",
+            ]
+        );
+        // A bad row among good ones: reported, and the good rows still count.
+        assert_eq!(
+            run(HEADER, Files(vec![("/p/data.csv", "text,label\nhi,pos\nbad\nyo,neg\n")])),
+            ["dataset-invalid@data.csv: dataset `data.csv`, line 3: row has 1 fields, the header has 2"]
         );
     }
 }

@@ -9,6 +9,8 @@ pub struct Dataset {
     /// Column names in file order (CSV header, or keys in order of first appearance).
     pub columns: Vec<String>,
     pub rows: Vec<Row>,
+    /// Rows that could not be read, each with its line; the other rows still load.
+    pub errors: Vec<DatasetError>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,8 +143,17 @@ fn parse_csv(text: &str) -> Result<Dataset, DatasetError> {
         });
     }
     let mut rows = Vec::new();
+    let mut errors = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| csv_error(&e))?;
+        let record = match record {
+            Ok(record) => record,
+            // A malformed row is skipped and reported; a reader that cannot go on stops.
+            Err(e) if e.is_io_error() => return Err(csv_error(&e)),
+            Err(e) => {
+                errors.push(csv_error(&e));
+                continue;
+            }
+        };
         let line = record.position().map_or(0, |p| p.line() as usize);
         let values = columns
             .iter()
@@ -151,7 +162,11 @@ fn parse_csv(text: &str) -> Result<Dataset, DatasetError> {
             .collect();
         rows.push(Row { line, values });
     }
-    Ok(Dataset { columns, rows })
+    Ok(Dataset {
+        columns,
+        rows,
+        errors,
+    })
 }
 
 fn csv_error(e: &csv::Error) -> DatasetError {
@@ -171,20 +186,28 @@ fn csv_error(e: &csv::Error) -> DatasetError {
 fn parse_jsonl(text: &str) -> Result<Dataset, DatasetError> {
     let mut columns: Vec<String> = Vec::new();
     let mut rows = Vec::new();
+    let mut errors = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
         if line.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(line).map_err(|e| DatasetError {
-            line: Some(line_no),
-            message: format!("invalid JSON: {e}"),
-        })?;
+        let value: Value = match serde_json::from_str(line) {
+            Ok(value) => value,
+            Err(e) => {
+                errors.push(DatasetError {
+                    line: Some(line_no),
+                    message: format!("invalid JSON: {e}"),
+                });
+                continue;
+            }
+        };
         let Value::Object(values) = value else {
-            return Err(DatasetError {
+            errors.push(DatasetError {
                 line: Some(line_no),
                 message: "each line must be a JSON object".into(),
             });
+            continue;
         };
         for key in values.keys() {
             if !columns.contains(key) {
@@ -196,7 +219,11 @@ fn parse_jsonl(text: &str) -> Result<Dataset, DatasetError> {
             values,
         });
     }
-    Ok(Dataset { columns, rows })
+    Ok(Dataset {
+        columns,
+        rows,
+        errors,
+    })
 }
 
 #[cfg(test)]
@@ -219,19 +246,34 @@ mod tests {
     }
 
     #[test]
+    fn csv_rows_with_the_wrong_width_are_reported_and_skipped() {
+        let d = Dataset::parse("a,b\n1,2\n1,2,3\n4,5\n6\n", Format::Csv).unwrap();
+        let values: Vec<&Value> = d.rows.iter().map(|r| &r.values["a"]).collect();
+        assert_eq!(values, [&json!("1"), &json!("4")]);
+        let lines: Vec<Option<usize>> = d.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![Some(3), Some(5)]);
+        assert!(d.errors[0].message.contains("3 fields"), "{}", d.errors[0]);
+    }
+
+    #[test]
     fn reads_jsonl_and_reports_bad_lines() {
         let d = Dataset::parse("{\"a\": 1}\n\n{\"a\": 2, \"b\": [1]}\n", Format::Jsonl).unwrap();
         assert_eq!(d.columns, ["a", "b"]);
         assert_eq!(d.rows[1].line, 3);
-        let e = Dataset::parse("{\"a\": 1}\n{oops\n", Format::Jsonl).unwrap_err();
-        assert_eq!(e.line, Some(2));
-        let e = Dataset::parse("[1]\n", Format::Jsonl).unwrap_err();
-        assert!(e.message.contains("JSON object"));
+        // Bad lines are reported with their line; the rest still loads.
+        let d = Dataset::parse("{\"a\": 1}\n{oops\n[1]\n{\"a\": 3}\n", Format::Jsonl).unwrap();
+        assert_eq!(d.rows.len(), 2);
+        assert_eq!(d.rows[1].line, 4);
+        let lines: Vec<Option<usize>> = d.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![Some(2), Some(3)]);
+        assert!(d.errors[1].message.contains("JSON object"));
     }
 
     #[test]
     fn reports_ragged_csv_rows() {
-        let e = Dataset::parse("a,b\n1,2\n3\n", Format::Csv).unwrap_err();
+        let d = Dataset::parse("a,b\n1,2\n3\n", Format::Csv).unwrap();
+        assert_eq!(d.rows.len(), 1);
+        let e = &d.errors[0];
         assert_eq!(e.line, Some(3), "{e:?}");
         assert!(e.message.contains("1 fields"), "{e:?}");
     }

@@ -196,6 +196,28 @@ pub fn describe_model(name: &str) -> String {
     hover::model(name)
 }
 
+/// A problem on one line of the prompt's dataset file (1-based line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetProblem {
+    pub line: usize,
+    pub message: String,
+}
+
+/// The prompt's dataset file and the rows in it that could not be read (empty when all
+/// rows load); `None` without a readable dataset.
+pub fn dataset_problems(input: &CheckInput) -> Option<(PathBuf, Vec<DatasetProblem>)> {
+    let (path, dataset) = facts::dataset(input)?;
+    let problems = dataset
+        .errors
+        .iter()
+        .map(|e| DatasetProblem {
+            line: e.line.unwrap_or(1),
+            message: e.message.clone(),
+        })
+        .collect();
+    Some((path, problems))
+}
+
 /// Completions at byte `offset`.
 pub fn completions(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
     completion::completions(input, offset)

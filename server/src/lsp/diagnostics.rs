@@ -11,10 +11,12 @@ use super::position::{self, Encoding};
 use crate::check::{self, CheckInput, Severity, Workspace};
 use crate::syntax;
 
-/// The result of checking one file: its diagnostics and the files it depends on.
+/// The result of checking one file: its diagnostics, the files it depends on, and the
+/// bad rows of its dataset (shown in the dataset file itself).
 pub struct Checked {
     pub diagnostics: Vec<check::Diagnostic>,
     pub dependencies: Vec<std::path::PathBuf>,
+    pub dataset: Option<(std::path::PathBuf, Vec<crate::ide::DatasetProblem>)>,
 }
 
 pub fn run(text: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Checked {
@@ -28,6 +30,7 @@ pub fn run(text: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Checke
     Checked {
         diagnostics: check::check_parsed(&input),
         dependencies: crate::ide::dependencies(&input),
+        dataset: crate::ide::dataset_problems(&input),
     }
 }
 
@@ -90,4 +93,29 @@ pub fn one_to_lsp(
         tags,
         ..Default::default()
     }
+}
+
+/// Diagnostics for the dataset file: one per bad row, over that whole line.
+pub fn dataset_to_lsp(problems: &[crate::ide::DatasetProblem], text: &str) -> Vec<lsp::Diagnostic> {
+    let lines: Vec<&str> = text.lines().collect();
+    problems
+        .iter()
+        .map(|p| {
+            let line = p.line.saturating_sub(1);
+            // The whole line, in UTF-16 units (a safe end for either encoding: clients
+            // clamp a column past the end of the line).
+            let width = lines.get(line).map_or(0, |l| l.encode_utf16().count());
+            lsp::Diagnostic {
+                range: lsp::Range::new(
+                    lsp::Position::new(line as u32, 0),
+                    lsp::Position::new(line as u32, width as u32),
+                ),
+                severity: Some(lsp::DiagnosticSeverity::ERROR),
+                code: Some(NumberOrString::String("dataset-row".into())),
+                source: Some("promptls".into()),
+                message: p.message.clone(),
+                ..Default::default()
+            }
+        })
+        .collect()
 }

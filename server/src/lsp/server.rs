@@ -21,6 +21,7 @@ use super::{
     code_actions, commands, completion, diagnostics, folding, hover, navigation, semantic_tokens,
     LogHandle,
 };
+use crate::check::Workspace;
 use crate::ide;
 use crate::syntax;
 
@@ -150,10 +151,18 @@ impl Backend {
                 };
                 let published =
                     diagnostics::to_lsp(&result, &job.text, &job.rope, encoding, &config);
-                Some(published)
+                // Bad dataset rows are shown on their own lines in the dataset file.
+                let dataset = checked.dataset.and_then(|(path, problems)| {
+                    let text = LiveFiles(state.clone()).read_to_string(&path).ok()?;
+                    Some((
+                        uri_of(&path)?,
+                        diagnostics::dataset_to_lsp(&problems, &text),
+                    ))
+                });
+                Some((published, dataset))
             })
             .await;
-            let published = match checked {
+            let (published, dataset) = match checked {
                 Ok(Some(published)) => published,
                 Ok(None) => {
                     tracing::debug!(
@@ -180,6 +189,13 @@ impl Backend {
                     .client
                     .publish_diagnostics(uri, published, version)
                     .await;
+                if let Some((dataset_uri, rows)) = dataset {
+                    let version = lock(this.state()).docs.get(&dataset_uri).map(|d| d.version);
+                    this.inner
+                        .client
+                        .publish_diagnostics(dataset_uri, rows, version)
+                        .await;
+                }
             }
             if then_dependents {
                 if let Some(path) = path {
