@@ -280,7 +280,16 @@ fn check_promptls_key(field: &str, k: &YamlNode, v: &YamlNode, out: &mut Vec<Dia
             }
         }
         "optimizer" => check_optimizer(v, out),
-        "split" | "judge" => {}
+        "split" => {
+            if let Err(message) = crate::eval::split::Split::from_json(Some(&v.to_json())) {
+                out.push(Diagnostic::error(
+                    "wrong-type",
+                    v.span,
+                    format!("`promptls.split`: {message}"),
+                ));
+            }
+        }
+        "judge" => {}
         _ => {
             let mut d = Diagnostic::warning(
                 "unknown-key",
