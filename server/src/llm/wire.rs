@@ -132,13 +132,14 @@ fn openai_body(request: &ChatRequest) -> Value {
     Value::Object(body)
 }
 
-/// Consecutive messages of one role merged (Gemini and Anthropic want turns to alternate).
+/// The non-system messages as turns, consecutive messages of one role merged (Gemini
+/// and Anthropic take the system text apart and want turns to alternate).
 fn turns(
     messages: &[Value],
     map_role: impl Fn(&str) -> &'static str,
 ) -> Vec<(&'static str, Vec<Piece>)> {
     let mut out: Vec<(&'static str, Vec<Piece>)> = Vec::new();
-    for m in messages {
+    for m in messages.iter().filter(|m| role(m) != "system") {
         let role = map_role(role(m));
         let parts = pieces(m);
         match out.last_mut() {
@@ -159,13 +160,7 @@ fn system_text(messages: &[Value]) -> String {
 }
 
 fn gemini_body(request: &ChatRequest) -> Value {
-    let others: Vec<Value> = request
-        .messages
-        .iter()
-        .filter(|m| role(m) != "system")
-        .cloned()
-        .collect();
-    let contents: Vec<Value> = turns(&others, |r| if r == "model" { "model" } else { "user" })
+    let contents: Vec<Value> = turns(&request.messages, |r| if r == "model" { "model" } else { "user" })
         .into_iter()
         .map(|(role, parts)| {
             let parts: Vec<Value> = parts
@@ -216,27 +211,27 @@ fn gemini_body(request: &ChatRequest) -> Value {
 pub const ANTHROPIC_DEFAULT_MAX_TOKENS: u64 = 1024;
 
 fn anthropic_body(request: &ChatRequest) -> Value {
-    let others: Vec<Value> = request
-        .messages
-        .iter()
-        .filter(|m| role(m) != "system")
-        .cloned()
-        .collect();
-    let messages: Vec<Value> = turns(&others, |r| if r == "model" { "assistant" } else { "user" })
-        .into_iter()
-        .map(|(role, parts)| {
-            let content: Vec<Value> = parts
-                .iter()
-                .map(|p| match p {
-                    Piece::Text(t) => json!({"type": "text", "text": t}),
-                    Piece::Media { url, .. } => {
-                        json!({"type": "image", "source": {"type": "url", "url": url}})
-                    }
-                })
-                .collect();
-            json!({"role": role, "content": content})
-        })
-        .collect();
+    let messages: Vec<Value> = turns(&request.messages, |r| {
+        if r == "model" {
+            "assistant"
+        } else {
+            "user"
+        }
+    })
+    .into_iter()
+    .map(|(role, parts)| {
+        let content: Vec<Value> = parts
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => json!({"type": "text", "text": t}),
+                Piece::Media { url, .. } => {
+                    json!({"type": "image", "source": {"type": "url", "url": url}})
+                }
+            })
+            .collect();
+        json!({"role": role, "content": content})
+    })
+    .collect();
     let mut body = Map::new();
     body.insert("model".into(), json!(request.model));
     let max_tokens = request
