@@ -7,7 +7,11 @@ mod mock_llm;
 use std::time::Duration;
 
 use mock_llm::{Mock, Reply};
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use promptls::llm::client::Client;
+use promptls::llm::limits::Limits;
 use promptls::llm::provider::{Api, Provider, Secret};
 use promptls::llm::retry::RetryPolicy;
 use promptls::llm::wire::ChatRequest;
@@ -17,7 +21,8 @@ const KEY: &str = "sk-test-0123456789abcdef";
 
 fn provider(mock: &Mock, api: Api) -> Provider {
     Provider {
-        name: "groq".into(),
+        // A name without default limits (groq would be paced at 30 RPM).
+        name: "mock".into(),
         api,
         base_url: mock.base_url.clone(),
         key_env: Some("GROQ_API_KEY".into()),
@@ -172,7 +177,7 @@ async fn gives_up_after_three_attempts_with_a_clear_error() {
     assert_eq!(error.attempts, 3);
     let text = error.to_string();
     assert!(
-        text.starts_with("groq/llama-3.1-8b-instant: HTTP 500"),
+        text.starts_with("mock/llama-3.1-8b-instant: HTTP 500"),
         "{text}"
     );
     assert!(text.contains("gave up after 3 attempts"), "{text}");
@@ -267,4 +272,40 @@ async fn a_long_retry_after_fails_instead_of_waiting() {
         .unwrap_err();
     assert_eq!(mock.requests().len(), 1);
     assert!(error.to_string().contains("asks to wait 3600s"), "{error}");
+}
+
+#[tokio::test]
+async fn calls_are_paced_under_the_providers_limit() {
+    let mock = Mock::start(vec![openai_answer("ok")]).await;
+    let limits = HashMap::from([(
+        "mock".to_string(),
+        Limits {
+            rpm: Some(600),
+            tpm: None,
+            concurrency: 8,
+        },
+    )]);
+    let client = Arc::new(Client::with_limits(fast(), limits));
+    let provider = provider(&mock, Api::OpenAi);
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let (client, provider) = (client.clone(), provider.clone());
+            tokio::spawn(async move { client.chat(&provider, &request()).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    let mut times: Vec<_> = mock.requests().iter().map(|r| r.at).collect();
+    times.sort();
+    // 600 RPM: one call every 100 ms, even when six are started at once.
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(90), "calls {gap:?} apart");
+    }
+    let total = times[5] - times[0];
+    assert!(
+        total < Duration::from_millis(800),
+        "paced, not serialised: {total:?}"
+    );
 }

@@ -1,10 +1,13 @@
 //! Model calls over HTTP: one request per attempt, retried by `RetryPolicy`, with errors
 //! that say what happened and to which request, and never contain the key.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
+use super::limits::{Gate, Limits};
 use super::provider::{Api, Provider};
 use super::retry::{self, RetryPolicy};
 use super::wire::{self, ChatRequest, ChatResponse};
@@ -32,9 +35,14 @@ pub struct Answer {
     pub attempts: u32,
 }
 
+/// Shared by every call of a process (wrap it in an `Arc`): each provider's pacing and
+/// calls-in-flight limit hold across all evaluations and jobs.
 pub struct Client {
     http: reqwest::Client,
     policy: RetryPolicy,
+    /// Limits set in settings, by provider name; others use `Limits::default_for`.
+    limits: HashMap<String, Limits>,
+    gates: Mutex<HashMap<String, Arc<Gate>>>,
 }
 
 /// What one attempt came to.
@@ -49,12 +57,37 @@ enum Attempt {
 
 impl Client {
     pub fn new(policy: RetryPolicy) -> Client {
+        Client::with_limits(policy, HashMap::new())
+    }
+
+    pub fn with_limits(policy: RetryPolicy, limits: HashMap<String, Limits>) -> Client {
         let http = reqwest::Client::builder()
             .timeout(policy.timeout)
             .user_agent(concat!("promptls/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a client with rustls and a timeout builds");
-        Client { http, policy }
+        Client {
+            http,
+            policy,
+            limits,
+            gates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The provider's gate, made on first use.
+    fn gate(&self, provider: &str) -> Arc<Gate> {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        gates
+            .entry(provider.to_string())
+            .or_insert_with(|| {
+                let limits = self
+                    .limits
+                    .get(provider)
+                    .copied()
+                    .unwrap_or_else(|| Limits::default_for(provider));
+                Arc::new(Gate::new(&limits))
+            })
+            .clone()
     }
 
     pub fn policy(&self) -> &RetryPolicy {
@@ -68,9 +101,15 @@ impl Client {
         request: &ChatRequest,
     ) -> Result<Answer, CallError> {
         let what = format!("{}/{}", provider.name, request.model);
+        let gate = self.gate(&provider.name);
+        let tokens = estimate_tokens(request);
         let mut last = String::new();
         for attempt in 1..=self.policy.attempts.max(1) {
-            match self.attempt(provider, request).await {
+            let outcome = {
+                let _in_flight = gate.enter(tokens).await;
+                self.attempt(provider, request).await
+            };
+            match outcome {
                 Attempt::Done(response) => {
                     return Ok(Answer {
                         response,
@@ -196,6 +235,29 @@ impl Client {
             Err(why) => Attempt::Fail(format!("{why}: {}", excerpt(&text))),
         }
     }
+}
+
+/// What a call may use of a tokens-per-minute budget: the prompt's text at about four
+/// characters a token, plus the output allowance.
+fn estimate_tokens(request: &ChatRequest) -> u32 {
+    let chars: usize = request
+        .messages
+        .iter()
+        .flat_map(|m| {
+            m.get("content")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .map(str::len)
+        .sum();
+    let output = request
+        .config
+        .get("maxOutputTokens")
+        .and_then(Value::as_u64)
+        .unwrap_or(256);
+    (chars as u64 / 4 + output).min(u64::from(u32::MAX)) as u32
 }
 
 /// An error with its causes (reqwest's own message is often just "error sending request").

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod client;
+pub mod limits;
 pub mod provider;
 pub mod retry;
 pub mod wire;
