@@ -59,18 +59,29 @@ impl Received {
 pub struct Mock {
     pub base_url: String,
     pub received: Arc<Mutex<Vec<Received>>>,
+    /// Requests answered 429 because they went over the mock's own limit.
+    pub rejected: Arc<Mutex<usize>>,
 }
 
 impl Mock {
     /// Starts the server; `script` is consumed in order, the last reply repeats.
     pub async fn start(script: Vec<Reply>) -> Mock {
+        Mock::start_limited(script, None).await
+    }
+
+    /// As `start`, and like a provider it answers 429 to a request that would make more
+    /// than `limit.0` requests in the trailing `limit.1`.
+    pub async fn start_limited(script: Vec<Reply>, limit: Option<(usize, Duration)>) -> Mock {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
+        let rejected = Arc::new(Mutex::new(0usize));
         let script = Arc::new(Mutex::new((script, 0usize)));
         let log = received.clone();
+        let refused = rejected.clone();
+        let window: Arc<Mutex<std::collections::VecDeque<Instant>>> = Arc::default();
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
@@ -78,10 +89,31 @@ impl Mock {
                 };
                 let log = log.clone();
                 let script = script.clone();
+                let refused = refused.clone();
+                let window = window.clone();
                 tokio::spawn(async move {
                     let Some(request) = read_request(&mut socket).await else {
                         return;
                     };
+                    if let Some((most, period)) = limit {
+                        let over = {
+                            let mut w = window.lock().unwrap();
+                            while w
+                                .front()
+                                .is_some_and(|t| request.at.duration_since(*t) >= period)
+                            {
+                                w.pop_front();
+                            }
+                            w.push_back(request.at);
+                            w.len() > most
+                        };
+                        if over {
+                            *refused.lock().unwrap() += 1;
+                            log.lock().unwrap().push(request);
+                            write_reply(&mut socket, Reply::retry_after(429, "1")).await;
+                            return;
+                        }
+                    }
                     let reply = {
                         let mut s = script.lock().unwrap();
                         let i = s.1.min(s.0.len() - 1);
@@ -93,7 +125,11 @@ impl Mock {
                 });
             }
         });
-        Mock { base_url, received }
+        Mock {
+            base_url,
+            received,
+            rejected,
+        }
     }
 
     pub fn requests(&self) -> Vec<Received> {
