@@ -129,7 +129,7 @@ impl Client {
                             ));
                         }
                     }
-                    last = why;
+                    last = self.error(provider, why, attempt).message;
                     if attempt < self.policy.attempts {
                         let wait = self.policy.delay(attempt, retry::jitter(), after);
                         tracing::info!("{what}: {last}; retrying in {:.1}s", wait.as_secs_f64());
