@@ -41,7 +41,7 @@ fn key(input: &CheckInput, path: &[String]) -> Option<String> {
             format!("`{section}.{k}`: {}", docs::section_key_doc(section, k))
         }
         [section, schema, field, ..] if section == "input" && schema == "schema" => {
-            let name = field.split('(').next().unwrap_or("").trim_end_matches('?');
+            let name = crate::check::variables::field_name(field);
             variable(input, name)
         }
         _ => return None,
