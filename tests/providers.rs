@@ -10,6 +10,7 @@ use mock_llm::{Mock, Reply};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use promptls::llm::cache::Cache;
 use promptls::llm::client::Client;
 use promptls::llm::limits::Limits;
 use promptls::llm::provider::{Api, Provider, Secret};
@@ -308,4 +309,44 @@ async fn calls_are_paced_under_the_providers_limit() {
         total < Duration::from_millis(800),
         "paced, not serialised: {total:?}"
     );
+}
+
+#[tokio::test]
+async fn the_cache_answers_repeats_and_keeps_no_key() {
+    let mock = Mock::start(vec![openai_answer("positive")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite");
+    let provider = provider(&mock, Api::OpenAi);
+    {
+        let client = Client::new(fast()).with_cache(Cache::open(&path).unwrap());
+        let first = client.chat(&provider, &request()).await.unwrap();
+        assert!(!first.cached);
+        let again = client.chat(&provider, &request()).await.unwrap();
+        assert!(again.cached && again.attempts == 0);
+        assert_eq!(again.response, first.response);
+        assert_eq!(mock.requests().len(), 1, "a repeated request costs no call");
+    }
+    // A new process (a new client on the same file): still cached. An edited prompt is
+    // sent.
+    let client = Client::new(fast()).with_cache(Cache::open(&path).unwrap());
+    assert!(client.chat(&provider, &request()).await.unwrap().cached);
+    let mut edited = request();
+    edited.messages[1] = json!({"role": "user", "content": [{"text": "Great phone!"}]});
+    assert!(!client.chat(&provider, &edited).await.unwrap().cached);
+    assert_eq!(mock.requests().len(), 2);
+    // Without a cache (--no-cache), every call goes out.
+    Client::new(fast())
+        .chat(&provider, &request())
+        .await
+        .unwrap();
+    assert_eq!(mock.requests().len(), 3);
+    drop(client);
+    // The key is nowhere in the cache's files.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "the key was written to disk"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
+use super::cache::{self, Cache};
 use super::limits::{Gate, Limits};
 use super::provider::{Api, Provider};
 use super::retry::{self, RetryPolicy};
@@ -28,11 +29,13 @@ impl std::fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
-/// A successful call and how many attempts it took.
+/// A successful call and how many attempts it took (0 when the cache answered).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub response: ChatResponse,
     pub attempts: u32,
+    /// Whether the answer came from the cache.
+    pub cached: bool,
 }
 
 /// Shared by every call of a process (wrap it in an `Arc`): each provider's pacing and
@@ -43,6 +46,8 @@ pub struct Client {
     /// Limits set in settings, by provider name; others use `Limits::default_for`.
     limits: HashMap<String, Limits>,
     gates: Mutex<HashMap<String, Arc<Gate>>>,
+    /// Answers by request; `None` calls every time (`--no-cache`).
+    cache: Option<Mutex<Cache>>,
 }
 
 /// What one attempt came to.
@@ -71,7 +76,14 @@ impl Client {
             policy,
             limits,
             gates: Mutex::new(HashMap::new()),
+            cache: None,
         }
+    }
+
+    /// Answers repeated requests from `cache` and stores new answers in it.
+    pub fn with_cache(mut self, cache: Cache) -> Client {
+        self.cache = Some(Mutex::new(cache));
+        self
     }
 
     /// The provider's gate, made on first use.
@@ -101,6 +113,20 @@ impl Client {
         request: &ChatRequest,
     ) -> Result<Answer, CallError> {
         let what = format!("{}/{}", provider.name, request.model);
+        let key = self
+            .cache
+            .as_ref()
+            .map(|_| cache::key(&provider.name, request));
+        if let (Some(cache), Some(key)) = (&self.cache, &key) {
+            let hit = cache.lock().unwrap_or_else(|p| p.into_inner()).get(key);
+            if let Some(response) = hit {
+                return Ok(Answer {
+                    response,
+                    attempts: 0,
+                    cached: true,
+                });
+            }
+        }
         let gate = self.gate(&provider.name);
         let tokens = estimate_tokens(request);
         let mut last = String::new();
@@ -111,10 +137,22 @@ impl Client {
             };
             match outcome {
                 Attempt::Done(response) => {
+                    if let (Some(cache), Some(key)) = (&self.cache, &key) {
+                        let stored = cache.lock().unwrap_or_else(|p| p.into_inner()).put(
+                            key,
+                            &provider.name,
+                            &request.model,
+                            &response,
+                        );
+                        if let Err(e) = stored {
+                            tracing::warn!("{what}: {e}");
+                        }
+                    }
                     return Ok(Answer {
                         response,
                         attempts: attempt,
-                    })
+                        cached: false,
+                    });
                 }
                 Attempt::Fail(why) => {
                     return Err(self.error(provider, format!("{what}: {why}"), attempt));

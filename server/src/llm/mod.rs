@@ -2,6 +2,7 @@
 //! `provider/model` name reaches (`provider`), the request and response bodies of each
 //! API (`wire`), and calls over HTTP with retries (`client`, `retry`).
 
+pub mod cache;
 pub mod catalog;
 pub mod client;
 pub mod limits;

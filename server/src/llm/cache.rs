@@ -1,0 +1,196 @@
+//! The model-call cache: SQLite, keyed by a digest of provider, model, parameters and
+//! rendered messages, so a repeated run costs no calls and, after an edit, only rows
+//! whose rendered prompt changed are sent. Keys and base URLs are not part of the key
+//! and are never stored.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::wire::{ChatRequest, ChatResponse};
+
+/// The schema version this code writes; older files are migrated on open.
+const SCHEMA_VERSION: i64 = 1;
+
+pub struct Cache {
+    db: Connection,
+}
+
+/// The cache key of a call: the provider name and the whole request (model, messages,
+/// config, JSON mode), as canonical JSON, hashed.
+pub fn key(provider: &str, request: &ChatRequest) -> String {
+    let canonical = json!({
+        "provider": provider,
+        "model": request.model,
+        "messages": request.messages,
+        "config": Value::Object(request.config.clone()),
+        "json": request.json_output,
+    });
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Cache {
+    /// Opens (or creates) the cache at `path`. A file that is not a promptls cache is an
+    /// error and is left alone.
+    pub fn open(path: &Path) -> Result<Cache, String> {
+        let db = Connection::open(path)
+            .map_err(|e| format!("cannot open the cache {}: {e}", path.display()))?;
+        Cache::init(db).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn in_memory() -> Cache {
+        Cache::init(Connection::open_in_memory().expect("an in-memory SQLite opens"))
+            .expect("a new cache initialises")
+    }
+
+    fn init(db: Connection) -> Result<Cache, String> {
+        let sql = |e: rusqlite::Error| e.to_string();
+        db.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
+        db.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| format!("not a SQLite database ({e})"))?;
+        let version: i64 = db
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(sql)?;
+        let tables: i64 = db
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if version == 0 && tables > 0 {
+            return Err("this SQLite file is not a promptls cache; it was left untouched".into());
+        }
+        if version > SCHEMA_VERSION {
+            return Err(format!("the cache has schema version {version}, newer than this promptls ({SCHEMA_VERSION})"));
+        }
+        if version < 1 {
+            db.execute_batch(
+                "CREATE TABLE calls (
+                     key TEXT PRIMARY KEY,
+                     provider TEXT NOT NULL,
+                     model TEXT NOT NULL,
+                     text TEXT NOT NULL,
+                     prompt_tokens INTEGER NOT NULL,
+                     completion_tokens INTEGER NOT NULL,
+                     created TEXT NOT NULL DEFAULT (datetime('now'))
+                 );
+                 PRAGMA user_version = 1;",
+            )
+            .map_err(sql)?;
+        }
+        Ok(Cache { db })
+    }
+
+    pub fn get(&self, key: &str) -> Option<ChatResponse> {
+        self.db
+            .query_row(
+                "SELECT text, prompt_tokens, completion_tokens FROM calls WHERE key = ?1",
+                params![key],
+                |r| {
+                    Ok(ChatResponse {
+                        text: r.get(0)?,
+                        prompt_tokens: r.get::<_, i64>(1)? as u64,
+                        completion_tokens: r.get::<_, i64>(2)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .ok()
+            .flatten()
+    }
+
+    pub fn put(
+        &self,
+        key: &str,
+        provider: &str,
+        model: &str,
+        response: &ChatResponse,
+    ) -> Result<(), String> {
+        self.db
+            .execute(
+                "INSERT OR REPLACE INTO calls (key, provider, model, text, prompt_tokens, completion_tokens)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![key, provider, model, response.text, response.prompt_tokens as i64, response.completion_tokens as i64],
+            )
+            .map(|_| ())
+            .map_err(|e| format!("cannot write the cache: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(text: &str) -> ChatRequest {
+        ChatRequest {
+            model: "m".into(),
+            messages: vec![json!({"role": "user", "content": [{"text": text}]})],
+            config: serde_json::from_value(json!({"temperature": 0})).unwrap(),
+            json_output: false,
+        }
+    }
+
+    #[test]
+    fn keys_change_with_anything_that_changes_the_answer() {
+        let base = key("groq", &request("hi"));
+        assert_eq!(base, key("groq", &request("hi")));
+        assert_ne!(base, key("openai", &request("hi")));
+        assert_ne!(base, key("groq", &request("hi!")));
+        let mut r = request("hi");
+        r.config.insert("temperature".into(), json!(0.7));
+        assert_ne!(base, key("groq", &r));
+        let mut r = request("hi");
+        r.json_output = true;
+        assert_ne!(base, key("groq", &r));
+        assert_eq!(base.len(), 64);
+    }
+
+    #[test]
+    fn stores_and_reads_back_and_refuses_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite");
+        let answer = ChatResponse {
+            text: "positive".into(),
+            prompt_tokens: 10,
+            completion_tokens: 1,
+        };
+        {
+            let cache = Cache::open(&path).unwrap();
+            assert_eq!(cache.get("k"), None);
+            cache.put("k", "groq", "m", &answer).unwrap();
+        }
+        assert_eq!(Cache::open(&path).unwrap().get("k"), Some(answer));
+
+        let foreign = dir.path().join("other.sqlite");
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE mine (x);")
+            .unwrap();
+        let before = std::fs::read(&foreign).unwrap();
+        let error = Cache::open(&foreign).err().unwrap();
+        assert!(error.contains("not a promptls cache"), "{error}");
+        let mut check = Connection::open(&foreign).unwrap();
+        let tables: i64 = check
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'calls'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0, "nothing was added to the foreign file");
+        let _ = (&mut check, before);
+
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(&junk, b"this is not sqlite at all, just text").unwrap();
+        assert!(Cache::open(&junk).is_err());
+        assert_eq!(
+            std::fs::read(&junk).unwrap(),
+            b"this is not sqlite at all, just text"
+        );
+    }
+}
