@@ -26,15 +26,23 @@ pub fn completions(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
 }
 
 /// From after the opening `---` line to the start of the closing one (or the end of the
-/// file while it is not yet written).
+/// file while it is not yet written). Comment and blank lines may come first, as
+/// Dotprompt allows.
 fn frontmatter_region(source: &str) -> Option<Span> {
-    let first_end = source.find('\n')?;
-    if source[..first_end].trim_end() != "---" {
-        return None;
-    }
-    let start = first_end + 1;
-    let mut at = start;
-    for line in source[start..].split_inclusive('\n') {
+    let mut lines = source.split_inclusive('\n');
+    let mut at = 0;
+    let start = loop {
+        let line = lines.next()?;
+        at += line.len();
+        let content = line.trim_end_matches(['\n', '\r']);
+        if content.trim_end() == "---" && line.ends_with('\n') {
+            break at;
+        }
+        if !(content.starts_with('#') || content.trim_matches([' ', '\t']).is_empty()) {
+            return None;
+        }
+    };
+    for line in lines {
         if line.trim_end() == "---" {
             return Some(Span::new(start, at));
         }
@@ -280,6 +288,41 @@ fn values(input: &CheckInput, parents: &[String], key: &str, replace: Span) -> V
                 docs::output_format(f).to_string()
             });
         }
+        _ if in_schema(parents) => {
+            let json_schema = parents.iter().any(|p| p == "properties");
+            let names: &[&str] = if json_schema || key == "type" {
+                &[
+                    "string", "number", "integer", "boolean", "object", "array", "null",
+                ]
+            } else {
+                PICOSCHEMA_TYPES
+            };
+            if json_schema && key != "type" {
+                return out;
+            }
+            for &t in names {
+                let doc = match t {
+                    "string" => "Text.",
+                    "number" => "Any number.",
+                    "integer" => "A whole number.",
+                    "boolean" => "`true` or `false`.",
+                    "null" => "Only `null`.",
+                    "any" => "Any value.",
+                    "object" => "A mapping of named fields.",
+                    "array" => "A list.",
+                    _ => "",
+                };
+                let picoschema = if json_schema {
+                    ""
+                } else {
+                    "\n\nPicoschema: `name: type, description`; `name?:` is optional; \
+                     `name(array): type` and `name(object):` nest."
+                };
+                let mut it = item(t, CompletionKind::Value, replace);
+                it.documentation = Some(format!("`{t}`: {doc}{picoschema}"));
+                out.push(it);
+            }
+        }
         (None, "promptls.dataset") => {
             if let Some(dir) = input.path.and_then(Path::parent) {
                 for file in dataset_files(dir) {
@@ -288,7 +331,7 @@ fn values(input: &CheckInput, parents: &[String], key: &str, replace: Span) -> V
             }
         }
         (None, "promptls.target") => {
-            if let Some((_, data)) = facts::dataset(input) {
+            if let Some((_, data)) = facts::dataset_head(input) {
                 for column in &data.columns {
                     out.push(item(column, CompletionKind::Column, replace));
                 }
@@ -297,6 +340,14 @@ fn values(input: &CheckInput, parents: &[String], key: &str, replace: Span) -> V
         _ => {}
     }
     out
+}
+
+/// Picoschema's scalar types.
+const PICOSCHEMA_TYPES: &[&str] = &["string", "number", "integer", "boolean", "null", "any"];
+
+/// Whether the enclosing keys are inside `input.schema` or `output.schema`.
+fn in_schema(parents: &[String]) -> bool {
+    matches!(parents, [section, schema, ..] if (section == "input" || section == "output") && schema == "schema")
 }
 
 /// CSV and JSONL files under `dir` (three levels deep at most), relative, sorted.
@@ -432,7 +483,7 @@ fn variables(input: &CheckInput) -> Vec<String> {
     if let Some(fields) = schemas.input_fields() {
         return fields.into_iter().map(str::to_string).collect();
     }
-    facts::dataset(input)
+    facts::dataset_head(input)
         .map(|(_, d)| d.columns)
         .unwrap_or_default()
 }

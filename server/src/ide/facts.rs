@@ -11,6 +11,7 @@ use crate::eval::dataset::{Dataset, Format};
 use crate::render::partial_path;
 use crate::settings;
 use crate::syntax::handlebars::{parse_template, Template};
+use crate::syntax::Span;
 
 pub fn schemas(input: &CheckInput) -> Schemas {
     schema::check(input, &mut Vec::new())
@@ -33,6 +34,34 @@ pub fn dataset_path(input: &CheckInput) -> Option<(String, PathBuf)> {
 pub fn dataset(input: &CheckInput) -> Option<(PathBuf, Dataset)> {
     let (_, path) = dataset_path(input)?;
     let text = input.workspace.read_to_string(&path).ok()?;
+    let dataset = Dataset::parse(&text, Format::of(&path)).ok()?;
+    Some((path, dataset))
+}
+
+/// Bytes of a dataset read for its columns and first rows (hovers and completion run
+/// per keystroke; a whole 10,000-row file takes milliseconds to parse). When no whole
+/// row fits, the next size is tried.
+const HEAD_BYTES: [usize; 3] = [8 * 1024, 256 * 1024, 4 * 1024 * 1024];
+
+/// The dataset's first rows, with the columns they show. JSONL columns that first
+/// appear further down are missing.
+pub fn dataset_head(input: &CheckInput) -> Option<(PathBuf, Dataset)> {
+    let (_, path) = dataset_path(input)?;
+    let text = input.workspace.read_to_string(&path).ok()?;
+    for limit in HEAD_BYTES {
+        if text.len() <= limit {
+            break;
+        }
+        // Cut after a line break, so the last row read is whole (a quoted CSV field
+        // spanning lines may still be cut; that row is then dropped or short).
+        let Some(cut) = text.as_bytes()[..limit].iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        let dataset = Dataset::parse(&text[..=cut], Format::of(&path)).ok()?;
+        if !dataset.rows.is_empty() {
+            return Some((path, dataset));
+        }
+    }
     let dataset = Dataset::parse(&text, Format::of(&path)).ok()?;
     Some((path, dataset))
 }
@@ -93,4 +122,23 @@ pub fn sample(value: &Value) -> String {
     } else {
         one_line
     }
+}
+
+/// The `---` fences around the frontmatter: (opening, closing). Comment and blank lines
+/// may come before the opening one.
+pub fn fences(input: &CheckInput) -> Option<(Span, Span)> {
+    let source = input.source;
+    let fm = input.parsed.split.frontmatter?;
+    let body = input.parsed.split.body.start;
+    let before = source.get(..fm.start)?;
+    let before = before
+        .strip_suffix('\n')
+        .map(|b| b.strip_suffix('\r').unwrap_or(b))
+        .or_else(|| before.strip_suffix('\r'))?;
+    let open = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let close = fm.end + source.get(fm.end..body)?.find("---")?;
+    if source.get(open..open + 3) != Some("---") {
+        return None;
+    }
+    Some((Span::new(open, open + 3), Span::new(close, close + 3)))
 }

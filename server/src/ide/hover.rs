@@ -66,7 +66,7 @@ fn value(input: &CheckInput, path: &[String], text: &str) -> Option<String> {
         "promptls.dataset" => Some(dataset(input)),
         "promptls.target" => Some(format!(
             "The dataset column `{text}` holds the expected answer.{}",
-            facts::dataset(input)
+            facts::dataset_head(input)
                 .and_then(|(_, d)| d
                     .rows
                     .first()
@@ -146,7 +146,7 @@ fn variable(input: &CheckInput, name: &str) -> String {
         }
         None => format!("input `{name}`"),
     };
-    if let Some((_, data)) = facts::dataset(input) {
+    if let Some((_, data)) = facts::dataset_head(input) {
         if let Some(v) = data.rows.first().and_then(|r| r.values.get(name)) {
             out.push_str(&format!("\n\nDataset, first row: `{}`", facts::sample(v)));
         }

@@ -460,3 +460,110 @@ fn nothing_panics_at_any_offset() {
         );
     }
 }
+
+#[test]
+fn picoschema_types_complete_in_schemas() {
+    let types = labels("---\ninput:\n  schema:\n    text: str$0\n---\n{{text}}");
+    assert!(
+        types.contains(&"string".to_string()) && types.contains(&"any".to_string()),
+        "{types:?}"
+    );
+    let nested = labels("---\noutput:\n  schema:\n    who(object):\n      name: $0\n---\n");
+    assert!(nested.contains(&"integer".to_string()), "{nested:?}");
+    // JSON Schema: types after `type:` only.
+    let json = labels("---\ninput:\n  schema:\n    properties:\n      a:\n        type: $0\n---\n");
+    assert!(json.contains(&"object".to_string()), "{json:?}");
+    assert!(labels("---\ninput:\n  schema:\n    properties:\n      a: $0\n---\n").is_empty());
+    // Not in other sections.
+    assert!(!labels("---\nconfig:\n  temperature: $0\n---\n").contains(&"string".to_string()));
+}
+
+#[test]
+fn frontmatter_after_leading_comments() {
+    let source = "# a comment\n\n---\nmodel: a/b # which model\nmod$0\n---\nHi";
+    let keys = labels(source);
+    assert!(keys.contains(&"config".to_string()), "{keys:?}");
+    with_cursor(source, |input, _| {
+        let text = input.source;
+        let tokens = semantic_tokens(input);
+        let of = |kind: TokenKind| -> Vec<&str> {
+            tokens
+                .iter()
+                .filter(|t| t.kind == kind)
+                .map(|t| &text[t.span.start..t.span.end])
+                .collect()
+        };
+        assert_eq!(of(TokenKind::Delimiter), vec!["---", "---"]);
+        assert_eq!(of(TokenKind::Comment), vec!["# a comment", "# which model"]);
+        let symbols = symbols(input);
+        let fm = &symbols[0];
+        assert_eq!(&text[fm.selection.start..fm.selection.end], "---");
+        assert_eq!(fm.span.start, text.find("---").unwrap());
+    });
+    // `#` inside quotes or a word is no comment.
+    with_cursor("$0---\na: \"x # y\"\nb: c#d\n---\n", |input, _| {
+        assert!(!semantic_tokens(input)
+            .iter()
+            .any(|t| t.kind == TokenKind::Comment));
+    });
+}
+
+#[test]
+fn a_large_dataset_is_read_from_its_head() {
+    let mut csv = String::from("text,label\n\"Très bien, merci\",positive\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("row é {i},negative\n"));
+    }
+    let source = "---\ninput:\n  schema:\n    text: string\npromptls.dataset: big.csv\npromptls.target: $0\n---\n{{text}}";
+    let offset = source.find("$0").unwrap();
+    let text = source.replacen("$0", "", 1);
+    let parsed = syntax::parse(&text);
+    let mut files = files();
+    files.0.insert("/w/big.csv".into(), csv);
+    let input = CheckInput {
+        source: &text,
+        path: Some(Path::new(PATH)),
+        parsed: &parsed,
+        workspace: &files,
+    };
+    let columns: Vec<String> = completions(&input, offset)
+        .into_iter()
+        .map(|c| c.label)
+        .collect();
+    assert_eq!(columns, vec!["text", "label"]);
+    let hover = hover(&input, text.find("{{text").unwrap() + 3).unwrap();
+    assert!(
+        hover.markdown.contains("Très bien, merci"),
+        "{}",
+        hover.markdown
+    );
+    let (_, head) = facts::dataset_head(&input).unwrap();
+    assert!(head.rows.len() < 20_000, "{}", head.rows.len());
+}
+
+#[test]
+fn frontmatter_symbols_show_short_values() {
+    let source = "$0---\nmodel: a/b\nconfig: {temperature: 0}\ninput:\n  schema:\n    x: string\nempty:\n---\n{{x}}";
+    with_cursor(source, |input, _| {
+        let symbols = symbols(input);
+        let details: Vec<(&str, Option<&str>)> = symbols[0]
+            .children
+            .iter()
+            .map(|c| (c.name.as_str(), c.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            details,
+            vec![
+                ("model", Some("a/b")),
+                ("config", Some("{temperature: 0}")),
+                ("input", None),
+                ("empty", None)
+            ]
+        );
+    });
+    // Broken YAML: the frontmatter symbol and fold remain.
+    with_cursor("$0---\na: [\n---\nHi", |input, _| {
+        assert_eq!(symbols(input)[0].kind, SymbolKind::Frontmatter);
+        assert_eq!(folds(input)[0].kind, FoldKind::Frontmatter);
+    });
+}
