@@ -567,3 +567,111 @@ fn frontmatter_symbols_show_short_values() {
         assert_eq!(folds(input)[0].kind, FoldKind::Frontmatter);
     });
 }
+
+/// Declares the variable `{{x}}` through the quick fix, whatever shape the schema (or
+/// its absence) has; the result declares `x` and parses cleanly.
+fn declare_x(source: &str) -> String {
+    let parsed = syntax::parse(source);
+    let files = files();
+    let input = CheckInput {
+        source,
+        path: Some(Path::new(PATH)),
+        parsed: &parsed,
+        workspace: &files,
+    };
+    let at = source.rfind("{{x}}").expect("{{x}}") + 2;
+    let d = check::Diagnostic::warning("undeclared-variable", Span::new(at, at + 1), "x");
+    let actions = code_actions(&input, std::slice::from_ref(&d), Span::empty(at));
+    let action = actions
+        .iter()
+        .find(|a| a.title == "Declare `x` in input.schema")
+        .unwrap_or_else(|| panic!("no action in {actions:?} for {source:?}"));
+    let fixed = apply(source, action);
+    let parsed = syntax::parse(&fixed);
+    assert!(parsed.errors.is_empty(), "{:?}\n{fixed}", parsed.errors);
+    let input = CheckInput {
+        source: &fixed,
+        path: Some(Path::new(PATH)),
+        parsed: &parsed,
+        workspace: &files,
+    };
+    let schemas = facts::schemas(&input);
+    assert!(
+        schemas.input_fields().is_some_and(|f| f.contains(&"x")),
+        "{fixed}\n{schemas:?}"
+    );
+    assert!(
+        !check::check(&fixed, Some(Path::new(PATH)), &files)
+            .iter()
+            .any(|d| d.code == "undeclared-variable"),
+        "{fixed}"
+    );
+    fixed
+}
+
+#[test]
+fn declaring_a_variable_creates_what_is_missing() {
+    assert_eq!(
+        declare_x("Hi {{x}}"),
+        "---\ninput:\n  schema:\n    x: string\n---\nHi {{x}}"
+    );
+    assert_eq!(
+        declare_x("---\nmodel: a/b\n---\nHi {{x}}"),
+        "---\nmodel: a/b\ninput:\n  schema:\n    x: string\n---\nHi {{x}}"
+    );
+    assert_eq!(
+        declare_x("---\ninput:\n  default:\n    x: hi\n---\n{{x}}"),
+        "---\ninput:\n  default:\n    x: hi\n  schema:\n    x: string\n---\n{{x}}"
+    );
+    assert_eq!(
+        declare_x("---\ninput:\nmodel: a/b\n---\n{{x}}"),
+        "---\ninput:\n  schema:\n    x: string\nmodel: a/b\n---\n{{x}}"
+    );
+    assert_eq!(
+        declare_x("---\ninput:\n  schema:\nmodel: a/b\n---\n{{x}}"),
+        "---\ninput:\n  schema:\n    x: string\nmodel: a/b\n---\n{{x}}"
+    );
+    assert_eq!(
+        declare_x("---\ninput:\n  schema: {a: string}\n---\n{{a}} {{x}}"),
+        "---\ninput:\n  schema: {a: string, x: string}\n---\n{{a}} {{x}}"
+    );
+    assert_eq!(
+        declare_x("---\ninput:\n  schema: {}\n---\n{{x}}"),
+        "---\ninput:\n  schema: {x: string}\n---\n{{x}}"
+    );
+    assert_eq!(
+        declare_x("---\ninput: {default: {x: 1}}\n---\n{{x}}"),
+        "---\ninput: {default: {x: 1}, schema: {x: string}}\n---\n{{x}}"
+    );
+    assert_eq!(
+        declare_x(
+            "---\ninput:\n  schema:\n    type: object\n    properties:\n      a: {type: string}\n---\n{{a}} {{x}}"
+        ),
+        "---\ninput:\n  schema:\n    type: object\n    properties:\n      a: {type: string}\n      x: {type: string}\n---\n{{a}} {{x}}"
+    );
+    // CRLF and a schema as the last key.
+    let crlf = declare_x("---\r\ninput:\r\n  schema:\r\n    a: string\r\n---\r\n{{a}} {{x}}");
+    assert!(crlf.contains("    x: string"), "{crlf}");
+}
+
+#[test]
+fn code_actions_only_for_diagnostics_at_the_range() {
+    let source = "---\ninput:\n  schema:\n    text: string\n---\n{{text}} {{tone}}\n";
+    let parsed = syntax::parse(source);
+    let files = files();
+    let input = CheckInput {
+        source,
+        path: Some(Path::new(PATH)),
+        parsed: &parsed,
+        workspace: &files,
+    };
+    let diagnostics = check::check_parsed(&input);
+    let tone = source.find("tone").unwrap();
+    let count = |range: Span| code_actions(&input, &diagnostics, range).len();
+    assert_eq!(count(Span::empty(tone)), 1);
+    assert_eq!(count(Span::empty(tone + 4)), 1);
+    assert_eq!(count(Span::new(tone + 1, tone + 2)), 1);
+    // A selection ending where the diagnostic starts does not intersect it.
+    assert_eq!(count(Span::new(tone - 3, tone)), 0);
+    assert_eq!(count(Span::empty(0)), 0);
+}
