@@ -73,30 +73,67 @@ pub fn partial_file(input: &CheckInput, name: &str) -> Option<PathBuf> {
 
 /// (type, description) of an input field from the converted JSON Schema.
 pub fn field_info(schemas: &Schemas, name: &str) -> Option<(String, Option<String>)> {
-    let property = schemas.input.as_ref()?.get("properties")?.get(name)?;
-    let kind = match property.get("type") {
-        Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(" | "),
-        _ if property.get("enum").is_some() => "enum".to_string(),
-        _ => "any".to_string(),
-    };
-    let kind = match (
-        kind.as_str(),
-        property.get("items").and_then(|i| i.get("type")),
-    ) {
-        ("array", Some(Value::String(item))) => format!("array of {item}"),
-        _ => kind,
-    };
-    let required = schemas
-        .input
-        .as_ref()
-        .and_then(|s| s.get("required"))
+    nested_field_info(schemas.input.as_ref()?, &[name])
+}
+
+/// A Picoschema key without its decorations: `name?`, `name(array, text)` -> `name`.
+pub fn field_name(key: &str) -> &str {
+    key.split('(')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches('?')
+}
+
+/// (type, description) of the field at `path` (keys as written; JSON Schema's
+/// `properties` levels are skipped) in a converted JSON Schema.
+pub fn nested_field_info(schema: &Value, path: &[&str]) -> Option<(String, Option<String>)> {
+    let mut parent = schema;
+    let mut property = None;
+    let mut name = "";
+    for key in path {
+        if *key == "properties" && property.is_none_or(|p: &Value| p.get("properties").is_some()) {
+            continue;
+        }
+        if let Some(p) = property {
+            parent = p;
+        }
+        // An array's fields are its items' fields.
+        let holder = match parent.get("items") {
+            Some(items) if parent.get("properties").is_none() => items,
+            _ => parent,
+        };
+        name = field_name(key);
+        property = Some(holder.get("properties")?.get(name)?);
+        parent = holder;
+    }
+    let property = property?;
+    let required = parent
+        .get("required")
         .and_then(Value::as_array)
         .is_some_and(|r| r.iter().any(|v| v == name));
+    let mut types: Vec<&str> = match property.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ if property.get("enum").is_some() => vec!["enum"],
+        _ => vec!["any"],
+    };
+    // Optional fields convert to `type | null`; "(optional)" says it already.
+    if !required && types.len() > 1 {
+        types.retain(|t| *t != "null");
+    }
+    let item = property
+        .get("items")
+        .and_then(|i| i.get("type"))
+        .and_then(Value::as_str);
+    let kind = types
+        .iter()
+        .map(|t| match (*t, item) {
+            ("array", Some(item)) => format!("array of {item}"),
+            (t, _) => t.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" | ");
     let kind = if required {
         kind
     } else {

@@ -40,9 +40,29 @@ fn key(input: &CheckInput, path: &[String]) -> Option<String> {
         [section, k] if section == "input" || section == "output" || section == "config" => {
             format!("`{section}.{k}`: {}", docs::section_key_doc(section, k))
         }
-        [section, schema, field, ..] if section == "input" && schema == "schema" => {
-            let name = field.split('(').next().unwrap_or("").trim_end_matches('?');
-            variable(input, name)
+        [section, schema, field] if section == "input" && schema == "schema" => {
+            variable(input, facts::field_name(field))
+        }
+        [section, schema, fields @ ..] if schema == "schema" => {
+            let schemas = facts::schemas(input);
+            let json = match section.as_str() {
+                "input" => schemas.input.as_ref()?,
+                "output" => schemas.output.as_ref()?,
+                _ => return None,
+            };
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+            let (kind, description) = facts::nested_field_info(json, &fields)?;
+            let name = fields
+                .iter()
+                .filter(|f| **f != "properties")
+                .map(|f| facts::field_name(f))
+                .collect::<Vec<_>>()
+                .join(".");
+            let mut out = format!("{section} field `{name}`: {kind}");
+            if let Some(d) = description {
+                out.push_str(&format!("\n\n{d}"));
+            }
+            out
         }
         _ => return None,
     })

@@ -675,3 +675,101 @@ fn code_actions_only_for_diagnostics_at_the_range() {
     assert_eq!(count(Span::new(tone - 3, tone)), 0);
     assert_eq!(count(Span::empty(0)), 0);
 }
+
+#[test]
+fn schema_fields_hover_at_any_depth() {
+    let source = "---\ninput:\n  schema:\n    who(object):\n      name: string, full name\n    tags?(array): string\noutput:\n  format: json\n  schema:\n    phone?: string, as written\n    people(array):\n      age: integer\n---\n{{who.name}} {{tags}}";
+    let hover_on = |needle: &str| {
+        let at = source.find(needle).unwrap() + 1;
+        with_cursor(
+            &format!("{}$0{}", &source[..at], &source[at..]),
+            |input, offset| hover(input, offset).map(|h| h.markdown).unwrap_or_default(),
+        )
+    };
+    let phone = hover_on("phone?");
+    assert!(
+        phone.contains("output field `phone`: string (optional)") && phone.contains("as written"),
+        "{phone}"
+    );
+    let age = hover_on("age:");
+    assert!(age.contains("`people.age`: integer"), "{age}");
+    let name = hover_on("name: string");
+    assert!(
+        name.contains("`who.name`: string") && name.contains("full name"),
+        "{name}"
+    );
+    let tags = hover_on("tags?");
+    assert!(
+        tags.contains("input `tags`: array of string (optional)"),
+        "{tags}"
+    );
+    let json = "---\ninput:\n  schema:\n    type: object\n    properties:\n      a: {type: integer, description: count}\n---\n{{a}}";
+    let at = json.find("a: {").unwrap();
+    let a = with_cursor(
+        &format!("{}$0{}", &json[..at], &json[at..]),
+        |input, offset| hover(input, offset).map(|h| h.markdown).unwrap_or_default(),
+    );
+    assert!(a.contains("`a`: integer") && a.contains("count"), "{a}");
+}
+
+#[test]
+fn definitions_in_the_dataset() {
+    let mut files = files();
+    files.0.insert(
+        "/w/q.csv".into(),
+        "\u{feff}id, \"the text\",label\r\n1,a,b\n".into(),
+    );
+    files.0.insert(
+        "/w/r.jsonl".into(),
+        "\n{\"id\": 1, \"question\": \"é?\", \"label\": \"x\"}\n".into(),
+    );
+    let at = |source: &str, dataset: &str| {
+        let offset = source.find("$0").unwrap();
+        let text = source.replacen("$0", "", 1);
+        let parsed = syntax::parse(&text);
+        let input = CheckInput {
+            source: &text,
+            path: Some(Path::new(PATH)),
+            parsed: &parsed,
+            workspace: &files,
+        };
+        let location = definition(&input, offset)?;
+        assert_eq!(location.path, PathBuf::from(dataset));
+        let file = &files.0[&location.path];
+        Some(location.span.map(|s| file[s.start..s.end].to_string()))
+    };
+    assert_eq!(
+        at(
+            "---\npromptls.dataset: q.csv\npromptls.target: lab$0el\n---\n",
+            "/w/q.csv"
+        ),
+        Some(Some("label".into()))
+    );
+    assert_eq!(
+        at(
+            "---\npromptls.dataset: q.csv\npromptls.target: the text$0\n---\n",
+            "/w/q.csv"
+        ),
+        Some(Some("the text".into()))
+    );
+    // Without a schema a variable is a column.
+    assert_eq!(
+        at(
+            "---\npromptls.dataset: r.jsonl\n---\n{{ques$0tion}}",
+            "/w/r.jsonl"
+        ),
+        Some(Some("question".into()))
+    );
+    assert_eq!(
+        at(
+            "---\npromptls.dataset: r.jsonl\n---\n{{nope$0}}",
+            "/w/r.jsonl"
+        ),
+        None
+    );
+    // With a schema, a variable the schema lacks has no definition.
+    assert_eq!(
+        at("---\ninput:\n  schema:\n    a: string\npromptls.dataset: r.jsonl\n---\n{{a}}{{ques$0tion}}", "/w/r.jsonl"),
+        None
+    );
+}
