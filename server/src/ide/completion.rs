@@ -10,7 +10,9 @@ use super::{CompletionItem, CompletionKind};
 use crate::check::CheckInput;
 use crate::llm::catalog;
 use crate::settings;
+use crate::syntax::handlebars::{parse_template, Expr, Node};
 use crate::syntax::Span;
+use serde_json::Value;
 
 pub fn completions(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
     let source = input.source;
@@ -454,8 +456,28 @@ fn in_template(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
         return out;
     }
     let first_token = head.trim().is_empty() || head.trim() == "#";
-    for name in variables(input) {
-        out.push(item(&name, CompletionKind::Variable, replace));
+    let scope = scope_at(input, open);
+    if scope.changed {
+        // Inside `{{#each}}`/`{{#with}}` names resolve against the item, not the input.
+        for (name, detail) in scope.names {
+            let mut it = item(&name, CompletionKind::Variable, replace);
+            it.detail = Some(detail);
+            out.push(it);
+        }
+        for name in variables(input) {
+            let mut it = item(&format!("@root.{name}"), CompletionKind::Variable, replace);
+            it.detail = Some("the prompt's input".into());
+            out.push(it);
+        }
+    } else {
+        for (name, detail) in scope.names {
+            let mut it = item(&name, CompletionKind::Variable, replace);
+            it.detail = Some(detail);
+            out.push(it);
+        }
+        for name in variables(input) {
+            out.push(item(&name, CompletionKind::Variable, replace));
+        }
     }
     if first_token {
         for (name, signature, doc, snippet_text) in docs::HELPERS {
@@ -475,6 +497,92 @@ fn in_template(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
         }
     }
     out
+}
+
+/// What names mean at a point of the template.
+#[derive(Default)]
+struct Scope {
+    /// Inside `each`/`with`: the context is no longer the prompt's input.
+    changed: bool,
+    /// Names to offer there, with a detail: block params, `@index`, `this`, the item's
+    /// fields.
+    names: Vec<(String, String)>,
+}
+
+/// The blocks still open before `open` (the `{{` being typed), read by parsing the
+/// template up to it: unclosed blocks are the enclosing ones.
+fn scope_at(input: &CheckInput, open: usize) -> Scope {
+    let template = input.parsed.template_span;
+    let mut scope = Scope::default();
+    let Some(text) = input.source.get(template.start..open.max(template.start)) else {
+        return scope;
+    };
+    if !text.contains("{{#") {
+        return scope;
+    }
+    let (parsed, _) = parse_template(text, template.start);
+    let schemas = facts::schemas(input);
+    // The JSON Schema of the current context, while it is known.
+    let mut context: Option<&Value> = schemas.input.as_ref();
+    let mut nodes = &parsed.nodes;
+    while let Some(Node::Block(block)) = nodes.last() {
+        if block.close.is_some() {
+            break;
+        }
+        if let Some(inverse) = &block.inverse {
+            nodes = inverse; // `{{else}}` renders with the outer context
+            continue;
+        }
+        let name = block.call.simple_name().unwrap_or("");
+        let changes = matches!(name, "each" | "with") && !block.partial_block;
+        if changes {
+            scope.changed = true;
+            let target = match block.call.params.first() {
+                Some(Expr::Path(p)) if !p.data && p.depth == 0 => Some(p),
+                _ => None,
+            };
+            context = match (context, target) {
+                (Some(schema), Some(p)) => p
+                    .parts
+                    .iter()
+                    .try_fold(schema, |s, part| s.get("properties")?.get(part)),
+                _ => None,
+            };
+            if name == "each" {
+                context = context.map(|c| c.get("items").unwrap_or(c));
+                scope
+                    .names
+                    .retain(|(n, _)| !n.starts_with('@') && n != "this");
+                for (data, detail) in [
+                    ("@index", "the item's position, from 0"),
+                    ("@first", "true for the first item"),
+                    ("@last", "true for the last item"),
+                    ("@key", "the key, when iterating an object"),
+                ] {
+                    scope.names.push((data.into(), detail.into()));
+                }
+            }
+            scope
+                .names
+                .push(("this".into(), format!("the current `{name}` item")));
+            scope.names.retain(|(_, d)| d != "field");
+            if let Some(fields) = context
+                .and_then(|c| c.get("properties"))
+                .and_then(Value::as_object)
+            {
+                for field in fields.keys() {
+                    scope.names.push((field.clone(), "field".into()));
+                }
+            }
+        }
+        for param in &block.block_params {
+            scope
+                .names
+                .push((param.clone(), format!("`{name}` block parameter")));
+        }
+        nodes = &block.program;
+    }
+    scope
 }
 
 /// Input fields from `input.schema`, or the dataset's columns without one.

@@ -773,3 +773,40 @@ fn definitions_in_the_dataset() {
         None
     );
 }
+
+#[test]
+fn completion_inside_each_offers_the_item() {
+    let prompt = "---\ninput:\n  schema:\n    title: string\n    people(array):\n      name: string\n      age: integer\n---\n{{title}}\n";
+    let inside = labels(&format!("{prompt}{{{{#each people as |p|}}}}\n  {{{{na$0"));
+    for expected in [
+        "name",
+        "age",
+        "@index",
+        "this",
+        "p",
+        "@root.title",
+        "@root.people",
+    ] {
+        assert!(
+            inside.contains(&expected.to_string()),
+            "{expected} in {inside:?}"
+        );
+    }
+    assert!(!inside.contains(&"title".to_string()), "{inside:?}");
+    // After the block closes, or in its `{{else}}`, the input again.
+    let after = labels(&format!(
+        "{prompt}{{{{#each people}}}}{{{{name}}}}{{{{/each}}}} {{{{$0"
+    ));
+    assert!(
+        after.contains(&"title".to_string()) && !after.contains(&"@index".to_string()),
+        "{after:?}"
+    );
+    let otherwise = labels(&format!("{prompt}{{{{#each people}}}}x{{{{else}}}} {{{{$0"));
+    assert!(otherwise.contains(&"title".to_string()), "{otherwise:?}");
+    // `if` keeps the context.
+    let in_if = labels(&format!("{prompt}{{{{#if title}}}} {{{{$0"));
+    assert!(
+        in_if.contains(&"title".to_string()) && !in_if.contains(&"this".to_string()),
+        "{in_if:?}"
+    );
+}
