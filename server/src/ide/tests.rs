@@ -429,14 +429,34 @@ fn tokens_are_sorted_and_disjoint_on_every_example_and_broken_input() {
 
 #[test]
 fn nothing_panics_at_any_offset() {
-    let sources = [
-        PROMPT,
-        "---\nmodel: [\n---\n{{#if",
-        "{{",
-        "é😀{{> a}}\r\n---",
-        "",
-    ];
-    for source in sources {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut sources: Vec<String> = [
+        "sentiment/sentiment.prompt",
+        "sentiment/sentiment.concise.prompt",
+        "sentiment/_persona.prompt",
+        "extract/extract_contact.prompt",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(examples.join(p)).unwrap())
+    .collect();
+    sources.extend(
+        [
+            PROMPT,
+            "---\nmodel: [\n---\n{{#if",
+            "{{",
+            "é😀{{> a}}\r\n---",
+            "",
+            "\u{feff}---\r\nmodel: é\r\n# ü\r\n---\r\n{{#each xs as |x|}}{{x.",
+            "# c\n---\ninput:\n  schema: {a: string, b\n---\n{{#with a}}{{#each b}}{{@",
+            "---\ninput: ~\n---\n{{role \"",
+            "{{!-- é\n\n",
+            "---\npromptls.optimizer: {name: \n",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    for source in &sources {
+        let source = source.as_str();
         let parsed = syntax::parse(source);
         let files = files();
         let input = CheckInput {
@@ -452,12 +472,39 @@ fn nothing_panics_at_any_offset() {
             let _ = definition(&input, offset);
             let _ = code_actions(&input, &diagnostics, Span::empty(offset.min(source.len())));
         }
-        let _ = (
-            symbols(&input),
-            folds(&input),
-            links(&input),
-            dependencies(&input),
-        );
+        let _ = (folds(&input), links(&input), dependencies(&input));
+        // Every fix applies: its spans are in the file, on character boundaries.
+        for action in code_actions(&input, &diagnostics, Span::new(0, source.len())) {
+            for change in &action.changes {
+                if let FileChange::Edit { span, .. } = change {
+                    assert!(
+                        source.get(span.start..span.end).is_some(),
+                        "{action:?} in {source:?}"
+                    );
+                }
+            }
+            let _ = apply(source, &action);
+        }
+        fn nested(s: &Symbol, source: &str) {
+            assert!(
+                s.span.start <= s.selection.start
+                    && s.selection.end <= s.span.end
+                    && s.span.end <= source.len(),
+                "{s:?} in {source:?}"
+            );
+            for c in &s.children {
+                assert!(
+                    s.span.start <= c.span.start && c.span.end <= s.span.end,
+                    "{c:?} in {s:?}"
+                );
+                nested(c, source);
+            }
+        }
+        for s in symbols(&input) {
+            nested(&s, source);
+        }
+        let tokens = semantic_tokens(&input);
+        assert!(tokens.windows(2).all(|p| p[0].span.end <= p[1].span.start));
     }
 }
 
