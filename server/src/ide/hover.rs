@@ -20,6 +20,7 @@ pub fn hover(input: &CheckInput, offset: usize) -> Option<Hover> {
             (span, format!("```handlebars\n{signature}\n```\n{doc}"))
         }
         At::Partial { name, span } => (span, partial(input, &name)),
+        At::Data { name, span } => (span, data(&name)?),
         At::Role { name, span } => (span, role(&name)?),
     };
     Some(Hover { span, markdown })
@@ -197,4 +198,19 @@ fn role(name: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!("role `{name}`: {doc}"))
+}
+
+fn data(name: &str) -> Option<String> {
+    let doc = match name {
+        "this" => "The current context: the prompt's input at the top, the item inside `{{#each}}`, the value inside `{{#with}}`.",
+        "@index" => "Inside `{{#each}}`: the item's position, counting from 0.",
+        "@first" => "Inside `{{#each}}`: true for the first item.",
+        "@last" => "Inside `{{#each}}`: true for the last item.",
+        "@key" => "Inside `{{#each}}` over an object: the current key.",
+        "@root" => "The prompt's input, from anywhere (`{{@root.name}}`).",
+        "@state" => "Dotprompt: the session state passed at render time.",
+        "@metadata" => "Dotprompt: the prompt's metadata (`@metadata.prompt`, `@metadata.docs`, `@metadata.messages`).",
+        _ => return None,
+    };
+    Some(format!("`{name}`: {doc}"))
 }

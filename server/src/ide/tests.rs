@@ -857,3 +857,33 @@ fn completion_inside_each_offers_the_item() {
         "{in_if:?}"
     );
 }
+
+#[test]
+fn hovers_on_data_variables_and_root_paths() {
+    let source = "---\ninput:\n  schema:\n    text: string, the review\n    xs(array): string\n---\n{{#each xs}}{{@index}} {{this}} {{@root.text}}{{/each}}";
+    let hover_on = |needle: &str, within: usize| {
+        let at = source.find(needle).unwrap() + within;
+        with_cursor(
+            &format!("{}$0{}", &source[..at], &source[at..]),
+            |input, offset| hover(input, offset).map(|h| h.markdown).unwrap_or_default(),
+        )
+    };
+    assert!(hover_on("@index", 2).contains("counting from 0"));
+    assert!(hover_on("this}}", 1).contains("current context"));
+    let root = hover_on("@root.text", 7);
+    assert!(
+        root.contains("input `text`: string") && root.contains("the review"),
+        "{root}"
+    );
+    let location = with_cursor(
+        &format!(
+            "{}$0{}",
+            &source[..source.find("@root").unwrap() + 7],
+            &source[source.find("@root").unwrap() + 7..]
+        ),
+        definition,
+    )
+    .unwrap();
+    let span = location.span.unwrap();
+    assert_eq!(&source[span.start..span.end], "text");
+}
