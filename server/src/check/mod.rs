@@ -11,7 +11,7 @@ mod naming;
 pub(crate) mod schema;
 mod secrets;
 pub(crate) mod template;
-mod variables;
+pub(crate) mod variables;
 
 use std::path::{Path, PathBuf};
 

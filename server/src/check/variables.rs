@@ -8,6 +8,7 @@ use super::{did_you_mean, CheckInput, Diagnostic};
 use crate::eval::dataset::Dataset;
 use crate::render::partial_path;
 use crate::syntax::handlebars::{parse_template, Call, Expr, Node, PartialName, Path, Template};
+use crate::syntax::yaml::{YamlEntry, YamlNode};
 use crate::syntax::Span;
 
 /// Root-context variables a template reads.
@@ -106,8 +107,8 @@ pub(super) fn check(
     }
 }
 
-/// The key of `field` in `input.schema` (`field`, `field?`, `field(array)`, ...).
-fn schema_key_span(input: &CheckInput, field: &str) -> Option<Span> {
+/// `input.schema` and its field entries (under `properties` in a JSON Schema).
+pub(crate) fn input_schema<'a>(input: &CheckInput<'a>) -> Option<(&'a YamlNode, &'a [YamlEntry])> {
     let schema = input
         .parsed
         .frontmatter
@@ -117,13 +118,20 @@ fn schema_key_span(input: &CheckInput, field: &str) -> Option<Span> {
     let entries = schema
         .get("properties")
         .map_or(schema.entries(), |p| p.entries());
-    entries
+    Some((schema, entries))
+}
+
+/// The field a schema key declares: `field`, `field?`, `field(array)`, ... → `field`.
+pub(crate) fn field_name(key: &str) -> &str {
+    key.split('(').next().unwrap_or("").trim_end_matches('?')
+}
+
+/// The key of `field` in `input.schema`.
+pub(crate) fn schema_key_span(input: &CheckInput, field: &str) -> Option<Span> {
+    input_schema(input)?
+        .1
         .iter()
-        .find(|e| {
-            let key = e.key.key_string();
-            let name = key.split('(').next().unwrap_or("").trim_end_matches('?');
-            name == field
-        })
+        .find(|e| field_name(&e.key.key_string()) == field)
         .map(|e| e.key.span)
 }
 

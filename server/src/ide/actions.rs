@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::facts;
 use super::{Action, FileChange};
-use crate::check::{CheckInput, Diagnostic};
+use crate::check::{variables, CheckInput, Diagnostic};
 use crate::syntax::yaml::{YamlEntry, YamlKind, YamlNode};
 use crate::syntax::Span;
 
@@ -241,15 +241,7 @@ fn declaration(input: &CheckInput, name: &str) -> Option<(usize, String)> {
 
 fn remove_input(input: &CheckInput, d: &Diagnostic) -> Option<Action> {
     let source = input.source;
-    let schema = input
-        .parsed
-        .frontmatter
-        .as_ref()?
-        .get("input")?
-        .get("schema")?;
-    let entries = schema
-        .get("properties")
-        .map_or(schema.entries(), |p| p.entries());
+    let (schema, entries) = variables::input_schema(input)?;
     let entry = entries.iter().find(|e| e.key.span == d.span)?;
     if source[schema.span.start..].starts_with('{') {
         return None;
@@ -262,13 +254,8 @@ fn remove_input(input: &CheckInput, d: &Diagnostic) -> Option<Action> {
         .max(entry.key.span.end)
         .saturating_sub(1);
     let end = next_line(source, last_byte.max(entry.key.span.start));
-    let name = entry.key.key_string();
-    let name = name
-        .split('(')
-        .next()
-        .unwrap_or("")
-        .trim_end_matches('?')
-        .to_string();
+    let key = entry.key.key_string();
+    let name = variables::field_name(&key).to_string();
     Some(action(
         format!("Remove unused input `{name}`"),
         d,

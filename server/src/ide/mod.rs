@@ -203,6 +203,11 @@ pub struct DatasetProblem {
     pub message: String,
 }
 
+/// The prompt's dataset file (`promptls.dataset` resolved), whether or not it exists.
+pub fn dataset_file(input: &CheckInput) -> Option<PathBuf> {
+    facts::dataset_path(input).map(|(_, path)| path)
+}
+
 /// The prompt's dataset file and the rows in it that could not be read (empty when all
 /// rows load); `None` without a readable dataset.
 pub fn dataset_problems(input: &CheckInput) -> Option<(PathBuf, Vec<DatasetProblem>)> {

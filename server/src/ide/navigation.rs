@@ -104,22 +104,7 @@ fn csv_header_field(text: &str, name: &str) -> Option<Span> {
 
 /// The key of `field` in `input.schema`.
 pub fn schema_key(input: &CheckInput, field: &str) -> Option<Span> {
-    let schema = input
-        .parsed
-        .frontmatter
-        .as_ref()?
-        .get("input")?
-        .get("schema")?;
-    let entries = schema
-        .get("properties")
-        .map_or(schema.entries(), |p| p.entries());
-    entries
-        .iter()
-        .find(|e| {
-            let key = e.key.key_string();
-            key.split('(').next().unwrap_or("").trim_end_matches('?') == field
-        })
-        .map(|e| e.key.span)
+    crate::check::variables::schema_key_span(input, field)
 }
 
 pub fn links(input: &CheckInput) -> Vec<Link> {

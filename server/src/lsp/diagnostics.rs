@@ -27,10 +27,17 @@ pub fn run(text: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Checke
         parsed: &parsed,
         workspace,
     };
+    let diagnostics = check::check_parsed(&input);
+    // Reading the dataset's bad rows parses it again: only when the check found some.
+    let dataset = if diagnostics.iter().any(|d| d.code == "dataset-invalid") {
+        crate::ide::dataset_problems(&input)
+    } else {
+        crate::ide::dataset_file(&input).map(|path| (path, Vec::new()))
+    };
     Checked {
-        diagnostics: check::check_parsed(&input),
+        diagnostics,
         dependencies: crate::ide::dependencies(&input),
-        dataset: crate::ide::dataset_problems(&input),
+        dataset,
     }
 }
 

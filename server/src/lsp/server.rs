@@ -190,11 +190,21 @@ impl Backend {
                     .publish_diagnostics(uri, published, version)
                     .await;
                 if let Some((dataset_uri, rows)) = dataset {
-                    let version = lock(this.state()).docs.get(&dataset_uri).map(|d| d.version);
-                    this.inner
-                        .client
-                        .publish_diagnostics(dataset_uri, rows, version)
-                        .await;
+                    let send = {
+                        let mut st = lock(this.state());
+                        if rows.is_empty() {
+                            st.datasets_with_rows_shown.remove(&dataset_uri)
+                        } else {
+                            st.datasets_with_rows_shown.insert(dataset_uri.clone());
+                            true
+                        }
+                    };
+                    if send {
+                        this.inner
+                            .client
+                            .publish_diagnostics(dataset_uri, rows, None)
+                            .await;
+                    }
                 }
             }
             if then_dependents {

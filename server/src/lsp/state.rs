@@ -22,6 +22,9 @@ pub struct State {
     pub deps: DependencyIndex,
     /// Client capabilities that change what the server sends.
     pub client: ClientFeatures,
+    /// Dataset files whose bad rows are shown, so they are cleared when fixed (and
+    /// nothing is sent for clean datasets on every keystroke).
+    pub datasets_with_rows_shown: std::collections::HashSet<Uri>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]

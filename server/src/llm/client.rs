@@ -1,0 +1,285 @@
+//! Model calls over HTTP: one request per attempt, retried by `RetryPolicy`, with errors
+//! that say what happened and to which request, and never contain the key.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use super::limits::{Gate, Limits};
+use super::provider::{Api, Provider};
+use super::retry::{self, RetryPolicy};
+use super::wire::{self, ChatRequest, ChatResponse};
+
+/// A call that failed for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub message: String,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// A successful call and how many attempts it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub response: ChatResponse,
+    pub attempts: u32,
+}
+
+/// Shared by every call of a process (wrap it in an `Arc`): each provider's pacing and
+/// calls-in-flight limit hold across all evaluations and jobs.
+pub struct Client {
+    http: reqwest::Client,
+    policy: RetryPolicy,
+    /// Limits set in settings, by provider name; others use `Limits::default_for`.
+    limits: HashMap<String, Limits>,
+    gates: Mutex<HashMap<String, Arc<Gate>>>,
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(ChatResponse),
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
+    Fail(String),
+}
+
+impl Client {
+    pub fn new(policy: RetryPolicy) -> Client {
+        Client::with_limits(policy, HashMap::new())
+    }
+
+    pub fn with_limits(policy: RetryPolicy, limits: HashMap<String, Limits>) -> Client {
+        let http = reqwest::Client::builder()
+            .timeout(policy.timeout)
+            .user_agent(concat!("promptls/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a client with rustls and a timeout builds");
+        Client {
+            http,
+            policy,
+            limits,
+            gates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The provider's gate, made on first use.
+    fn gate(&self, provider: &str) -> Arc<Gate> {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        gates
+            .entry(provider.to_string())
+            .or_insert_with(|| {
+                let limits = self
+                    .limits
+                    .get(provider)
+                    .copied()
+                    .unwrap_or_else(|| Limits::default_for(provider));
+                Arc::new(Gate::new(&limits))
+            })
+            .clone()
+    }
+
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// Calls `provider` with `request`, retrying as the policy says.
+    pub async fn chat(
+        &self,
+        provider: &Provider,
+        request: &ChatRequest,
+    ) -> Result<Answer, CallError> {
+        let what = format!("{}/{}", provider.name, request.model);
+        let gate = self.gate(&provider.name);
+        let tokens = estimate_tokens(request);
+        let mut last = String::new();
+        for attempt in 1..=self.policy.attempts.max(1) {
+            let outcome = {
+                let _in_flight = gate.enter(tokens).await;
+                self.attempt(provider, request).await
+            };
+            match outcome {
+                Attempt::Done(response) => {
+                    return Ok(Answer {
+                        response,
+                        attempts: attempt,
+                    })
+                }
+                Attempt::Fail(why) => {
+                    return Err(self.error(provider, format!("{what}: {why}"), attempt));
+                }
+                Attempt::Retry { why, after } => {
+                    if let Some(after) = after {
+                        if after > self.policy.max_retry_after {
+                            return Err(self.error(
+                                provider,
+                                format!("{what}: {why}, and the provider asks to wait {}s (more than the {}s promptls waits)", after.as_secs(), self.policy.max_retry_after.as_secs()),
+                                attempt,
+                            ));
+                        }
+                    }
+                    last = self.error(provider, why, attempt).message;
+                    if attempt < self.policy.attempts {
+                        let wait = self.policy.delay(attempt, retry::jitter(), after);
+                        tracing::info!("{what}: {last}; retrying in {:.1}s", wait.as_secs_f64());
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        }
+        let attempts = self.policy.attempts.max(1);
+        Err(self.error(
+            provider,
+            format!("{what}: {last} (gave up after {attempts} attempts)"),
+            attempts,
+        ))
+    }
+
+    /// An error whose text cannot hold the key, even if a provider echoed it back.
+    fn error(&self, provider: &Provider, message: String, attempts: u32) -> CallError {
+        let message = match &provider.key {
+            Some(key) if !key.expose().is_empty() => message.replace(key.expose(), "***"),
+            _ => message,
+        };
+        CallError { message, attempts }
+    }
+
+    async fn attempt(&self, provider: &Provider, request: &ChatRequest) -> Attempt {
+        let body = wire::body(provider.api, request);
+        let mut http = match provider.api {
+            Api::OpenAi => self
+                .http
+                .post(format!("{}/chat/completions", provider.base_url)),
+            Api::Gemini => self.http.post(format!(
+                "{}/models/{}:generateContent",
+                provider.base_url, request.model
+            )),
+            Api::Anthropic => self
+                .http
+                .post(format!("{}/messages", provider.base_url))
+                .header("anthropic-version", "2023-06-01"),
+        };
+        if let Some(key) = &provider.key {
+            http = match provider.api {
+                Api::OpenAi => http.bearer_auth(key.expose()),
+                Api::Gemini => http.header("x-goog-api-key", key.expose()),
+                Api::Anthropic => http.header("x-api-key", key.expose()),
+            };
+        }
+        let response = match http.json(&body).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Attempt::Retry {
+                    why: format!("no answer within {}s", self.policy.timeout.as_secs()),
+                    after: None,
+                }
+            }
+            Err(e) => {
+                return Attempt::Retry {
+                    why: format!("cannot reach {}: {}", provider.base_url, source_chain(&e)),
+                    after: None,
+                }
+            }
+        };
+        let status = response.status();
+        let after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::retry_after(v, SystemTime::now()));
+        let text = match response.text().await {
+            Ok(t) => t,
+            Err(e) if e.is_timeout() => {
+                return Attempt::Retry {
+                    why: format!("no whole answer within {}s", self.policy.timeout.as_secs()),
+                    after: None,
+                }
+            }
+            Err(e) => {
+                return Attempt::Retry {
+                    why: format!("the response was cut off: {}", source_chain(&e)),
+                    after: None,
+                }
+            }
+        };
+        if !status.is_success() {
+            let why = format!("HTTP {status}: {}", excerpt(&text));
+            return if retry::retryable_status(status.as_u16()) {
+                Attempt::Retry { why, after }
+            } else {
+                Attempt::Fail(why)
+            };
+        }
+        let json: Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                return Attempt::Fail(format!(
+                    "the response is not JSON ({e}): {}",
+                    excerpt(&text)
+                ))
+            }
+        };
+        match wire::parse(provider.api, &json) {
+            Ok(r) => Attempt::Done(r),
+            Err(why) => Attempt::Fail(format!("{why}: {}", excerpt(&text))),
+        }
+    }
+}
+
+/// What a call may use of a tokens-per-minute budget: the prompt's text at about four
+/// characters a token, plus the output allowance.
+fn estimate_tokens(request: &ChatRequest) -> u32 {
+    let chars: usize = request
+        .messages
+        .iter()
+        .flat_map(|m| {
+            m.get("content")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .map(str::len)
+        .sum();
+    let output = request
+        .config
+        .get("maxOutputTokens")
+        .and_then(Value::as_u64)
+        .unwrap_or(256);
+    (chars as u64 / 4 + output).min(u64::from(u32::MAX)) as u32
+}
+
+/// An error with its causes (reqwest's own message is often just "error sending request").
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// The start of a response body, on one line.
+fn excerpt(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 300 {
+        format!("{}…", flat.chars().take(300).collect::<String>())
+    } else if flat.is_empty() {
+        "(empty body)".into()
+    } else {
+        flat
+    }
+}
