@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::facts;
 use super::{Action, FileChange};
 use crate::check::{variables, CheckInput, Diagnostic};
-use crate::syntax::yaml::YamlKind;
+use crate::syntax::yaml::{YamlEntry, YamlKind, YamlNode};
 use crate::syntax::Span;
 
 /// The checked file's path for edits (empty for unsaved text; the LSP layer reads an
@@ -15,8 +15,14 @@ fn this_file(input: &CheckInput) -> PathBuf {
     input.path.map(PathBuf::from).unwrap_or_default()
 }
 
-fn overlaps(a: Span, b: Span) -> bool {
-    a.start <= b.end && b.start <= a.end
+/// Whether a diagnostic at `d` is one the editor asks about at `range`: they intersect,
+/// or touch when either is empty (a cursor just after a word is on it).
+fn overlaps(d: Span, range: Span) -> bool {
+    if d.is_empty() || range.is_empty() {
+        d.start <= range.end && range.start <= d.end
+    } else {
+        d.start < range.end && range.start < d.end
+    }
 }
 
 pub fn code_actions(input: &CheckInput, diagnostics: &[Diagnostic], range: Span) -> Vec<Action> {
@@ -84,45 +90,153 @@ fn declare_variable(input: &CheckInput, d: &Diagnostic) -> Option<Action> {
     {
         return None;
     }
-    let title = format!("Declare `{name}` in input.schema");
-    let root = input.parsed.frontmatter.as_ref()?;
-    let input_node = root.entry("input")?;
-    let schema = input_node.value.entry("schema")?;
-    let (insert_at, text) = match &schema.value.kind {
-        YamlKind::Map(entries)
-            if !entries.is_empty() && schema.value.get("properties").is_none() =>
-        {
-            let first = &entries[0].key;
-            if source[first.span.start..].starts_with('{')
-                || source[schema.value.span.start..].starts_with('{')
-            {
-                return None; // flow style: leave it to the user
-            }
-            let indent = first.span.start - line_start(source, first.span.start);
-            let last = entries.last()?;
-            let last_byte = last.value.span.end.max(last.key.span.end).saturating_sub(1);
-            let at = next_line(source, last_byte.max(last.key.span.start));
-            let newline = if at == source.len() && !source.ends_with('\n') {
-                "\n"
-            } else {
-                ""
-            };
-            (
-                at,
-                format!("{newline}{}{name}: string\n", " ".repeat(indent)),
-            )
-        }
-        _ => return None,
-    };
+    let (at, text) = declaration(input, name)?;
     Some(action(
-        title,
+        format!("Declare `{name}` in input.schema"),
         d,
         vec![FileChange::Edit {
             path: this_file(input),
-            span: Span::empty(insert_at),
+            span: Span::empty(at),
             new_text: text,
         }],
     ))
+}
+
+fn is_null(node: &YamlNode) -> bool {
+    matches!(&node.kind, YamlKind::Scalar(s) if s.plain && matches!(s.text.as_str(), "" | "~" | "null"))
+}
+
+/// Columns before `at` on its line.
+fn column(source: &str, at: usize) -> usize {
+    at - line_start(source, at)
+}
+
+/// After the line holding the last byte of `entries` (a non-empty block mapping), a line
+/// `entry` at the entries' indentation.
+fn append_to_block(source: &str, entries: &[YamlEntry], entry: &str) -> Option<(usize, String)> {
+    let first = &entries.first()?.key;
+    let indent = column(source, first.span.start);
+    let last = entries.last()?;
+    let last_byte = last.value.span.end.max(last.key.span.end).saturating_sub(1);
+    let at = next_line(source, last_byte.max(last.key.span.start));
+    let newline = if at == source.len() && !source.ends_with('\n') {
+        "\n"
+    } else {
+        ""
+    };
+    Some((at, format!("{newline}{}{entry}\n", " ".repeat(indent))))
+}
+
+/// Before the closing `}` of a flow mapping, `entry` (after a comma when not empty).
+fn append_to_flow(source: &str, map: &YamlNode, entry: &str) -> Option<(usize, String)> {
+    let close = map.span.start + source.get(map.span.start..map.span.end)?.rfind('}')?;
+    let empty = map.entries().is_empty();
+    let before = source[..close].trim_end_matches([' ', '\t']);
+    let at = before.len();
+    Some(if empty {
+        (at, entry.to_string())
+    } else {
+        (at, format!(", {entry}"))
+    })
+}
+
+/// Adds `entry` to the mapping `node`, the value of `key`: a line under a block mapping,
+/// an entry in a flow one, or a first line under a key with no value yet.
+fn add_entry(
+    source: &str,
+    key: &YamlNode,
+    node: &YamlNode,
+    entry: &str,
+) -> Option<(usize, String)> {
+    if is_null(node) {
+        if !source
+            .get(key.span.end..node.span.end.max(key.span.end))?
+            .trim_start_matches(':')
+            .trim()
+            .is_empty()
+        {
+            return None; // `key: ~` or `key: null`: leave it to the user
+        }
+        let indent = column(source, key.span.start) + 2;
+        let at = next_line(source, key.span.start);
+        let newline = if at == source.len() && !source.ends_with('\n') {
+            "\n"
+        } else {
+            ""
+        };
+        return Some((at, format!("{newline}{}{entry}\n", " ".repeat(indent))));
+    }
+    match &node.kind {
+        YamlKind::Map(_) if source[node.span.start..].starts_with('{') => {
+            append_to_flow(source, node, entry)
+        }
+        YamlKind::Map(entries) => append_to_block(source, entries, entry),
+        _ => None,
+    }
+}
+
+/// Where and what to insert to declare `name: string` in `input.schema`, creating the
+/// schema, `input` and the frontmatter as needed.
+fn declaration(input: &CheckInput, name: &str) -> Option<(usize, String)> {
+    let source = input.source;
+    let Some(root) = input.parsed.frontmatter.as_ref() else {
+        if input.parsed.split.frontmatter.is_some() || input.parsed.frontmatter_failed {
+            return None; // broken YAML: no safe place to edit
+        }
+        let block = format!("input:\n  schema:\n    {name}: string\n");
+        // `---\n---\n` (an empty frontmatter) gets the block between its fences.
+        if let Some(rest) = source.strip_prefix("---\n") {
+            if rest.starts_with("---") {
+                return Some((4, block));
+            }
+        }
+        return Some((0, format!("---\n{block}---\n")));
+    };
+    let YamlKind::Map(top) = &root.kind else {
+        return None;
+    };
+    let Some(input_entry) = root.entry("input") else {
+        let fm = input.parsed.split.frontmatter?;
+        let lines = format!("\ninput:\n  schema:\n    {name}: string");
+        // Block frontmatter gets the lines after its last key.
+        return if top.is_empty() || !source[root.span.start..].starts_with('{') {
+            Some((fm.end, lines))
+        } else {
+            None
+        };
+    };
+    let Some(schema) = input_entry.value.entry("schema") else {
+        return add_entry(
+            source,
+            &input_entry.key,
+            &input_entry.value,
+            &if source[input_entry.value.span.start..].starts_with('{') {
+                format!("schema: {{{name}: string}}")
+            } else {
+                let indent = if is_null(&input_entry.value) {
+                    column(source, input_entry.key.span.start) + 2
+                } else {
+                    column(source, input_entry.value.entries().first()?.key.span.start)
+                };
+                format!("schema:\n{}  {name}: string", " ".repeat(indent))
+            },
+        );
+    };
+    // JSON Schema: a property under `properties`.
+    if let Some(properties) = schema.value.entry("properties") {
+        return add_entry(
+            source,
+            &properties.key,
+            &properties.value,
+            &format!("{name}: {{type: string}}"),
+        );
+    }
+    add_entry(
+        source,
+        &schema.key,
+        &schema.value,
+        &format!("{name}: string"),
+    )
 }
 
 fn remove_input(input: &CheckInput, d: &Diagnostic) -> Option<Action> {

@@ -10,7 +10,9 @@ use super::{CompletionItem, CompletionKind};
 use crate::check::CheckInput;
 use crate::llm::catalog;
 use crate::settings;
+use crate::syntax::handlebars::{parse_template, Expr, Node};
 use crate::syntax::Span;
+use serde_json::Value;
 
 pub fn completions(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
     let source = input.source;
@@ -26,15 +28,23 @@ pub fn completions(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
 }
 
 /// From after the opening `---` line to the start of the closing one (or the end of the
-/// file while it is not yet written).
+/// file while it is not yet written). Comment and blank lines may come first, as
+/// Dotprompt allows.
 fn frontmatter_region(source: &str) -> Option<Span> {
-    let first_end = source.find('\n')?;
-    if source[..first_end].trim_end() != "---" {
-        return None;
-    }
-    let start = first_end + 1;
-    let mut at = start;
-    for line in source[start..].split_inclusive('\n') {
+    let mut lines = source.split_inclusive('\n');
+    let mut at = 0;
+    let start = loop {
+        let line = lines.next()?;
+        at += line.len();
+        let content = line.trim_end_matches(['\n', '\r']);
+        if content.trim_end() == "---" && line.ends_with('\n') {
+            break at;
+        }
+        if !(content.starts_with('#') || content.trim_matches([' ', '\t']).is_empty()) {
+            return None;
+        }
+    };
+    for line in lines {
         if line.trim_end() == "---" {
             return Some(Span::new(start, at));
         }
@@ -280,6 +290,41 @@ fn values(input: &CheckInput, parents: &[String], key: &str, replace: Span) -> V
                 docs::output_format(f).to_string()
             });
         }
+        _ if in_schema(parents) => {
+            let json_schema = parents.iter().any(|p| p == "properties");
+            let names: &[&str] = if json_schema || key == "type" {
+                &[
+                    "string", "number", "integer", "boolean", "object", "array", "null",
+                ]
+            } else {
+                PICOSCHEMA_TYPES
+            };
+            if json_schema && key != "type" {
+                return out;
+            }
+            for &t in names {
+                let doc = match t {
+                    "string" => "Text.",
+                    "number" => "Any number.",
+                    "integer" => "A whole number.",
+                    "boolean" => "`true` or `false`.",
+                    "null" => "Only `null`.",
+                    "any" => "Any value.",
+                    "object" => "A mapping of named fields.",
+                    "array" => "A list.",
+                    _ => "",
+                };
+                let picoschema = if json_schema {
+                    ""
+                } else {
+                    "\n\nPicoschema: `name: type, description`; `name?:` is optional; \
+                     `name(array): type` and `name(object):` nest."
+                };
+                let mut it = item(t, CompletionKind::Value, replace);
+                it.documentation = Some(format!("`{t}`: {doc}{picoschema}"));
+                out.push(it);
+            }
+        }
         (None, "promptls.dataset") => {
             if let Some(dir) = input.path.and_then(Path::parent) {
                 for file in dataset_files(dir) {
@@ -288,7 +333,7 @@ fn values(input: &CheckInput, parents: &[String], key: &str, replace: Span) -> V
             }
         }
         (None, "promptls.target") => {
-            if let Some((_, data)) = facts::dataset(input) {
+            if let Some((_, data)) = facts::dataset_head(input) {
                 for column in &data.columns {
                     out.push(item(column, CompletionKind::Column, replace));
                 }
@@ -297,6 +342,14 @@ fn values(input: &CheckInput, parents: &[String], key: &str, replace: Span) -> V
         _ => {}
     }
     out
+}
+
+/// Picoschema's scalar types.
+const PICOSCHEMA_TYPES: &[&str] = &["string", "number", "integer", "boolean", "null", "any"];
+
+/// Whether the enclosing keys are inside `input.schema` or `output.schema`.
+fn in_schema(parents: &[String]) -> bool {
+    matches!(parents, [section, schema, ..] if (section == "input" || section == "output") && schema == "schema")
 }
 
 /// CSV and JSONL files under `dir` (three levels deep at most), relative, sorted.
@@ -403,8 +456,28 @@ fn in_template(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
         return out;
     }
     let first_token = head.trim().is_empty() || head.trim() == "#";
-    for name in variables(input) {
-        out.push(item(&name, CompletionKind::Variable, replace));
+    let scope = scope_at(input, open);
+    if scope.changed {
+        // Inside `{{#each}}`/`{{#with}}` names resolve against the item, not the input.
+        for (name, detail) in scope.names {
+            let mut it = item(&name, CompletionKind::Variable, replace);
+            it.detail = Some(detail);
+            out.push(it);
+        }
+        for name in variables(input) {
+            let mut it = item(&format!("@root.{name}"), CompletionKind::Variable, replace);
+            it.detail = Some("the prompt's input".into());
+            out.push(it);
+        }
+    } else {
+        for (name, detail) in scope.names {
+            let mut it = item(&name, CompletionKind::Variable, replace);
+            it.detail = Some(detail);
+            out.push(it);
+        }
+        for name in variables(input) {
+            out.push(item(&name, CompletionKind::Variable, replace));
+        }
     }
     if first_token {
         for (name, signature, doc, snippet_text) in docs::HELPERS {
@@ -426,13 +499,99 @@ fn in_template(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
     out
 }
 
+/// What names mean at a point of the template.
+#[derive(Default)]
+struct Scope {
+    /// Inside `each`/`with`: the context is no longer the prompt's input.
+    changed: bool,
+    /// Names to offer there, with a detail: block params, `@index`, `this`, the item's
+    /// fields.
+    names: Vec<(String, String)>,
+}
+
+/// The blocks still open before `open` (the `{{` being typed), read by parsing the
+/// template up to it: unclosed blocks are the enclosing ones.
+fn scope_at(input: &CheckInput, open: usize) -> Scope {
+    let template = input.parsed.template_span;
+    let mut scope = Scope::default();
+    let Some(text) = input.source.get(template.start..open.max(template.start)) else {
+        return scope;
+    };
+    if !text.contains("{{#") {
+        return scope;
+    }
+    let (parsed, _) = parse_template(text, template.start);
+    let schemas = facts::schemas(input);
+    // The JSON Schema of the current context, while it is known.
+    let mut context: Option<&Value> = schemas.input.as_ref();
+    let mut nodes = &parsed.nodes;
+    while let Some(Node::Block(block)) = nodes.last() {
+        if block.close.is_some() {
+            break;
+        }
+        if let Some(inverse) = &block.inverse {
+            nodes = inverse; // `{{else}}` renders with the outer context
+            continue;
+        }
+        let name = block.call.simple_name().unwrap_or("");
+        let changes = matches!(name, "each" | "with") && !block.partial_block;
+        if changes {
+            scope.changed = true;
+            let target = match block.call.params.first() {
+                Some(Expr::Path(p)) if !p.data && p.depth == 0 => Some(p),
+                _ => None,
+            };
+            context = match (context, target) {
+                (Some(schema), Some(p)) => p
+                    .parts
+                    .iter()
+                    .try_fold(schema, |s, part| s.get("properties")?.get(part)),
+                _ => None,
+            };
+            if name == "each" {
+                context = context.map(|c| c.get("items").unwrap_or(c));
+                scope
+                    .names
+                    .retain(|(n, _)| !n.starts_with('@') && n != "this");
+                for (data, detail) in [
+                    ("@index", "the item's position, from 0"),
+                    ("@first", "true for the first item"),
+                    ("@last", "true for the last item"),
+                    ("@key", "the key, when iterating an object"),
+                ] {
+                    scope.names.push((data.into(), detail.into()));
+                }
+            }
+            scope
+                .names
+                .push(("this".into(), format!("the current `{name}` item")));
+            scope.names.retain(|(_, d)| d != "field");
+            if let Some(fields) = context
+                .and_then(|c| c.get("properties"))
+                .and_then(Value::as_object)
+            {
+                for field in fields.keys() {
+                    scope.names.push((field.clone(), "field".into()));
+                }
+            }
+        }
+        for param in &block.block_params {
+            scope
+                .names
+                .push((param.clone(), format!("`{name}` block parameter")));
+        }
+        nodes = &block.program;
+    }
+    scope
+}
+
 /// Input fields from `input.schema`, or the dataset's columns without one.
 fn variables(input: &CheckInput) -> Vec<String> {
     let schemas = facts::schemas(input);
     if let Some(fields) = schemas.input_fields() {
         return fields.into_iter().map(str::to_string).collect();
     }
-    facts::dataset(input)
+    facts::dataset_head(input)
         .map(|(_, d)| d.columns)
         .unwrap_or_default()
 }

@@ -11,6 +11,7 @@ use crate::eval::dataset::{Dataset, Format};
 use crate::render::partial_path;
 use crate::settings;
 use crate::syntax::handlebars::{parse_template, Template};
+use crate::syntax::Span;
 
 pub fn schemas(input: &CheckInput) -> Schemas {
     schema::check(input, &mut Vec::new())
@@ -37,6 +38,34 @@ pub fn dataset(input: &CheckInput) -> Option<(PathBuf, Dataset)> {
     Some((path, dataset))
 }
 
+/// Bytes of a dataset read for its columns and first rows (hovers and completion run
+/// per keystroke; a whole 10,000-row file takes milliseconds to parse). When no whole
+/// row fits, the next size is tried.
+const HEAD_BYTES: [usize; 3] = [8 * 1024, 256 * 1024, 4 * 1024 * 1024];
+
+/// The dataset's first rows, with the columns they show. JSONL columns that first
+/// appear further down are missing.
+pub fn dataset_head(input: &CheckInput) -> Option<(PathBuf, Dataset)> {
+    let (_, path) = dataset_path(input)?;
+    let text = input.workspace.read_to_string(&path).ok()?;
+    for limit in HEAD_BYTES {
+        if text.len() <= limit {
+            break;
+        }
+        // Cut after a line break, so the last row read is whole (a quoted CSV field
+        // spanning lines may still be cut; that row is then dropped or short).
+        let Some(cut) = text.as_bytes()[..limit].iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        let dataset = Dataset::parse(&text[..=cut], Format::of(&path)).ok()?;
+        if !dataset.rows.is_empty() {
+            return Some((path, dataset));
+        }
+    }
+    let dataset = Dataset::parse(&text, Format::of(&path)).ok()?;
+    Some((path, dataset))
+}
+
 /// The file `{{> name}}` reads.
 pub fn partial_file(input: &CheckInput, name: &str) -> Option<PathBuf> {
     partial_path(input.path?.parent()?, name)
@@ -44,30 +73,67 @@ pub fn partial_file(input: &CheckInput, name: &str) -> Option<PathBuf> {
 
 /// (type, description) of an input field from the converted JSON Schema.
 pub fn field_info(schemas: &Schemas, name: &str) -> Option<(String, Option<String>)> {
-    let property = schemas.input.as_ref()?.get("properties")?.get(name)?;
-    let kind = match property.get("type") {
-        Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(" | "),
-        _ if property.get("enum").is_some() => "enum".to_string(),
-        _ => "any".to_string(),
-    };
-    let kind = match (
-        kind.as_str(),
-        property.get("items").and_then(|i| i.get("type")),
-    ) {
-        ("array", Some(Value::String(item))) => format!("array of {item}"),
-        _ => kind,
-    };
-    let required = schemas
-        .input
-        .as_ref()
-        .and_then(|s| s.get("required"))
+    nested_field_info(schemas.input.as_ref()?, &[name])
+}
+
+/// A Picoschema key without its decorations: `name?`, `name(array, text)` -> `name`.
+pub fn field_name(key: &str) -> &str {
+    key.split('(')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches('?')
+}
+
+/// (type, description) of the field at `path` (keys as written; JSON Schema's
+/// `properties` levels are skipped) in a converted JSON Schema.
+pub fn nested_field_info(schema: &Value, path: &[&str]) -> Option<(String, Option<String>)> {
+    let mut parent = schema;
+    let mut property = None;
+    let mut name = "";
+    for key in path {
+        if *key == "properties" && property.is_none_or(|p: &Value| p.get("properties").is_some()) {
+            continue;
+        }
+        if let Some(p) = property {
+            parent = p;
+        }
+        // An array's fields are its items' fields.
+        let holder = match parent.get("items") {
+            Some(items) if parent.get("properties").is_none() => items,
+            _ => parent,
+        };
+        name = field_name(key);
+        property = Some(holder.get("properties")?.get(name)?);
+        parent = holder;
+    }
+    let property = property?;
+    let required = parent
+        .get("required")
         .and_then(Value::as_array)
         .is_some_and(|r| r.iter().any(|v| v == name));
+    let mut types: Vec<&str> = match property.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ if property.get("enum").is_some() => vec!["enum"],
+        _ => vec!["any"],
+    };
+    // Optional fields convert to `type | null`; "(optional)" says it already.
+    if !required && types.len() > 1 {
+        types.retain(|t| *t != "null");
+    }
+    let item = property
+        .get("items")
+        .and_then(|i| i.get("type"))
+        .and_then(Value::as_str);
+    let kind = types
+        .iter()
+        .map(|t| match (*t, item) {
+            ("array", Some(item)) => format!("array of {item}"),
+            (t, _) => t.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" | ");
     let kind = if required {
         kind
     } else {
@@ -93,4 +159,23 @@ pub fn sample(value: &Value) -> String {
     } else {
         one_line
     }
+}
+
+/// The `---` fences around the frontmatter: (opening, closing). Comment and blank lines
+/// may come before the opening one.
+pub fn fences(input: &CheckInput) -> Option<(Span, Span)> {
+    let source = input.source;
+    let fm = input.parsed.split.frontmatter?;
+    let body = input.parsed.split.body.start;
+    let before = source.get(..fm.start)?;
+    let before = before
+        .strip_suffix('\n')
+        .map(|b| b.strip_suffix('\r').unwrap_or(b))
+        .or_else(|| before.strip_suffix('\r'))?;
+    let open = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let close = fm.end + source.get(fm.end..body)?.find("---")?;
+    if source.get(open..open + 3) != Some("---") {
+        return None;
+    }
+    Some((Span::new(open, open + 3), Span::new(close, close + 3)))
 }

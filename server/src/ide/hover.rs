@@ -20,6 +20,7 @@ pub fn hover(input: &CheckInput, offset: usize) -> Option<Hover> {
             (span, format!("```handlebars\n{signature}\n```\n{doc}"))
         }
         At::Partial { name, span } => (span, partial(input, &name)),
+        At::Data { name, span } => (span, data(&name)?),
         At::Role { name, span } => (span, role(&name)?),
     };
     Some(Hover { span, markdown })
@@ -40,9 +41,29 @@ fn key(input: &CheckInput, path: &[String]) -> Option<String> {
         [section, k] if section == "input" || section == "output" || section == "config" => {
             format!("`{section}.{k}`: {}", docs::section_key_doc(section, k))
         }
-        [section, schema, field, ..] if section == "input" && schema == "schema" => {
-            let name = crate::check::variables::field_name(field);
-            variable(input, name)
+        [section, schema, field] if section == "input" && schema == "schema" => {
+            variable(input, facts::field_name(field))
+        }
+        [section, schema, fields @ ..] if schema == "schema" => {
+            let schemas = facts::schemas(input);
+            let json = match section.as_str() {
+                "input" => schemas.input.as_ref()?,
+                "output" => schemas.output.as_ref()?,
+                _ => return None,
+            };
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+            let (kind, description) = facts::nested_field_info(json, &fields)?;
+            let name = fields
+                .iter()
+                .filter(|f| **f != "properties")
+                .map(|f| facts::field_name(f))
+                .collect::<Vec<_>>()
+                .join(".");
+            let mut out = format!("{section} field `{name}`: {kind}");
+            if let Some(d) = description {
+                out.push_str(&format!("\n\n{d}"));
+            }
+            out
         }
         _ => return None,
     })
@@ -66,7 +87,7 @@ fn value(input: &CheckInput, path: &[String], text: &str) -> Option<String> {
         "promptls.dataset" => Some(dataset(input)),
         "promptls.target" => Some(format!(
             "The dataset column `{text}` holds the expected answer.{}",
-            facts::dataset(input)
+            facts::dataset_head(input)
                 .and_then(|(_, d)| d
                     .rows
                     .first()
@@ -146,7 +167,7 @@ fn variable(input: &CheckInput, name: &str) -> String {
         }
         None => format!("input `{name}`"),
     };
-    if let Some((_, data)) = facts::dataset(input) {
+    if let Some((_, data)) = facts::dataset_head(input) {
         if let Some(v) = data.rows.first().and_then(|r| r.values.get(name)) {
             out.push_str(&format!("\n\nDataset, first row: `{}`", facts::sample(v)));
         }
@@ -177,4 +198,19 @@ fn role(name: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!("role `{name}`: {doc}"))
+}
+
+fn data(name: &str) -> Option<String> {
+    let doc = match name {
+        "this" => "The current context: the prompt's input at the top, the item inside `{{#each}}`, the value inside `{{#with}}`.",
+        "@index" => "Inside `{{#each}}`: the item's position, counting from 0.",
+        "@first" => "Inside `{{#each}}`: true for the first item.",
+        "@last" => "Inside `{{#each}}`: true for the last item.",
+        "@key" => "Inside `{{#each}}` over an object: the current key.",
+        "@root" => "The prompt's input, from anywhere (`{{@root.name}}`).",
+        "@state" => "Dotprompt: the session state passed at render time.",
+        "@metadata" => "Dotprompt: the prompt's metadata (`@metadata.prompt`, `@metadata.docs`, `@metadata.messages`).",
+        _ => return None,
+    };
+    Some(format!("`{name}`: {doc}"))
 }

@@ -30,6 +30,11 @@ pub enum At {
         name: String,
         span: Span,
     },
+    /// A data variable (`@index`, `@root`) or `this`.
+    Data {
+        name: String,
+        span: Span,
+    },
     Partial {
         name: String,
         span: Span,
@@ -150,7 +155,9 @@ fn in_nodes(nodes: &[Node], child_context: bool, offset: usize) -> Option<At> {
 fn in_call(call: &Call, mustache: bool, child_context: bool, offset: usize) -> Option<At> {
     if let Expr::Path(p) = &call.path {
         if touches(p.span, offset) {
-            let name = p.parts.first()?.clone();
+            let Some(name) = p.parts.first().cloned() else {
+                return variable(p, child_context); // `this`
+            };
             let helper = !mustache || call.has_arguments() || is_known_helper(&name);
             if helper && p.is_simple() {
                 return Some(At::Helper { name, span: p.span });
@@ -188,7 +195,32 @@ fn in_expr(expr: &Expr, child_context: bool, offset: usize) -> Option<At> {
 }
 
 fn variable(p: &crate::syntax::handlebars::Path, child_context: bool) -> Option<At> {
-    let root_input = !p.data && !p.this_relative && (!child_context || p.depth > 0);
+    // `@root.x` is the input `x` anywhere.
+    if p.data && p.parts.first().is_some_and(|r| r == "root") {
+        return match p.parts.get(1) {
+            Some(name) => Some(At::Variable {
+                name: name.clone(),
+                span: p.span,
+            }),
+            None => Some(At::Data {
+                name: "@root".into(),
+                span: p.span,
+            }),
+        };
+    }
+    if p.data {
+        return Some(At::Data {
+            name: format!("@{}", p.parts.first()?),
+            span: p.span,
+        });
+    }
+    if p.this_relative && p.parts.is_empty() {
+        return Some(At::Data {
+            name: "this".into(),
+            span: p.span,
+        });
+    }
+    let root_input = !p.this_relative && (!child_context || p.depth > 0);
     if !root_input || p.parts.is_empty() {
         return None;
     }

@@ -7,6 +7,7 @@ use super::facts;
 use super::locate::{self, At};
 use super::{Link, Location};
 use crate::check::CheckInput;
+use crate::eval::dataset::Format;
 use crate::render::prompt_name_and_variant;
 use crate::settings;
 use crate::syntax::handlebars::{parse_template, Node, PartialName, Template};
@@ -23,16 +24,82 @@ pub fn definition(input: &CheckInput, offset: usize) -> Option<Location> {
             path: facts::dataset_path(input)?.1,
             span: None,
         }),
-        At::Value { path, .. } if path == ["promptls.target"] => Some(Location {
-            path: facts::dataset_path(input)?.1,
-            span: None,
-        }),
-        At::Variable { name, .. } => Some(Location {
-            path: input.path?.to_path_buf(),
-            span: Some(schema_key(input, &name)?),
-        }),
+        At::Value { path, text, .. } if path == ["promptls.target"] => column(input, &text),
+        At::Variable { name, .. } => match schema_key(input, &name) {
+            Some(span) => Some(Location {
+                path: input.path?.to_path_buf(),
+                span: Some(span),
+            }),
+            // Without a schema, variables are the dataset's columns.
+            None if facts::schemas(input).input.is_none() => column(input, &name),
+            None => None,
+        },
         _ => None,
     }
+}
+
+/// The dataset file, at `name` in its header (CSV) or first row (JSONL) when it is there.
+fn column(input: &CheckInput, name: &str) -> Option<Location> {
+    let (_, path) = facts::dataset_path(input)?;
+    let text = input.workspace.read_to_string(&path).ok()?;
+    let span = match Format::of(&path) {
+        Format::Csv => csv_header_field(&text, name),
+        Format::Jsonl => {
+            let first = text.lines().find(|l| !l.trim().is_empty())?;
+            let quoted = serde_json::to_string(name).ok()?;
+            let start = first.as_ptr() as usize - text.as_ptr() as usize;
+            first
+                .find(&format!("{quoted}:"))
+                .or_else(|| first.find(&format!("{quoted} :")))
+                .map(|i| Span::new(start + i + 1, start + i + quoted.len() - 1))
+        }
+    };
+    if span.is_none()
+        && facts::dataset_head(input).is_none_or(|(_, d)| !d.columns.iter().any(|c| c == name))
+    {
+        return None;
+    }
+    Some(Location { path, span })
+}
+
+/// The span of the header field `name` in CSV `text` (quotes excluded).
+fn csv_header_field(text: &str, name: &str) -> Option<Span> {
+    let offset = text.len() - text.trim_start_matches('\u{feff}').len();
+    let header = text[offset..].lines().next()?;
+    let mut start = offset;
+    let mut in_quotes = false;
+    let mut fields = Vec::new();
+    for (i, c) in header.char_indices() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            ',' if !in_quotes => {
+                fields.push(Span::new(start, offset + i));
+                start = offset + i + 1;
+            }
+            _ => {}
+        }
+    }
+    fields.push(Span::new(start, offset + header.len()));
+    fields.into_iter().find_map(|span| {
+        let raw = &text[span.start..span.end];
+        let trimmed = raw.trim();
+        let lead = raw.len() - raw.trim_start().len();
+        let span = Span::new(span.start + lead, span.start + lead + trimmed.len());
+        let unquoted = trimmed
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .map(|t| {
+                (
+                    t.replace("\"\"", "\""),
+                    Span::new(span.start + 1, span.end - 1),
+                )
+            });
+        match unquoted {
+            Some((value, inner)) if value == name => Some(inner),
+            None if trimmed == name => Some(span),
+            _ => None,
+        }
+    })
 }
 
 /// The key of `field` in `input.schema`.

@@ -7,10 +7,10 @@ use crate::syntax::demos::demos;
 use crate::syntax::handlebars::{Expr, Node, PartialName};
 use crate::syntax::Span;
 
-/// The whole frontmatter block with its fences, when there is one.
-fn frontmatter_block(input: &CheckInput) -> Option<Span> {
-    input.parsed.split.frontmatter?;
-    Some(Span::new(0, input.parsed.split.body.start))
+/// The whole frontmatter block with its fences, and the opening fence, when there is one.
+fn frontmatter_block(input: &CheckInput) -> Option<(Span, Span)> {
+    let (open, _) = facts::fences(input)?;
+    Some((Span::new(open.start, input.parsed.split.body.start), open))
 }
 
 fn short(text: &str) -> String {
@@ -24,15 +24,33 @@ fn short(text: &str) -> String {
 
 pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
     let mut out = Vec::new();
-    if let (Some(block), Some(root)) = (frontmatter_block(input), &input.parsed.frontmatter) {
-        let children = root
-            .entries()
+    if let Some((block, fence)) = frontmatter_block(input) {
+        // Broken YAML has no tree: the frontmatter is still there, without its keys.
+        let entries = input
+            .parsed
+            .frontmatter
+            .as_ref()
+            .map_or(&[][..], |root| root.entries());
+        let source = input.source;
+        let children = entries
             .iter()
             .map(|e| {
                 let span = e.key.span.cover(e.value.span);
+                // A value on the key's line (`config: {temperature: 0}`), as written.
+                let same_line = source
+                    .get(e.key.span.end..e.value.span.start)
+                    .is_some_and(|between| !between.contains('\n'));
+                let written = source
+                    .get(e.value.span.start..e.value.span.end)
+                    .filter(|_| same_line && !e.value.span.is_empty());
                 Symbol {
                     name: e.key.key_string(),
-                    detail: e.value.scalar_text().map(short),
+                    detail: e
+                        .value
+                        .scalar_text()
+                        .or(written)
+                        .map(short)
+                        .filter(|d| !d.is_empty()),
                     kind: SymbolKind::Key,
                     span,
                     selection: e.key.span,
@@ -45,7 +63,7 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
             detail: None,
             kind: SymbolKind::Frontmatter,
             span: block,
-            selection: Span::new(0, 3.min(block.end)),
+            selection: fence,
             children,
         });
     }
@@ -143,7 +161,7 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
 
 pub fn folds(input: &CheckInput) -> Vec<Fold> {
     let mut out = Vec::new();
-    if let Some(block) = frontmatter_block(input) {
+    if let Some((block, _)) = frontmatter_block(input) {
         out.push(Fold {
             span: block,
             kind: FoldKind::Frontmatter,

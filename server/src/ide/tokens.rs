@@ -12,15 +12,10 @@ use crate::syntax::Span;
 pub fn semantic_tokens(input: &CheckInput) -> Vec<Token> {
     let mut out = Vec::new();
     let source = input.source;
-    if let Some(fm) = input.parsed.split.frontmatter {
-        out.push(token(Span::new(0, 3.min(fm.start)), TokenKind::Delimiter));
-        let body = input.parsed.split.body.start;
-        if let Some(i) = source.get(fm.end..body).and_then(|t| t.find("---")) {
-            out.push(token(
-                Span::new(fm.end + i, fm.end + i + 3),
-                TokenKind::Delimiter,
-            ));
-        }
+    if let Some((open, close)) = facts::fences(input) {
+        out.push(token(open, TokenKind::Delimiter));
+        out.push(token(close, TokenKind::Delimiter));
+        yaml_comments(source, Span::new(0, close.start), &mut out);
         if let Some(root) = &input.parsed.frontmatter {
             yaml(root, &mut out);
         }
@@ -36,6 +31,44 @@ pub fn semantic_tokens(input: &CheckInput) -> Vec<Token> {
         }
     }
     kept
+}
+
+/// `# comments` in the frontmatter lines of `region` (a `#` at the start of a line or
+/// after a space, outside quotes). Ones inside multi-line strings lose to the string's
+/// token when overlaps are dropped.
+fn yaml_comments(source: &str, region: Span, out: &mut Vec<Token>) {
+    let Some(text) = source.get(region.start..region.end) else {
+        return;
+    };
+    let mut at = region.start;
+    for line in text.split_inclusive('\n') {
+        let start = at;
+        at += line.len();
+        let content = line.trim_end_matches(['\n', '\r']);
+        let mut quote: Option<char> = None;
+        let mut previous = ' ';
+        for (i, c) in content.char_indices() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                // A quote opens a string only where a value can start (`it's` is no string).
+                None if matches!(c, '"' | '\'')
+                    && matches!(previous, ' ' | ':' | '[' | '{' | ',' | '-') =>
+                {
+                    quote = Some(c);
+                }
+                None if c == '#' && (previous == ' ' || previous == '\t') => {
+                    out.push(token(
+                        Span::new(start + i, start + content.len()),
+                        TokenKind::Comment,
+                    ));
+                    break;
+                }
+                None => {}
+            }
+            previous = c;
+        }
+    }
 }
 
 fn token(span: Span, kind: TokenKind) -> Token {
