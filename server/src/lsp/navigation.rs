@@ -42,13 +42,7 @@ pub fn location(state: &Shared, snapshot: &Snapshot, target: ide::Location) -> O
 
 /// The text of `path` as the editor sees it (open buffer first).
 pub fn rope_of(state: &Shared, path: &Path) -> Option<Rope> {
-    let open = {
-        let st = lock(state);
-        st.docs
-            .values()
-            .find(|d| d.path.as_deref() == Some(path))
-            .map(|d| d.rope.clone())
-    };
+    let open = lock(state).doc_by_path(path).map(|(_, d)| d.rope.clone());
     open.or_else(|| {
         std::fs::read_to_string(path)
             .ok()

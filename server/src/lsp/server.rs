@@ -102,11 +102,7 @@ impl Backend {
     fn job_for_path(&self, path: &Path) -> Option<CheckJob> {
         {
             let st = lock(self.state());
-            if let Some((uri, doc)) = st
-                .docs
-                .iter()
-                .find(|(_, d)| d.path.as_deref() == Some(path))
-            {
+            if let Some((uri, doc)) = st.doc_by_path(path) {
                 return Some(Backend::open_job(doc, uri));
             }
         }

@@ -38,11 +38,15 @@ pub struct ClientFeatures {
 }
 
 impl State {
-    pub fn open_text(&self, path: &Path) -> Option<Arc<str>> {
+    /// The open document of the file at `path` (normalized), with its URI.
+    pub fn doc_by_path(&self, path: &Path) -> Option<(&Uri, &Document)> {
         self.docs
-            .values()
-            .find(|d| d.path.as_deref() == Some(path))
-            .map(|d| d.text.clone())
+            .iter()
+            .find(|(_, d)| d.path.as_deref() == Some(path))
+    }
+
+    pub fn open_text(&self, path: &Path) -> Option<Arc<str>> {
+        self.doc_by_path(path).map(|(_, d)| d.text.clone())
     }
 }
 
