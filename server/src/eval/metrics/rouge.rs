@@ -25,11 +25,6 @@ pub fn tokenize_with(text: &str, stemmer: bool) -> Vec<String> {
         .collect()
 }
 
-/// rouge-score's tokenizer without a stemmer.
-pub fn tokenize(text: &str) -> Vec<String> {
-    tokenize_with(text, false)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Score {
     pub precision: f64,
@@ -151,10 +146,6 @@ fn sentences(text: &str, stemmer: bool) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub fn rouge_lsum(target: &str, prediction: &str) -> Score {
-    rouge_lsum_with(target, prediction, false)
-}
-
 pub fn rouge_lsum_with(target: &str, prediction: &str, stemmer: bool) -> Score {
     let (reference, candidate) = (sentences(target, stemmer), sentences(prediction, stemmer));
     if reference.is_empty() || candidate.is_empty() {
@@ -198,20 +189,6 @@ pub enum Kind {
     Rouge2,
     RougeL,
     RougeLsum,
-}
-
-pub fn rouge(kind: Kind, target: &str, prediction: &str) -> Score {
-    match kind {
-        Kind::RougeLsum => rouge_lsum(target, prediction),
-        _ => {
-            let (t, p) = (tokenize(target), tokenize(prediction));
-            match kind {
-                Kind::Rouge1 => rouge_n(&t, &p, 1),
-                Kind::Rouge2 => rouge_n(&t, &p, 2),
-                _ => rouge_l(&t, &p),
-            }
-        }
-    }
 }
 
 /// Tokens as numbers (shared by a prediction and its references), for fast comparison.
