@@ -108,19 +108,26 @@ pub fn run(args: ScoreArgs) -> i32 {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut scores = Vec::with_capacity(rows.len());
-    let mut scored_rows = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let references: Vec<&str> = row.references.iter().map(String::as_str).collect();
-        match metrics::score_row(metric, &row.prediction, &references, &options) {
+    // Scored on every core, BLEU's statistics computed once for rows and corpus.
+    let pairs: Vec<(&str, Vec<&str>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.prediction.as_str(),
+                r.references.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    let (results, aggregate) = metrics::score_rows(metric, &pairs, &options);
+    let mut scored = 0;
+    for (row, result) in rows.iter().zip(results) {
+        match result {
             Ok(score) => {
-                scores.push(score);
-                scored_rows.push(row);
-                let number = scores.len();
+                scored += 1;
                 let _ = writeln!(
                     out,
                     "{}",
-                    json!({"row": number, "line": row.line, "score": score})
+                    json!({"row": scored, "line": row.line, "score": score})
                 );
             }
             Err(message) => {
@@ -129,20 +136,10 @@ pub fn run(args: ScoreArgs) -> i32 {
             }
         }
     }
-    let aggregate = metrics::aggregate(
-        metric,
-        scored_rows.iter().map(|r| {
-            (
-                r.prediction.as_str(),
-                r.references.iter().map(String::as_str).collect(),
-            )
-        }),
-        &scores,
-    );
     let _ = writeln!(
         out,
         "{}",
-        json!({"metric": metric.name(), "score": aggregate, "rows": scores.len(), "errors": bad})
+        json!({"metric": metric.name(), "score": aggregate, "rows": scored, "errors": bad})
     );
     if bad > 0 {
         1
