@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod config;
 pub mod eval;
 pub mod ide;
 pub mod llm;

@@ -56,6 +56,17 @@ impl Received {
     }
 }
 
+/// Answers a request from what it holds (a model whose answer depends on the prompt).
+pub type Responder = Arc<dyn Fn(&Received) -> Reply + Send + Sync>;
+
+/// Where replies come from.
+#[derive(Clone)]
+enum Replies {
+    /// In order; the last repeats.
+    Script(Arc<Mutex<(Vec<Reply>, usize)>>),
+    Respond(Responder),
+}
+
 pub struct Mock {
     pub base_url: String,
     pub received: Arc<Mutex<Vec<Received>>>,
@@ -72,13 +83,22 @@ impl Mock {
     /// As `start`, and like a provider it answers 429 to a request that would make more
     /// than `limit.0` requests in the trailing `limit.1`.
     pub async fn start_limited(script: Vec<Reply>, limit: Option<(usize, Duration)>) -> Mock {
+        Mock::serve(Replies::Script(Arc::new(Mutex::new((script, 0)))), limit).await
+    }
+
+    /// Answers each request with `respond(request)`.
+    pub async fn start_with(respond: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Mock {
+        Mock::serve(Replies::Respond(Arc::new(respond)), None).await
+    }
+
+    async fn serve(replies: Replies, limit: Option<(usize, Duration)>) -> Mock {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
         let rejected = Arc::new(Mutex::new(0usize));
-        let script = Arc::new(Mutex::new((script, 0usize)));
+        let script = replies;
         let log = received.clone();
         let refused = rejected.clone();
         let window: Arc<Mutex<std::collections::VecDeque<Instant>>> = Arc::default();
@@ -114,11 +134,14 @@ impl Mock {
                             return;
                         }
                     }
-                    let reply = {
-                        let mut s = script.lock().unwrap();
-                        let i = s.1.min(s.0.len() - 1);
-                        s.1 += 1;
-                        s.0[i].clone()
+                    let reply = match &script {
+                        Replies::Script(script) => {
+                            let mut s = script.lock().unwrap();
+                            let i = s.1.min(s.0.len() - 1);
+                            s.1 += 1;
+                            s.0[i].clone()
+                        }
+                        Replies::Respond(respond) => respond(&request),
                     };
                     log.lock().unwrap().push(request);
                     write_reply(&mut socket, reply).await;

@@ -3,6 +3,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod check;
+mod doctor;
+mod eval;
 mod files;
 mod render;
 mod sarif;
@@ -14,7 +16,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "promptls",
     version,
-    about = "Check, render and (soon) evaluate Dotprompt .prompt files"
+    about = "Check, render and evaluate Dotprompt .prompt files"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +35,10 @@ enum Command {
     Lsp(LspArgs),
     /// Score existing outputs (JSON Lines with `prediction` and `reference`/`references`).
     Score(score::ScoreArgs),
+    /// Run a prompt over its dataset and score it; exit 1 when a gate fails.
+    Eval(eval::EvalArgs),
+    /// Show which providers have keys, whether their endpoints answer, and the limits.
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(clap::Args)]
@@ -84,6 +90,20 @@ pub fn main() -> i32 {
         Command::Tree(args) => tree(&args),
         Command::Lsp(args) => crate::lsp::run(lsp_log_level(&args)),
         Command::Score(args) => score::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Doctor(args) => doctor::run(args),
+    }
+}
+
+/// The log level from $PROMPTLS_LOG (default `warn`).
+fn log_level_from_env() -> crate::lsp::LogLevel {
+    use crate::lsp::LogLevel;
+    match std::env::var("PROMPTLS_LOG").as_deref() {
+        Ok("error") => LogLevel::Error,
+        Ok("info") => LogLevel::Info,
+        Ok("debug") => LogLevel::Debug,
+        Ok("trace") => LogLevel::Trace,
+        _ => LogLevel::Warn,
     }
 }
 
@@ -95,13 +115,7 @@ fn lsp_log_level(args: &LspArgs) -> crate::lsp::LogLevel {
         Some(LogLevelArg::Info) => LogLevel::Info,
         Some(LogLevelArg::Debug) => LogLevel::Debug,
         Some(LogLevelArg::Trace) => LogLevel::Trace,
-        None => match std::env::var("PROMPTLS_LOG").as_deref() {
-            Ok("error") => LogLevel::Error,
-            Ok("info") => LogLevel::Info,
-            Ok("debug") => LogLevel::Debug,
-            Ok("trace") => LogLevel::Trace,
-            _ => LogLevel::Warn,
-        },
+        None => log_level_from_env(),
     }
 }
 

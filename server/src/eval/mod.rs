@@ -1,5 +1,9 @@
-//! Datasets, metrics and (later) evaluation runs.
+//! Datasets, metrics, and evaluation runs.
 
 pub mod dataset;
+pub mod interval;
+pub mod judge;
 pub mod metrics;
+pub mod output;
+pub mod run;
 pub mod split;

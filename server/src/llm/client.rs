@@ -46,8 +46,11 @@ pub struct Client {
     /// Limits set in settings, by provider name; others use `Limits::default_for`.
     limits: HashMap<String, Limits>,
     gates: Mutex<HashMap<String, Arc<Gate>>>,
-    /// Answers by request; `None` calls every time (`--no-cache`).
+    /// Answers by request; `None` calls every time.
     cache: Option<Mutex<Cache>>,
+    /// Whether the cache answers (`--no-cache` calls every time but still stores what
+    /// comes back, so the next run has it).
+    read_cache: bool,
 }
 
 /// What one attempt came to.
@@ -77,6 +80,7 @@ impl Client {
             limits,
             gates: Mutex::new(HashMap::new()),
             cache: None,
+            read_cache: true,
         }
     }
 
@@ -84,6 +88,19 @@ impl Client {
     pub fn with_cache(mut self, cache: Cache) -> Client {
         self.cache = Some(Mutex::new(cache));
         self
+    }
+
+    /// Calls every time, storing the answers (`--no-cache`).
+    pub fn without_cache_reads(mut self) -> Client {
+        self.read_cache = false;
+        self
+    }
+
+    /// The cached answer to `request`, without calling (live scores in the editor).
+    pub fn cached(&self, provider: &Provider, request: &ChatRequest) -> Option<ChatResponse> {
+        let cache = self.cache.as_ref()?;
+        let key = cache::key(&provider.name, request);
+        cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
     }
 
     /// The provider's gate, made on first use.
@@ -117,7 +134,7 @@ impl Client {
             .cache
             .as_ref()
             .map(|_| cache::key(&provider.name, request));
-        if let (Some(cache), Some(key)) = (&self.cache, &key) {
+        if let (Some(cache), Some(key), true) = (&self.cache, &key, self.read_cache) {
             let hit = cache.lock().unwrap_or_else(|p| p.into_inner()).get(key);
             if let Some(response) = hit {
                 return Ok(Answer {
@@ -191,6 +208,43 @@ impl Client {
             _ => message,
         };
         CallError { message, attempts }
+    }
+
+    /// Whether `provider`'s endpoint answers: one `GET {base}/models` (every supported
+    /// API lists models there) with the key, no retries. `Ok` is the HTTP status; `Err`
+    /// says why nothing answered. Neither holds the key.
+    pub async fn probe(&self, provider: &Provider) -> Result<u16, String> {
+        let mut http = self
+            .http
+            .get(format!("{}/models", provider.base_url))
+            .timeout(self.policy.timeout.min(std::time::Duration::from_secs(10)));
+        if provider.api == Api::Anthropic {
+            http = http.header("anthropic-version", "2023-06-01");
+        }
+        if let Some(key) = &provider.key {
+            http = match provider.api {
+                Api::OpenAi => http.bearer_auth(key.expose()),
+                Api::Gemini => http.header("x-goog-api-key", key.expose()),
+                Api::Anthropic => http.header("x-api-key", key.expose()),
+            };
+        }
+        match http.send().await {
+            Ok(response) => Ok(response.status().as_u16()),
+            Err(e) => {
+                let why = if e.is_timeout() {
+                    "no answer in time".to_string()
+                } else {
+                    source_chain(&e)
+                };
+                Err(self
+                    .error(
+                        provider,
+                        format!("cannot reach {}: {why}", provider.base_url),
+                        1,
+                    )
+                    .message)
+            }
+        }
     }
 
     async fn attempt(&self, provider: &Provider, request: &ChatRequest) -> Attempt {

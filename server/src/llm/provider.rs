@@ -153,6 +153,19 @@ const KNOWN: &[Known] = &[
     },
 ];
 
+/// The providers promptls knows by name.
+pub fn known_names() -> impl Iterator<Item = &'static str> {
+    KNOWN.iter().map(|k| k.name)
+}
+
+/// Whether the provider `name` (a known one) works without a key (local servers).
+pub fn needs_key(name: &str) -> bool {
+    KNOWN
+        .iter()
+        .find(|k| k.name == name)
+        .is_none_or(|k| !k.key_vars.is_empty())
+}
+
 /// Splits `provider/model`; the model may itself contain slashes (`openrouter/meta/llama`).
 pub fn split_model(name: &str) -> Option<(&str, &str)> {
     let (provider, model) = name.split_once('/')?;

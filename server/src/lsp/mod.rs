@@ -55,7 +55,7 @@ fn level_filter(level: LogLevel) -> LevelFilter {
     }
 }
 
-fn init_logging(level: LogLevel) -> LogHandle {
+pub fn init_logging(level: LogLevel) -> LogHandle {
     let (filter, handle) = reload::Layer::new(level_filter(level));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)

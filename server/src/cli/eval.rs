@@ -1,0 +1,540 @@
+//! `promptls eval FILE`: runs the prompt over its dataset and scores it, as a CI gate.
+//! Exit codes: 0 when every gate passes, 1 when a gate fails or rows could not be
+//! evaluated, 2 for usage and setup errors (no dataset, unknown provider, ...).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::files;
+use crate::config::Config;
+use crate::eval::metrics::{Normalize, Options};
+use crate::eval::run::{self, Overrides, Plan, Report, Rows};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The .prompt file.
+    file: PathBuf,
+    /// Evaluate on this CSV or JSONL file (all its rows) instead of `promptls.dataset`.
+    #[arg(long)]
+    dataset: Option<PathBuf>,
+    /// Evaluate at most the first N rows.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Which rows of a split dataset: the validation rows (default), train, or all.
+    #[arg(long, value_enum, default_value = "dev")]
+    rows: RowsArg,
+    /// Another model than the prompt's (`provider/model` or an alias from promptls.toml).
+    #[arg(long)]
+    model: Option<String>,
+    /// Fail (exit 1) when the score is below X.
+    #[arg(long, value_name = "X")]
+    min_score: Option<f64>,
+    /// Compare with a baseline: another .prompt file (evaluated on the same rows) or the
+    /// JSON report of an earlier run (`--format json`).
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// With --baseline: fail when the score drops more than D below the baseline's
+    /// (default 0: any drop fails).
+    #[arg(long, value_name = "D")]
+    max_drop: Option<f64>,
+    /// Send every row to the model even when the cache has its answer (answers are still
+    /// stored).
+    #[arg(long)]
+    no_cache: bool,
+    /// Rows evaluated at once (each provider's own limits still apply); default from
+    /// promptls.toml `[eval] concurrency`, else 8.
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    #[arg(long, value_enum, default_value = "human")]
+    format: EvalFormat,
+    /// exact_match/contains: compare case too (ignored by default).
+    #[arg(long)]
+    case_sensitive: bool,
+    /// exact_match/contains: ignore ASCII punctuation.
+    #[arg(long)]
+    ignore_punctuation: bool,
+    /// ROUGE: stem words with the Porter stemmer.
+    #[arg(long)]
+    stem: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RowsArg {
+    Dev,
+    Train,
+    All,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EvalFormat {
+    Human,
+    Json,
+    Junit,
+}
+
+/// A gate and whether it held.
+struct Gate {
+    name: &'static str,
+    passed: bool,
+    message: String,
+}
+
+pub fn run(args: EvalArgs) -> i32 {
+    let _log = crate::lsp::init_logging(super::log_level_from_env());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 2;
+        }
+    };
+    match runtime.block_on(evaluate(&args)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            2
+        }
+    }
+}
+
+fn overrides(args: &EvalArgs) -> Overrides {
+    Overrides {
+        dataset: args.dataset.clone(),
+        limit: args.limit,
+        model: args.model.clone(),
+        options: Options {
+            normalize: Normalize {
+                ignore_case: !args.case_sensitive,
+                ignore_punctuation: args.ignore_punctuation,
+            },
+            rouge_stemmer: args.stem,
+        },
+        rows: match args.rows {
+            RowsArg::Dev => Rows::Dev,
+            RowsArg::Train => Rows::Train,
+            RowsArg::All => Rows::All,
+        },
+    }
+}
+
+fn read_prompt(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    files::decode(bytes).map_err(|e| format!("{}: {}", path.display(), e.message))
+}
+
+async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
+    if args.max_drop.is_some() && args.baseline.is_none() {
+        return Err("--max-drop needs --baseline".into());
+    }
+    for (name, value) in [
+        ("--min-score", args.min_score),
+        ("--max-drop", args.max_drop),
+    ] {
+        if value.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+            return Err(format!("{name} must be between 0 and 1"));
+        }
+    }
+    let source = read_prompt(&args.file)?;
+    let config = Config::load(&args.file)?;
+    let overrides = overrides(args);
+    let plan = run::plan(&args.file, &source, &config, &overrides)?;
+    for e in &plan.dataset_errors {
+        eprintln!("warning: {}: {e} (row skipped)", plan.dataset.display());
+    }
+    if plan.rows.is_empty() {
+        return Err(format!("{}: no rows to evaluate", plan.dataset.display()));
+    }
+    if plan.provider.key.is_none() {
+        if let Some(var) = &plan.provider.key_env {
+            tracing::warn!(
+                "no key for {} in ${var} (environment or .env); calls go out without one",
+                plan.provider.name
+            );
+        }
+    }
+    let client = config.client(!args.no_cache)?;
+    let concurrency = args
+        .concurrency
+        .or(config.file.eval.concurrency)
+        .unwrap_or(8)
+        .max(1);
+
+    let report = run_with_progress(
+        &plan,
+        &client,
+        concurrency,
+        args.format == EvalFormat::Human,
+    )
+    .await?;
+
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => Some(baseline_score(path, &config, &overrides, &client, concurrency).await?),
+    };
+    let mut gates = Vec::new();
+    if report.error_rows > 0 {
+        let first = report
+            .per_row
+            .iter()
+            .find_map(|r| r.error.as_deref())
+            .unwrap_or("");
+        gates.push(Gate {
+            name: "errors",
+            passed: false,
+            message: format!(
+                "{} of {} rows could not be evaluated; the first: {first}",
+                report.error_rows, report.rows
+            ),
+        });
+    }
+    if let Some(min) = args.min_score {
+        let passed = report.score >= min - 1e-12;
+        gates.push(Gate {
+            name: "min-score",
+            passed,
+            message: format!(
+                "score {:.3} {} --min-score {min}",
+                report.score,
+                if passed { "meets" } else { "is below" }
+            ),
+        });
+    }
+    if let Some((label, base)) = &baseline {
+        let drop = args.max_drop.unwrap_or(0.0);
+        let delta = report.score - base;
+        let passed = delta >= -drop - 1e-12;
+        gates.push(Gate {
+            name: "baseline",
+            passed,
+            message: format!(
+                "score {:.3} vs baseline {:.3} ({label}): {}{:.3}{}",
+                report.score,
+                base,
+                if delta >= 0.0 { "+" } else { "" },
+                delta,
+                if passed {
+                    String::new()
+                } else {
+                    format!(", a drop of more than --max-drop {drop}")
+                }
+            ),
+        });
+    }
+    let failed = gates.iter().any(|g| !g.passed);
+    let out = match args.format {
+        EvalFormat::Human => human(&report, &gates, baseline.as_ref().map(|b| b.1)),
+        EvalFormat::Json => {
+            let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+            if let Value::Object(map) = &mut value {
+                map.insert(
+                    "baseline_score".into(),
+                    json!(baseline.as_ref().map(|b| b.1)),
+                );
+                map.insert(
+                    "gates".into(),
+                    Value::Array(
+                        gates
+                            .iter()
+                            .map(|g| json!({"name": g.name, "passed": g.passed, "message": g.message}))
+                            .collect(),
+                    ),
+                );
+                map.insert("passed".into(), json!(!failed));
+            }
+            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
+        }
+        EvalFormat::Junit => junit(&report, &gates),
+    };
+    std::io::stdout()
+        .write_all(out.as_bytes())
+        .map_err(|e| format!("cannot write the report: {e}"))?;
+    Ok(if failed { 1 } else { 0 })
+}
+
+async fn run_with_progress(
+    plan: &Plan,
+    client: &crate::llm::client::Client,
+    concurrency: usize,
+    show: bool,
+) -> Result<Report, String> {
+    // Hidden unless stderr is a terminal (indicatif checks), so CI logs stay clean.
+    let bar = if show {
+        ProgressBar::new(plan.rows.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos}/{len} rows {bar:30} {elapsed} {msg}")
+            .expect("a valid progress template"),
+    );
+    let cancel = CancellationToken::new();
+    let interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.cancel();
+        }
+    });
+    let sums = std::sync::Mutex::new((0.0f64, 0usize, 0u64));
+    let on_row = |row: &run::RowResult, _done: usize, _total: usize| {
+        let mut s = sums.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(score) = row.score {
+            s.0 += score;
+            s.1 += 1;
+        }
+        if row.cached {
+            s.2 += 1;
+        }
+        bar.set_message(format!(
+            "mean {} {:.3} · {} cached",
+            plan.scoring.name(),
+            if s.1 == 0 { 0.0 } else { s.0 / s.1 as f64 },
+            s.2
+        ));
+        bar.inc(1);
+    };
+    let result = run::run(plan, client, concurrency, &cancel, &on_row).await;
+    bar.finish_and_clear();
+    result.map_err(|_| "interrupted".to_string())
+}
+
+/// The baseline's score and a label for it.
+async fn baseline_score(
+    path: &Path,
+    config: &Config,
+    overrides: &Overrides,
+    client: &crate::llm::client::Client,
+    concurrency: usize,
+) -> Result<(String, f64), String> {
+    let label = path.display().to_string();
+    if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the baseline {label}: {e}"))?;
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("the baseline {label} is not JSON: {e}"))?;
+        let score = value.get("score").and_then(Value::as_f64).ok_or_else(|| {
+            format!(
+                "the baseline {label} has no `score` (write it with `promptls eval --format json`)"
+            )
+        })?;
+        return Ok((label, score));
+    }
+    let source = read_prompt(path)?;
+    let plan = run::plan(path, &source, config, overrides)?;
+    let report = run_with_progress(&plan, client, concurrency, false).await?;
+    if report.error_rows > 0 {
+        return Err(format!(
+            "the baseline {label}: {} of {} rows could not be evaluated",
+            report.error_rows, report.rows
+        ));
+    }
+    Ok((label, report.score))
+}
+
+fn shorten(text: &str, most: usize) -> String {
+    let one_line = text.replace('\n', "⏎");
+    if one_line.chars().count() <= most {
+        one_line
+    } else {
+        one_line.chars().take(most - 1).collect::<String>() + "…"
+    }
+}
+
+fn human(report: &Report, gates: &[Gate], baseline: Option<f64>) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("  {k:<9}{v}\n"));
+    out.push_str(&format!("{}\n", report.file));
+    line(&mut out, "model", report.model.clone());
+    line(
+        &mut out,
+        "dataset",
+        format!("{} ({} rows)", report.dataset, report.rows),
+    );
+    line(
+        &mut out,
+        "metric",
+        format!(
+            "{} (a row passes at {} or more)",
+            report.metric, report.threshold
+        ),
+    );
+    line(
+        &mut out,
+        "score",
+        format!(
+            "{:.3}  (95% CI {:.3}–{:.3})  {}/{} rows passed{}",
+            report.score,
+            report.interval[0],
+            report.interval[1],
+            report.passed_rows,
+            report.rows,
+            baseline.map_or(String::new(), |b| format!("  baseline {b:.3}"))
+        ),
+    );
+    line(
+        &mut out,
+        "calls",
+        format!(
+            "{} ({} cache hits)  tokens {} in / {} out  cost ${:.4}",
+            report.calls,
+            report.cache_hits,
+            report.prompt_tokens,
+            report.completion_tokens,
+            report.cost_usd
+        ),
+    );
+    line(
+        &mut out,
+        "time",
+        format!(
+            "{:.1} s  latency p50 {:.0} ms, p95 {:.0} ms",
+            report.wall_ms / 1000.0,
+            report.latency_p50_ms,
+            report.latency_p95_ms
+        ),
+    );
+    let failing: Vec<&run::RowResult> = report.per_row.iter().filter(|r| !r.passed).collect();
+    if !failing.is_empty() {
+        out.push_str(&format!("\nfailing rows ({}):\n", failing.len()));
+        for r in failing.iter().take(20) {
+            let what = match (&r.error, r.score) {
+                (Some(e), _) => format!("error: {}", shorten(e, 100)),
+                (None, Some(s)) => format!(
+                    "score {s:.3}  expected {:?}  got {:?}{}",
+                    shorten(&r.expected, 40),
+                    shorten(r.output.as_deref().unwrap_or(""), 40),
+                    r.problems
+                        .first()
+                        .map_or(String::new(), |p| format!("  ({})", shorten(p, 60)))
+                ),
+                (None, None) => "no score".into(),
+            };
+            out.push_str(&format!("  row {} (line {}): {what}\n", r.row, r.line));
+        }
+        if failing.len() > 20 {
+            out.push_str(&format!(
+                "  … and {} more (--format json lists every row)\n",
+                failing.len() - 20
+            ));
+        }
+    }
+    if !gates.is_empty() {
+        out.push('\n');
+        for g in gates {
+            out.push_str(&format!(
+                "{} {}\n",
+                if g.passed { "PASS" } else { "FAIL" },
+                g.message
+            ));
+        }
+    }
+    out
+}
+
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot hold at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML: one test case per row, one per gate.
+fn junit(report: &Report, gates: &[Gate]) -> String {
+    let failures = report
+        .per_row
+        .iter()
+        .filter(|r| !r.passed && r.error.is_none())
+        .count()
+        + gates
+            .iter()
+            .filter(|g| !g.passed && g.name != "errors")
+            .count();
+    let errors = report.error_rows;
+    let tests = report.per_row.len() + gates.iter().filter(|g| g.name != "errors").count();
+    let suite = xml_escape(&format!("promptls eval {}", report.file));
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">\n",
+        report.wall_ms / 1000.0
+    ));
+    out.push_str(&format!(
+        "  <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">\n",
+        report.wall_ms / 1000.0
+    ));
+    out.push_str(&format!(
+        "    <properties>\n      <property name=\"model\" value=\"{}\"/>\n      <property name=\"metric\" value=\"{}\"/>\n      <property name=\"score\" value=\"{}\"/>\n      <property name=\"cost_usd\" value=\"{}\"/>\n    </properties>\n",
+        xml_escape(&report.model),
+        xml_escape(&report.metric),
+        report.score,
+        report.cost_usd
+    ));
+    for r in &report.per_row {
+        out.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"row {} (line {})\" time=\"{:.3}\">",
+            xml_escape(&report.dataset),
+            r.row,
+            r.line,
+            r.latency_ms / 1000.0
+        ));
+        let detail = format!(
+            "input: {}\nexpected: {}\noutput: {}{}",
+            serde_json::Value::Object(r.input.clone()),
+            r.expected,
+            r.output.as_deref().unwrap_or(""),
+            r.problems
+                .iter()
+                .map(|p| format!("\n{p}"))
+                .collect::<String>()
+        );
+        if let Some(e) = &r.error {
+            out.push_str(&format!(
+                "\n      <error message=\"{}\">{}</error>\n    ",
+                xml_escape(e),
+                xml_escape(&detail)
+            ));
+        } else if !r.passed {
+            out.push_str(&format!(
+                "\n      <failure message=\"{} {:.3} below {}\">{}</failure>\n    ",
+                xml_escape(&report.metric),
+                r.score.unwrap_or(0.0),
+                report.threshold,
+                xml_escape(&detail)
+            ));
+        }
+        out.push_str("</testcase>\n");
+    }
+    for g in gates.iter().filter(|g| g.name != "errors") {
+        out.push_str(&format!(
+            "    <testcase classname=\"gates\" name=\"{}\">",
+            g.name
+        ));
+        if !g.passed {
+            out.push_str(&format!(
+                "<failure message=\"{}\"/>",
+                xml_escape(&g.message)
+            ));
+        }
+        out.push_str("</testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}

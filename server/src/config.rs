@@ -1,0 +1,459 @@
+//! The workspace's configuration: `promptls.toml` at the workspace root, the workspace
+//! `.env`, and the process environment. Keys are only ever read from the environment (or
+//! `.env`): `promptls.toml` names the variable, never the key, and a key written there is
+//! refused.
+//!
+//! ```toml
+//! [providers.groq]
+//! rpm = 30            # requests per minute
+//! tpm = 6000          # tokens per minute
+//! concurrency = 4     # calls in flight
+//! prices = { "llama-3.1-8b-instant" = { input = 0.05, output = 0.08 } }  # USD per 1M tokens
+//!
+//! [providers.local]
+//! base_url = "http://localhost:8000/v1"
+//! api_key_env = "LOCAL_KEY"
+//!
+//! [models.aliases]
+//! fast = "groq/llama-3.1-8b-instant"
+//!
+//! [eval]
+//! concurrency = 8
+//! judge = "openai/gpt-4o-mini"
+//! cache = ".promptls/cache.sqlite"
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::llm::cache::Cache;
+use crate::llm::catalog::{self, Price};
+use crate::llm::client::Client;
+use crate::llm::limits::Limits;
+use crate::llm::provider::{self, Provider, ProviderSettings};
+use crate::llm::retry::RetryPolicy;
+
+pub const FILE_NAME: &str = "promptls.toml";
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub base_url: Option<String>,
+    /// The environment variable holding the key.
+    pub api_key_env: Option<String>,
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+    pub concurrency: Option<u32>,
+    /// USD per million tokens, by model name (after the provider).
+    #[serde(default)]
+    pub prices: BTreeMap<String, PriceConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PriceConfig {
+    pub input: f64,
+    pub output: f64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsConfig {
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Rows evaluated at once (each provider's own `concurrency` still applies).
+    pub concurrency: Option<usize>,
+    /// The judge model for `promptls.metric: judge` when the prompt names none.
+    pub judge: Option<String>,
+    /// The model-call cache, relative to the workspace root.
+    pub cache: Option<PathBuf>,
+    /// Seconds before a model call times out.
+    pub timeout: Option<f64>,
+    /// Attempts per call (retries plus one).
+    pub attempts: Option<u32>,
+}
+
+/// `promptls.toml` as written.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    #[serde(default)]
+    pub models: ModelsConfig,
+    #[serde(default)]
+    pub eval: EvalConfig,
+}
+
+/// Everything a run needs to reach models: the file, `.env`, and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The folder holding `promptls.toml`, else the nearest one holding `.git`, else the
+    /// folder the search started from.
+    pub root: PathBuf,
+    pub file: FileConfig,
+    /// Variables from the workspace `.env` (the process environment wins over them).
+    dotenv: HashMap<String, String>,
+    /// Overrides the process environment (tests); `None` reads the real one.
+    env_override: Option<HashMap<String, String>>,
+}
+
+/// The workspace root for `start` (a file or folder).
+pub fn find_root(start: &Path) -> PathBuf {
+    let start = if start.is_file() || start.extension().is_some() {
+        start.parent().unwrap_or(Path::new("."))
+    } else {
+        start
+    };
+    let start = if start.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        start
+    };
+    let absolute = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
+    let ancestors = || absolute.ancestors();
+    ancestors()
+        .find(|dir| dir.join(FILE_NAME).is_file())
+        .or_else(|| ancestors().find(|dir| dir.join(".git").exists()))
+        .unwrap_or(&absolute)
+        .to_path_buf()
+}
+
+impl Config {
+    /// The configuration of the workspace holding `start`. A broken `promptls.toml` or
+    /// `.env` is an error naming the file and line.
+    pub fn load(start: &Path) -> Result<Config, String> {
+        Config::load_root(&find_root(start))
+    }
+
+    pub fn load_root(root: &Path) -> Result<Config, String> {
+        let path = root.join(FILE_NAME);
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => parse_file(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let dotenv_path = root.join(".env");
+        let mut dotenv = HashMap::new();
+        if dotenv_path.is_file() {
+            let entries = dotenvy::from_path_iter(&dotenv_path)
+                .map_err(|e| format!("{}: {}", dotenv_path.display(), redact_dotenv_error(&e)))?;
+            for entry in entries {
+                let (k, v) = entry.map_err(|e| {
+                    format!("{}: {}", dotenv_path.display(), redact_dotenv_error(&e))
+                })?;
+                dotenv.insert(k, v);
+            }
+        }
+        Ok(Config {
+            root: root.to_path_buf(),
+            file,
+            dotenv,
+            env_override: None,
+        })
+    }
+
+    /// A configuration that reads variables from `env` instead of the process (tests).
+    pub fn with_env(mut self, env: HashMap<String, String>) -> Config {
+        self.env_override = Some(env);
+        self
+    }
+
+    /// A variable from the environment, else from the workspace `.env`.
+    pub fn var(&self, name: &str) -> Option<String> {
+        let from_env = match &self.env_override {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        };
+        from_env
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.dotenv.get(name).cloned())
+    }
+
+    /// Where the variable `name` was found, for `doctor`: "environment", ".env" or none.
+    pub fn var_source(&self, name: &str) -> Option<&'static str> {
+        let in_env = match &self.env_override {
+            Some(map) => map.get(name).is_some_and(|v| !v.is_empty()),
+            None => std::env::var(name).is_ok_and(|v| !v.is_empty()),
+        };
+        if in_env {
+            Some("environment")
+        } else if self.dotenv.contains_key(name) {
+            Some(".env")
+        } else {
+            None
+        }
+    }
+
+    /// `model` with an alias replaced by the model it stands for.
+    pub fn resolve_model<'a>(&'a self, model: &'a str) -> &'a str {
+        self.file
+            .models
+            .aliases
+            .get(model)
+            .map(String::as_str)
+            .unwrap_or(model)
+    }
+
+    /// The provider of `provider/model`, with its URL and key.
+    pub fn provider(&self, name: &str) -> Result<Provider, String> {
+        let settings = self
+            .file
+            .providers
+            .get(name)
+            .map(|p| ProviderSettings {
+                base_url: p.base_url.clone(),
+                api_key_env: p.api_key_env.clone(),
+            })
+            .unwrap_or_default();
+        Provider::resolve(name, &settings, &|var| self.var(var))
+    }
+
+    /// Each configured provider's limits (others use `Limits::default_for`).
+    pub fn limits(&self) -> HashMap<String, Limits> {
+        self.file
+            .providers
+            .iter()
+            .map(|(name, p)| (name.clone(), self.limits_for_config(name, p)))
+            .collect()
+    }
+
+    /// The limits `name` runs under.
+    pub fn limits_for(&self, name: &str) -> Limits {
+        match self.file.providers.get(name) {
+            Some(p) => self.limits_for_config(name, p),
+            None => Limits::default_for(name),
+        }
+    }
+
+    fn limits_for_config(&self, name: &str, p: &ProviderConfig) -> Limits {
+        let default = Limits::default_for(name);
+        Limits {
+            rpm: p.rpm.or(default.rpm),
+            tpm: p.tpm.or(default.tpm),
+            concurrency: p
+                .concurrency
+                .map(|c| c.max(1) as usize)
+                .unwrap_or(default.concurrency),
+        }
+    }
+
+    /// The price of `provider/model`: `promptls.toml` first, else the catalog.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        if let Some((provider_name, name)) = provider::split_model(model) {
+            let configured = self.file.providers.get(provider_name).and_then(|p| {
+                // The longest configured prefix of the model name.
+                p.prices
+                    .iter()
+                    .filter(|(m, _)| name.starts_with(m.as_str()))
+                    .max_by_key(|(m, _)| m.len())
+                    .map(|(_, price)| Price {
+                        input: price.input,
+                        output: price.output,
+                    })
+            });
+            if configured.is_some() {
+                return configured;
+            }
+        }
+        catalog::price(model)
+    }
+
+    /// The model-call cache file.
+    pub fn cache_path(&self) -> PathBuf {
+        let relative = self
+            .file
+            .eval
+            .cache
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".promptls/cache.sqlite"));
+        self.root.join(relative)
+    }
+
+    /// The retry policy: defaults, with `[eval] timeout` and `attempts` applied.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        let mut policy = RetryPolicy::default();
+        if let Some(seconds) = self.file.eval.timeout.filter(|s| *s > 0.0) {
+            policy.timeout = std::time::Duration::from_secs_f64(seconds);
+        }
+        if let Some(attempts) = self.file.eval.attempts {
+            policy.attempts = attempts.max(1);
+        }
+        policy
+    }
+
+    /// The client for a run: this workspace's limits and retry policy, and its cache
+    /// (`reads_cache: false` is `--no-cache`: every row is sent, answers still stored).
+    pub fn client(&self, reads_cache: bool) -> Result<Client, String> {
+        let path = self.cache_path();
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        }
+        let cache = Cache::open(&path)?;
+        let client = Client::with_limits(self.retry_policy(), self.limits()).with_cache(cache);
+        Ok(if reads_cache {
+            client
+        } else {
+            client.without_cache_reads()
+        })
+    }
+
+    /// Overrides from the editor's settings (they win over `promptls.toml`).
+    pub fn apply_editor_provider(
+        &mut self,
+        name: &str,
+        base_url: Option<String>,
+        rpm: Option<u32>,
+        tpm: Option<u32>,
+        concurrency: Option<u32>,
+    ) {
+        let p = self.file.providers.entry(name.to_string()).or_default();
+        p.base_url = base_url.or(p.base_url.take());
+        p.rpm = rpm.or(p.rpm);
+        p.tpm = tpm.or(p.tpm);
+        p.concurrency = concurrency.or(p.concurrency);
+    }
+}
+
+/// Parses `promptls.toml`; a key written into it is refused.
+pub fn parse_file(text: &str) -> Result<FileConfig, String> {
+    // Look for `api_key = ...` before deserialising, so the error never quotes the value.
+    if let Ok(table) = text.parse::<toml::Table>() {
+        if let Some(toml::Value::Table(providers)) = table.get("providers") {
+            for (name, p) in providers {
+                if let Some(p) = p.as_table() {
+                    if p.contains_key("api_key") || p.contains_key("key") {
+                        return Err(format!(
+                            "providers.{name}: keys do not belong in promptls.toml (it is meant to be committed); put the key in the environment or .env and name the variable with `api_key_env`"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    toml::from_str::<FileConfig>(text).map_err(|e| one_line(&e.to_string()))
+}
+
+/// toml's messages span several lines with a source excerpt; keep the first line and the
+/// location.
+fn one_line(message: &str) -> String {
+    let mut lines = message.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid TOML").trim().to_string();
+    let last = message
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('|') && !l.contains("-->"))
+        .map(str::trim)
+        .unwrap_or("");
+    if last.is_empty() || last == first {
+        first
+    } else {
+        format!("{first}: {last}")
+    }
+}
+
+/// dotenvy quotes the offending line in some errors; a `.env` line may hold a key.
+fn redact_dotenv_error(error: &dotenvy::Error) -> String {
+    match error {
+        dotenvy::Error::LineParse(_, index) => {
+            format!("cannot parse the line at byte {index}")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_providers_aliases_and_prices() {
+        let file = parse_file(
+            r#"
+[providers.groq]
+rpm = 60
+concurrency = 2
+prices = { "llama-3.1-8b" = { input = 0.5, output = 1.0 } }
+[providers.local]
+base_url = "http://127.0.0.1:9/v1"
+api_key_env = "LOCAL_KEY"
+[models.aliases]
+fast = "groq/llama-3.1-8b-instant"
+[eval]
+concurrency = 3
+"#,
+        )
+        .unwrap();
+        let config = Config {
+            root: PathBuf::from("/w"),
+            file,
+            ..Config::default()
+        }
+        .with_env(HashMap::from([("LOCAL_KEY".into(), "k-1".into())]));
+        assert_eq!(config.resolve_model("fast"), "groq/llama-3.1-8b-instant");
+        assert_eq!(config.resolve_model("groq/x"), "groq/x");
+        let groq = config.limits_for("groq");
+        assert_eq!((groq.rpm, groq.concurrency), (Some(60), 2));
+        assert_eq!(config.limits_for("gemini").rpm, Some(15));
+        let price = config.price("groq/llama-3.1-8b-instant").unwrap();
+        assert_eq!((price.input, price.output), (0.5, 1.0));
+        assert!(config.price("openai/gpt-4o-mini").is_some());
+        let local = config.provider("local").unwrap();
+        assert_eq!(local.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(local.key.unwrap().expose(), "k-1");
+        assert_eq!(
+            config.cache_path(),
+            PathBuf::from("/w/.promptls/cache.sqlite")
+        );
+    }
+
+    #[test]
+    fn refuses_keys_and_names_unknown_fields() {
+        let err = parse_file("[providers.groq]\napi_key = \"gsk_secret\"\n").unwrap_err();
+        assert!(err.contains("api_key_env"), "{err}");
+        assert!(!err.contains("gsk_secret"), "{err}");
+        let err = parse_file("[providers.groq]\nrmp = 3\n").unwrap_err();
+        assert!(err.contains("rmp"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn dotenv_fills_in_what_the_environment_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "").unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "GROQ_API_KEY=from-dotenv\nOPENAI_API_KEY=\"dotenv-openai\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&dir.path().join("a.prompt"))
+            .unwrap()
+            .with_env(HashMap::from([(
+                "OPENAI_API_KEY".into(),
+                "from-env".into(),
+            )]));
+        assert_eq!(config.var("GROQ_API_KEY").as_deref(), Some("from-dotenv"));
+        assert_eq!(config.var("OPENAI_API_KEY").as_deref(), Some("from-env"));
+        assert_eq!(config.var_source("GROQ_API_KEY"), Some(".env"));
+        assert_eq!(config.var_source("OPENAI_API_KEY"), Some("environment"));
+        assert_eq!(
+            config.provider("groq").unwrap().key.unwrap().expose(),
+            "from-dotenv"
+        );
+        std::fs::write(
+            dir.path().join(".env"),
+            "GOOD=1\nthis is not = an env line\n",
+        )
+        .unwrap();
+        let err = Config::load(&dir.path().join("a.prompt")).unwrap_err();
+        assert!(err.contains(".env"), "{err}");
+    }
+}

@@ -1,0 +1,751 @@
+//! An evaluation run: each dataset row is rendered into the prompt, sent to the model
+//! (through the shared client: pacing, retries, cache), its answer read per
+//! `output.format` and checked (tier 1), then scored by the metric (tier 2) or by a judge
+//! model (tier 3). The report has every row and the aggregate with a 95% interval, calls,
+//! cache hits, tokens, latency and cost.
+//!
+//! `plan` reads everything the run needs from the prompt and the workspace and fails
+//! early with a clear message; `run` does the calls.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::dataset::{Dataset, DatasetError, Row};
+use super::interval;
+use super::judge::{self, Judge};
+use super::metrics::{self, bleu, chrf, Metric, Options};
+use super::output;
+use super::split::{self, Split};
+use crate::config::Config;
+use crate::llm::cache;
+use crate::llm::catalog::Price;
+use crate::llm::client::Client;
+use crate::llm::provider::{self, Provider};
+use crate::llm::wire::ChatRequest;
+use crate::render::{CompiledPrompt, DataArgument, Renderer};
+
+/// How rows are scored.
+#[derive(Debug, Clone)]
+pub enum Scoring {
+    Metric(Metric),
+    /// Tier 3: a judge model grades each answer against the rubric.
+    Judge {
+        judge: Judge,
+        model: String,
+        provider: Provider,
+    },
+}
+
+impl Scoring {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scoring::Metric(m) => m.name(),
+            Scoring::Judge { .. } => "judge",
+        }
+    }
+
+    /// The score a row needs to pass when the prompt sets no `promptls.threshold`: all of
+    /// it for yes/no metrics, half for graded ones.
+    fn default_threshold(&self) -> f64 {
+        match self {
+            Scoring::Metric(
+                Metric::ExactMatch | Metric::Contains | Metric::Regex | Metric::JsonMatch,
+            ) => 1.0,
+            _ => 0.5,
+        }
+    }
+}
+
+/// Which dataset rows to evaluate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Rows {
+    /// The validation rows of `promptls.split` (every row without a split).
+    #[default]
+    Dev,
+    Train,
+    All,
+}
+
+/// What the command line or the editor changes about a run.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Another dataset file (all its rows are evaluated).
+    pub dataset: Option<PathBuf>,
+    /// At most this many rows (the first ones).
+    pub limit: Option<usize>,
+    /// Another model (`provider/model` or an alias).
+    pub model: Option<String>,
+    pub options: Options,
+    pub rows: Rows,
+}
+
+/// Everything a run needs, read and checked before any call.
+#[derive(Clone)]
+pub struct Plan {
+    pub file: PathBuf,
+    /// `provider/model`, aliases resolved.
+    pub model: String,
+    pub provider: Provider,
+    pub scoring: Scoring,
+    pub options: Options,
+    /// The dataset column with the expected output.
+    pub target: String,
+    pub dataset: PathBuf,
+    pub rows: Vec<Row>,
+    /// Each row's number in its file (1-based), for messages and reports.
+    pub row_numbers: Vec<usize>,
+    /// Rows of the dataset that could not be read (they are not evaluated).
+    pub dataset_errors: Vec<DatasetError>,
+    /// The score a row needs to pass.
+    pub threshold: f64,
+    price: Option<Price>,
+    judge_price: Option<Price>,
+    compiled: CompiledPrompt,
+    json_output: bool,
+    schema: Option<Arc<jsonschema::Validator>>,
+    config: Map<String, Value>,
+}
+
+/// Builds the plan for the prompt `source` at `file`.
+pub fn plan(
+    file: &Path,
+    source: &str,
+    config: &Config,
+    overrides: &Overrides,
+) -> Result<Plan, String> {
+    let compiled = Renderer::for_file(file)
+        .compile(source)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let metadata = compiled
+        .render_metadata(None)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let ext = metadata
+        .get("ext")
+        .and_then(|e| e.get("promptls"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let setting = |field: &str| ext.get(field);
+    let needs = |what: &str| format!("{}: {what}", file.display());
+
+    let written_model = overrides
+        .model
+        .clone()
+        .or_else(|| {
+            metadata
+                .get("model")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .ok_or_else(|| needs("no `model` to evaluate with (set `model:` or pass --model)"))?;
+    let model = config.resolve_model(&written_model).to_string();
+    let provider = model_provider(config, &model).map_err(|e| needs(&e))?;
+
+    let metric_name = match setting("metric") {
+        None => "exact_match",
+        Some(Value::String(name)) => name.as_str(),
+        Some(_) => return Err(needs("`promptls.metric` must be a metric name")),
+    };
+    let scoring = if crate::settings::canonical_metric(metric_name) == Some("judge") {
+        let judge = Judge::from_json(setting("judge")).map_err(|e| needs(&e))?;
+        let written = judge
+            .model
+            .clone()
+            .or_else(|| config.file.eval.judge.clone())
+            .or_else(|| {
+                setting("teacher")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| model.clone());
+        let judge_model = config.resolve_model(&written).to_string();
+        let judge_provider = model_provider(config, &judge_model).map_err(|e| needs(&e))?;
+        Scoring::Judge {
+            judge,
+            model: judge_model,
+            provider: judge_provider,
+        }
+    } else {
+        Scoring::Metric(Metric::from_name(metric_name).ok_or_else(|| {
+            needs(&format!(
+                "unknown metric `{metric_name}` (known: {})",
+                crate::settings::METRICS.join(", ")
+            ))
+        })?)
+    };
+
+    let target = match setting("target") {
+        Some(Value::String(t)) if !t.is_empty() => t.clone(),
+        Some(_) => return Err(needs("`promptls.target` must be a column name")),
+        None => {
+            return Err(needs(
+                "no `promptls.target`: name the dataset column that holds the expected output",
+            ))
+        }
+    };
+    let folder = file.parent().unwrap_or(Path::new("."));
+    let split =
+        Split::from_json(setting("split")).map_err(|e| needs(&format!("`promptls.split`: {e}")))?;
+    let numbered = |rows: Vec<Row>| -> Vec<(usize, Row)> {
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, r)| (i + 1, r))
+            .collect()
+    };
+    let (dataset_path, mut rows, dataset_errors) = match &overrides.dataset {
+        Some(path) => {
+            let d = load(path)?;
+            (path.clone(), numbered(d.rows), d.errors)
+        }
+        None => {
+            let named = match setting("dataset") {
+                Some(Value::String(d)) => d.clone(),
+                _ => {
+                    return Err(needs(
+                        "no `promptls.dataset` (a CSV or JSONL file next to the prompt), and no --dataset",
+                    ))
+                }
+            };
+            match (&split, overrides.rows) {
+                (Split::Files { train, dev }, which) => {
+                    let chosen = if which == Rows::Train { train } else { dev };
+                    let path = folder.join(chosen);
+                    let mut d = load(&path)?;
+                    let mut rows = numbered(d.rows);
+                    if which == Rows::All {
+                        let other = load(&folder.join(train))?;
+                        rows.extend(numbered(other.rows));
+                        d.errors.extend(other.errors);
+                    }
+                    (path, rows, d.errors)
+                }
+                (Split::Ratio { train, seed }, Rows::Dev | Rows::Train) => {
+                    let path = folder.join(&named);
+                    let d = load(&path)?;
+                    let (train_rows, dev_rows) = split::split_indices(d.rows.len(), *train, *seed);
+                    let keep = if overrides.rows == Rows::Train {
+                        train_rows
+                    } else {
+                        dev_rows
+                    };
+                    let mut all: Vec<Option<(usize, Row)>> =
+                        numbered(d.rows).into_iter().map(Some).collect();
+                    let rows = keep.into_iter().filter_map(|i| all[i].take()).collect();
+                    (path, rows, d.errors)
+                }
+                _ => {
+                    let path = folder.join(&named);
+                    let d = load(&path)?;
+                    (path, numbered(d.rows), d.errors)
+                }
+            }
+        }
+    };
+    if let Some(limit) = overrides.limit {
+        rows.truncate(limit);
+    }
+    let (row_numbers, rows): (Vec<usize>, Vec<Row>) = rows.into_iter().unzip();
+
+    let output = metadata.get("output");
+    let json_output = output.and_then(|o| o.get("format")).and_then(Value::as_str) == Some("json");
+    let schema = match output.and_then(|o| o.get("schema")) {
+        Some(schema) if json_output => Some(Arc::new(
+            jsonschema::validator_for(schema)
+                .map_err(|e| needs(&format!("`output.schema` is not a valid JSON Schema: {e}")))?,
+        )),
+        _ => None,
+    };
+    let threshold = match setting("threshold") {
+        None => scoring.default_threshold(),
+        Some(v) => v
+            .as_f64()
+            .filter(|t| (0.0..=1.0).contains(t))
+            .ok_or_else(|| needs("`promptls.threshold` must be a number from 0 to 1"))?,
+    };
+    let judge_price = match &scoring {
+        Scoring::Judge { model, .. } => config.price(model),
+        Scoring::Metric(_) => None,
+    };
+    Ok(Plan {
+        file: file.to_path_buf(),
+        price: config.price(&model),
+        judge_price,
+        model,
+        provider,
+        scoring,
+        options: overrides.options,
+        target,
+        dataset: dataset_path,
+        rows,
+        row_numbers,
+        dataset_errors,
+        threshold,
+        config: metadata
+            .get("config")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+        compiled,
+        json_output,
+        schema,
+    })
+}
+
+fn load(path: &Path) -> Result<Dataset, String> {
+    Dataset::load(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn model_provider(config: &Config, model: &str) -> Result<Provider, String> {
+    let (name, _) = provider::split_model(model).ok_or_else(|| {
+        format!("model `{model}` has no provider: model names are `provider/model`, e.g. `openai/{model}`")
+    })?;
+    config.provider(name)
+}
+
+impl Plan {
+    /// The request for `row`: the row's values (without the target) rendered into the
+    /// prompt.
+    pub fn request(&self, row: &Row) -> Result<ChatRequest, String> {
+        let mut input = row.values.clone();
+        input.shift_remove(&self.target);
+        let rendered = self
+            .compiled
+            .render_owned(
+                DataArgument {
+                    input,
+                    ..DataArgument::default()
+                },
+                None,
+            )
+            .map_err(|e| format!("cannot render: {e}"))?;
+        let (_, model) = provider::split_model(&self.model).unwrap_or(("", &self.model));
+        Ok(ChatRequest {
+            model: model.to_string(),
+            messages: rendered.messages.iter().map(|m| m.to_json()).collect(),
+            config: self.config.clone(),
+            json_output: self.json_output,
+        })
+    }
+
+    /// The cache key of `row`'s request: the same key means the same call.
+    pub fn request_key(&self, row: &Row) -> Result<String, String> {
+        Ok(cache::key(&self.provider.name, &self.request(row)?))
+    }
+
+    /// The expected outputs of `row`: the target's text, or each string of a list.
+    pub fn expected(&self, row: &Row) -> Result<Vec<String>, String> {
+        match row.values.get(&self.target) {
+            None | Some(Value::Null) => {
+                Err(format!("no `{}` value (the target column)", self.target))
+            }
+            Some(Value::String(s)) => Ok(vec![s.clone()]),
+            Some(Value::Array(items))
+                if !items.is_empty()
+                    && items.iter().all(Value::is_string)
+                    && !matches!(self.scoring, Scoring::Metric(Metric::JsonMatch)) =>
+            {
+                Ok(items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect())
+            }
+            Some(other) => Ok(vec![other.to_string()]),
+        }
+    }
+
+    fn cost(price: Option<Price>, prompt: u64, completion: u64) -> f64 {
+        price.map_or(0.0, |p| {
+            (prompt as f64 * p.input + completion as f64 * p.output) / 1_000_000.0
+        })
+    }
+
+    /// Scores an answer to `row` by the metric (tier 2), after the tier-1 output checks.
+    /// The judge is scored in `run`, as it needs a call.
+    pub fn score_answer(&self, answer: &str, references: &[String]) -> ScoredAnswer {
+        let out = output::read(answer, self.json_output, self.schema.as_deref());
+        let refs: Vec<&str> = references.iter().map(String::as_str).collect();
+        let score = match &self.scoring {
+            Scoring::Metric(metric) => metrics::score_row(*metric, &out.text, &refs, &self.options),
+            Scoring::Judge { .. } => Ok(0.0),
+        };
+        let (score, error) = match score {
+            Ok(s) if out.problems.is_empty() => (Some(s), None),
+            Ok(_) => (Some(0.0), None),
+            Err(e) => (None, Some(e)),
+        };
+        ScoredAnswer {
+            text: out.text,
+            problems: out.problems,
+            score,
+            error,
+        }
+    }
+}
+
+/// An answer after tier 1 and tier 2.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredAnswer {
+    /// What the metric compared (for JSON, the JSON text).
+    pub text: String,
+    pub problems: Vec<String>,
+    pub score: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// One row's result.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RowResult {
+    /// The row's number in the dataset file (1-based, data rows only).
+    pub row: usize,
+    /// The row's line in the dataset file.
+    pub line: usize,
+    pub input: Map<String, Value>,
+    /// The model's answer as it came.
+    pub output: Option<String>,
+    /// The expected output (the first, when there are several).
+    pub expected: String,
+    pub score: Option<f64>,
+    pub passed: bool,
+    /// Tier-1 output problems (the row scores 0).
+    pub problems: Vec<String>,
+    /// Why the row has no score: the call failed, the row could not be rendered, ...
+    pub error: Option<String>,
+    /// The judge's reason, for `judge`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub cached: bool,
+    /// HTTP requests made for this row (retries and the judge included).
+    pub calls: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+    pub latency_ms: f64,
+    /// The cache key of the row's request.
+    #[serde(skip)]
+    pub key: String,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub file: String,
+    pub dataset: String,
+    pub model: String,
+    pub metric: String,
+    /// The aggregate: corpus BLEU or chrF, else the mean of row scores.
+    pub score: f64,
+    /// 95% confidence interval of the score.
+    pub interval: [f64; 2],
+    pub threshold: f64,
+    pub rows: usize,
+    pub scored: usize,
+    pub passed_rows: usize,
+    pub failed_rows: usize,
+    /// Rows without a score (call or render errors).
+    pub error_rows: usize,
+    /// HTTP requests made (retries included; cache hits are not calls).
+    pub calls: u64,
+    pub cache_hits: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+    pub wall_ms: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub per_row: Vec<RowResult>,
+}
+
+/// The run was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
+
+/// Runs the plan: at most `concurrency` rows at once; `on_row` sees each row as it
+/// finishes with (done, total). Cancelling stops the calls in flight and returns
+/// `Cancelled`.
+pub async fn run(
+    plan: &Plan,
+    client: &Client,
+    concurrency: usize,
+    cancel: &CancellationToken,
+    on_row: &(dyn Fn(&RowResult, usize, usize) + Send + Sync),
+) -> Result<Report, Cancelled> {
+    let started = Instant::now();
+    let total = plan.rows.len();
+    let mut results: Vec<RowResult> = Vec::with_capacity(total);
+    let mut stream = futures_util::stream::iter(plan.rows.iter().enumerate())
+        .map(|(i, row)| evaluate_row(plan, client, i, row))
+        .buffer_unordered(concurrency.max(1));
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(Cancelled),
+            next = stream.next() => next,
+        };
+        let Some(result) = next else { break };
+        results.push(result);
+        if let Some(last) = results.last() {
+            on_row(last, results.len(), total);
+        }
+    }
+    results.sort_by_key(|r| r.row);
+    Ok(summarise(
+        plan,
+        results,
+        started.elapsed().as_secs_f64() * 1000.0,
+    ))
+}
+
+async fn evaluate_row(plan: &Plan, client: &Client, index: usize, row: &Row) -> RowResult {
+    let mut input = row.values.clone();
+    input.shift_remove(&plan.target);
+    let expected = plan.expected(row);
+    let mut result = RowResult {
+        row: plan.row_numbers.get(index).copied().unwrap_or(index + 1),
+        line: row.line,
+        input,
+        output: None,
+        expected: expected
+            .as_ref()
+            .ok()
+            .and_then(|e| e.first().cloned())
+            .unwrap_or_default(),
+        score: None,
+        passed: false,
+        problems: Vec::new(),
+        error: None,
+        reason: None,
+        cached: false,
+        calls: 0,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        cost_usd: 0.0,
+        latency_ms: 0.0,
+        key: String::new(),
+    };
+    let request = match plan.request(row) {
+        Ok(r) => r,
+        Err(e) => {
+            result.error = Some(e);
+            return result;
+        }
+    };
+    result.key = cache::key(&plan.provider.name, &request);
+    let references = match expected {
+        Ok(r) => r,
+        Err(e) => {
+            result.error = Some(e);
+            return result;
+        }
+    };
+    let began = Instant::now();
+    let answer = match client.chat(&plan.provider, &request).await {
+        Ok(a) => a,
+        Err(e) => {
+            result.calls = e.attempts;
+            result.error = Some(e.message);
+            return result;
+        }
+    };
+    result.latency_ms = began.elapsed().as_secs_f64() * 1000.0;
+    result.cached = answer.cached;
+    result.calls = answer.attempts;
+    if !answer.cached {
+        result.prompt_tokens = answer.response.prompt_tokens;
+        result.completion_tokens = answer.response.completion_tokens;
+        result.cost_usd = Plan::cost(
+            plan.price,
+            answer.response.prompt_tokens,
+            answer.response.completion_tokens,
+        );
+    }
+    let scored = plan.score_answer(&answer.response.text, &references);
+    result.output = Some(answer.response.text);
+    result.problems = scored.problems;
+    result.score = scored.score;
+    result.error = scored.error;
+    if let Scoring::Judge {
+        judge,
+        model,
+        provider,
+    } = &plan.scoring
+    {
+        if result.problems.is_empty() {
+            let (_, judge_model) = provider::split_model(model).unwrap_or(("", model));
+            let mut config = Map::new();
+            config.insert("temperature".into(), Value::from(0));
+            let request = ChatRequest {
+                model: judge_model.to_string(),
+                messages: judge.messages(
+                    &result.input,
+                    result.output.as_deref().unwrap_or(""),
+                    (!result.expected.is_empty()).then_some(result.expected.as_str()),
+                ),
+                config,
+                json_output: true,
+            };
+            match client.chat(provider, &request).await {
+                Ok(answer) => {
+                    result.calls += answer.attempts;
+                    if !answer.cached {
+                        result.prompt_tokens += answer.response.prompt_tokens;
+                        result.completion_tokens += answer.response.completion_tokens;
+                        result.cost_usd += Plan::cost(
+                            plan.judge_price,
+                            answer.response.prompt_tokens,
+                            answer.response.completion_tokens,
+                        );
+                    }
+                    match judge::parse_score(&answer.response.text) {
+                        Ok((score, reason)) => {
+                            result.score = Some(score);
+                            result.reason = reason;
+                        }
+                        Err(e) => {
+                            result.score = None;
+                            result.error = Some(e);
+                        }
+                    }
+                }
+                Err(e) => {
+                    result.calls += e.attempts;
+                    result.score = None;
+                    result.error = Some(format!("judge: {}", e.message));
+                }
+            }
+        }
+    }
+    result.passed = result.score.is_some_and(|s| s >= plan.threshold - 1e-12);
+    result
+}
+
+/// The aggregate of finished rows (also used for live scores from the cache).
+pub fn summarise(plan: &Plan, per_row: Vec<RowResult>, wall_ms: f64) -> Report {
+    let scored: Vec<&RowResult> = per_row.iter().filter(|r| r.score.is_some()).collect();
+    let scores: Vec<f64> = scored.iter().filter_map(|r| r.score).collect();
+    let texts: Vec<(String, Vec<String>)> = scored
+        .iter()
+        .map(|r| {
+            let text = r
+                .output
+                .as_deref()
+                .map(|o| {
+                    if plan.json_output {
+                        output::json_text(o).to_string()
+                    } else {
+                        o.to_string()
+                    }
+                })
+                .unwrap_or_default();
+            (text, vec![r.expected.clone()])
+        })
+        .collect();
+    let (score, interval) = aggregate_with_interval(plan, &scores, &texts);
+    let mut latencies: Vec<f64> = per_row
+        .iter()
+        .filter(|r| !r.cached && r.output.is_some())
+        .map(|r| r.latency_ms)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let percentile = |q: f64| -> f64 {
+        if latencies.is_empty() {
+            0.0
+        } else {
+            latencies
+                [((q * (latencies.len() - 1) as f64).round() as usize).min(latencies.len() - 1)]
+        }
+    };
+    Report {
+        file: plan.file.display().to_string(),
+        dataset: plan.dataset.display().to_string(),
+        model: plan.model.clone(),
+        metric: plan.scoring.name().to_string(),
+        score,
+        interval,
+        threshold: plan.threshold,
+        rows: per_row.len(),
+        scored: scores.len(),
+        passed_rows: per_row.iter().filter(|r| r.passed).count(),
+        failed_rows: per_row
+            .iter()
+            .filter(|r| !r.passed && r.score.is_some())
+            .count(),
+        error_rows: per_row.iter().filter(|r| r.score.is_none()).count(),
+        calls: per_row.iter().map(|r| u64::from(r.calls)).sum(),
+        cache_hits: per_row.iter().filter(|r| r.cached).count() as u64,
+        prompt_tokens: per_row.iter().map(|r| r.prompt_tokens).sum(),
+        completion_tokens: per_row.iter().map(|r| r.completion_tokens).sum(),
+        cost_usd: per_row.iter().map(|r| r.cost_usd).sum(),
+        wall_ms,
+        latency_p50_ms: percentile(0.5),
+        latency_p95_ms: percentile(0.95),
+        per_row,
+    }
+}
+
+/// The score and its interval. Corpus BLEU and chrF come from summed statistics, so rows
+/// whose output failed the tier-1 checks still enter them with their text; the other
+/// metrics average row scores, where such rows count 0.
+fn aggregate_with_interval(
+    plan: &Plan,
+    scores: &[f64],
+    texts: &[(String, Vec<String>)],
+) -> (f64, [f64; 2]) {
+    if scores.is_empty() {
+        return (0.0, [0.0, 0.0]);
+    }
+    let pairs = || {
+        texts
+            .iter()
+            .map(|(p, r)| (p.as_str(), r.iter().map(String::as_str).collect::<Vec<_>>()))
+    };
+    match plan.scoring {
+        Scoring::Metric(Metric::Bleu) => {
+            let stats: Vec<bleu::Stats> =
+                pairs().map(|(p, r)| bleu::segment_stats(p, &r)).collect();
+            let corpus = |sample: &mut dyn Iterator<Item = usize>| {
+                let mut total = bleu::Stats::default();
+                for i in sample {
+                    total += stats[i];
+                }
+                bleu::score(&total, false) / 100.0
+            };
+            let score = corpus(&mut (0..stats.len()));
+            let (lo, hi) = interval::bootstrap(stats.len(), &|s| corpus(&mut s.iter().copied()));
+            (score, [lo, hi])
+        }
+        Scoring::Metric(m @ (Metric::Chrf | Metric::ChrfPlusPlus)) => {
+            let order = if m == Metric::Chrf { 0 } else { 2 };
+            let stats: Vec<chrf::Stats> = pairs()
+                .map(|(p, r)| chrf::segment_stats(p, &r, order))
+                .collect();
+            let corpus = |sample: &mut dyn Iterator<Item = usize>| {
+                let mut total: chrf::Stats = Vec::new();
+                for i in sample {
+                    if total.len() < stats[i].len() {
+                        total.resize(stats[i].len(), [0; 3]);
+                    }
+                    for (t, s) in total.iter_mut().zip(&stats[i]) {
+                        for k in 0..3 {
+                            t[k] += s[k];
+                        }
+                    }
+                }
+                chrf::score(&total) / 100.0
+            };
+            let score = corpus(&mut (0..stats.len()));
+            let (lo, hi) = interval::bootstrap(stats.len(), &|s| corpus(&mut s.iter().copied()));
+            (score, [lo, hi])
+        }
+        _ => {
+            let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+            let (lo, hi) = interval::for_mean(scores);
+            (mean, [lo, hi])
+        }
+    }
+}

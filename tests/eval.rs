@@ -1,0 +1,603 @@
+//! `promptls eval` and `promptls doctor`, the real binary against a model server on
+//! 127.0.0.1 started by each test: calls, cache hits and cost, only changed rows re-sent
+//! after an edit, gates and their exit codes, JSON output and the judge, JUnit, and keys
+//! kept out of the output, the logs and the cache file.
+
+#[path = "support/mock_llm.rs"]
+mod mock_llm;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use mock_llm::{Mock, Received, Reply};
+use serde_json::{json, Value};
+
+const KEY: &str = "sk-test-SECRET-7f3a9c";
+
+/// The text of the last user message of an OpenAI-shaped request.
+fn last_user_text(request: &Received) -> String {
+    request.body["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .map(|m| match &m["content"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default()
+}
+
+fn system_text(request: &Received) -> String {
+    request.body["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["role"] == "system"))
+        .map(|m| m["content"].to_string())
+        .unwrap_or_default()
+}
+
+fn answer(text: &str) -> Reply {
+    Reply::ok(json!({
+        "choices": [{"message": {"role": "assistant", "content": text}}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 10}
+    }))
+}
+
+/// A sentiment "model": positive when the review says great or love, else negative,
+/// and it misses sarcasm ("great, it broke" is negative in the dataset).
+fn sentiment_model(request: &Received) -> Reply {
+    if request.path.ends_with("/models") {
+        return Reply::ok(json!({"data": []}));
+    }
+    if system_text(request).contains("impartial grader") {
+        let user = last_user_text(request);
+        let score = if user.contains("RESPONSE:\npositive") {
+            9
+        } else {
+            4
+        };
+        return answer(&format!("{{\"score\": {score}, \"reason\": \"graded\"}}"));
+    }
+    let text = last_user_text(request).to_lowercase();
+    answer(if text.contains("great") || text.contains("love") {
+        "positive"
+    } else {
+        "negative"
+    })
+}
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new(mock: &Mock, toml_extra: &str) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace { dir };
+        ws.write(
+            "promptls.toml",
+            &format!(
+                "[providers.mock]\nbase_url = \"{}\"\napi_key_env = \"MOCK_KEY\"\nconcurrency = 4\nprices = {{ \"tiny\" = {{ input = 1.0, output = 2.0 }} }}\n[eval]\nattempts = 2\ntimeout = 2\n{toml_extra}",
+                mock.base_url
+            ),
+        );
+        ws.write(".env", &format!("MOCK_KEY={KEY}\n"));
+        ws.write(
+            "data/reviews.csv",
+            "text,tier,label\n\
+             I love it,vip,positive\n\
+             Great value,basic,positive\n\
+             Broke in a day,basic,negative\n\
+             \"Great, it broke again\",vip,negative\n\
+             Never buying again,basic,negative\n",
+        );
+        ws.write(
+            "sentiment.prompt",
+            &sentiment_prompt("Classify the review."),
+        );
+        ws
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn write(&self, relative: &str, text: &str) {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn sentiment_prompt(instruction: &str) -> String {
+    format!(
+        "---\nmodel: mock/tiny\ninput:\n  schema:\n    text: string\n    tier: string\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.metric: exact_match\n---\n{{{{role \"system\"}}}}\n{instruction}\n{{{{#ifEquals tier \"vip\"}}}}Be extra careful: a VIP customer.{{{{/ifEquals}}}}\n{{{{role \"user\"}}}}\n{{{{text}}}}\n"
+    )
+}
+
+/// Runs the binary in `dir` (no key in its environment: it comes from `.env`).
+async fn promptls(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MOCK_KEY")
+        .env_remove("PROMPTLS_LOG");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || command.output().expect("promptls runs"))
+        .await
+        .unwrap()
+}
+
+fn json_report(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_reports_calls_cost_and_the_cache_answers_the_rerun() {
+    let mock = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&mock, "");
+    let eval = ["eval", "sentiment.prompt", "--format", "json"];
+
+    let first = promptls(ws.dir.path(), &eval, &[]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let report = json_report(&first);
+    // The model misses the sarcasm of row 4: 4 of 5.
+    assert_eq!(report["metric"], "exact_match");
+    assert_eq!(report["model"], "mock/tiny");
+    assert!(
+        (report["score"].as_f64().unwrap() - 0.8).abs() < 1e-12,
+        "{report:#}"
+    );
+    assert_eq!(
+        (report["rows"].as_u64(), report["passed_rows"].as_u64()),
+        (Some(5), Some(4))
+    );
+    assert_eq!(
+        (report["calls"].as_u64(), report["cache_hits"].as_u64()),
+        (Some(5), Some(0))
+    );
+    assert_eq!(
+        (
+            report["prompt_tokens"].as_u64(),
+            report["completion_tokens"].as_u64()
+        ),
+        (Some(500), Some(50))
+    );
+    // promptls.toml prices `tiny` at $1 in and $2 out per million tokens.
+    let cost = report["cost_usd"].as_f64().unwrap();
+    assert!((cost - 5.0 * (100.0 + 20.0) / 1e6).abs() < 1e-12, "{cost}");
+    let [lo, hi] = [
+        report["interval"][0].as_f64().unwrap(),
+        report["interval"][1].as_f64().unwrap(),
+    ];
+    assert!(lo < 0.8 && 0.8 < hi, "{lo} {hi}");
+    let failing: Vec<&Value> = report["per_row"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .collect();
+    assert_eq!(failing.len(), 1);
+    let row4_sarcasm = failing[0];
+    assert_eq!(
+        (
+            &row4_sarcasm["row"],
+            &row4_sarcasm["expected"],
+            &row4_sarcasm["score"]
+        ),
+        (&json!(4), &json!("negative"), &json!(0.0))
+    );
+    assert_eq!(row4_sarcasm["input"]["text"], "Great, it broke again");
+    assert_eq!(row4_sarcasm["output"], "positive");
+    assert_eq!(row4_sarcasm["line"], 5);
+    assert_eq!(mock.requests().len(), 5);
+    // The request carries the rendered messages and the key from .env.
+    let sent = &mock.requests()[0];
+    assert_eq!(sent.path, "/chat/completions");
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(sent.body["model"], "tiny");
+
+    // The same run again: every row from the cache, nothing sent, nothing spent.
+    let again = json_report(&promptls(ws.dir.path(), &eval, &[]).await);
+    assert_eq!(
+        (again["calls"].as_u64(), again["cache_hits"].as_u64()),
+        (Some(0), Some(5))
+    );
+    assert_eq!(again["cost_usd"], 0.0);
+    assert_eq!(again["score"], report["score"]);
+    assert_eq!(mock.requests().len(), 5);
+
+    // An edit inside the VIP branch changes the rendered prompt of the two VIP rows only.
+    let edited = sentiment_prompt("Classify the review.").replace("Be extra careful", "Take care");
+    ws.write("sentiment.prompt", &edited);
+    let after_edit = json_report(&promptls(ws.dir.path(), &eval, &[]).await);
+    assert_eq!(
+        (
+            after_edit["calls"].as_u64(),
+            after_edit["cache_hits"].as_u64()
+        ),
+        (Some(2), Some(3))
+    );
+    let resent: Vec<String> = mock.requests()[5..].iter().map(last_user_text).collect();
+    let mut resent_sorted = resent.clone();
+    resent_sorted.sort();
+    assert_eq!(resent_sorted.len(), 2);
+    assert!(
+        resent_sorted[0].contains("Great, it broke again")
+            && resent_sorted[1].contains("I love it"),
+        "{resent:?}"
+    );
+
+    // --no-cache sends every row.
+    let fresh =
+        json_report(&promptls(ws.dir.path(), &[&eval[..], &["--no-cache"]].concat(), &[]).await);
+    assert_eq!(
+        (fresh["calls"].as_u64(), fresh["cache_hits"].as_u64()),
+        (Some(5), Some(0))
+    );
+    assert_eq!(mock.requests().len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gates_fail_with_exit_code_one() {
+    let mock = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&mock, "");
+    let pass = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt", "--min-score", "0.8"],
+        &[],
+    )
+    .await;
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    assert!(
+        text(&pass).contains("PASS score 0.800 meets --min-score 0.8"),
+        "{}",
+        text(&pass)
+    );
+
+    let fail = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt", "--min-score", "0.9"],
+        &[],
+    )
+    .await;
+    assert_eq!(fail.status.code(), Some(1), "{}", text(&fail));
+    let out = text(&fail);
+    assert!(
+        out.contains("FAIL score 0.800 is below --min-score 0.9"),
+        "{out}"
+    );
+    assert!(
+        out.contains("row 4 (line 5)") && out.contains("\"positive\""),
+        "{out}"
+    );
+
+    // A baseline prompt that gets every row right (it is told about sarcasm... and the
+    // model below answers from the instruction): the candidate's drop fails the gate.
+    ws.write("baseline.json", &json!({"score": 1.0}).to_string());
+    let drop = promptls(
+        ws.dir.path(),
+        &[
+            "eval",
+            "sentiment.prompt",
+            "--baseline",
+            "baseline.json",
+            "--max-drop",
+            "0.1",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(drop.status.code(), Some(1), "{}", text(&drop));
+    let report = json_report(&drop);
+    assert_eq!(report["baseline_score"], 1.0);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["gates"][0]["name"], "baseline");
+    // Within the allowed drop, and against another .prompt file evaluated on the same rows.
+    ws.write(
+        "other.prompt",
+        &sentiment_prompt("Classify this review, please."),
+    );
+    let within = promptls(
+        ws.dir.path(),
+        &[
+            "eval",
+            "sentiment.prompt",
+            "--baseline",
+            "other.prompt",
+            "--max-drop",
+            "0.0",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(within.status.code(), Some(0), "{}", text(&within));
+    assert!(
+        text(&within).contains("vs baseline 0.800 (other.prompt): +0.000"),
+        "{}",
+        text(&within)
+    );
+
+    let usage = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt", "--max-drop", "0.1"],
+        &[],
+    )
+    .await;
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(text(&usage).contains("--max-drop needs --baseline"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn junit_lists_rows_and_gates() {
+    let mock = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&mock, "");
+    let out = promptls(
+        ws.dir.path(),
+        &[
+            "eval",
+            "sentiment.prompt",
+            "--format",
+            "junit",
+            "--min-score",
+            "0.9",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(
+        xml.contains("tests=\"6\" failures=\"2\" errors=\"0\""),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 6, "{xml}");
+    assert!(xml.contains("name=\"row 4 (line 5)\""), "{xml}");
+    assert!(
+        xml.contains("<failure message=\"exact_match 0.000 below 1\">"),
+        "{xml}"
+    );
+    assert!(xml.contains("Great, it broke again"), "{xml}");
+    assert!(xml.contains("name=\"min-score\"><failure"), "{xml}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_calls_fail_the_run_and_never_show_the_key() {
+    // The provider refuses the key and echoes it back, as some do.
+    let mock = Mock::start_with(|_| {
+        Reply::status(401, &format!("{{\"error\": \"invalid api key {KEY}\"}}"))
+    })
+    .await;
+    let ws = Workspace::new(&mock, "");
+    let out = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt"],
+        &[("PROMPTLS_LOG", "trace")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("5 of 5 rows could not be evaluated"), "{all}");
+    assert!(all.contains("HTTP 401"), "{all}");
+    assert!(!all.contains(KEY), "the key leaked: {all}");
+    // 401 is not retried: one request per row.
+    assert_eq!(mock.requests().len(), 5);
+
+    // A good run at trace level: the key is in no log line and not in the cache file.
+    let good = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&good, "");
+    let out = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt"],
+        &[("PROMPTLS_LOG", "trace")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains(KEY));
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(ws.path(".promptls")).unwrap() {
+        stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(stored.len() > 4096, "the cache was written");
+    let needle = KEY.as_bytes();
+    assert!(
+        !stored.windows(needle.len()).any(|w| w == needle),
+        "the key is in the cache"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_then_answers_and_counts_the_calls() {
+    // Every first request of a row fails with 503; the retry succeeds.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let mock = Mock::start_with(move |request| {
+        let text = last_user_text(request);
+        if seen.lock().unwrap().insert(text) {
+            Reply::status(503, "{\"error\": \"overloaded\"}")
+        } else {
+            sentiment_model(request)
+        }
+    })
+    .await;
+    let ws = Workspace::new(&mock, "");
+    let report = json_report(
+        &promptls(
+            ws.dir.path(),
+            &["eval", "sentiment.prompt", "--format", "json"],
+            &[],
+        )
+        .await,
+    );
+    assert_eq!(report["calls"], 10, "{report:#}");
+    assert!((report["score"].as_f64().unwrap() - 0.8).abs() < 1e-12);
+    assert!(report["per_row"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["calls"] == 2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_is_parsed_checked_and_matched_field_by_field() {
+    let mock = Mock::start_with(|request| {
+        let text = last_user_text(request);
+        assert_eq!(request.body["response_format"]["type"], "json_object");
+        if text.contains("Ana") {
+            answer("```json\n{\"name\": \"Ana\", \"emails\": [\"ana@x.org\"]}\n```")
+        } else if text.contains("Tom") {
+            answer("{\"name\": \"Tom\", \"emails\": \"tom@x.org\"}")
+        } else {
+            answer("Sorry, I cannot help with that.")
+        }
+    })
+    .await;
+    let ws = Workspace::new(&mock, "");
+    ws.write(
+        "data/contacts.jsonl",
+        &[
+            json!({"email": "Ana, ana@x.org", "expected": {"name": "Ana", "emails": ["ana@x.org"]}}),
+            json!({"email": "Tom, tom@x.org", "expected": {"name": "Tom", "emails": ["tom@x.org"]}}),
+            json!({"email": "Lee, lee@x.org", "expected": {"name": "Lee", "emails": ["lee@x.org"]}}),
+        ]
+        .iter()
+        .map(|v| v.to_string() + "\n")
+        .collect::<String>(),
+    );
+    ws.write(
+        "extract.prompt",
+        "---\nmodel: mock/tiny\ninput:\n  schema:\n    email: string\noutput:\n  format: json\n  schema:\n    name: string\n    emails(array): string\npromptls.dataset: data/contacts.jsonl\npromptls.target: expected\npromptls.metric: json_match\n---\nExtract the contact from: {{email}}\n",
+    );
+    let out = promptls(
+        ws.dir.path(),
+        &["eval", "extract.prompt", "--format", "json"],
+        &[],
+    )
+    .await;
+    let report = json_report(&out);
+    let rows = report["per_row"].as_array().unwrap();
+    assert_eq!(rows[0]["score"], 1.0, "{report:#}");
+    assert_eq!(rows[0]["problems"], json!([]));
+    assert_eq!(rows[1]["score"], 0.0);
+    assert!(
+        rows[1]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("output.schema at /emails"),
+        "{report:#}"
+    );
+    assert!(
+        rows[2]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("not JSON"),
+        "{report:#}"
+    );
+    assert!((report["score"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_judge_grades_with_its_own_model() {
+    let mock = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&mock, "");
+    let prompt = sentiment_prompt("Classify the review.")
+        .replace("promptls.metric: exact_match", "promptls.metric: judge\npromptls.judge: {rubric: \"Is the sentiment right?\", model: mock/judge-large}");
+    ws.write("judged.prompt", &prompt);
+    let report = json_report(
+        &promptls(
+            ws.dir.path(),
+            &["eval", "judged.prompt", "--format", "json"],
+            &[],
+        )
+        .await,
+    );
+    assert_eq!(report["metric"], "judge");
+    // The judge gives 9 to "positive" answers and 4 to the rest: 3 positive answers.
+    let want = (3.0 * 0.9 + 2.0 * 0.4) / 5.0;
+    assert!(
+        (report["score"].as_f64().unwrap() - want).abs() < 1e-12,
+        "{report:#}"
+    );
+    assert_eq!(report["calls"], 10);
+    assert_eq!(report["per_row"][0]["reason"], "graded");
+    let models: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| r.body["model"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        models.iter().filter(|m| *m == "judge-large").count(),
+        5,
+        "{models:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_errors_are_clear_and_exit_two() {
+    let mock = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&mock, "");
+    ws.write("nodata.prompt", "---\nmodel: mock/tiny\n---\nHi {{text}}\n");
+    let out = promptls(ws.dir.path(), &["eval", "nodata.prompt"], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("nodata.prompt: no `promptls.target`"),
+        "{}",
+        text(&out)
+    );
+    ws.write("promptls.toml", "[providers.mock]\nrmp = 3\n");
+    let out = promptls(ws.dir.path(), &["eval", "sentiment.prompt"], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("promptls.toml") && text(&out).contains("rmp"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_shows_keys_by_source_and_probes_endpoints() {
+    let mock = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&mock, "");
+    let out = promptls(ws.dir.path(), &["doctor"], &[("GROQ_API_KEY", "")]).await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("set ($MOCK_KEY, .env)"), "{all}");
+    assert!(all.contains("answers ("), "{all}");
+    assert!(!all.contains(KEY), "{all}");
+    assert_eq!(mock.requests().last().unwrap().path, "/models");
+    // A prompt using groq without a key: a problem, exit 1.
+    ws.write(
+        "groq.prompt",
+        "---\nmodel: groq/llama-3.1-8b-instant\n---\nHi\n",
+    );
+    let out = promptls(
+        ws.dir.path(),
+        &["doctor", "--offline"],
+        &[("GROQ_API_KEY", "")],
+    )
+    .await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("missing ($GROQ_API_KEY)"), "{all}");
+    assert!(all.contains("30 rpm"), "{all}");
+}
