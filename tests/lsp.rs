@@ -129,7 +129,12 @@ fn initialize_negotiates_the_position_encoding() {
     assert_eq!(result["serverInfo"]["name"], "promptls");
     assert_eq!(
         result["capabilities"]["executeCommandProvider"]["commands"],
-        json!(["promptls.render"])
+        json!([
+            "promptls.render",
+            "promptls.evaluate",
+            "promptls.cancelEvaluation",
+            "promptls.showEvaluation"
+        ])
     );
     assert!(client.shutdown_and_exit().success());
 

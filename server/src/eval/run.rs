@@ -478,9 +478,16 @@ pub async fn run(
     let started = Instant::now();
     let total = plan.rows.len();
     let mut results: Vec<RowResult> = Vec::with_capacity(total);
-    let mut stream = futures_util::stream::iter(plan.rows.iter().enumerate())
+    // The row futures are made up front (they do nothing until polled): a lazily mapped
+    // iterator of borrowed rows makes the run's future not provably `Send` (rustc's
+    // higher-ranked lifetime limitation), and the editor spawns runs on other threads.
+    let rows: Vec<_> = plan
+        .rows
+        .iter()
+        .enumerate()
         .map(|(i, row)| evaluate_row(plan, client, i, row))
-        .buffer_unordered(concurrency.max(1));
+        .collect();
+    let mut stream = futures_util::stream::iter(rows).buffer_unordered(concurrency.max(1));
     loop {
         let next = tokio::select! {
             biased;

@@ -34,7 +34,12 @@ impl Command for RenderPrompt {
 }
 
 /// Every command the server executes.
-pub const ALL: &[&str] = &[RenderPrompt::ID];
+pub const ALL: &[&str] = &[
+    RenderPrompt::ID,
+    super::evaluation::Evaluate::ID,
+    super::evaluation::CancelEvaluation::ID,
+    super::evaluation::ShowEvaluation::ID,
+];
 
 /// The first argument as `C::Args`.
 pub fn args<C: Command>(arguments: Vec<Value>) -> Result<C::Args> {

@@ -47,6 +47,8 @@ pub struct Models {
 #[serde(default, rename_all = "camelCase")]
 pub struct Provider {
     pub base_url: Option<String>,
+    /// The environment variable with the key (never the key itself).
+    pub api_key_env: Option<String>,
     /// Requests per minute.
     pub rpm: Option<u32>,
     /// Tokens per minute.
@@ -57,8 +59,17 @@ pub struct Provider {
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
+pub struct Evaluate {
+    /// Evaluate a prompt when it is saved (at most `row_budget` rows).
+    pub on_save: bool,
+    pub row_budget: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Config {
     pub log_level: Option<LogLevel>,
+    pub evaluate: Evaluate,
     pub checks: Checks,
     pub models: Models,
     pub providers: BTreeMap<String, Provider>,

@@ -14,6 +14,7 @@ mod completion;
 mod config;
 mod diagnostics;
 mod document;
+mod evaluation;
 mod folding;
 mod hover;
 mod navigation;
@@ -92,6 +93,10 @@ pub fn run(level: LogLevel) -> i32 {
     let shutdown = runtime.block_on(async move {
         let (service, socket) = LspService::build(|client| server::Backend::new(client, log))
             .custom_method(transport::INVALID_MESSAGE, server::Backend::invalid_message)
+            .custom_method(
+                "window/workDoneProgress/cancel",
+                server::Backend::work_done_progress_cancel,
+            )
             .finish();
         let shutdown = service.inner().shutdown_flag();
         let (guarded, input) = tokio::io::duplex(1 << 20);

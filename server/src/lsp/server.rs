@@ -18,8 +18,8 @@ use super::document::Document;
 use super::navigation::{path_of, uri_of};
 use super::state::{self, find_prompts, lock, LiveFiles, Shared, State};
 use super::{
-    code_actions, commands, completion, diagnostics, folding, hover, navigation, semantic_tokens,
-    LogHandle,
+    code_actions, commands, completion, diagnostics, evaluation, folding, hover, navigation,
+    semantic_tokens, LogHandle,
 };
 use crate::check::Workspace;
 use crate::ide;
@@ -80,6 +80,34 @@ impl Backend {
         })
     }
 
+    /// `window/workDoneProgress/cancel`: the user cancelled an evaluation's progress.
+    pub async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        if !evaluation::cancel_by_token(self.state(), &params.token) {
+            tracing::debug!("no running job has progress token {:?}", params.token);
+        }
+    }
+
+    /// Recomputes an open prompt's live scores from the cache, and refreshes the lenses
+    /// when they changed.
+    fn schedule_live_scores(&self, uri: Uri, version: i32, text: Arc<str>, path: PathBuf) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let state = this.state().clone();
+            let changed = tokio::task::spawn_blocking(move || {
+                if !is_current(&state, &uri, Some(version)) {
+                    return false;
+                }
+                let live = evaluation::live_scores(&state, &path, &text, Some(version));
+                evaluation::set_live(&state, &path, live)
+            })
+            .await
+            .unwrap_or(false);
+            if changed {
+                evaluation::refresh_after_live(&this.inner.client, this.state()).await;
+            }
+        });
+    }
+
     pub fn shutdown_flag(&self) -> Arc<AtomicBool> {
         self.inner.shutdown.clone()
     }
@@ -123,6 +151,8 @@ impl Backend {
         tokio::spawn(async move {
             let state = this.state().clone();
             let uri = job.uri.clone();
+            let uri_for_live = job.uri.clone();
+            let text_for_live = job.text.clone();
             let version = job.version;
             let path = job.path.clone();
             let checked = tokio::task::spawn_blocking(move || {
@@ -186,21 +216,22 @@ impl Backend {
                     .publish_diagnostics(uri, published, version)
                     .await;
                 if let Some((dataset_uri, rows)) = dataset {
-                    let send = {
-                        let mut st = lock(this.state());
-                        if rows.is_empty() {
-                            st.datasets_with_rows_shown.remove(&dataset_uri)
-                        } else {
-                            st.datasets_with_rows_shown.insert(dataset_uri.clone());
-                            true
-                        }
-                    };
-                    if send {
+                    let send = lock(this.state()).set_dataset_diagnostics(
+                        &dataset_uri,
+                        state::DatasetSource::Check,
+                        rows,
+                    );
+                    if let Some(all) = send {
                         this.inner
                             .client
-                            .publish_diagnostics(dataset_uri, rows, None)
+                            .publish_diagnostics(dataset_uri, all, None)
                             .await;
                     }
+                }
+            }
+            if let (Some(version), Some(path)) = (version, &path) {
+                if path.extension().is_some_and(|e| e == "prompt") {
+                    this.schedule_live_scores(uri_for_live, version, text_for_live, path.clone());
                 }
             }
             if then_dependents {
@@ -377,6 +408,15 @@ fn client_features(caps: &ClientCapabilities) -> state::ClientFeatures {
             .and_then(|w| w.did_change_watched_files.as_ref())
             .and_then(|d| d.dynamic_registration)
             .unwrap_or(false),
+        work_done_progress: caps
+            .window
+            .as_ref()
+            .and_then(|w| w.work_done_progress)
+            .unwrap_or(false),
+        code_lens_refresh: workspace
+            .and_then(|w| w.code_lens.as_ref())
+            .and_then(|c| c.refresh_support)
+            .unwrap_or(false),
     }
 }
 
@@ -420,6 +460,9 @@ fn capabilities(encoding: super::position::Encoding) -> ServerCapabilities {
             code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
             ..Default::default()
         })),
+        code_lens_provider: Some(CodeLensOptions {
+            resolve_provider: Some(false),
+        }),
         execute_command_provider: Some(ExecuteCommandOptions {
             commands: commands::ALL.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
@@ -494,6 +537,7 @@ impl LanguageServer for Backend {
 
     async fn shutdown(&self) -> Result<()> {
         self.inner.shutdown.store(true, Ordering::SeqCst);
+        evaluation::cancel_all(self.state());
         Ok(())
     }
 
@@ -538,6 +582,24 @@ impl LanguageServer for Backend {
             Backend::open_job(doc, &uri)
         };
         self.schedule_check(job, true);
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        let evaluate = lock(self.state()).config.evaluate.clone();
+        let is_prompt = path_of(&params.text_document.uri)
+            .is_some_and(|p| p.extension().is_some_and(|e| e == "prompt"));
+        if !evaluate.on_save || !is_prompt {
+            return;
+        }
+        let args = evaluation::EvaluateArgs {
+            uri: params.text_document.uri,
+            limit: Some(evaluate.row_budget.unwrap_or(20)),
+        };
+        match evaluation::start(self.inner.client.clone(), self.state().clone(), args) {
+            Ok(v) if v["started"] == true => {}
+            Ok(v) => tracing::info!("evaluate on save: {}", v["reason"]),
+            Err(e) => tracing::warn!("evaluate on save: {}", e.message),
+        }
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
@@ -600,6 +662,15 @@ impl LanguageServer for Backend {
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let at = params.text_document_position_params;
+        let is_prompt = path_of(&at.text_document.uri)
+            .is_some_and(|p| p.extension().is_some_and(|e| e == "prompt"));
+        if !is_prompt {
+            return Ok(evaluation::dataset_hover(
+                self.state(),
+                &at.text_document.uri,
+                at.position,
+            ));
+        }
         let snapshot = Snapshot::take(self.state(), &at.text_document.uri)?;
         let (markdown, config) = {
             let st = lock(self.state());
@@ -716,8 +787,25 @@ impl LanguageServer for Backend {
         )))
     }
 
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
+        Ok(Some(evaluation::lenses(self.state(), &snapshot)))
+    }
+
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
         match params.command.as_str() {
+            evaluation::Evaluate::ID => {
+                let args = commands::args::<evaluation::Evaluate>(params.arguments)?;
+                evaluation::start(self.inner.client.clone(), self.state().clone(), args).map(Some)
+            }
+            evaluation::CancelEvaluation::ID => {
+                let args = commands::args::<evaluation::CancelEvaluation>(params.arguments)?;
+                evaluation::cancel(self.state(), &args.uri).map(Some)
+            }
+            evaluation::ShowEvaluation::ID => {
+                let args = commands::args::<evaluation::ShowEvaluation>(params.arguments)?;
+                evaluation::show(self.state(), &args.uri).map(Some)
+            }
             commands::RenderPrompt::ID => {
                 let args = commands::args::<commands::RenderPrompt>(params.arguments)?;
                 commands::render(self.state(), args).map(Some)

@@ -22,9 +22,54 @@ pub struct State {
     pub deps: DependencyIndex,
     /// Client capabilities that change what the server sends.
     pub client: ClientFeatures,
-    /// Dataset files whose bad rows are shown, so they are cleared when fixed (and
+    /// What is shown in each dataset file: its bad rows (from checks) and its failing
+    /// rows (from evaluations).
+    pub dataset_diagnostics: HashMap<Uri, DatasetDiagnostics>,
+    /// Evaluations by prompt file: the running one, the last report, live scores.
+    pub evals: HashMap<PathBuf, super::evaluation::PromptEval>,
+    /// One model client per workspace root, so pacing and the cache are shared by every
+    /// evaluation in the process.
+    pub llm_clients: HashMap<PathBuf, Arc<crate::llm::client::Client>>,
+}
+
+/// Diagnostics of one dataset file, from two sources published together.
+#[derive(Debug, Default)]
+pub struct DatasetDiagnostics {
+    pub check: Vec<tower_lsp_server::ls_types::Diagnostic>,
+    pub eval: Vec<tower_lsp_server::ls_types::Diagnostic>,
+    /// Whether something was published, so a file that became clean is cleared (and
     /// nothing is sent for clean datasets on every keystroke).
-    pub datasets_with_rows_shown: std::collections::HashSet<Uri>,
+    shown: bool,
+}
+
+/// Which source of dataset diagnostics changed.
+#[derive(Debug, Clone, Copy)]
+pub enum DatasetSource {
+    Check,
+    Eval,
+}
+
+impl State {
+    /// Records `diagnostics` from `source` for the dataset `uri`; returns what to publish
+    /// for it, if anything.
+    pub fn set_dataset_diagnostics(
+        &mut self,
+        uri: &Uri,
+        source: DatasetSource,
+        diagnostics: Vec<tower_lsp_server::ls_types::Diagnostic>,
+    ) -> Option<Vec<tower_lsp_server::ls_types::Diagnostic>> {
+        let entry = self.dataset_diagnostics.entry(uri.clone()).or_default();
+        match source {
+            DatasetSource::Check => entry.check = diagnostics,
+            DatasetSource::Eval => entry.eval = diagnostics,
+        }
+        let all: Vec<_> = entry.check.iter().chain(&entry.eval).cloned().collect();
+        if all.is_empty() && !entry.shown {
+            return None;
+        }
+        entry.shown = !all.is_empty();
+        Some(all)
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,6 +80,10 @@ pub struct ClientFeatures {
     pub snippets: bool,
     pub markdown_hover: bool,
     pub watched_files_registration: bool,
+    /// `window/workDoneProgress/create` (progress of evaluations).
+    pub work_done_progress: bool,
+    /// `workspace/codeLens/refresh`.
+    pub code_lens_refresh: bool,
 }
 
 impl State {

@@ -1,0 +1,680 @@
+//! Evaluations in the editor: the "▶ Evaluate" lens and `promptls.evaluate` command, a
+//! background run with work-done progress that the user can cancel, the score lens
+//! afterwards, failing rows as diagnostics in the dataset file (their message and the
+//! hover on the row show input, output and expected), and live tier-2 scores while
+//! typing: rows whose rendered prompt is unchanged are scored from the cache, the rest
+//! are counted as stale. The run itself is `eval::run`; this module only translates.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::notification::Progress;
+use tower_lsp_server::ls_types::*;
+
+use super::analysis::{invalid_params, Snapshot};
+use super::commands::Command as LspCommand;
+use super::navigation::{path_of, uri_of};
+use super::state::{lock, DatasetSource, Shared};
+use crate::eval::run::{self, Overrides, Plan, Report, RowResult};
+use crate::llm::client::Client as LlmClient;
+
+/// Live scores are computed for datasets up to this many rows (the cache is read for
+/// each row on every edit).
+const LIVE_MAX_ROWS: usize = 2_000;
+
+/// What the server knows about a prompt's evaluations.
+#[derive(Default)]
+pub struct PromptEval {
+    pub running: Option<Running>,
+    pub last: Option<Arc<Report>>,
+    pub live: Option<Live>,
+}
+
+pub struct Running {
+    pub cancel: CancellationToken,
+    pub token: Option<ProgressToken>,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// Scores of the current text from the cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub version: Option<i32>,
+    pub metric: String,
+    pub score: f64,
+    /// Rows answered from the cache (scored), and rows whose prompt changed (stale).
+    pub cached: usize,
+    pub passed: usize,
+    pub stale: usize,
+}
+
+/// `promptls.evaluate {uri, limit?}`: starts a background evaluation of the prompt (its
+/// open text) and returns at once with `{started: true}`.
+pub struct Evaluate;
+
+#[derive(Deserialize)]
+pub struct EvaluateArgs {
+    pub uri: Uri,
+    /// At most this many rows.
+    pub limit: Option<usize>,
+}
+
+impl LspCommand for Evaluate {
+    const ID: &'static str = "promptls.evaluate";
+    type Args = EvaluateArgs;
+}
+
+/// `promptls.cancelEvaluation {uri}`: stops the prompt's running evaluation.
+pub struct CancelEvaluation;
+
+#[derive(Deserialize)]
+pub struct UriArgs {
+    pub uri: Uri,
+}
+
+impl LspCommand for CancelEvaluation {
+    const ID: &'static str = "promptls.cancelEvaluation";
+    type Args = UriArgs;
+}
+
+/// `promptls.showEvaluation {uri}`: the last report of the prompt (the JSON of
+/// `promptls eval --format json`), or null.
+pub struct ShowEvaluation;
+
+impl LspCommand for ShowEvaluation {
+    const ID: &'static str = "promptls.showEvaluation";
+    type Args = UriArgs;
+}
+
+/// The workspace configuration for `path`, with the editor's settings over it.
+pub fn workspace_config(
+    state: &Shared,
+    path: &Path,
+) -> std::result::Result<crate::config::Config, String> {
+    let mut config = crate::config::Config::load(path)?;
+    let editor = lock(state).config.clone();
+    for (name, p) in &editor.providers {
+        config.apply_editor_provider(name, p.base_url.clone(), p.rpm, p.tpm, p.concurrency);
+        if let Some(var) = &p.api_key_env {
+            config
+                .file
+                .providers
+                .entry(name.clone())
+                .or_default()
+                .api_key_env = Some(var.clone());
+        }
+    }
+    for (alias, model) in &editor.models.aliases {
+        config
+            .file
+            .models
+            .aliases
+            .insert(alias.clone(), model.clone());
+    }
+    Ok(config)
+}
+
+/// The workspace's model client, made on first use and shared by every run.
+fn client_for(
+    state: &Shared,
+    config: &crate::config::Config,
+) -> std::result::Result<Arc<LlmClient>, String> {
+    if let Some(client) = lock(state).llm_clients.get(&config.root) {
+        return Ok(client.clone());
+    }
+    let client = Arc::new(config.client(true)?);
+    Ok(lock(state)
+        .llm_clients
+        .entry(config.root.clone())
+        .or_insert(client)
+        .clone())
+}
+
+/// Starts an evaluation of `args.uri` in the background.
+pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs) -> Result<Value> {
+    let snapshot = Snapshot::take(&state, &args.uri)?;
+    let path = snapshot
+        .path
+        .clone()
+        .ok_or_else(|| invalid_params(format!("{} is not a file", args.uri.as_str())))?;
+    let cancel = CancellationToken::new();
+    {
+        let mut st = lock(&state);
+        let entry = st.evals.entry(path.clone()).or_default();
+        if entry.running.is_some() {
+            return Ok(
+                json!({"started": false, "reason": "an evaluation of this prompt is already running"}),
+            );
+        }
+        entry.running = Some(Running {
+            cancel: cancel.clone(),
+            token: None,
+            done: 0,
+            total: 0,
+        });
+    }
+    let text = snapshot.text.clone();
+    tokio::spawn(async move {
+        let outcome = evaluate(&client, &state, &path, &text, args.limit, cancel).await;
+        let message = {
+            let mut st = lock(&state);
+            let entry = st.evals.entry(path.clone()).or_default();
+            entry.running = None;
+            match &outcome {
+                Ok(Some(report)) => {
+                    entry.last = Some(report.clone());
+                    None
+                }
+                Ok(None) => None,
+                Err(message) => Some(message.clone()),
+            }
+        };
+        if let Some(message) = message {
+            client.show_message(MessageType::ERROR, message).await;
+        }
+        if let Ok(Some(report)) = &outcome {
+            publish_rows(&client, &state, report).await;
+            if report.error_rows > 0 {
+                let first = report
+                    .per_row
+                    .iter()
+                    .find_map(|r| r.error.as_deref())
+                    .unwrap_or("");
+                client
+                    .show_message(
+                        MessageType::WARNING,
+                        format!(
+                            "{} of {} rows could not be evaluated: {first}",
+                            report.error_rows, report.rows
+                        ),
+                    )
+                    .await;
+            }
+        }
+        refresh_lenses(&client, &state).await;
+    });
+    Ok(json!({"started": true}))
+}
+
+/// Runs the evaluation; `Ok(None)` when cancelled, `Err` when it could not start.
+async fn evaluate(
+    client: &tower_lsp_server::Client,
+    state: &Shared,
+    path: &Path,
+    text: &str,
+    limit: Option<usize>,
+    cancel: CancellationToken,
+) -> std::result::Result<Option<Arc<Report>>, String> {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let prepared = {
+        let state = state.clone();
+        let path = path.to_path_buf();
+        let text = text.to_string();
+        tokio::task::spawn_blocking(
+            move || -> std::result::Result<(Plan, Arc<LlmClient>, usize), String> {
+                let config = workspace_config(&state, &path)?;
+                let overrides = Overrides {
+                    limit,
+                    ..Overrides::default()
+                };
+                let plan = run::plan(&path, &text, &config, &overrides)?;
+                let llm = client_for(&state, &config)?;
+                Ok((plan, llm, config.file.eval.concurrency.unwrap_or(8)))
+            },
+        )
+        .await
+        .map_err(|e| format!("evaluating {name} failed: {e}"))?
+    };
+    let (plan, llm, concurrency) = prepared.map_err(|e| format!("cannot evaluate: {e}"))?;
+    let total = plan.rows.len();
+
+    let progress = lock(state).client.work_done_progress;
+    let token = if progress {
+        let token = NumberOrString::String(format!("promptls/evaluate/{}", uuid_like()));
+        match client.create_work_done_progress(token.clone()).await {
+            Ok(()) => Some(token),
+            Err(e) => {
+                tracing::debug!("the client refused a progress token: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(running) = lock(state)
+        .evals
+        .get_mut(path)
+        .and_then(|e| e.running.as_mut())
+    {
+        running.token = token.clone();
+        running.total = total;
+    }
+    refresh_lenses(client, state).await;
+    let send = |value: WorkDoneProgress| {
+        let client = client.clone();
+        let token = token.clone();
+        async move {
+            if let Some(token) = token {
+                client
+                    .send_notification::<Progress>(ProgressParams {
+                        token,
+                        value: ProgressParamsValue::WorkDone(value),
+                    })
+                    .await;
+            }
+        }
+    };
+    send(WorkDoneProgress::Begin(WorkDoneProgressBegin {
+        title: format!("Evaluating {name}"),
+        cancellable: Some(true),
+        message: Some(format!(
+            "0/{total} rows · {} on {}",
+            plan.scoring.name(),
+            plan.model
+        )),
+        percentage: Some(0),
+    }))
+    .await;
+
+    // Rows finish on the client's tasks; their progress goes out from here, in order.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize, f64, usize)>();
+    let sums = std::sync::Mutex::new((0.0f64, 0usize));
+    let on_row = move |row: &RowResult, done: usize, total: usize| {
+        let mut s = sums.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(score) = row.score {
+            s.0 += score;
+            s.1 += 1;
+        }
+        let _ = tx.send((
+            done,
+            total,
+            if s.1 == 0 { 0.0 } else { s.0 / s.1 as f64 },
+            s.1,
+        ));
+    };
+    let metric = plan.scoring.name();
+    let forward = async {
+        while let Some((done, total, mean, _scored)) = rx.recv().await {
+            if let Some(running) = lock(state)
+                .evals
+                .get_mut(path)
+                .and_then(|e| e.running.as_mut())
+            {
+                running.done = done;
+            }
+            send(WorkDoneProgress::Report(WorkDoneProgressReport {
+                cancellable: Some(true),
+                message: Some(format!("{done}/{total} rows · mean {metric} {mean:.3}")),
+                percentage: Some((done * 100 / total.max(1)) as u32),
+            }))
+            .await;
+        }
+    };
+    let running = async {
+        let on_row = on_row;
+        let result = run::run(&plan, &llm, concurrency, &cancel, &on_row).await;
+        // The sender goes with the callback, which ends the progress forwarding.
+        drop(on_row);
+        result
+    };
+    let (result, ()) = tokio::join!(running, forward);
+    let end = match &result {
+        Ok(report) => format!(
+            "{} {:.3} · {}/{} rows · {} calls, {} cached · ${:.4}",
+            report.metric,
+            report.score,
+            report.passed_rows,
+            report.rows,
+            report.calls,
+            report.cache_hits,
+            report.cost_usd
+        ),
+        Err(_) => "cancelled".to_string(),
+    };
+    send(WorkDoneProgress::End(WorkDoneProgressEnd {
+        message: Some(end),
+    }))
+    .await;
+    Ok(result.ok().map(Arc::new))
+}
+
+/// A token unique within the process.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Cancels the evaluation with this progress token (`window/workDoneProgress/cancel`).
+pub fn cancel_by_token(state: &Shared, token: &ProgressToken) -> bool {
+    let st = lock(state);
+    for eval in st.evals.values() {
+        if let Some(running) = &eval.running {
+            if running.token.as_ref() == Some(token) {
+                running.cancel.cancel();
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Cancels the evaluation of the prompt at `uri`.
+pub fn cancel(state: &Shared, uri: &Uri) -> Result<Value> {
+    let path =
+        path_of(uri).ok_or_else(|| invalid_params(format!("{} is not a file", uri.as_str())))?;
+    let st = lock(state);
+    let cancelled = st
+        .evals
+        .get(&path)
+        .and_then(|e| e.running.as_ref())
+        .map(|r| r.cancel.cancel())
+        .is_some();
+    Ok(json!({"cancelled": cancelled}))
+}
+
+/// Cancels every running evaluation (shutdown).
+pub fn cancel_all(state: &Shared) {
+    for eval in lock(state).evals.values() {
+        if let Some(running) = &eval.running {
+            running.cancel.cancel();
+        }
+    }
+}
+
+pub fn show(state: &Shared, uri: &Uri) -> Result<Value> {
+    let path =
+        path_of(uri).ok_or_else(|| invalid_params(format!("{} is not a file", uri.as_str())))?;
+    let last = lock(state).evals.get(&path).and_then(|e| e.last.clone());
+    Ok(last.map_or(Value::Null, |r| {
+        serde_json::to_value(&*r).unwrap_or(Value::Null)
+    }))
+}
+
+async fn refresh_lenses(client: &tower_lsp_server::Client, state: &Shared) {
+    if lock(state).client.code_lens_refresh {
+        if let Err(e) = client.code_lens_refresh().await {
+            tracing::debug!("code lens refresh: {e}");
+        }
+    }
+}
+
+/// Failing rows as diagnostics on their lines of the dataset file.
+async fn publish_rows(client: &tower_lsp_server::Client, state: &Shared, report: &Report) {
+    let path = PathBuf::from(&report.dataset);
+    let Some(uri) = uri_of(&path) else { return };
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let diagnostics = row_diagnostics(report, &text);
+    let send = lock(state).set_dataset_diagnostics(&uri, DatasetSource::Eval, diagnostics);
+    if let Some(all) = send {
+        client.publish_diagnostics(uri, all, None).await;
+    }
+}
+
+fn shorten(text: &str, most: usize) -> String {
+    if text.chars().count() <= most {
+        text.to_string()
+    } else {
+        text.chars().take(most - 1).collect::<String>() + "…"
+    }
+}
+
+/// What a failing row shows: score, input, expected, output, and why.
+pub fn row_details(report: &Report, row: &RowResult) -> String {
+    let mut out = match (&row.error, row.score) {
+        (Some(e), _) => format!("row {} could not be evaluated: {e}", row.row),
+        (None, Some(s)) => format!(
+            "row {} failed: {} {s:.3} (a row passes at {})",
+            row.row, report.metric, report.threshold
+        ),
+        (None, None) => format!("row {} has no score", row.row),
+    };
+    out.push_str(&format!(
+        "\ninput: {}",
+        shorten(&Value::Object(row.input.clone()).to_string(), 400)
+    ));
+    out.push_str(&format!("\nexpected: {}", shorten(&row.expected, 400)));
+    if let Some(output) = &row.output {
+        out.push_str(&format!("\noutput: {}", shorten(output, 400)));
+    }
+    for p in &row.problems {
+        out.push_str(&format!("\n{p}"));
+    }
+    if let Some(reason) = &row.reason {
+        out.push_str(&format!("\njudge: {reason}"));
+    }
+    out
+}
+
+fn row_diagnostics(report: &Report, text: &str) -> Vec<Diagnostic> {
+    let lines: Vec<&str> = text.lines().collect();
+    report
+        .per_row
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| {
+            let line = r.line.saturating_sub(1);
+            let width = lines.get(line).map_or(0, |l| l.encode_utf16().count());
+            Diagnostic {
+                range: Range::new(
+                    Position::new(line as u32, 0),
+                    Position::new(line as u32, width as u32),
+                ),
+                severity: Some(if r.error.is_some() {
+                    DiagnosticSeverity::ERROR
+                } else {
+                    DiagnosticSeverity::WARNING
+                }),
+                code: Some(NumberOrString::String("eval-row".into())),
+                source: Some("promptls eval".into()),
+                message: row_details(report, r),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// The hover on a row of a dataset file that an evaluation found failing.
+pub fn dataset_hover(state: &Shared, uri: &Uri, position: Position) -> Option<Hover> {
+    let path = path_of(uri)?;
+    let st = lock(state);
+    let (report, row) = st
+        .evals
+        .values()
+        .filter_map(|e| e.last.as_ref())
+        .find_map(|report| {
+            (Path::new(&report.dataset) == path)
+                .then(|| {
+                    report
+                        .per_row
+                        .iter()
+                        .find(|r| r.line == position.line as usize + 1)
+                })
+                .flatten()
+                .map(|row| (report.clone(), row.clone()))
+        })?;
+    let mut text = format!(
+        "**{}** on {} — {}\n\n```text\n{}\n```",
+        Path::new(&report.file)
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+        report.model,
+        match row.score {
+            Some(s) => format!("{} {s:.3}", report.metric),
+            None => "no score".into(),
+        },
+        row_details(&report, &row)
+    );
+    if row.cached {
+        text.push_str("\n\n(answer from the cache)");
+    }
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: text,
+        }),
+        range: None,
+    })
+}
+
+/// Recomputes the live scores of an open prompt from the cache (blocking: renders every
+/// row and reads the cache). `None` when the prompt cannot be evaluated, the dataset is
+/// too large, or there is no cache yet.
+pub fn live_scores(state: &Shared, path: &Path, text: &str, version: Option<i32>) -> Option<Live> {
+    let parsed = crate::syntax::parse(text);
+    let fm = parsed.frontmatter.as_ref()?;
+    crate::settings::get(fm, "dataset")?;
+    let config = workspace_config(state, path).ok()?;
+    if !config.cache_path().is_file() {
+        return None;
+    }
+    let plan = run::plan(path, text, &config, &Overrides::default()).ok()?;
+    if plan.rows.len() > LIVE_MAX_ROWS {
+        return None;
+    }
+    let llm = client_for(state, &config).ok()?;
+    let mut rows = Vec::new();
+    let mut stale = 0;
+    for (i, row) in plan.rows.iter().enumerate() {
+        let Ok(request) = plan.request(row) else {
+            stale += 1;
+            continue;
+        };
+        let Some(answer) = llm.cached(&plan.provider, &request) else {
+            stale += 1;
+            continue;
+        };
+        let Ok(references) = plan.expected(row) else {
+            continue;
+        };
+        let scored = plan.score_answer(&answer.text, &references);
+        rows.push(RowResult {
+            row: plan.row_numbers.get(i).copied().unwrap_or(i + 1),
+            line: row.line,
+            input: Default::default(),
+            output: Some(answer.text),
+            expected: references.first().cloned().unwrap_or_default(),
+            passed: scored.score.is_some_and(|s| s >= plan.threshold - 1e-12),
+            score: scored.score,
+            problems: scored.problems,
+            error: scored.error,
+            reason: None,
+            cached: true,
+            calls: 0,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cost_usd: 0.0,
+            latency_ms: 0.0,
+            key: String::new(),
+        });
+    }
+    // The judge needs calls; live scores are tier 2 only.
+    if matches!(plan.scoring, run::Scoring::Judge { .. }) || rows.is_empty() {
+        return None;
+    }
+    let report = run::summarise(&plan, rows, 0.0);
+    Some(Live {
+        version,
+        metric: report.metric,
+        score: report.score,
+        cached: report.scored,
+        passed: report.passed_rows,
+        stale,
+    })
+}
+
+/// Stores live scores; whether they changed (so the lenses need a refresh).
+pub fn set_live(state: &Shared, path: &Path, live: Option<Live>) -> bool {
+    let mut st = lock(state);
+    let entry = st.evals.entry(path.to_path_buf()).or_default();
+    let changed = entry
+        .live
+        .as_ref()
+        .map(|l| (&l.metric, l.score, l.cached, l.stale))
+        != live
+            .as_ref()
+            .map(|l| (&l.metric, l.score, l.cached, l.stale));
+    entry.live = live;
+    changed
+}
+
+pub async fn refresh_after_live(client: &tower_lsp_server::Client, state: &Shared) {
+    refresh_lenses(client, state).await;
+}
+
+/// The lenses on the first line of a prompt that has a dataset.
+pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
+    let parsed = crate::syntax::parse(&snapshot.text);
+    let has_dataset = parsed
+        .frontmatter
+        .as_ref()
+        .and_then(|fm| crate::settings::get(fm, "dataset"))
+        .is_some();
+    if !has_dataset {
+        return Vec::new();
+    }
+    let Some(path) = snapshot.path.clone() else {
+        return Vec::new();
+    };
+    let uri = json!({"uri": snapshot.uri});
+    let at = Range::new(Position::new(0, 0), Position::new(0, 0));
+    let lens = |title: String, command: &str| CodeLens {
+        range: at,
+        command: Some(Command {
+            title,
+            command: command.to_string(),
+            arguments: Some(vec![uri.clone()]),
+        }),
+        data: None,
+    };
+    let st = lock(state);
+    let eval = st.evals.get(&path);
+    let mut out = Vec::new();
+    match eval.and_then(|e| e.running.as_ref()) {
+        Some(running) => out.push(lens(
+            format!(
+                "■ Cancel evaluation ({}/{} rows)",
+                running.done, running.total
+            ),
+            CancelEvaluation::ID,
+        )),
+        None => out.push(lens("▶ Evaluate".into(), Evaluate::ID)),
+    }
+    if let Some(report) = eval.and_then(|e| e.last.as_ref()) {
+        out.push(lens(
+            format!(
+                "{} {:.3} · {}/{} · ${:.4}",
+                report.metric, report.score, report.passed_rows, report.rows, report.cost_usd
+            ),
+            ShowEvaluation::ID,
+        ));
+    }
+    if let Some(live) = eval.and_then(|e| e.live.as_ref()) {
+        let total = live.cached + live.stale;
+        let title = if live.stale == 0 {
+            format!(
+                "live {} {:.3} · {}/{} from cache",
+                live.metric, live.score, live.passed, total
+            )
+        } else {
+            format!(
+                "live {} {:.3} · {}/{} from cache · {} stale",
+                live.metric, live.score, live.passed, live.cached, live.stale
+            )
+        };
+        out.push(lens(title, Evaluate::ID));
+    }
+    out
+}

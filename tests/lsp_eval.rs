@@ -1,0 +1,303 @@
+//! Evaluations in the editor, end to end: the real `promptls lsp` over stdio, a model
+//! server on 127.0.0.1: the Evaluate lens and command, work-done progress, the score
+//! lens, failing rows as diagnostics and hovers in the dataset file, live scores from
+//! the cache while typing, cancel, and evaluate-on-save.
+
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
+#[path = "support/mock_llm.rs"]
+mod mock_llm;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lsp_client::{file_uri, Client};
+use mock_llm::{Mock, Received, Reply};
+use serde_json::{json, Value};
+
+const KEY: &str = "sk-test-LSP-51c0";
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_promptls"))
+}
+
+fn last_user_text(request: &Received) -> String {
+    request.body["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .map(|m| {
+            m["content"]
+                .as_str()
+                .map_or_else(|| m["content"].to_string(), str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+/// Positive when the review says great or love (so it misses the sarcasm of row 4).
+fn sentiment_model(request: &Received) -> Reply {
+    let text = last_user_text(request).to_lowercase();
+    let label = if text.contains("great") || text.contains("love") {
+        "positive"
+    } else {
+        "negative"
+    };
+    Reply::ok(json!({
+        "choices": [{"message": {"role": "assistant", "content": label}}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 10}
+    }))
+}
+
+fn prompt(instruction: &str) -> String {
+    format!(
+        "---\nmodel: mock/tiny\ninput:\n  schema:\n    text: string\n    tier: string\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.metric: exact_match\n---\n{{{{role \"system\"}}}}\n{instruction}\n{{{{#ifEquals tier \"vip\"}}}}Be extra careful: a VIP customer.{{{{/ifEquals}}}}\n{{{{role \"user\"}}}}\n{{{{text}}}}\n"
+    )
+}
+
+fn workspace(base_url: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |relative: &str, text: &str| {
+        let path = dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "promptls.toml",
+        &format!(
+            "[providers.mock]\nbase_url = \"{base_url}\"\napi_key_env = \"MOCK_KEY\"\nprices = {{ \"tiny\" = {{ input = 1.0, output = 2.0 }} }}\n[eval]\nattempts = 1\n"
+        ),
+    );
+    write(".env", &format!("MOCK_KEY={KEY}\n"));
+    write(
+        "data/reviews.csv",
+        "text,tier,label\nI love it,vip,positive\nGreat value,basic,positive\nBroke in a day,basic,negative\n\"Great, it broke again\",vip,negative\nNever buying again,basic,negative\n",
+    );
+    write("sentiment.prompt", &prompt("Classify the review."));
+    dir
+}
+
+fn capabilities() -> Value {
+    json!({
+        "window": {"workDoneProgress": true},
+        "workspace": {"codeLens": {"refreshSupport": true}},
+        "textDocument": {"hover": {"contentFormat": ["markdown"]}},
+    })
+}
+
+fn lens_titles(client: &mut Client, uri: &str) -> Vec<String> {
+    let lenses = client.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    lenses
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["command"]["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The next `$/progress` of kind `kind`.
+fn progress(client: &mut Client, kind: &str) -> Value {
+    client.wait_for(&format!("progress {kind}"), |m| {
+        m["method"] == "$/progress" && m["params"]["value"]["kind"] == kind
+    })["params"]
+        .clone()
+}
+
+/// Starts the model server on a runtime that lives as long as the test.
+fn mock(
+    respond: impl Fn(&Received) -> Reply + Send + Sync + 'static,
+) -> (tokio::runtime::Runtime, Mock) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mock = runtime.block_on(Mock::start_with(respond));
+    (runtime, mock)
+}
+
+fn start(root: &Path) -> Client {
+    let mut client = Client::start(&binary(), false);
+    client.initialize(root, capabilities(), json!({}));
+    client
+}
+
+#[test]
+fn evaluate_from_the_editor_with_progress_lenses_and_row_diagnostics() {
+    let (_rt, mock) = mock(sentiment_model);
+    let dir = workspace(&mock.base_url);
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let mut client = start(&root);
+    let prompt_path = root.join("sentiment.prompt");
+    let uri = client.open(&prompt_path, &prompt("Classify the review."), 1);
+    let dataset_uri = file_uri(&root.join("data/reviews.csv"));
+
+    assert_eq!(lens_titles(&mut client, &uri), vec!["▶ Evaluate"]);
+    let lenses = client.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    assert_eq!(lenses[0]["command"]["command"], "promptls.evaluate");
+    assert_eq!(lenses[0]["range"]["start"]["line"], 0);
+
+    let started = client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.evaluate", "arguments": [{"uri": uri}]}),
+    );
+    assert_eq!(started, json!({"started": true}));
+    let create = client.wait_for("a progress token", |m| {
+        m["method"] == "window/workDoneProgress/create"
+    });
+    let token = create["params"]["token"].clone();
+    let begin = progress(&mut client, "begin");
+    assert_eq!(begin["token"], token);
+    assert_eq!(begin["value"]["title"], "Evaluating sentiment.prompt");
+    assert_eq!(begin["value"]["cancellable"], true);
+    let end = progress(&mut client, "end");
+    let message = end["value"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("exact_match 0.800 · 4/5 rows · 5 calls, 0 cached"),
+        "{message}"
+    );
+
+    // The failing row, on its line of the dataset, with input, expected and output.
+    let rows = client.diagnostics(&dataset_uri, |p| {
+        !p["diagnostics"].as_array().unwrap().is_empty()
+    });
+    let rows = rows["diagnostics"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["range"]["start"]["line"], 4);
+    assert_eq!(rows[0]["code"], "eval-row");
+    let text = rows[0]["message"].as_str().unwrap();
+    assert!(text.contains("row 4 failed: exact_match 0.000"), "{text}");
+    assert!(
+        text.contains("Great, it broke again")
+            && text.contains("expected: negative")
+            && text.contains("output: positive"),
+        "{text}"
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": dataset_uri}, "position": {"line": 4, "character": 3}}),
+    );
+    let hover_text = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        hover_text.contains("output: positive") && hover_text.contains("mock/tiny"),
+        "{hover_text}"
+    );
+
+    client.wait_for("a lens refresh", |m| {
+        m["method"] == "workspace/codeLens/refresh"
+    });
+    let titles = lens_titles(&mut client, &uri);
+    assert!(
+        titles.contains(&"exact_match 0.800 · 4/5 · $0.0006".to_string()),
+        "{titles:?}"
+    );
+
+    // Live scores: an edit in the VIP branch makes the two VIP rows stale; the other
+    // three are scored from the cache.
+    let edited = prompt("Classify the review.").replace("Be extra careful", "Take care");
+    client.change(&uri, 2, json!([{"text": edited}]));
+    let mut live = String::new();
+    for _ in 0..50 {
+        client.wait_for("a lens refresh", |m| {
+            m["method"] == "workspace/codeLens/refresh"
+        });
+        if let Some(t) = lens_titles(&mut client, &uri)
+            .into_iter()
+            .find(|t| t.starts_with("live"))
+        {
+            live = t;
+            if live.contains("stale") {
+                break;
+            }
+        }
+    }
+    assert_eq!(live, "live exact_match 1.000 · 3/3 from cache · 2 stale");
+    // No call was made for the live scores.
+    assert_eq!(mock.requests().len(), 5);
+
+    // Evaluating again sends only the two changed rows.
+    client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.evaluate", "arguments": [{"uri": uri}]}),
+    );
+    let end = progress(&mut client, "end");
+    let message = end["value"]["message"].as_str().unwrap();
+    assert!(message.contains("2 calls, 3 cached"), "{message}");
+    assert_eq!(mock.requests().len(), 7);
+
+    let report = client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.showEvaluation", "arguments": [{"uri": uri}]}),
+    );
+    assert_eq!(report["cache_hits"], 3);
+    assert_eq!(client.shutdown_and_exit().code(), Some(0));
+}
+
+#[test]
+fn cancel_stops_a_slow_run_and_evaluate_on_save_respects_the_row_budget() {
+    let (_rt, mock) = mock(|request| {
+        Reply::Slow(
+            Duration::from_millis(400),
+            Box::new(sentiment_model(request)),
+        )
+    });
+    let dir = workspace(&mock.base_url);
+    // One call at a time, so the run takes about 2 s.
+    std::fs::write(
+        dir.path().join("promptls.toml"),
+        format!(
+            "[providers.mock]\nbase_url = \"{}\"\nconcurrency = 1\n[eval]\nconcurrency = 1\n",
+            mock.base_url
+        ),
+    )
+    .unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let mut client = start(&root);
+    let uri = client.open(
+        &root.join("sentiment.prompt"),
+        &prompt("Classify the review."),
+        1,
+    );
+    client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.evaluate", "arguments": [{"uri": uri}]}),
+    );
+    let begin = progress(&mut client, "begin");
+    // A second start while one runs is refused.
+    let again = client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.evaluate", "arguments": [{"uri": uri}]}),
+    );
+    assert_eq!(again["started"], false);
+    let titles = lens_titles(&mut client, &uri);
+    assert!(titles[0].starts_with("■ Cancel evaluation"), "{titles:?}");
+    client.notify(
+        "window/workDoneProgress/cancel",
+        json!({"token": begin["token"]}),
+    );
+    let end = progress(&mut client, "end");
+    assert_eq!(end["value"]["message"], "cancelled");
+    assert!(mock.requests().len() < 5, "the run stopped early");
+    client.wait_for("a lens refresh", |m| {
+        m["method"] == "workspace/codeLens/refresh"
+    });
+    assert_eq!(lens_titles(&mut client, &uri), vec!["▶ Evaluate"]);
+
+    // Evaluate on save, at most two rows.
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"promptls": {"evaluate": {"onSave": true, "rowBudget": 2}}}}),
+    );
+    client.notify(
+        "textDocument/didSave",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let end = progress(&mut client, "end");
+    let message = end["value"]["message"].as_str().unwrap();
+    assert!(message.contains("/2 rows"), "{message}");
+    assert_eq!(client.shutdown_and_exit().code(), Some(0));
+}
