@@ -71,3 +71,54 @@ proptest! {
         }
     }
 }
+
+/// Pieces of what models answer and what people write in promptls.toml.
+fn answer_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("```".to_string()),
+        Just("```json\n".to_string()),
+        Just("{".to_string()),
+        Just("}".to_string()),
+        Just("[".to_string()),
+        Just("]".to_string()),
+        Just("\"score\"".to_string()),
+        Just("score".to_string()),
+        Just(": ".to_string()),
+        Just("/".to_string()),
+        Just(" out of ".to_string()),
+        Just("\"reason\": \"ok\"".to_string()),
+        Just(",".to_string()),
+        Just("\n".to_string()),
+        Just("[providers.x]\n".to_string()),
+        Just("rpm = ".to_string()),
+        Just("api_key = \"k\"\n".to_string()),
+        Just("prices = { \"m\" = { input = 1, output = 2 } }\n".to_string()),
+        Just("é".to_string()),
+        Just("🙂".to_string()),
+        (0u32..2000).prop_map(|n| n.to_string()),
+        (0u32..100).prop_map(|n| format!("{}.{}", n / 10, n % 10)),
+        "[a-z ]{0,6}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    /// Whatever a model or a judge answers: no panic, a score in 0..=1, and the JSON
+    /// taken out of an answer is a piece of it.
+    #[test]
+    fn model_answers_are_read_without_panics(pieces in prop::collection::vec(answer_piece(), 0..24)) {
+        use promptls::eval::{judge, output};
+        let answer: String = pieces.concat();
+        if let Ok((score, _)) = judge::parse_score(&answer) {
+            prop_assert!((0.0..=1.0).contains(&score), "{score} from {answer:?}");
+        }
+        let inner = output::json_text(&answer);
+        prop_assert!(answer.contains(inner));
+        let schema = serde_json::json!({"type": "object", "required": ["score"]});
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let read = output::read(&answer, true, Some(&validator));
+        prop_assert!(read.json.is_some() || !read.problems.is_empty());
+        let _ = promptls::config::parse_file(&answer);
+    }
+}

@@ -289,15 +289,20 @@ impl Config {
         policy
     }
 
-    /// The client for a run: this workspace's limits and retry policy, and its cache
-    /// (`reads_cache: false` is `--no-cache`: every row is sent, answers still stored).
-    pub fn client(&self, reads_cache: bool) -> Result<Client, String> {
+    /// The cache file, with its folder created.
+    pub fn cache_path_ensured(&self) -> Result<PathBuf, String> {
         let path = self.cache_path();
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder)
                 .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
         }
-        let cache = Cache::open(&path)?;
+        Ok(path)
+    }
+
+    /// The client for a run: this workspace's limits and retry policy, and its cache
+    /// (`reads_cache: false` is `--no-cache`: every row is sent, answers still stored).
+    pub fn client(&self, reads_cache: bool) -> Result<Client, String> {
+        let cache = Cache::open(&self.cache_path_ensured()?)?;
         let client = Client::with_limits(self.retry_policy(), self.limits()).with_cache(cache);
         Ok(if reads_cache {
             client

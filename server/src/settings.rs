@@ -17,6 +17,10 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("optimizer", "optimizer name, or {name, trials, demos, ...}"),
     ("split", "train/dev split of the dataset"),
     ("judge", "rubric (and model) for the judge metric"),
+    (
+        "threshold",
+        "score a row needs to pass (default 1 for exact_match, contains, regex, json_match; 0.5 otherwise)",
+    ),
 ];
 
 /// Metric names (`promptls.metric`); `rouge_l` style spellings are accepted as aliases.

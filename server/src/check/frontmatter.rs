@@ -64,6 +64,17 @@ pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
         ));
         return;
     }
+    // The judge metric grades against a rubric; without one there is nothing to ask.
+    if let Some(metric) = settings::get(root, "metric") {
+        let is_judge = metric.as_str().and_then(settings::canonical_metric) == Some("judge");
+        if is_judge && settings::get(root, "judge").is_none() {
+            out.push(Diagnostic::warning(
+                "judge-rubric",
+                metric.span,
+                "the judge metric needs `promptls.judge`: the rubric the judge model grades against",
+            ));
+        }
+    }
     for entry in root.entries() {
         let key = entry.key.key_string();
         let (k, v) = (&entry.key, &entry.value);
@@ -289,7 +300,28 @@ fn check_promptls_key(field: &str, k: &YamlNode, v: &YamlNode, out: &mut Vec<Dia
                 ));
             }
         }
-        "judge" => {}
+        "judge" => {
+            if let Err(message) = crate::eval::judge::Judge::from_json(Some(&v.to_json())) {
+                out.push(Diagnostic::error(
+                    "wrong-type",
+                    v.span,
+                    format!("`promptls.judge`: {message}"),
+                ));
+            }
+        }
+        "threshold" => {
+            let ok = v
+                .to_json()
+                .as_f64()
+                .is_some_and(|t| (0.0..=1.0).contains(&t));
+            if !ok {
+                out.push(Diagnostic::error(
+                    "wrong-type",
+                    v.span,
+                    "`promptls.threshold` must be a number from 0 to 1 (the score a row needs to pass)",
+                ));
+            }
+        }
         _ => {
             let mut d = Diagnostic::warning(
                 "unknown-key",
@@ -425,6 +457,10 @@ mod tests {
             ("---\npromptls.optimizer.trials: 3\n---\nHi", &["extension-key-dots@promptls.optimizer.trials: Dotprompt splits extension keys at the last dot, so this is not `promptls.optimizer`; nest it instead: `promptls.optimizer: {...}`"]),
             ("---\npromptls.datset: a.csv\n---\nHi", &["unknown-key@promptls.datset: unknown promptls setting `promptls.datset`; did you mean `promptls.dataset`?"]),
             ("---\npromptls.teacher: gpt-4o\n---\nHi", &["model-name@gpt-4o: model names are `provider/model`, e.g. `openai/gpt-4o`"]),
+            ("---\npromptls.metric: judge\n---\nHi", &["judge-rubric@judge: the judge metric needs `promptls.judge`: the rubric the judge model grades against"]),
+            ("---\npromptls.metric: judge\npromptls.judge: {rubric: Be kind, model: openai/gpt-4o}\npromptls.threshold: 0.7\n---\nHi", &[]),
+            ("---\npromptls.judge: {rubrik: x}\n---\nHi", &["wrong-type@{rubrik: x}: `promptls.judge`: unknown judge setting `rubrik` (rubric, model)"]),
+            ("---\npromptls.threshold: 2\n---\nHi", &["wrong-type@2: `promptls.threshold` must be a number from 0 to 1 (the score a row needs to pass)"]),
             ("---\nraw: {a: 1}\n---\nHi", &["ignored-key@raw: `raw` is filled in by Dotprompt when the prompt is parsed; this value is ignored"]),
         ];
         for (source, expected) in cases {

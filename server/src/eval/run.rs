@@ -25,7 +25,7 @@ use super::split::{self, Split};
 use crate::config::Config;
 use crate::llm::cache;
 use crate::llm::catalog::Price;
-use crate::llm::client::Client;
+use crate::llm::client::{Answer, Client};
 use crate::llm::provider::{self, Provider};
 use crate::llm::wire::ChatRequest;
 use crate::render::{CompiledPrompt, DataArgument, Renderer};
@@ -465,8 +465,10 @@ pub struct Report {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cancelled;
 
-/// Runs the plan: at most `concurrency` rows at once; `on_row` sees each row as it
-/// finishes with (done, total). Cancelling stops the calls in flight and returns
+/// Runs the plan. Every row is rendered and looked up in the cache first (in one
+/// transaction), so a re-run, or an edit that changed a few rows, sends only the rows
+/// without an answer; those run at most `concurrency` at once. `on_row` sees each row as
+/// it finishes with (done, total). Cancelling stops the calls in flight and returns
 /// `Cancelled`.
 pub async fn run(
     plan: &Plan,
@@ -475,19 +477,47 @@ pub async fn run(
     cancel: &CancellationToken,
     on_row: &(dyn Fn(&RowResult, usize, usize) + Send + Sync),
 ) -> Result<Report, Cancelled> {
+    use rayon::prelude::*;
     let started = Instant::now();
     let total = plan.rows.len();
-    let mut results: Vec<RowResult> = Vec::with_capacity(total);
+    let prepared: Vec<Prepared> = plan
+        .rows
+        .par_iter()
+        .enumerate()
+        .map(|(i, row)| prepare(plan, i, row))
+        .collect();
+    let keys: Vec<&str> = prepared.iter().map(|p| p.result.key.as_str()).collect();
+    let hits = client.cached_many(&keys);
+    let judged = matches!(plan.scoring, Scoring::Judge { .. });
+    let (from_cache, to_call): (Vec<_>, Vec<_>) = prepared
+        .into_iter()
+        .zip(hits)
+        .enumerate()
+        .partition(|(_, (p, hit))| hit.is_some() && !judged && p.request.is_some());
+
+    let mut results: Vec<(usize, RowResult)> = from_cache
+        .into_par_iter()
+        .map(|(i, (p, hit))| {
+            let answer = Answer {
+                response: hit.expect("partitioned on hits"),
+                attempts: 0,
+                cached: true,
+            };
+            (i, finish(plan, p, answer, 0.0))
+        })
+        .collect();
+    for (done, (_, row)) in results.iter().enumerate() {
+        on_row(row, done + 1, total);
+    }
+
     // The row futures are made up front (they do nothing until polled): a lazily mapped
     // iterator of borrowed rows makes the run's future not provably `Send` (rustc's
     // higher-ranked lifetime limitation), and the editor spawns runs on other threads.
-    let rows: Vec<_> = plan
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| evaluate_row(plan, client, i, row))
+    let calls: Vec<_> = to_call
+        .into_iter()
+        .map(|(i, (p, _))| async move { (i, evaluate_row(plan, client, p).await) })
         .collect();
-    let mut stream = futures_util::stream::iter(rows).buffer_unordered(concurrency.max(1));
+    let mut stream = futures_util::stream::iter(calls).buffer_unordered(concurrency.max(1));
     loop {
         let next = tokio::select! {
             biased;
@@ -496,19 +526,27 @@ pub async fn run(
         };
         let Some(result) = next else { break };
         results.push(result);
-        if let Some(last) = results.last() {
+        if let Some((_, last)) = results.last() {
             on_row(last, results.len(), total);
         }
     }
-    results.sort_by_key(|r| r.row);
+    results.sort_by_key(|(i, _)| *i);
+    let per_row = results.into_iter().map(|(_, r)| r).collect();
     Ok(summarise(
         plan,
-        results,
+        per_row,
         started.elapsed().as_secs_f64() * 1000.0,
     ))
 }
 
-async fn evaluate_row(plan: &Plan, client: &Client, index: usize, row: &Row) -> RowResult {
+/// A row ready to send: its request and expected outputs, or the error that stops it.
+struct Prepared {
+    result: RowResult,
+    request: Option<ChatRequest>,
+    references: Vec<String>,
+}
+
+fn prepare(plan: &Plan, index: usize, row: &Row) -> Prepared {
     let mut input = row.values.clone();
     input.shift_remove(&plan.target);
     let expected = plan.expected(row);
@@ -535,31 +573,40 @@ async fn evaluate_row(plan: &Plan, client: &Client, index: usize, row: &Row) -> 
         latency_ms: 0.0,
         key: String::new(),
     };
-    let request = match plan.request(row) {
-        Ok(r) => r,
-        Err(e) => {
-            result.error = Some(e);
-            return result;
-        }
-    };
-    result.key = cache::key(&plan.provider.name, &request);
     let references = match expected {
         Ok(r) => r,
         Err(e) => {
             result.error = Some(e);
-            return result;
+            return Prepared {
+                result,
+                request: None,
+                references: Vec::new(),
+            };
         }
     };
-    let began = Instant::now();
-    let answer = match client.chat(&plan.provider, &request).await {
-        Ok(a) => a,
+    let request = match plan.request(row) {
+        Ok(r) => r,
         Err(e) => {
-            result.calls = e.attempts;
-            result.error = Some(e.message);
-            return result;
+            result.error = Some(e);
+            return Prepared {
+                result,
+                request: None,
+                references,
+            };
         }
     };
-    result.latency_ms = began.elapsed().as_secs_f64() * 1000.0;
+    result.key = cache::key(&plan.provider.name, &request);
+    Prepared {
+        result,
+        request: Some(request),
+        references,
+    }
+}
+
+/// A row with its answer: usage, cost, tier 1 and tier 2.
+fn finish(plan: &Plan, prepared: Prepared, answer: Answer, latency_ms: f64) -> RowResult {
+    let mut result = prepared.result;
+    result.latency_ms = latency_ms;
     result.cached = answer.cached;
     result.calls = answer.attempts;
     if !answer.cached {
@@ -571,64 +618,100 @@ async fn evaluate_row(plan: &Plan, client: &Client, index: usize, row: &Row) -> 
             answer.response.completion_tokens,
         );
     }
-    let scored = plan.score_answer(&answer.response.text, &references);
+    let scored = plan.score_answer(&answer.response.text, &prepared.references);
     result.output = Some(answer.response.text);
     result.problems = scored.problems;
     result.score = scored.score;
     result.error = scored.error;
+    result.passed = result.score.is_some_and(|s| s >= plan.threshold - 1e-12);
+    result
+}
+
+async fn evaluate_row(plan: &Plan, client: &Client, prepared: Prepared) -> RowResult {
+    let Some(request) = &prepared.request else {
+        return prepared.result;
+    };
+    let began = Instant::now();
+    let answer = match client.chat(&plan.provider, request).await {
+        Ok(a) => a,
+        Err(e) => {
+            let mut result = prepared.result;
+            result.calls = e.attempts;
+            result.error = Some(e.message);
+            return result;
+        }
+    };
+    let latency = if answer.cached {
+        0.0
+    } else {
+        began.elapsed().as_secs_f64() * 1000.0
+    };
+    let mut result = finish(plan, prepared, answer, latency);
     if let Scoring::Judge {
         judge,
         model,
         provider,
     } = &plan.scoring
     {
-        if result.problems.is_empty() {
-            let (_, judge_model) = provider::split_model(model).unwrap_or(("", model));
-            let mut config = Map::new();
-            config.insert("temperature".into(), Value::from(0));
-            let request = ChatRequest {
-                model: judge_model.to_string(),
-                messages: judge.messages(
-                    &result.input,
-                    result.output.as_deref().unwrap_or(""),
-                    (!result.expected.is_empty()).then_some(result.expected.as_str()),
-                ),
-                config,
-                json_output: true,
-            };
-            match client.chat(provider, &request).await {
-                Ok(answer) => {
-                    result.calls += answer.attempts;
-                    if !answer.cached {
-                        result.prompt_tokens += answer.response.prompt_tokens;
-                        result.completion_tokens += answer.response.completion_tokens;
-                        result.cost_usd += Plan::cost(
-                            plan.judge_price,
-                            answer.response.prompt_tokens,
-                            answer.response.completion_tokens,
-                        );
-                    }
-                    match judge::parse_score(&answer.response.text) {
-                        Ok((score, reason)) => {
-                            result.score = Some(score);
-                            result.reason = reason;
-                        }
-                        Err(e) => {
-                            result.score = None;
-                            result.error = Some(e);
-                        }
-                    }
-                }
-                Err(e) => {
-                    result.calls += e.attempts;
-                    result.score = None;
-                    result.error = Some(format!("judge: {}", e.message));
-                }
-            }
+        if result.problems.is_empty() && result.error.is_none() {
+            judge_row(plan, client, judge, model, provider, &mut result).await;
         }
     }
     result.passed = result.score.is_some_and(|s| s >= plan.threshold - 1e-12);
     result
+}
+
+/// Tier 3: asks the judge model to grade the row's output.
+async fn judge_row(
+    plan: &Plan,
+    client: &Client,
+    judge: &Judge,
+    model: &str,
+    provider: &Provider,
+    result: &mut RowResult,
+) {
+    let (_, judge_model) = provider::split_model(model).unwrap_or(("", model));
+    let mut config = Map::new();
+    config.insert("temperature".into(), Value::from(0));
+    let request = ChatRequest {
+        model: judge_model.to_string(),
+        messages: judge.messages(
+            &result.input,
+            result.output.as_deref().unwrap_or(""),
+            (!result.expected.is_empty()).then_some(result.expected.as_str()),
+        ),
+        config,
+        json_output: true,
+    };
+    match client.chat(provider, &request).await {
+        Ok(answer) => {
+            result.calls += answer.attempts;
+            if !answer.cached {
+                result.prompt_tokens += answer.response.prompt_tokens;
+                result.completion_tokens += answer.response.completion_tokens;
+                result.cost_usd += Plan::cost(
+                    plan.judge_price,
+                    answer.response.prompt_tokens,
+                    answer.response.completion_tokens,
+                );
+            }
+            match judge::parse_score(&answer.response.text) {
+                Ok((score, reason)) => {
+                    result.score = Some(score);
+                    result.reason = reason;
+                }
+                Err(e) => {
+                    result.score = None;
+                    result.error = Some(e);
+                }
+            }
+        }
+        Err(e) => {
+            result.calls += e.attempts;
+            result.score = None;
+            result.error = Some(format!("judge: {}", e.message));
+        }
+    }
 }
 
 /// The aggregate of finished rows (also used for live scores from the cache).

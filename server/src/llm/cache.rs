@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::wire::{ChatRequest, ChatResponse};
@@ -21,15 +21,42 @@ pub struct Cache {
 /// The cache key of a call: the provider name and the whole request (model, messages,
 /// config, JSON mode), as canonical JSON, hashed.
 pub fn key(provider: &str, request: &ChatRequest) -> String {
-    let canonical = json!({
-        "provider": provider,
-        "model": request.model,
-        "messages": request.messages,
-        "config": Value::Object(request.config.clone()),
-        "json": request.json_output,
-    });
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    /// The hashed JSON: `{"provider", "model", "messages", "config", "json"}` in this
+    /// order, serialised straight into the hasher (no copy of the messages).
+    #[derive(serde::Serialize)]
+    struct Canonical<'a> {
+        provider: &'a str,
+        model: &'a str,
+        messages: &'a [Value],
+        config: &'a serde_json::Map<String, Value>,
+        json: bool,
+    }
+    let mut hasher = Sha256::new();
+    let canonical = Canonical {
+        provider,
+        model: &request.model,
+        messages: &request.messages,
+        config: &request.config,
+        json: request.json_output,
+    };
+    serde_json::to_writer(&mut hasher, &canonical).expect("JSON values serialise");
+    let digest = hasher.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// A stored answer from its row (`text, prompt_tokens, completion_tokens`).
+fn response_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatResponse> {
+    Ok(ChatResponse {
+        text: r.get(0)?,
+        prompt_tokens: r.get::<_, i64>(1)? as u64,
+        completion_tokens: r.get::<_, i64>(2)? as u64,
+    })
 }
 
 impl Cache {
@@ -52,6 +79,11 @@ impl Cache {
             .map_err(sql)?;
         db.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| format!("not a SQLite database ({e})"))?;
+        // In WAL mode NORMAL keeps the file consistent through a crash of the process
+        // (only power loss can drop the last answers, which are then asked again);
+        // FULL would fsync after every stored answer.
+        db.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
         let version: i64 = db
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql)?;
@@ -87,21 +119,43 @@ impl Cache {
     }
 
     pub fn get(&self, key: &str) -> Option<ChatResponse> {
-        self.db
-            .query_row(
+        // Statements are prepared once per connection (a re-run looks up every row).
+        let mut statement = self
+            .db
+            .prepare_cached(
                 "SELECT text, prompt_tokens, completion_tokens FROM calls WHERE key = ?1",
-                params![key],
-                |r| {
-                    Ok(ChatResponse {
-                        text: r.get(0)?,
-                        prompt_tokens: r.get::<_, i64>(1)? as u64,
-                        completion_tokens: r.get::<_, i64>(2)? as u64,
-                    })
-                },
             )
+            .ok()?;
+        statement
+            .query_row(params![key], response_of)
             .optional()
             .ok()
             .flatten()
+    }
+
+    /// The answers to many keys, read in one transaction (a re-run looks up every row).
+    pub fn get_many(&mut self, keys: &[&str]) -> Vec<Option<ChatResponse>> {
+        let Ok(transaction) = self.db.transaction() else {
+            return keys.iter().map(|k| self.get(k)).collect();
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        {
+            let Ok(mut statement) = transaction.prepare_cached(
+                "SELECT text, prompt_tokens, completion_tokens FROM calls WHERE key = ?1",
+            ) else {
+                return vec![None; keys.len()];
+            };
+            for key in keys {
+                let found = statement
+                    .query_row(params![key], response_of)
+                    .optional()
+                    .ok()
+                    .flatten();
+                out.push(found);
+            }
+        }
+        let _ = transaction.commit();
+        out
     }
 
     pub fn put(
@@ -112,11 +166,13 @@ impl Cache {
         response: &ChatResponse,
     ) -> Result<(), String> {
         self.db
-            .execute(
+            .prepare_cached(
                 "INSERT OR REPLACE INTO calls (key, provider, model, text, prompt_tokens, completion_tokens)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![key, provider, model, response.text, response.prompt_tokens as i64, response.completion_tokens as i64],
             )
+            .and_then(|mut statement| {
+                statement.execute(params![key, provider, model, response.text, response.prompt_tokens as i64, response.completion_tokens as i64])
+            })
             .map(|_| ())
             .map_err(|e| format!("cannot write the cache: {e}"))
     }
@@ -125,6 +181,25 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_are_the_digest_of_the_canonical_json() {
+        // The key format is stored in every cache file: it must not drift.
+        let r = request("héllo");
+        let canonical = json!({
+            "provider": "groq",
+            "model": r.model,
+            "messages": r.messages,
+            "config": Value::Object(r.config.clone()),
+            "json": r.json_output,
+        });
+        let want: String = Sha256::digest(canonical.to_string().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(key("groq", &r), want);
+    }
 
     fn request(text: &str) -> ChatRequest {
         ChatRequest {

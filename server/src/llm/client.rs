@@ -103,6 +103,18 @@ impl Client {
         cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
     }
 
+    /// The cached answers to many requests, read in one transaction; `None` for a miss,
+    /// and for every request when the cache is not read (`--no-cache`).
+    pub fn cached_many(&self, keys: &[&str]) -> Vec<Option<ChatResponse>> {
+        match (&self.cache, self.read_cache) {
+            (Some(cache), true) => cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_many(keys),
+            _ => vec![None; keys.len()],
+        }
+    }
+
     /// The provider's gate, made on first use.
     fn gate(&self, provider: &str) -> Arc<Gate> {
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
