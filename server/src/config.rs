@@ -216,6 +216,18 @@ impl Config {
         Provider::resolve(name, &settings, &|var| self.var(var))
     }
 
+    /// Whether calls to `name` need a key: a known cloud provider does; a local server or
+    /// another endpoint does only when `promptls.toml` names its `api_key_env`.
+    pub fn needs_key(&self, name: &str) -> bool {
+        if provider::known_names().any(|k| k == name) {
+            return provider::needs_key(name);
+        }
+        self.file
+            .providers
+            .get(name)
+            .is_some_and(|p| p.api_key_env.is_some())
+    }
+
     /// Each configured provider's limits (others use `Limits::default_for`).
     pub fn limits(&self) -> HashMap<String, Limits> {
         self.file

@@ -118,7 +118,7 @@ pub fn run(args: DoctorArgs) -> i32 {
         } else {
             "not checked (the cache cannot be opened)".to_string()
         };
-        if is_used && provider.key.is_none() && provider::needs_key(name) {
+        if is_used && provider.key.is_none() && config.needs_key(name) {
             trouble += 1;
         }
         println!(
@@ -143,7 +143,7 @@ fn key_status(config: &Config, provider: &Provider) -> String {
             "set (${var}, {})",
             config.var_source(var).unwrap_or("environment")
         ),
-        (None, Some(var)) if provider::needs_key(&provider.name) => format!("missing (${var})"),
+        (None, Some(var)) if config.needs_key(&provider.name) => format!("missing (${var})"),
         _ => "not needed".to_string(),
     }
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::files;
 use crate::config::Config;
 use crate::eval::metrics::{Normalize, Options};
-use crate::eval::run::{self, Overrides, Plan, Report, Rows};
+use crate::eval::run::{self, dollars, Overrides, Plan, Report, Rows};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -152,7 +152,7 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
     if plan.rows.is_empty() {
         return Err(format!("{}: no rows to evaluate", plan.dataset.display()));
     }
-    if plan.provider.key.is_none() {
+    if plan.provider.key.is_none() && config.needs_key(&plan.provider.name) {
         if let Some(var) = &plan.provider.key_env {
             tracing::warn!(
                 "no key for {} in ${var} (environment or .env); calls go out without one",
@@ -382,23 +382,26 @@ fn human(report: &Report, gates: &[Gate], baseline: Option<f64>) -> String {
         &mut out,
         "calls",
         format!(
-            "{} ({} cache hits)  tokens {} in / {} out  cost ${:.4}",
+            "{} ({} cache hits)  tokens {} in / {} out  cost {}",
             report.calls,
             report.cache_hits,
             report.prompt_tokens,
             report.completion_tokens,
-            report.cost_usd
+            dollars(report.cost_usd)
         ),
     );
+    let latency = if report.cache_hits as usize == report.rows {
+        "every answer from the cache".to_string()
+    } else {
+        format!(
+            "latency p50 {:.0} ms, p95 {:.0} ms",
+            report.latency_p50_ms, report.latency_p95_ms
+        )
+    };
     line(
         &mut out,
         "time",
-        format!(
-            "{:.1} s  latency p50 {:.0} ms, p95 {:.0} ms",
-            report.wall_ms / 1000.0,
-            report.latency_p50_ms,
-            report.latency_p95_ms
-        ),
+        format!("{:.1} s  {latency}", report.wall_ms / 1000.0),
     );
     let failing: Vec<&run::RowResult> = report.per_row.iter().filter(|r| !r.passed).collect();
     if !failing.is_empty() {

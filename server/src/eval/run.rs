@@ -461,6 +461,17 @@ pub struct Report {
     pub per_row: Vec<RowResult>,
 }
 
+/// A cost with the digits that matter: `$0.0412`, `$0.000011`, `$0`.
+pub fn dollars(usd: f64) -> String {
+    if usd == 0.0 {
+        "$0".to_string()
+    } else if usd < 0.0001 {
+        format!("${usd:.6}")
+    } else {
+        format!("${usd:.4}")
+    }
+}
+
 /// The run was cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cancelled;

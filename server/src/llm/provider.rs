@@ -71,6 +71,8 @@ struct Known {
     key_vars: &'static [&'static str],
     /// A variable that overrides the base URL.
     base_url_var: Option<&'static str>,
+    /// Whether the endpoint refuses calls without a key (local servers usually do not).
+    key_required: bool,
 }
 
 const KNOWN: &[Known] = &[
@@ -80,6 +82,7 @@ const KNOWN: &[Known] = &[
         base_url: "https://api.openai.com/v1",
         key_vars: &["OPENAI_API_KEY"],
         base_url_var: Some("OPENAI_BASE_URL"),
+        key_required: true,
     },
     Known {
         name: "groq",
@@ -87,6 +90,7 @@ const KNOWN: &[Known] = &[
         base_url: "https://api.groq.com/openai/v1",
         key_vars: &["GROQ_API_KEY"],
         base_url_var: None,
+        key_required: true,
     },
     Known {
         name: "together",
@@ -94,6 +98,7 @@ const KNOWN: &[Known] = &[
         base_url: "https://api.together.xyz/v1",
         key_vars: &["TOGETHER_API_KEY"],
         base_url_var: None,
+        key_required: true,
     },
     Known {
         name: "openrouter",
@@ -101,6 +106,7 @@ const KNOWN: &[Known] = &[
         base_url: "https://openrouter.ai/api/v1",
         key_vars: &["OPENROUTER_API_KEY"],
         base_url_var: None,
+        key_required: true,
     },
     Known {
         name: "ollama",
@@ -108,6 +114,7 @@ const KNOWN: &[Known] = &[
         base_url: "http://localhost:11434/v1",
         key_vars: &[],
         base_url_var: Some("OLLAMA_BASE_URL"),
+        key_required: false,
     },
     Known {
         name: "vllm",
@@ -115,6 +122,7 @@ const KNOWN: &[Known] = &[
         base_url: "http://localhost:8000/v1",
         key_vars: &["VLLM_API_KEY"],
         base_url_var: None,
+        key_required: false,
     },
     Known {
         name: "llamacpp",
@@ -122,6 +130,7 @@ const KNOWN: &[Known] = &[
         base_url: "http://localhost:8080/v1",
         key_vars: &[],
         base_url_var: None,
+        key_required: false,
     },
     Known {
         name: "lmstudio",
@@ -129,6 +138,7 @@ const KNOWN: &[Known] = &[
         base_url: "http://localhost:1234/v1",
         key_vars: &[],
         base_url_var: None,
+        key_required: false,
     },
     Known {
         name: "gemini",
@@ -136,6 +146,7 @@ const KNOWN: &[Known] = &[
         base_url: "https://generativelanguage.googleapis.com/v1beta",
         key_vars: &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
         base_url_var: None,
+        key_required: true,
     },
     Known {
         name: "googleai",
@@ -143,6 +154,7 @@ const KNOWN: &[Known] = &[
         base_url: "https://generativelanguage.googleapis.com/v1beta",
         key_vars: &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
         base_url_var: None,
+        key_required: true,
     },
     Known {
         name: "anthropic",
@@ -150,6 +162,7 @@ const KNOWN: &[Known] = &[
         base_url: "https://api.anthropic.com/v1",
         key_vars: &["ANTHROPIC_API_KEY"],
         base_url_var: None,
+        key_required: true,
     },
 ];
 
@@ -163,7 +176,7 @@ pub fn needs_key(name: &str) -> bool {
     KNOWN
         .iter()
         .find(|k| k.name == name)
-        .is_none_or(|k| !k.key_vars.is_empty())
+        .is_none_or(|k| k.key_required)
 }
 
 /// Splits `provider/model`; the model may itself contain slashes (`openrouter/meta/llama`).

@@ -328,14 +328,14 @@ async fn evaluate(
     let (result, ()) = tokio::join!(running, forward);
     let end = match &result {
         Ok(report) => format!(
-            "{} {:.3} · {}/{} rows · {} calls, {} cached · ${:.4}",
+            "{} {:.3} · {}/{} rows · {} calls, {} cached · {}",
             report.metric,
             report.score,
             report.passed_rows,
             report.rows,
             report.calls,
             report.cache_hits,
-            report.cost_usd
+            run::dollars(report.cost_usd)
         ),
         Err(_) => "cancelled".to_string(),
     };
@@ -655,8 +655,12 @@ pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
     if let Some(report) = eval.and_then(|e| e.last.as_ref()) {
         out.push(lens(
             format!(
-                "{} {:.3} · {}/{} · ${:.4}",
-                report.metric, report.score, report.passed_rows, report.rows, report.cost_usd
+                "{} {:.3} · {}/{} · {}",
+                report.metric,
+                report.score,
+                report.passed_rows,
+                report.rows,
+                run::dollars(report.cost_usd)
             ),
             ShowEvaluation::ID,
         ));
