@@ -362,3 +362,24 @@ fn tree_prints_the_tree_sitter_tree() {
     let out = promptls(&["tree", dir.join("broken.prompt").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
+
+#[test]
+fn model_aliases_from_promptls_toml_are_not_misspelt_names() {
+    let dir = temp_dir("aliases");
+    let prompt = dir.join("a.prompt");
+    std::fs::write(
+        &prompt,
+        "---\nmodel: fast\npromptls.teacher: big\n---\nHi\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("promptls.toml"), "").unwrap();
+    let before = stdout(&promptls(&["check", prompt.to_str().unwrap()]));
+    assert!(before.contains("warning[model-name]"), "{before}");
+    std::fs::write(
+        dir.join("promptls.toml"),
+        "[models.aliases]\nbig = \"groq/llama-3.3-70b-versatile\"\n",
+    )
+    .unwrap();
+    let after = stdout(&promptls(&["check", prompt.to_str().unwrap()]));
+    assert!(after.contains("no problems found"), "{after}");
+}

@@ -601,3 +601,110 @@ async fn doctor_shows_keys_by_source_and_probes_endpoints() {
     assert!(all.contains("missing ($GROQ_API_KEY)"), "{all}");
     assert!(all.contains("30 rpm"), "{all}");
 }
+
+/// The label the sentiment "model" gives `text`.
+fn label_for(text: &str) -> &'static str {
+    let text = text.to_lowercase();
+    if text.contains("great") || text.contains("love") {
+        "positive"
+    } else {
+        "negative"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gemini_and_anthropic_shaped_providers_evaluate_the_same() {
+    // One server answering in both shapes, by path.
+    let mock = Mock::start_with(|request| {
+        let body = &request.body;
+        if request.path.ends_with(":generateContent") {
+            let text = body["contents"].as_array().unwrap().last().unwrap()["parts"][0]["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            Reply::ok(json!({
+                "candidates": [{"content": {"role": "model", "parts": [{"text": label_for(&text)}]}}],
+                "usageMetadata": {"promptTokenCount": 30, "candidatesTokenCount": 1}
+            }))
+        } else if request.path == "/messages" {
+            let last = body["messages"].as_array().unwrap().last().unwrap();
+            let text = match &last["content"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Reply::ok(json!({
+                "content": [{"type": "text", "text": label_for(&text)}],
+                "usage": {"input_tokens": 30, "output_tokens": 1}
+            }))
+        } else {
+            Reply::status(404, "{}")
+        }
+    })
+    .await;
+    let ws = Workspace::new(&mock, "");
+    ws.write(
+        "promptls.toml",
+        &format!(
+            // Gemini's default of 15 requests a minute would pace these calls 4 s apart.
+            "[providers.gemini]\nbase_url = \"{0}\"\nrpm = 6000\n[providers.anthropic]\nbase_url = \"{0}\"\n",
+            mock.base_url
+        ),
+    );
+    ws.write(
+        ".env",
+        "GEMINI_API_KEY=g-secret-1\nANTHROPIC_API_KEY=a-secret-2\n",
+    );
+    for (model, path, header, key) in [
+        (
+            "gemini/gemini-2.0-flash",
+            "/models/gemini-2.0-flash:generateContent",
+            "x-goog-api-key",
+            "g-secret-1",
+        ),
+        (
+            "anthropic/claude-3-5-haiku-latest",
+            "/messages",
+            "x-api-key",
+            "a-secret-2",
+        ),
+    ] {
+        let before = mock.requests().len();
+        let out = promptls(
+            ws.dir.path(),
+            &[
+                "eval",
+                "sentiment.prompt",
+                "--model",
+                model,
+                "--format",
+                "json",
+            ],
+            &[],
+        )
+        .await;
+        let report = json_report(&out);
+        assert!(
+            (report["score"].as_f64().unwrap() - 0.8).abs() < 1e-12,
+            "{model}: {report:#}"
+        );
+        assert_eq!(report["prompt_tokens"], 150, "{model}");
+        let sent = &mock.requests()[before..];
+        assert_eq!(sent.len(), 5);
+        assert!(
+            sent.iter()
+                .all(|r| r.path == path && r.header(header) == Some(key)),
+            "{model}: {:?}",
+            sent[0].path
+        );
+        // The system turn goes where each API wants it.
+        match header {
+            "x-goog-api-key" => assert!(sent[0].body["systemInstruction"]["parts"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("Classify the review.")),
+            _ => assert!(sent[0].body["system"]
+                .to_string()
+                .contains("Classify the review.")),
+        }
+    }
+}

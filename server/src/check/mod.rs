@@ -172,9 +172,34 @@ pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
     naming::check(input, &mut out);
     secrets::check(input, &mut out);
     dialect::check(input, &mut out);
+    drop_model_aliases(input, &mut out);
     out.sort_by_key(|d| (d.span.start, d.span.end, d.severity));
     out.dedup();
     out
+}
+
+/// A model written as an alias from the workspace's `promptls.toml` (`[models.aliases]`)
+/// is not a misspelt model name. The file is read only when there is such a warning.
+fn drop_model_aliases(input: &CheckInput, out: &mut Vec<Diagnostic>) {
+    if !out.iter().any(|d| d.code == "model-name") {
+        return;
+    }
+    let Some(path) = input.path else { return };
+    let toml = crate::config::find_root(path).join(crate::config::FILE_NAME);
+    let Ok(text) = input.workspace.read_to_string(&toml) else {
+        return;
+    };
+    let Ok(file) = crate::config::parse_file(&text) else {
+        return;
+    };
+    out.retain(|d| {
+        let written = input
+            .source
+            .get(d.span.start..d.span.end)
+            .unwrap_or("")
+            .trim_matches(|c| c == '"' || c == '\'');
+        d.code != "model-name" || !file.models.aliases.contains_key(written)
+    });
 }
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
