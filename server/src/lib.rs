@@ -12,6 +12,7 @@ pub mod eval;
 pub mod ide;
 pub mod llm;
 pub mod lsp;
+pub mod optimize;
 pub mod render;
 pub mod settings;
 pub mod syntax;
