@@ -176,22 +176,21 @@ impl Program {
         }
         let region = render_demos(&self.demos);
         match parts.demos {
-            Some(span) => {
-                if parts.written != self.demos {
-                    // Removing the region removes its line too.
-                    let (span, text) = if region.is_empty() {
-                        let end = if source[span.end..].starts_with('\n') {
-                            span.end + 1
-                        } else {
-                            span.end
-                        };
-                        (Span::new(span.start, end), String::new())
+            Some(span) if parts.written != self.demos => {
+                // Removing the region removes its line too.
+                let (span, text) = if region.is_empty() {
+                    let end = if source[span.end..].starts_with('\n') {
+                        span.end + 1
                     } else {
-                        (span, region)
+                        span.end
                     };
-                    edits.push((span, text));
-                }
+                    (Span::new(span.start, end), String::new())
+                } else {
+                    (span, region)
+                };
+                edits.push((span, text));
             }
+            Some(_) => {}
             None if !region.is_empty() => {
                 let at = parts.insert_demos_at;
                 edits.push((
