@@ -6,6 +6,7 @@ mod check;
 mod doctor;
 mod eval;
 mod files;
+mod optimize;
 mod render;
 mod sarif;
 mod score;
@@ -39,6 +40,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Show which providers have keys, whether their endpoints answer, and the limits.
     Doctor(doctor::DoctorArgs),
+    /// Find a better instruction and demos for a prompt (--write applies them).
+    Optimize(optimize::OptimizeArgs),
 }
 
 #[derive(clap::Args)]
@@ -92,6 +95,7 @@ pub fn main() -> i32 {
         Command::Score(args) => score::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Optimize(args) => optimize::run(args),
     }
 }
 

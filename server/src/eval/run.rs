@@ -309,6 +309,65 @@ fn model_provider(config: &Config, model: &str) -> Result<Provider, String> {
 }
 
 impl Plan {
+    /// The same plan for another text of the prompt with the same frontmatter (an
+    /// optimizer's candidate: another instruction or other demos).
+    pub fn with_source(&self, source: &str) -> Result<Plan, String> {
+        let compiled = Renderer::for_file(&self.file)
+            .compile(source)
+            .map_err(|e| format!("{}: {e}", self.file.display()))?;
+        Ok(Plan {
+            compiled,
+            ..self.clone()
+        })
+    }
+
+    /// The plan over some of its rows (indices into `rows`).
+    pub fn with_rows(&self, indices: &[usize]) -> Plan {
+        Plan {
+            rows: indices
+                .iter()
+                .filter_map(|&i| self.rows.get(i).cloned())
+                .collect(),
+            row_numbers: indices
+                .iter()
+                .filter_map(|&i| self.row_numbers.get(i).copied())
+                .collect(),
+            ..self.clone()
+        }
+    }
+
+    /// The plan run by another model (a teacher), aliases resolved.
+    pub fn with_model(&self, config: &Config, model: &str) -> Result<Plan, String> {
+        let model = config.resolve_model(model).to_string();
+        let provider = model_provider(config, &model)?;
+        Ok(Plan {
+            price: config.price(&model),
+            model,
+            provider,
+            ..self.clone()
+        })
+    }
+
+    /// The text of the last user turn `row` renders to: what a demo of that row shows.
+    pub fn user_turn(&self, row: &Row) -> Result<String, String> {
+        let request = self.request(row)?;
+        let last_user = request
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+            .ok_or("the prompt renders no user turn")?;
+        Ok(last_user
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<String>()
+            .trim()
+            .to_string())
+    }
+
     /// The request for `row`: the row's values (without the target) rendered into the
     /// prompt.
     pub fn request(&self, row: &Row) -> Result<ChatRequest, String> {

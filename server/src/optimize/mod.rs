@@ -1,4 +1,8 @@
 //! Optimizers: they rewrite the instruction and the few-shot demos of a prompt (its
-//! `Program`) to raise its score on a dataset.
+//! `Program`) to raise its score on the validation rows, calling models through the
+//! shared client (paced, retried, cached) within a budget.
 
+pub mod bootstrap;
 pub mod program;
+pub mod random;
+pub mod session;

@@ -1,0 +1,228 @@
+//! `promptls optimize` against the simulated model (tests/support/sim_model.rs): each
+//! optimizer raises the score on held-out rows, accounts for its calls per model, leaves
+//! the file alone without --write and rewrites only its parts with it, and reaches the
+//! same result when the model fails one call in five.
+
+#[path = "support/mock_llm.rs"]
+mod mock_llm;
+#[path = "support/sim_model.rs"]
+mod sim_model;
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use mock_llm::{Mock, Reply};
+use serde_json::Value;
+
+const PROMPT: &str = "---\nmodel: sim/small\ninput:\n  schema:\n    text: string\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.metric: exact_match\npromptls.split: {train: 0.5, seed: 3}\npromptls.teacher: sim/teacher-70b\n---\n{{role \"system\"}}\nClassify the sentiment of the review.\n{{role \"user\"}}\n{{text}}\n";
+
+fn workspace(mock: &Mock) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("promptls.toml"),
+        format!(
+            "[providers.sim]\nbase_url = \"{}\"\nconcurrency = 8\n[eval]\nattempts = 4\n",
+            mock.base_url
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/reviews.csv"),
+        sim_model::csv(&sim_model::rows(60, 11)),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("sentiment.prompt"), PROMPT).unwrap();
+    dir
+}
+
+async fn promptls(dir: &Path, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PROMPTLS_LOG");
+    tokio::task::spawn_blocking(move || command.output().expect("promptls runs"))
+        .await
+        .unwrap()
+}
+
+fn report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bootstrap_raises_the_held_out_score_and_writes_only_with_write() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&mock);
+    let out = promptls(
+        ws.path(),
+        &[
+            "optimize",
+            "sentiment.prompt",
+            "--optimizer",
+            "bootstrap",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    // The chatty student fails every row until demos show it the one-word format.
+    assert_eq!(r["baseline_score"], 0.0, "{r:#}");
+    let score = r["score"].as_f64().unwrap();
+    assert!(score >= 0.7, "{r:#}");
+    let demos = r["demos"].as_array().unwrap();
+    assert!(!demos.is_empty() && demos.len() <= 4, "{r:#}");
+    // The teacher is wrong on some rows; none of its wrong answers became a demo.
+    for d in demos {
+        let input = d["input"].as_str().unwrap();
+        assert_eq!(d["output"], sim_model::truth(input), "{d}");
+    }
+    assert_eq!(r["calls"]["sim/teacher-70b"]["role"], "teacher", "{r:#}");
+    assert!(r["calls"]["sim/teacher-70b"]["calls"].as_u64().unwrap() >= 4);
+    assert_eq!(r["calls"]["sim/small"]["role"], "task");
+    assert_eq!(
+        r["total_calls"].as_u64().unwrap(),
+        mock.requests().len() as u64,
+        "every request is accounted for"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("sentiment.prompt")).unwrap(),
+        PROMPT
+    );
+
+    // Again with --write: every candidate is in the cache, and the file gets the demos.
+    let before = mock.requests().len();
+    let out = promptls(
+        ws.path(),
+        &[
+            "optimize",
+            "sentiment.prompt",
+            "--optimizer",
+            "bootstrap",
+            "--write",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    let again = report(&out);
+    assert_eq!(again["score"], r["score"]);
+    assert_eq!(again["total_calls"], 0, "{again:#}");
+    assert_eq!(mock.requests().len(), before);
+    let written = std::fs::read_to_string(ws.path().join("sentiment.prompt")).unwrap();
+    assert!(
+        written.starts_with(&PROMPT[..PROMPT.find("{{role \"user\"}}").unwrap()]),
+        "{written}"
+    );
+    assert!(written.contains("{{!-- promptls:demos --}}"), "{written}");
+    assert!(
+        written.ends_with("{{!-- /promptls:demos --}}\n{{role \"user\"}}\n{{text}}\n"),
+        "{written}"
+    );
+    // What was written evaluates to the reported score.
+    let eval =
+        report(&promptls(ws.path(), &["eval", "sentiment.prompt", "--format", "json"]).await);
+    assert_eq!(eval["score"], r["score"]);
+    assert_eq!(eval["calls"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn random_search_tries_the_dspy_candidates_and_keeps_the_best() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&mock);
+    let out = promptls(
+        ws.path(),
+        &[
+            "optimize",
+            "sentiment.prompt",
+            "--optimizer",
+            "random",
+            "--trials",
+            "6",
+            "--demos",
+            "4",
+            "--seed",
+            "5",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    let trials = r["trials"].as_array().unwrap();
+    let labels: Vec<&str> = trials
+        .iter()
+        .map(|t| t["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &labels[..4],
+        &["baseline", "zero-shot", "labelled only", "bootstrap"],
+        "{labels:?}"
+    );
+    let best = trials
+        .iter()
+        .filter(|t| t["label"] != "final")
+        .map(|t| t["score"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(r["score"].as_f64().unwrap(), best, "{r:#}");
+    assert!(best >= 0.7, "{r:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_failed_call_in_five_changes_nothing() {
+    let clean = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&clean);
+    let args = [
+        "optimize",
+        "sentiment.prompt",
+        "--optimizer",
+        "bootstrap",
+        "--format",
+        "json",
+    ];
+    let want = report(&promptls(ws.path(), &args).await);
+
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    let flaky = Mock::start_with(move |request| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        if n % 5 == 4 {
+            if n.is_multiple_of(2) {
+                Reply::status(503, "{\"error\": \"overloaded\"}")
+            } else {
+                Reply::retry_after(429, "0")
+            }
+        } else {
+            sim_model::respond(request)
+        }
+    })
+    .await;
+    let ws = workspace(&flaky);
+    let got = report(&promptls(ws.path(), &args).await);
+    for field in ["baseline_score", "score", "demos", "instruction"] {
+        assert_eq!(got[field], want[field], "{field}");
+    }
+    assert!(count.load(Ordering::SeqCst) > want["total_calls"].as_u64().unwrap() as usize);
+}
