@@ -226,3 +226,84 @@ async fn one_failed_call_in_five_changes_nothing() {
     }
     assert!(count.load(Ordering::SeqCst) > want["total_calls"].as_u64().unwrap() as usize);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mipro_proposes_grounded_instructions_and_searches_with_minibatches() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&mock);
+    // 200 rows: 100 validation rows, so trials score on minibatches of 35.
+    std::fs::write(
+        ws.path().join("data/reviews.csv"),
+        sim_model::csv(&sim_model::rows(200, 11)),
+    )
+    .unwrap();
+    let args = [
+        "optimize",
+        "sentiment.prompt",
+        "--optimizer",
+        "mipro",
+        "--auto",
+        "light",
+        "--seed",
+        "9",
+        "--format",
+        "json",
+    ];
+    let out = promptls(ws.path(), &args).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    let trials = r["trials"].as_array().unwrap();
+    assert!(
+        trials
+            .iter()
+            .any(|t| t["minibatch"] == true && t["rows"] == 35),
+        "{r:#}"
+    );
+    assert!(
+        trials
+            .iter()
+            .any(|t| t["minibatch"] == false && t["label"].as_str().unwrap().starts_with("full:")),
+        "{r:#}"
+    );
+    assert_eq!(
+        trials.iter().filter(|t| t["minibatch"] == true).count(),
+        10,
+        "light: 10 trials"
+    );
+    // The winner handles negation and sarcasm, by its instruction (the teacher's
+    // grounded proposals name them) or by its demos.
+    let score = r["score"].as_f64().unwrap();
+    assert!(score >= 0.95, "{r:#}");
+    let instruction = r["instruction"].as_str().unwrap().to_lowercase();
+    let demo_inputs: Vec<&str> = r["demos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["input"].as_str().unwrap())
+        .collect();
+    assert!(
+        instruction.contains("negat") || demo_inputs.iter().any(|d| sim_model::is_negated(d)),
+        "{r:#}"
+    );
+    assert!(
+        instruction.contains("sarcas") || demo_inputs.iter().any(|d| sim_model::is_sarcastic(d)),
+        "{r:#}"
+    );
+    let proposals = trials
+        .iter()
+        .filter_map(|t| t["label"].as_str())
+        .filter(|l| l.starts_with("instruction 1") || l.starts_with("instruction 2"))
+        .count();
+    assert!(proposals > 0, "proposed instructions were tried: {r:#}");
+    // Reproducible given the same answers: a second run is all cache hits and the same.
+    let again = report(&promptls(ws.path(), &args).await);
+    assert_eq!(again["instruction"], r["instruction"]);
+    assert_eq!(again["demos"], r["demos"]);
+    assert_eq!(again["score"], r["score"]);
+    assert_eq!(again["total_calls"], 0);
+}

@@ -86,9 +86,7 @@ pub fn is_negated(text: &str) -> bool {
 /// Sarcasm: "oh great" / "just great" / "yeah right" with a negative event.
 pub fn is_sarcastic(text: &str) -> bool {
     let lower = text.to_lowercase();
-    (lower.starts_with("oh great")
-        || lower.starts_with("just great")
-        || lower.contains("yeah right"))
+    (lower.contains("oh great") || lower.contains("just great") || lower.contains("yeah right"))
         && words(text).iter().any(|w| NEGATIVE.contains(&w.as_str()))
 }
 

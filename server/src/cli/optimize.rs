@@ -16,16 +16,21 @@ use crate::config::Config;
 use crate::eval::run::{self, dollars, Overrides, Rows};
 use crate::optimize::bootstrap::{self, Settings};
 use crate::optimize::program::Program;
-use crate::optimize::random;
 use crate::optimize::session::{Budget, Session, Stop, Trial};
+use crate::optimize::{mipro, random};
 
 #[derive(Args)]
 pub struct OptimizeArgs {
     /// The .prompt file.
     file: PathBuf,
-    /// bootstrap (few-shot demos from a teacher) or random (random search over demo sets).
+    /// bootstrap (few-shot demos from a teacher), random (random search over demo sets)
+    /// or mipro (instructions and demos, Bayesian search); default `promptls.optimizer`,
+    /// else bootstrap.
     #[arg(long, value_enum)]
     optimizer: Option<OptimizerArg>,
+    /// MIPROv2's budget: light (6 candidates, 10 trials), medium (12, 18), heavy (18, 27).
+    #[arg(long, value_enum)]
+    auto: Option<AutoArg>,
     /// Candidates to try (random search); default from `promptls.optimizer`, else 8.
     #[arg(long, value_name = "N")]
     trials: Option<usize>,
@@ -64,6 +69,14 @@ pub struct OptimizeArgs {
 enum OptimizerArg {
     Bootstrap,
     Random,
+    Mipro,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AutoArg {
+    Light,
+    Medium,
+    Heavy,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -132,9 +145,10 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         (Some(o), _) => o,
         (None, Some("bootstrap")) => OptimizerArg::Bootstrap,
         (None, Some("random")) => OptimizerArg::Random,
+        (None, Some("mipro")) => OptimizerArg::Mipro,
         (None, Some(other)) => {
             return Err(usage(format!(
-                "the optimizer `{other}` is not available yet in this version (bootstrap, random)"
+                "the optimizer `{other}` is not available yet in this version (bootstrap, random, mipro)"
             )))
         }
         (None, None) => OptimizerArg::Bootstrap,
@@ -240,6 +254,18 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     let result = match optimizer {
         OptimizerArg::Bootstrap => bootstrap::optimize(&session, &start, settings).await,
         OptimizerArg::Random => random::optimize(&session, &start, settings, trials).await,
+        OptimizerArg::Mipro => {
+            let auto = match args.auto {
+                Some(AutoArg::Medium) => mipro::Auto::Medium,
+                Some(AutoArg::Heavy) => mipro::Auto::Heavy,
+                _ => mipro::Auto::Light,
+            };
+            let mut mipro_settings = mipro::Settings::auto(auto, settings);
+            if let Some(trials) = args.trials.or(trials_setting) {
+                mipro_settings.trials = trials.max(1);
+            }
+            mipro::optimize(&session, &start, mipro_settings).await
+        }
     };
     bar.finish_and_clear();
     let best = result.map_err(|e| match e {
@@ -287,6 +313,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     let name = match optimizer {
         OptimizerArg::Bootstrap => "bootstrap",
         OptimizerArg::Random => "random",
+        OptimizerArg::Mipro => "mipro",
     };
     let out = match args.format {
         Format::Json => {

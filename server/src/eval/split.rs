@@ -81,6 +81,7 @@ impl Split {
 
 /// SplitMix64: a small generator whose sequence never changes with a crate version, so
 /// a seed picks the same rows forever.
+#[derive(Debug, Clone)]
 pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {

@@ -3,6 +3,8 @@
 //! shared client (paced, retried, cached) within a budget.
 
 pub mod bootstrap;
+pub mod mipro;
 pub mod program;
 pub mod random;
 pub mod session;
+pub mod tpe;

@@ -193,6 +193,60 @@ impl<'a> Session<'a> {
         Ok(report)
     }
 
+    /// Asks the teacher directly (a data summary, an instruction proposal, a reflection),
+    /// through the shared client (cached, paced, retried), and records the call.
+    pub async fn ask_teacher(&self, system: &str, user: &str) -> Result<String, Stop> {
+        self.check_budget()?;
+        let model = self.config.resolve_model(&self.teacher).to_string();
+        let (provider_name, model_name) =
+            crate::llm::provider::split_model(&model).ok_or_else(|| {
+                Stop::Failed(format!("the teacher `{model}` is not `provider/model`"))
+            })?;
+        let provider = self.config.provider(provider_name).map_err(Stop::Failed)?;
+        let mut config = serde_json::Map::new();
+        config.insert("temperature".into(), serde_json::Value::from(0.7));
+        let request = crate::llm::wire::ChatRequest {
+            model: model_name.to_string(),
+            messages: vec![
+                serde_json::json!({"role": "system", "content": [{"text": system}]}),
+                serde_json::json!({"role": "user", "content": [{"text": user}]}),
+            ],
+            config,
+            json_output: false,
+        };
+        let answer = tokio::select! {
+            _ = self.cancel.cancelled() => return Err(Stop::Cancelled),
+            answer = self.client.chat(&provider, &request) => answer,
+        }
+        .map_err(|e| Stop::Failed(format!("the teacher failed: {}", e.message)))?;
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = usage.entry(model.clone()).or_default();
+        if entry.role.is_empty() {
+            entry.role = "teacher".into();
+        } else if !entry.role.contains("teacher") {
+            entry.role = format!("{}+teacher", entry.role);
+        }
+        entry.calls += u64::from(answer.attempts);
+        if answer.cached {
+            entry.cache_hits += 1;
+        } else {
+            entry.prompt_tokens += answer.response.prompt_tokens;
+            entry.completion_tokens += answer.response.completion_tokens;
+            if let Some(price) = self.config.price(&model) {
+                entry.cost_usd += (answer.response.prompt_tokens as f64 * price.input
+                    + answer.response.completion_tokens as f64 * price.output)
+                    / 1_000_000.0;
+            }
+        }
+        Ok(answer.response.text)
+    }
+
+    /// The prompt's template (the body after the frontmatter).
+    pub fn template(&self) -> &str {
+        let span = crate::syntax::parse(&self.source).template_span;
+        &self.source[span.start..span.end]
+    }
+
     /// The source with `program` written in.
     pub fn source_of(&self, program: &Program) -> Result<String, Stop> {
         program.apply(&self.source).map_err(Stop::Failed)
