@@ -307,3 +307,89 @@ async fn mipro_proposes_grounded_instructions_and_searches_with_minibatches() {
     assert_eq!(again["score"], r["score"]);
     assert_eq!(again["total_calls"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gepa_reflects_on_failures_and_evolves_the_instruction() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&mock);
+    // Start from an instruction that asks for one word: the student then fails only on
+    // negation and sarcasm, which reflection on its failures can name.
+    let prompt = PROMPT.replace(
+        "Classify the sentiment of the review.",
+        "Classify the sentiment of the review in one word.",
+    );
+    std::fs::write(ws.path().join("sentiment.prompt"), &prompt).unwrap();
+    let out = promptls(
+        ws.path(),
+        &[
+            "optimize",
+            "sentiment.prompt",
+            "--optimizer",
+            "gepa",
+            "--trials",
+            "8",
+            "--seed",
+            "2",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    let baseline = r["baseline_score"].as_f64().unwrap();
+    let score = r["score"].as_f64().unwrap();
+    assert!(baseline < 0.8 && score > baseline + 0.15, "{r:#}");
+    let instruction = r["instruction"].as_str().unwrap().to_lowercase();
+    assert!(
+        instruction.contains("negation") || instruction.contains("sarcasm"),
+        "{instruction}"
+    );
+    assert_eq!(
+        r["demos"],
+        serde_json::json!([]),
+        "GEPA evolves the instruction only"
+    );
+    assert!(
+        r["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["label"].as_str().unwrap().contains("child of")),
+        "{r:#}"
+    );
+    // A budget: with --max-calls on a fresh cache the run stops early, keeps its best so
+    // far, and goes over by at most one evaluation (30 validation rows).
+    let fresh = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&fresh);
+    std::fs::write(ws.path().join("sentiment.prompt"), &prompt).unwrap();
+    let capped = report(
+        &promptls(
+            ws.path(),
+            &[
+                "optimize",
+                "sentiment.prompt",
+                "--optimizer",
+                "gepa",
+                "--trials",
+                "8",
+                "--seed",
+                "2",
+                "--max-calls",
+                "60",
+                "--format",
+                "json",
+            ],
+        )
+        .await,
+    );
+    let calls = capped["total_calls"].as_u64().unwrap();
+    assert!(calls < 60 + 30, "{capped:#}");
+    assert!(calls < r["total_calls"].as_u64().unwrap(), "{capped:#}");
+    assert!(capped["score"].as_f64().unwrap() >= capped["baseline_score"].as_f64().unwrap());
+}

@@ -17,21 +17,22 @@ use crate::eval::run::{self, dollars, Overrides, Rows};
 use crate::optimize::bootstrap::{self, Settings};
 use crate::optimize::program::Program;
 use crate::optimize::session::{Budget, Session, Stop, Trial};
-use crate::optimize::{mipro, random};
+use crate::optimize::{gepa, mipro, random};
 
 #[derive(Args)]
 pub struct OptimizeArgs {
     /// The .prompt file.
     file: PathBuf,
     /// bootstrap (few-shot demos from a teacher), random (random search over demo sets)
-    /// or mipro (instructions and demos, Bayesian search); default `promptls.optimizer`,
-    /// else bootstrap.
+    /// mipro (instructions and demos, Bayesian search) or gepa (reflective instruction
+    /// evolution); default `promptls.optimizer`, else bootstrap.
     #[arg(long, value_enum)]
     optimizer: Option<OptimizerArg>,
     /// MIPROv2's budget: light (6 candidates, 10 trials), medium (12, 18), heavy (18, 27).
     #[arg(long, value_enum)]
     auto: Option<AutoArg>,
-    /// Candidates to try (random search); default from `promptls.optimizer`, else 8.
+    /// Candidates (random), trials (mipro) or iterations (gepa); default from
+    /// `promptls.optimizer`, else 8 candidates, the auto budget's trials, 12 iterations.
     #[arg(long, value_name = "N")]
     trials: Option<usize>,
     /// Demos at most; default from `promptls.optimizer`, else 4.
@@ -70,6 +71,7 @@ enum OptimizerArg {
     Bootstrap,
     Random,
     Mipro,
+    Gepa,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -146,9 +148,10 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         (None, Some("bootstrap")) => OptimizerArg::Bootstrap,
         (None, Some("random")) => OptimizerArg::Random,
         (None, Some("mipro")) => OptimizerArg::Mipro,
+        (None, Some("gepa")) => OptimizerArg::Gepa,
         (None, Some(other)) => {
             return Err(usage(format!(
-                "the optimizer `{other}` is not available yet in this version (bootstrap, random, mipro)"
+                "unknown optimizer `{other}` (bootstrap, random, mipro, gepa)"
             )))
         }
         (None, None) => OptimizerArg::Bootstrap,
@@ -266,6 +269,13 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
             }
             mipro::optimize(&session, &start, mipro_settings).await
         }
+        OptimizerArg::Gepa => {
+            let mut gepa_settings = gepa::Settings::default();
+            if let Some(iterations) = args.trials.or(trials_setting) {
+                gepa_settings.iterations = iterations.max(1);
+            }
+            gepa::optimize(&session, &start, gepa_settings).await
+        }
     };
     bar.finish_and_clear();
     let best = result.map_err(|e| match e {
@@ -275,7 +285,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     // The best program's full score is the last full trial that scored it; score it
     // again (from the cache) to report it.
     let score = session
-        .score(&best, None, "final")
+        .final_score(&best)
         .await
         .map_err(|e| (1, e.to_string()))?;
     let (program, score) = if score >= baseline {
@@ -314,6 +324,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         OptimizerArg::Bootstrap => "bootstrap",
         OptimizerArg::Random => "random",
         OptimizerArg::Mipro => "mipro",
+        OptimizerArg::Gepa => "gepa",
     };
     let out = match args.format {
         Format::Json => {

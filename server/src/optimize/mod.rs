@@ -3,6 +3,7 @@
 //! shared client (paced, retried, cached) within a budget.
 
 pub mod bootstrap;
+pub mod gepa;
 pub mod mipro;
 pub mod program;
 pub mod random;

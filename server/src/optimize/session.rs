@@ -172,6 +172,12 @@ impl<'a> Session<'a> {
     /// Runs `plan` (the task model unless `role` says otherwise) and records its usage.
     pub async fn run(&self, plan: &Plan, role: &str) -> Result<Report, Stop> {
         self.check_budget()?;
+        self.run_unchecked(plan, role).await
+    }
+
+    /// `run` without the budget check: the final score of the winner (already scored,
+    /// so normally from the cache) is reported even when the budget is spent.
+    async fn run_unchecked(&self, plan: &Plan, role: &str) -> Result<Report, Stop> {
         let report = run::run(
             plan,
             self.client,
@@ -260,6 +266,16 @@ impl<'a> Session<'a> {
         rows: Option<&[usize]>,
         label: &str,
     ) -> Result<f64, Stop> {
+        Ok(self.evaluate(program, rows, label).await?.score)
+    }
+
+    /// As `score`, with the whole report (each row's output and score).
+    pub async fn evaluate(
+        &self,
+        program: &Program,
+        rows: Option<&[usize]>,
+        label: &str,
+    ) -> Result<Report, Stop> {
         let source = self.source_of(program)?;
         let plan = match rows {
             Some(indices) => self.dev.with_rows(indices),
@@ -285,6 +301,36 @@ impl<'a> Session<'a> {
             (trials.len(), *best)
         };
         (self.on_trial)(count, best, &trial);
+        Ok(report)
+    }
+
+    /// The validation score of the program an optimizer returned (outside the budget).
+    pub async fn final_score(&self, program: &Program) -> Result<f64, Stop> {
+        let source = self.source_of(program)?;
+        let plan = self.dev.with_source(&source).map_err(Stop::Failed)?;
+        let report = self.run_unchecked(&plan, "task").await?;
+        let trial = Trial {
+            score: report.score,
+            minibatch: false,
+            rows: report.rows,
+            demos: program.demos.len(),
+            label: "final".into(),
+        };
+        self.trials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(trial);
         Ok(report.score)
+    }
+
+    /// Runs `program` on training rows (GEPA's rollouts), without recording a trial.
+    pub async fn rollout(&self, program: &Program, rows: &[usize]) -> Result<Report, Stop> {
+        let source = self.source_of(program)?;
+        let plan = self
+            .train
+            .with_rows(rows)
+            .with_source(&source)
+            .map_err(Stop::Failed)?;
+        self.run(&plan, "task").await
     }
 }
