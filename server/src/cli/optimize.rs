@@ -8,16 +8,15 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::files;
 use crate::config::Config;
-use crate::eval::run::{self, dollars, Overrides, Rows};
-use crate::optimize::bootstrap::{self, Settings};
-use crate::optimize::program::Program;
-use crate::optimize::session::{Budget, Session, Stop, Trial};
-use crate::optimize::{gepa, mipro, random};
+use crate::eval::run::dollars;
+use crate::optimize::job::{self, JobError, Optimizer, Request};
+use crate::optimize::mipro;
+use crate::optimize::session::{Budget, Stop, Trial};
 
 #[derive(Args)]
 pub struct OptimizeArgs {
@@ -108,30 +107,6 @@ pub fn run(args: OptimizeArgs) -> i32 {
     }
 }
 
-/// `promptls.optimizer` as written: a name or `{name, trials, demos}`.
-fn optimizer_setting(source: &str) -> (Option<String>, Option<usize>, Option<usize>) {
-    let parsed = crate::syntax::parse(source);
-    let Some(value) = parsed
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| crate::settings::get(fm, "optimizer"))
-        .map(|v| v.to_json())
-    else {
-        return (None, None, None);
-    };
-    match value {
-        Value::String(name) => (Some(name), None, None),
-        Value::Object(map) => (
-            map.get("name").and_then(Value::as_str).map(str::to_string),
-            map.get("trials")
-                .and_then(Value::as_u64)
-                .map(|n| n as usize),
-            map.get("demos").and_then(Value::as_u64).map(|n| n as usize),
-        ),
-        _ => (None, None, None),
-    }
-}
-
 fn read(path: &Path) -> Result<String, (i32, String)> {
     let bytes =
         std::fs::read(path).map_err(|e| (2, format!("cannot read {}: {e}", path.display())))?;
@@ -139,71 +114,32 @@ fn read(path: &Path) -> Result<String, (i32, String)> {
 }
 
 async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
-    let usage = |m: String| (2, m);
     let source = read(&args.file)?;
-    let config = Config::load(&args.file).map_err(usage)?;
-    let (named, trials_setting, demos_setting) = optimizer_setting(&source);
-    let optimizer = match (args.optimizer, named.as_deref()) {
-        (Some(o), _) => o,
-        (None, Some("bootstrap")) => OptimizerArg::Bootstrap,
-        (None, Some("random")) => OptimizerArg::Random,
-        (None, Some("mipro")) => OptimizerArg::Mipro,
-        (None, Some("gepa")) => OptimizerArg::Gepa,
-        (None, Some(other)) => {
-            return Err(usage(format!(
-                "unknown optimizer `{other}` (bootstrap, random, mipro, gepa)"
-            )))
-        }
-        (None, None) => OptimizerArg::Bootstrap,
+    let config = Config::load(&args.file).map_err(|m| (2, m))?;
+    let client = config.client(true).map_err(|m| (2, m))?;
+    let request = Request {
+        optimizer: args.optimizer.map(|o| match o {
+            OptimizerArg::Bootstrap => Optimizer::Bootstrap,
+            OptimizerArg::Random => Optimizer::Random,
+            OptimizerArg::Mipro => Optimizer::Mipro(match args.auto {
+                Some(AutoArg::Medium) => mipro::Auto::Medium,
+                Some(AutoArg::Heavy) => mipro::Auto::Heavy,
+                _ => mipro::Auto::Light,
+            }),
+            OptimizerArg::Gepa => Optimizer::Gepa,
+        }),
+        trials: args.trials,
+        demos: args.demos,
+        dataset: args.dataset.clone(),
+        valset: args.valset.clone(),
+        teacher: args.teacher.clone(),
+        seed: args.seed,
+        budget: Budget {
+            max_calls: args.max_calls,
+            max_cost: args.max_cost,
+        },
+        concurrency: args.concurrency,
     };
-    let demos = args.demos.or(demos_setting).unwrap_or(4);
-    let trials = args.trials.or(trials_setting).unwrap_or(8).max(1);
-    let dev = run::plan(
-        &args.file,
-        &source,
-        &config,
-        &Overrides {
-            dataset: args.valset.clone(),
-            rows: Rows::Dev,
-            ..Overrides::default()
-        },
-    )
-    .map_err(usage)?;
-    let train = run::plan(
-        &args.file,
-        &source,
-        &config,
-        &Overrides {
-            dataset: args.dataset.clone(),
-            rows: Rows::Train,
-            ..Overrides::default()
-        },
-    )
-    .map_err(usage)?;
-    if dev.rows.is_empty() || train.rows.is_empty() {
-        return Err(usage(
-            "the dataset needs training and validation rows".into(),
-        ));
-    }
-    let teacher = args
-        .teacher
-        .clone()
-        .or_else(|| {
-            let parsed = crate::syntax::parse(&source);
-            parsed
-                .frontmatter
-                .as_ref()
-                .and_then(|fm| crate::settings::get(fm, "teacher"))
-                .and_then(|v| v.as_str().map(str::to_string))
-        })
-        .unwrap_or_else(|| dev.model.clone());
-    let start = Program::read(&source).map_err(|e| (2, format!("{}: {e}", args.file.display())))?;
-    let client = config.client(true).map_err(usage)?;
-    let concurrency = args
-        .concurrency
-        .or(config.file.eval.concurrency)
-        .unwrap_or(8)
-        .max(1);
 
     let bar = if args.format == Format::Human {
         ProgressBar::new_spinner()
@@ -230,69 +166,17 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
             interrupt.cancel();
         }
     });
-    let session = Session::new(
-        &config,
-        &client,
-        source.clone(),
-        dev,
-        train,
-        teacher,
-        concurrency,
-        Budget {
-            max_calls: args.max_calls,
-            max_cost: args.max_cost,
-        },
-        cancel,
-        args.seed,
-        &on_trial,
-    );
-    let settings = Settings {
-        max_bootstrapped: demos,
-        max_labeled: demos,
-    };
-    let baseline = session
-        .score(&start, None, "baseline")
-        .await
-        .map_err(|e| (1, e.to_string()))?;
-    let result = match optimizer {
-        OptimizerArg::Bootstrap => bootstrap::optimize(&session, &start, settings).await,
-        OptimizerArg::Random => random::optimize(&session, &start, settings, trials).await,
-        OptimizerArg::Mipro => {
-            let auto = match args.auto {
-                Some(AutoArg::Medium) => mipro::Auto::Medium,
-                Some(AutoArg::Heavy) => mipro::Auto::Heavy,
-                _ => mipro::Auto::Light,
-            };
-            let mut mipro_settings = mipro::Settings::auto(auto, settings);
-            if let Some(trials) = args.trials.or(trials_setting) {
-                mipro_settings.trials = trials.max(1);
-            }
-            mipro::optimize(&session, &start, mipro_settings).await
-        }
-        OptimizerArg::Gepa => {
-            let mut gepa_settings = gepa::Settings::default();
-            if let Some(iterations) = args.trials.or(trials_setting) {
-                gepa_settings.iterations = iterations.max(1);
-            }
-            gepa::optimize(&session, &start, gepa_settings).await
-        }
-    };
+    let result = job::run(
+        &args.file, &source, &config, &client, &request, cancel, &on_trial,
+    )
+    .await;
     bar.finish_and_clear();
-    let best = result.map_err(|e| match e {
-        Stop::Cancelled => (1, "interrupted; the file is unchanged".to_string()),
-        other => (1, format!("{other}; the file is unchanged")),
+    let outcome = result.map_err(|e| match e {
+        JobError::Usage(m) => (2, m),
+        JobError::Stopped(Stop::Cancelled) => (1, "interrupted; the file is unchanged".to_string()),
+        JobError::Stopped(other) => (1, format!("{other}; the file is unchanged")),
     })?;
-    // The best program's full score is the last full trial that scored it; score it
-    // again (from the cache) to report it.
-    let score = session
-        .final_score(&best)
-        .await
-        .map_err(|e| (1, e.to_string()))?;
-    let (program, score) = if score >= baseline {
-        (best, score)
-    } else {
-        (start.clone(), baseline)
-    };
+    let program = &outcome.program;
     let new_source = program.apply(&source).map_err(|e| (1, e))?;
 
     let mut written = false;
@@ -310,7 +194,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         written = true;
     }
 
-    let usage = session.usage();
+    let usage = &outcome.usage;
     let totals = usage.values().fold((0u64, 0u64, 0u64, 0.0f64), |t, u| {
         (
             t.0 + u.calls,
@@ -320,26 +204,22 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         )
     });
     let diff = unified_diff(&source, &new_source, &args.file.display().to_string());
-    let name = match optimizer {
-        OptimizerArg::Bootstrap => "bootstrap",
-        OptimizerArg::Random => "random",
-        OptimizerArg::Mipro => "mipro",
-        OptimizerArg::Gepa => "gepa",
-    };
+    let name = outcome.optimizer.name();
     let out = match args.format {
         Format::Json => {
             let value = json!({
                 "optimizer": name,
-                "baseline_score": baseline,
-                "score": score,
-                "improved": score > baseline,
+                "metric": outcome.metric,
+                "baseline_score": outcome.baseline,
+                "score": outcome.score,
+                "improved": outcome.improved(),
                 "calls": usage,
                 "total_calls": totals.0,
                 "prompt_tokens": totals.1,
                 "completion_tokens": totals.2,
                 "cost_usd": totals.3,
-                "wall_ms": session.started.elapsed().as_secs_f64() * 1000.0,
-                "trials": session.trials(),
+                "wall_ms": outcome.wall_ms,
+                "trials": outcome.trials,
                 "instruction": program.instruction,
                 "demos": program.demos,
                 "written": written,
@@ -351,13 +231,13 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
             let mut out = format!(
                 "{}: {name}: {} {:.3} → {:.3} ({} trials, {:.1} s)\n",
                 args.file.display(),
-                session.dev.scoring.name(),
-                baseline,
-                score,
-                session.trials().len(),
-                session.started.elapsed().as_secs_f64()
+                outcome.metric,
+                outcome.baseline,
+                outcome.score,
+                outcome.trials.len(),
+                outcome.wall_ms / 1000.0
             );
-            for (model, u) in &usage {
+            for (model, u) in usage {
                 out.push_str(&format!(
                     "  {model} ({}): {} calls, {} cached, {} tokens, {}\n",
                     u.role,

@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod gepa;
+pub mod job;
 pub mod mipro;
 pub mod program;
 pub mod random;

@@ -1,0 +1,247 @@
+//! One optimization run from start to finish, as the command line and the editor start
+//! it: read the settings (`promptls.optimizer`, `promptls.teacher`, the split), score the
+//! prompt as it is, run the optimizer, and score the winner. The prompt's text is an
+//! input: nothing here writes files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::bootstrap::Settings as DemoSettings;
+use super::program::Program;
+use super::session::{Budget, OnTrial, Session, Stop, Trial, Usage};
+use super::{bootstrap, gepa, mipro, random};
+use crate::config::Config;
+use crate::eval::run::{self, Overrides, Rows};
+use crate::llm::client::Client;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Optimizer {
+    Bootstrap,
+    Random,
+    Mipro(mipro::Auto),
+    Gepa,
+}
+
+impl Optimizer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimizer::Bootstrap => "bootstrap",
+            Optimizer::Random => "random",
+            Optimizer::Mipro(_) => "mipro",
+            Optimizer::Gepa => "gepa",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Optimizer> {
+        Some(match name {
+            "bootstrap" => Optimizer::Bootstrap,
+            "random" => Optimizer::Random,
+            "mipro" => Optimizer::Mipro(mipro::Auto::Light),
+            "gepa" => Optimizer::Gepa,
+            _ => return None,
+        })
+    }
+}
+
+/// What the caller asks; `None` fields come from `promptls.optimizer` or defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub optimizer: Option<Optimizer>,
+    /// Candidates (random), trials (mipro), iterations (gepa).
+    pub trials: Option<usize>,
+    pub demos: Option<usize>,
+    pub dataset: Option<PathBuf>,
+    pub valset: Option<PathBuf>,
+    pub teacher: Option<String>,
+    pub seed: u64,
+    pub budget: Budget,
+    pub concurrency: Option<usize>,
+}
+
+/// What a run found.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub optimizer: Optimizer,
+    pub metric: String,
+    pub baseline: f64,
+    pub score: f64,
+    pub start: Program,
+    /// The winner (the starting program when nothing beat it).
+    pub program: Program,
+    pub usage: BTreeMap<String, Usage>,
+    pub trials: Vec<Trial>,
+    pub wall_ms: f64,
+}
+
+impl Outcome {
+    pub fn improved(&self) -> bool {
+        self.score > self.baseline && self.program != self.start
+    }
+}
+
+/// `promptls.optimizer` as written: a name or `{name, trials, demos}`.
+pub fn optimizer_setting(source: &str) -> (Option<String>, Option<usize>, Option<usize>) {
+    let parsed = crate::syntax::parse(source);
+    let Some(value) = parsed
+        .frontmatter
+        .as_ref()
+        .and_then(|fm| crate::settings::get(fm, "optimizer"))
+        .map(|v| v.to_json())
+    else {
+        return (None, None, None);
+    };
+    match value {
+        Value::String(name) => (Some(name), None, None),
+        Value::Object(map) => (
+            map.get("name").and_then(Value::as_str).map(str::to_string),
+            map.get("trials")
+                .and_then(Value::as_u64)
+                .map(|n| n as usize),
+            map.get("demos").and_then(Value::as_u64).map(|n| n as usize),
+        ),
+        _ => (None, None, None),
+    }
+}
+
+/// Why a run could not start (`Usage`) or did not finish (`Stopped`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobError {
+    Usage(String),
+    Stopped(Stop),
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobError::Usage(m) => f.write_str(m),
+            JobError::Stopped(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// Runs an optimization of the prompt `source` at `file`.
+pub async fn run(
+    file: &Path,
+    source: &str,
+    config: &Config,
+    client: &Client,
+    request: &Request,
+    cancel: CancellationToken,
+    on_trial: OnTrial<'_>,
+) -> Result<Outcome, JobError> {
+    let usage = JobError::Usage;
+    let (named, trials_setting, demos_setting) = optimizer_setting(source);
+    let optimizer = match (request.optimizer, named.as_deref()) {
+        (Some(o), _) => o,
+        (None, Some(name)) => Optimizer::from_name(name).ok_or_else(|| {
+            usage(format!(
+                "unknown optimizer `{name}` (bootstrap, random, mipro, gepa)"
+            ))
+        })?,
+        (None, None) => Optimizer::Bootstrap,
+    };
+    let demos = request.demos.or(demos_setting).unwrap_or(4);
+    let trials = request.trials.or(trials_setting);
+    let plan = |dataset: &Option<PathBuf>, rows: Rows| {
+        run::plan(
+            file,
+            source,
+            config,
+            &Overrides {
+                dataset: dataset.clone(),
+                rows,
+                ..Overrides::default()
+            },
+        )
+        .map_err(JobError::Usage)
+    };
+    let dev = plan(&request.valset, Rows::Dev)?;
+    let train = plan(&request.dataset, Rows::Train)?;
+    if dev.rows.is_empty() || train.rows.is_empty() {
+        return Err(usage(
+            "the dataset needs training and validation rows".into(),
+        ));
+    }
+    let teacher = request
+        .teacher
+        .clone()
+        .or_else(|| {
+            let parsed = crate::syntax::parse(source);
+            parsed
+                .frontmatter
+                .as_ref()
+                .and_then(|fm| crate::settings::get(fm, "teacher"))
+                .and_then(|v| v.as_str().map(str::to_string))
+        })
+        .unwrap_or_else(|| dev.model.clone());
+    let start = Program::read(source).map_err(|e| usage(format!("{}: {e}", file.display())))?;
+    let concurrency = request
+        .concurrency
+        .or(config.file.eval.concurrency)
+        .unwrap_or(8)
+        .max(1);
+    let metric = dev.scoring.name().to_string();
+    let session = Session::new(
+        config,
+        client,
+        source.to_string(),
+        dev,
+        train,
+        teacher,
+        concurrency,
+        request.budget,
+        cancel,
+        request.seed,
+        on_trial,
+    );
+    let settings = DemoSettings {
+        max_bootstrapped: demos,
+        max_labeled: demos,
+    };
+    let stopped = JobError::Stopped;
+    let baseline = session
+        .score(&start, None, "baseline")
+        .await
+        .map_err(stopped)?;
+    let best = match optimizer {
+        Optimizer::Bootstrap => bootstrap::optimize(&session, &start, settings).await,
+        Optimizer::Random => {
+            random::optimize(&session, &start, settings, trials.unwrap_or(8).max(1)).await
+        }
+        Optimizer::Mipro(auto) => {
+            let mut mipro_settings = mipro::Settings::auto(auto, settings);
+            if let Some(trials) = trials {
+                mipro_settings.trials = trials.max(1);
+            }
+            mipro::optimize(&session, &start, mipro_settings).await
+        }
+        Optimizer::Gepa => {
+            let mut gepa_settings = gepa::Settings::default();
+            if let Some(iterations) = trials {
+                gepa_settings.iterations = iterations.max(1);
+            }
+            gepa::optimize(&session, &start, gepa_settings).await
+        }
+    }
+    .map_err(stopped)?;
+    let score = session.final_score(&best).await.map_err(stopped)?;
+    let (program, score) = if score >= baseline {
+        (best, score)
+    } else {
+        (start.clone(), baseline)
+    };
+    Ok(Outcome {
+        optimizer,
+        metric,
+        baseline,
+        score,
+        start,
+        program,
+        usage: session.usage(),
+        trials: session.trials(),
+        wall_ms: session.started.elapsed().as_secs_f64() * 1000.0,
+    })
+}
