@@ -133,7 +133,9 @@ fn initialize_negotiates_the_position_encoding() {
             "promptls.render",
             "promptls.evaluate",
             "promptls.cancelEvaluation",
-            "promptls.showEvaluation"
+            "promptls.showEvaluation",
+            "promptls.optimize",
+            "promptls.cancelOptimization"
         ])
     );
     assert!(client.shutdown_and_exit().success());

@@ -133,7 +133,10 @@ fn evaluate_from_the_editor_with_progress_lenses_and_row_diagnostics() {
     let uri = client.open(&prompt_path, &prompt("Classify the review."), 1);
     let dataset_uri = file_uri(&root.join("data/reviews.csv"));
 
-    assert_eq!(lens_titles(&mut client, &uri), vec!["▶ Evaluate"]);
+    assert_eq!(
+        lens_titles(&mut client, &uri),
+        vec!["▶ Evaluate", "⚡ Optimize"]
+    );
     let lenses = client.request(
         "textDocument/codeLens",
         json!({"textDocument": {"uri": uri}}),
@@ -285,7 +288,10 @@ fn cancel_stops_a_slow_run_and_evaluate_on_save_respects_the_row_budget() {
     client.wait_for("a lens refresh", |m| {
         m["method"] == "workspace/codeLens/refresh"
     });
-    assert_eq!(lens_titles(&mut client, &uri), vec!["▶ Evaluate"]);
+    assert_eq!(
+        lens_titles(&mut client, &uri),
+        vec!["▶ Evaluate", "⚡ Optimize"]
+    );
 
     // Evaluate on save, at most two rows.
     client.notify(
@@ -300,4 +306,179 @@ fn cancel_stops_a_slow_run_and_evaluate_on_save_respects_the_row_budget() {
     let message = end["value"]["message"].as_str().unwrap();
     assert!(message.contains("/2 rows"), "{message}");
     assert_eq!(client.shutdown_and_exit().code(), Some(0));
+}
+
+#[path = "support/sim_model.rs"]
+mod sim_model;
+
+#[test]
+fn optimize_from_a_code_action_then_apply_over_later_edits() {
+    let (_rt, mock) = mock(sim_model::respond);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("promptls.toml"),
+        format!("[providers.sim]\nbase_url = \"{}\"\n", mock.base_url),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/reviews.csv"),
+        sim_model::csv(&sim_model::rows(60, 11)),
+    )
+    .unwrap();
+    let text = "---\nmodel: sim/small\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.split: {train: 0.5, seed: 3}\npromptls.teacher: sim/teacher-70b\n---\n{{role \"system\"}}\nClassify the sentiment of the review.\n{{role \"user\"}}\n{{text}}\n";
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let path = root.join("sentiment.prompt");
+    std::fs::write(&path, text).unwrap();
+    let mut client = Client::start(&binary(), false);
+    let mut caps = capabilities();
+    caps["workspace"]["workspaceEdit"] = json!({"documentChanges": true});
+    client.initialize(&root, caps, json!({}));
+    let uri = client.open(&path, text, 1);
+
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 8, "character": 0}, "end": {"line": 8, "character": 0}}, "context": {"diagnostics": []}}),
+    );
+    let titles: Vec<&str> = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["title"].as_str())
+        .collect();
+    for want in [
+        "Optimize: bootstrap few-shot",
+        "Optimize: MIPROv2",
+        "Optimize: GEPA",
+    ] {
+        assert!(titles.contains(&want), "{titles:?}");
+    }
+    assert!(lens_titles(&mut client, &uri).contains(&"⚡ Optimize".to_string()));
+    let bootstrap = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Optimize: bootstrap few-shot")
+        .unwrap();
+    client.replies.insert(
+        "window/showMessageRequest".into(),
+        json!({"title": "Apply"}),
+    );
+    client
+        .replies
+        .insert("workspace/applyEdit".into(), json!({"applied": true}));
+    let started = client.request("workspace/executeCommand", bootstrap["command"].clone());
+    assert_eq!(started, json!({"started": true}));
+    progress(&mut client, "begin");
+    // The user keeps typing while the job runs: a line added at the end.
+    client.change(&uri, 2, json!([{"range": {"start": {"line": 11, "character": 0}, "end": {"line": 11, "character": 0}}, "text": "{{!-- note --}}\n"}]));
+    let report = progress(&mut client, "report");
+    assert!(
+        report["value"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("trial 1 · baseline 0.000"),
+        "{report}"
+    );
+    let end = progress(&mut client, "end");
+    let message = end["value"]["message"].as_str().unwrap();
+    assert!(message.starts_with("exact_match 0.000 → 0.8"), "{message}");
+    let ask = client.wait_for("the apply question", |m| {
+        m["method"] == "window/showMessageRequest"
+    });
+    assert!(
+        ask["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bootstrap raised exact_match from 0.000 to 0.8"),
+        "{ask}"
+    );
+    let apply = client.wait_for("the edit", |m| m["method"] == "workspace/applyEdit");
+    let change = &apply["params"]["edit"]["documentChanges"][0];
+    assert_eq!(change["textDocument"]["version"], 2);
+    let edit = &change["edits"][0];
+    // An insertion after the instruction: the demos region; the line typed meanwhile
+    // stays.
+    assert_eq!(edit["range"]["start"], edit["range"]["end"]);
+    let typed = format!("{text}{{{{!-- note --}}}}\n");
+    let at = offset(&typed, &edit["range"]["start"]);
+    let mut result = typed.clone();
+    result.insert_str(at, edit["newText"].as_str().unwrap());
+    assert!(
+        result.starts_with("---\nmodel: sim/small\n") && result.contains("Classify the sentiment of the review.\n{{!-- promptls:demos --}}\n{{role \"user\"}}\n"),
+        "{result}"
+    );
+    assert!(
+        result.ends_with(
+            "{{!-- /promptls:demos --}}\n{{role \"user\"}}\n{{text}}\n{{!-- note --}}\n"
+        ),
+        "{result}"
+    );
+    assert_eq!(client.shutdown_and_exit().code(), Some(0));
+}
+
+#[test]
+fn a_cancelled_optimization_leaves_the_file_untouched() {
+    let (_rt, mock) = mock(|request| {
+        Reply::Slow(
+            Duration::from_millis(300),
+            Box::new(sim_model::respond(request)),
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("promptls.toml"),
+        format!(
+            "[providers.sim]\nbase_url = \"{}\"\nconcurrency = 1\n[eval]\nconcurrency = 1\n",
+            mock.base_url
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/reviews.csv"),
+        sim_model::csv(&sim_model::rows(40, 1)),
+    )
+    .unwrap();
+    let text = "---\nmodel: sim/small\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.split: 0.5\n---\n{{role \"system\"}}\nClassify.\n{{role \"user\"}}\n{{text}}\n";
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let path = root.join("s.prompt");
+    std::fs::write(&path, text).unwrap();
+    let mut client = start(&root);
+    let uri = client.open(&path, text, 1);
+    client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.optimize", "arguments": [{"uri": uri, "optimizer": "mipro"}]}),
+    );
+    let begin = progress(&mut client, "begin");
+    assert!(lens_titles(&mut client, &uri)
+        .iter()
+        .any(|t| t.starts_with("■ Cancel optimization")));
+    client.notify(
+        "window/workDoneProgress/cancel",
+        json!({"token": begin["token"]}),
+    );
+    let end = progress(&mut client, "end");
+    assert_eq!(end["value"]["message"], "cancelled");
+    let told = client.wait_for("the notice", |m| m["method"] == "window/showMessage");
+    assert!(
+        told["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled; the file is untouched"),
+        "{told}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    assert_eq!(client.shutdown_and_exit().code(), Some(0));
+}
+
+/// The byte offset of an LSP position in ASCII text.
+fn offset(text: &str, position: &Value) -> usize {
+    let line = position["line"].as_u64().unwrap() as usize;
+    let character = position["character"].as_u64().unwrap() as usize;
+    text.split_inclusive('\n')
+        .take(line)
+        .map(str::len)
+        .sum::<usize>()
+        + character
 }

@@ -24,6 +24,9 @@ pub struct Client {
     pending: Vec<(Value, Instant)>,
     /// When the message last returned by `wait_for` arrived.
     last_arrival: Instant,
+    /// Results for the server's own requests by method (`window/showMessageRequest`,
+    /// `workspace/applyEdit`, ...); others get `null`.
+    pub replies: std::collections::HashMap<String, Value>,
 }
 
 enum Incoming {
@@ -71,6 +74,7 @@ impl Client {
             next_id: 1,
             pending: Vec::new(),
             last_arrival: Instant::now(),
+            replies: std::collections::HashMap::new(),
         }
     }
 
@@ -153,8 +157,9 @@ impl Client {
 
     fn answer_server_request(&mut self, m: &Value) {
         if let (Some(id), Some(method)) = (m.get("id"), m.get("method").and_then(Value::as_str)) {
-            let result = match method {
-                "workspace/configuration" => json!([null]),
+            let result = match (method, self.replies.get(method)) {
+                (_, Some(reply)) => reply.clone(),
+                ("workspace/configuration", None) => json!([null]),
                 _ => Value::Null,
             };
             let reply = json!({"jsonrpc": "2.0", "id": id, "result": result});

@@ -39,6 +39,8 @@ pub const ALL: &[&str] = &[
     super::evaluation::Evaluate::ID,
     super::evaluation::CancelEvaluation::ID,
     super::evaluation::ShowEvaluation::ID,
+    super::optimization::Optimize::ID,
+    super::optimization::CancelOptimization::ID,
 ];
 
 /// The first argument as `C::Args`.

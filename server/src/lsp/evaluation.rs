@@ -12,12 +12,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::jsonrpc::Result;
-use tower_lsp_server::ls_types::notification::Progress;
 use tower_lsp_server::ls_types::*;
 
 use super::analysis::{invalid_params, Snapshot};
 use super::commands::Command as LspCommand;
 use super::navigation::{path_of, uri_of};
+use super::progress::Progress;
 use super::state::{lock, DatasetSource, Shared};
 use crate::eval::run::{self, Overrides, Plan, Report, RowResult};
 use crate::llm::client::Client as LlmClient;
@@ -30,6 +30,8 @@ const LIVE_MAX_ROWS: usize = 2_000;
 #[derive(Default)]
 pub struct PromptEval {
     pub running: Option<Running>,
+    /// The running optimization (`lsp::optimization`).
+    pub optimizing: Option<Running>,
     pub last: Option<Arc<Report>>,
     pub live: Option<Live>,
 }
@@ -120,7 +122,7 @@ pub fn workspace_config(
 }
 
 /// The workspace's model client, made on first use and shared by every run.
-fn client_for(
+pub fn client_for(
     state: &Shared,
     config: &crate::config::Config,
 ) -> std::result::Result<Arc<LlmClient>, String> {
@@ -236,53 +238,22 @@ async fn evaluate(
     let (plan, llm, concurrency) = prepared.map_err(|e| format!("cannot evaluate: {e}"))?;
     let total = plan.rows.len();
 
-    let progress = lock(state).client.work_done_progress;
-    let token = if progress {
-        let token = NumberOrString::String(format!("promptls/evaluate/{}", uuid_like()));
-        match client.create_work_done_progress(token.clone()).await {
-            Ok(()) => Some(token),
-            Err(e) => {
-                tracing::debug!("the client refused a progress token: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let progress = Progress::create(client, state, "evaluate").await;
     if let Some(running) = lock(state)
         .evals
         .get_mut(path)
         .and_then(|e| e.running.as_mut())
     {
-        running.token = token.clone();
+        running.token = progress.token();
         running.total = total;
     }
     refresh_lenses(client, state).await;
-    let send = |value: WorkDoneProgress| {
-        let client = client.clone();
-        let token = token.clone();
-        async move {
-            if let Some(token) = token {
-                client
-                    .send_notification::<Progress>(ProgressParams {
-                        token,
-                        value: ProgressParamsValue::WorkDone(value),
-                    })
-                    .await;
-            }
-        }
-    };
-    send(WorkDoneProgress::Begin(WorkDoneProgressBegin {
-        title: format!("Evaluating {name}"),
-        cancellable: Some(true),
-        message: Some(format!(
-            "0/{total} rows · {} on {}",
-            plan.scoring.name(),
-            plan.model
-        )),
-        percentage: Some(0),
-    }))
-    .await;
+    progress
+        .begin(
+            format!("Evaluating {name}"),
+            format!("0/{total} rows · {} on {}", plan.scoring.name(), plan.model),
+        )
+        .await;
 
     // Rows finish on the client's tasks; their progress goes out from here, in order.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize, f64, usize)>();
@@ -310,12 +281,12 @@ async fn evaluate(
             {
                 running.done = done;
             }
-            send(WorkDoneProgress::Report(WorkDoneProgressReport {
-                cancellable: Some(true),
-                message: Some(format!("{done}/{total} rows · mean {metric} {mean:.3}")),
-                percentage: Some((done * 100 / total.max(1)) as u32),
-            }))
-            .await;
+            progress
+                .report(
+                    format!("{done}/{total} rows · mean {metric} {mean:.3}"),
+                    Some((done * 100 / total.max(1)) as u32),
+                )
+                .await;
         }
     };
     let running = async {
@@ -339,29 +310,15 @@ async fn evaluate(
         ),
         Err(_) => "cancelled".to_string(),
     };
-    send(WorkDoneProgress::End(WorkDoneProgressEnd {
-        message: Some(end),
-    }))
-    .await;
+    progress.end(end).await;
     Ok(result.ok().map(Arc::new))
-}
-
-/// A token unique within the process.
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// Cancels the evaluation with this progress token (`window/workDoneProgress/cancel`).
 pub fn cancel_by_token(state: &Shared, token: &ProgressToken) -> bool {
     let st = lock(state);
     for eval in st.evals.values() {
-        if let Some(running) = &eval.running {
+        for running in eval.running.iter().chain(&eval.optimizing) {
             if running.token.as_ref() == Some(token) {
                 running.cancel.cancel();
                 return true;
@@ -388,7 +345,7 @@ pub fn cancel(state: &Shared, uri: &Uri) -> Result<Value> {
 /// Cancels every running evaluation (shutdown).
 pub fn cancel_all(state: &Shared) {
     for eval in lock(state).evals.values() {
-        if let Some(running) = &eval.running {
+        for running in eval.running.iter().chain(&eval.optimizing) {
             running.cancel.cancel();
         }
     }
@@ -652,6 +609,10 @@ pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
         )),
         None => out.push(lens("▶ Evaluate".into(), Evaluate::ID)),
     }
+    drop(st);
+    out.extend(super::optimization::lens(state, snapshot));
+    let st = lock(state);
+    let eval = st.evals.get(&path);
     if let Some(report) = eval.and_then(|e| e.last.as_ref()) {
         out.push(lens(
             format!(

@@ -19,7 +19,7 @@ use super::navigation::{path_of, uri_of};
 use super::state::{self, find_prompts, lock, LiveFiles, Shared, State};
 use super::{
     code_actions, commands, completion, diagnostics, evaluation, folding, hover, navigation,
-    semantic_tokens, LogHandle,
+    optimization, semantic_tokens, LogHandle,
 };
 use crate::check::Workspace;
 use crate::ide;
@@ -457,7 +457,10 @@ fn capabilities(encoding: super::position::Encoding) -> ServerCapabilities {
             work_done_progress_options: Default::default(),
         }),
         code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
-            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+            code_action_kinds: Some(vec![
+                CodeActionKind::QUICKFIX,
+                CodeActionKind::REFACTOR_REWRITE,
+            ]),
             ..Default::default()
         })),
         code_lens_provider: Some(CodeLensOptions {
@@ -777,14 +780,16 @@ impl LanguageServer for Backend {
                 .collect();
             (ide::code_actions(input, &kept, range), kept)
         })?;
-        Ok(Some(code_actions::to_lsp(
+        let mut out = code_actions::to_lsp(
             self.state(),
             &snapshot,
             actions,
             &all,
             &config,
             create_files,
-        )))
+        );
+        out.extend(optimization::actions(&snapshot));
+        Ok(Some(out))
     }
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
@@ -801,6 +806,14 @@ impl LanguageServer for Backend {
             evaluation::CancelEvaluation::ID => {
                 let args = commands::args::<evaluation::CancelEvaluation>(params.arguments)?;
                 evaluation::cancel(self.state(), &args.uri).map(Some)
+            }
+            optimization::Optimize::ID => {
+                let args = commands::args::<optimization::Optimize>(params.arguments)?;
+                optimization::start(self.inner.client.clone(), self.state().clone(), args).map(Some)
+            }
+            optimization::CancelOptimization::ID => {
+                let args = commands::args::<optimization::CancelOptimization>(params.arguments)?;
+                optimization::cancel(self.state(), &args.uri).map(Some)
             }
             evaluation::ShowEvaluation::ID => {
                 let args = commands::args::<evaluation::ShowEvaluation>(params.arguments)?;

@@ -256,8 +256,8 @@ async fn full_eval_best(
     session: &Session<'_>,
     means: &HashMap<Vec<usize>, (f64, usize)>,
     full: &mut HashMap<Vec<usize>, f64>,
-    program: &dyn Fn(&[usize]) -> Program,
-    label: &dyn Fn(&[usize]) -> String,
+    program: &(dyn Fn(&[usize]) -> Program + Sync),
+    label: &(dyn Fn(&[usize]) -> String + Sync),
 ) -> Result<(), Stop> {
     let mut ranked: Vec<(&Vec<usize>, f64)> = means
         .iter()

@@ -1,0 +1,454 @@
+//! Optimizations in the editor: the "Optimize: …" code actions and the "⚡ Optimize" lens
+//! start `optimize::job` in the background (one per file) with work-done progress (trial
+//! count and best score) that the user can cancel while they keep editing. When it ends
+//! the user is asked to apply the result or to see the diff first; applying is a
+//! WorkspaceEdit over the parts the job owns (the instruction and the demos) of the
+//! file as it is then, so edits made meanwhile elsewhere in the file survive. A
+//! cancelled or failed job leaves the file untouched and says why.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+
+use super::analysis::{invalid_params, Snapshot};
+use super::commands::Command as LspCommand;
+use super::evaluation::{client_for, workspace_config, Running};
+use super::navigation::uri_of;
+use super::position;
+use super::progress::Progress;
+use super::state::{lock, Shared};
+use crate::optimize::job::{self, JobError, Optimizer, Outcome, Request};
+use crate::optimize::session::{Stop, Trial};
+
+/// `promptls.optimize {uri, optimizer?}`: starts an optimization in the background and
+/// returns `{started: true}` (or `{started: false, reason}`).
+pub struct Optimize;
+
+#[derive(Deserialize)]
+pub struct OptimizeArgs {
+    pub uri: Uri,
+    /// bootstrap, random, mipro or gepa; default `promptls.optimizer`, else bootstrap.
+    pub optimizer: Option<String>,
+}
+
+impl LspCommand for Optimize {
+    const ID: &'static str = "promptls.optimize";
+    type Args = OptimizeArgs;
+}
+
+/// `promptls.cancelOptimization {uri}`.
+pub struct CancelOptimization;
+
+impl LspCommand for CancelOptimization {
+    const ID: &'static str = "promptls.cancelOptimization";
+    type Args = super::evaluation::UriArgs;
+}
+
+/// The code actions offered on a prompt with a dataset.
+pub fn actions(snapshot: &Snapshot) -> Vec<CodeActionOrCommand> {
+    if !has_dataset(&snapshot.text) {
+        return Vec::new();
+    }
+    [
+        ("Optimize: bootstrap few-shot", "bootstrap"),
+        ("Optimize: MIPROv2", "mipro"),
+        ("Optimize: GEPA", "gepa"),
+    ]
+    .into_iter()
+    .map(|(title, optimizer)| {
+        CodeActionOrCommand::CodeAction(CodeAction {
+            title: title.to_string(),
+            kind: Some(CodeActionKind::REFACTOR_REWRITE),
+            command: Some(Command {
+                title: title.to_string(),
+                command: Optimize::ID.to_string(),
+                arguments: Some(vec![json!({"uri": snapshot.uri, "optimizer": optimizer})]),
+            }),
+            ..Default::default()
+        })
+    })
+    .collect()
+}
+
+pub fn has_dataset(text: &str) -> bool {
+    crate::syntax::parse(text)
+        .frontmatter
+        .as_ref()
+        .and_then(|fm| crate::settings::get(fm, "dataset"))
+        .is_some()
+}
+
+/// The lens next to "▶ Evaluate".
+pub fn lens(state: &Shared, snapshot: &Snapshot) -> Option<CodeLens> {
+    let path = snapshot.path.as_ref()?;
+    let st = lock(state);
+    let running = st.evals.get(path).and_then(|e| e.optimizing.as_ref());
+    let (title, command) = match running {
+        Some(r) => (
+            format!("■ Cancel optimization (trial {})", r.done),
+            CancelOptimization::ID,
+        ),
+        None => ("⚡ Optimize".to_string(), Optimize::ID),
+    };
+    Some(CodeLens {
+        range: Range::new(Position::new(0, 0), Position::new(0, 0)),
+        command: Some(Command {
+            title,
+            command: command.to_string(),
+            arguments: Some(vec![json!({"uri": snapshot.uri})]),
+        }),
+        data: None,
+    })
+}
+
+pub fn cancel(state: &Shared, uri: &Uri) -> Result<Value> {
+    let path = super::navigation::path_of(uri)
+        .ok_or_else(|| invalid_params(format!("{} is not a file", uri.as_str())))?;
+    let st = lock(state);
+    let cancelled = st
+        .evals
+        .get(&path)
+        .and_then(|e| e.optimizing.as_ref())
+        .map(|r| r.cancel.cancel())
+        .is_some();
+    Ok(json!({"cancelled": cancelled}))
+}
+
+/// Starts an optimization of `args.uri`.
+pub fn start(client: tower_lsp_server::Client, state: Shared, args: OptimizeArgs) -> Result<Value> {
+    let snapshot = Snapshot::take(&state, &args.uri)?;
+    let path = snapshot
+        .path
+        .clone()
+        .ok_or_else(|| invalid_params(format!("{} is not a file", args.uri.as_str())))?;
+    let optimizer = match args.optimizer.as_deref() {
+        None => None,
+        Some(name) => Some(Optimizer::from_name(name).ok_or_else(|| {
+            invalid_params(format!(
+                "unknown optimizer `{name}` (bootstrap, random, mipro, gepa)"
+            ))
+        })?),
+    };
+    let cancel = CancellationToken::new();
+    {
+        let mut st = lock(&state);
+        let entry = st.evals.entry(path.clone()).or_default();
+        if entry.optimizing.is_some() {
+            return Ok(
+                json!({"started": false, "reason": "an optimization of this prompt is already running"}),
+            );
+        }
+        entry.optimizing = Some(Running {
+            cancel: cancel.clone(),
+            token: None,
+            done: 0,
+            total: 0,
+        });
+    }
+    let text = snapshot.text.to_string();
+    let uri = args.uri.clone();
+    tokio::spawn(async move {
+        let outcome = optimize(&client, &state, &path, &text, optimizer, cancel).await;
+        if let Some(e) = lock(&state).evals.get_mut(&path) {
+            e.optimizing = None;
+        }
+        super::evaluation::refresh_after_live(&client, &state).await;
+        let name = file_name(&path);
+        match outcome {
+            Ok(outcome) if outcome.improved() => {
+                offer(&client, &state, &uri, &path, &text, outcome).await
+            }
+            Ok(outcome) => {
+                client
+                    .show_message(
+                        MessageType::INFO,
+                        format!(
+                            "{name}: {} found nothing better than {} {:.3}; the file is untouched",
+                            outcome.optimizer.name(),
+                            outcome.metric,
+                            outcome.baseline
+                        ),
+                    )
+                    .await
+            }
+            Err(JobError::Stopped(Stop::Cancelled)) => {
+                client
+                    .show_message(
+                        MessageType::INFO,
+                        format!("{name}: optimization cancelled; the file is untouched"),
+                    )
+                    .await
+            }
+            Err(e) => {
+                client
+                    .show_message(
+                        MessageType::ERROR,
+                        format!("{name}: optimization failed: {e}; the file is untouched"),
+                    )
+                    .await
+            }
+        }
+    });
+    Ok(json!({"started": true}))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+async fn optimize(
+    client: &tower_lsp_server::Client,
+    state: &Shared,
+    path: &Path,
+    text: &str,
+    optimizer: Option<Optimizer>,
+    cancel: CancellationToken,
+) -> std::result::Result<Outcome, JobError> {
+    let (config, llm) = {
+        let state = state.clone();
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || -> std::result::Result<_, String> {
+            let config = workspace_config(&state, &path)?;
+            let llm = client_for(&state, &config)?;
+            Ok((config, llm))
+        })
+        .await
+        .map_err(|e| JobError::Usage(e.to_string()))?
+        .map_err(JobError::Usage)?
+    };
+    let progress = Progress::create(client, state, "optimize").await;
+    if let Some(running) = lock(state)
+        .evals
+        .get_mut(path)
+        .and_then(|e| e.optimizing.as_mut())
+    {
+        running.token = progress.token();
+    }
+    super::evaluation::refresh_after_live(client, state).await;
+    let name = file_name(path);
+    progress
+        .begin(
+            format!("Optimizing {name}"),
+            format!(
+                "{} · scoring the prompt as it is",
+                optimizer.map_or("optimizer from the file", Optimizer::name)
+            ),
+        )
+        .await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, f64, Trial)>();
+    let on_trial = move |count: usize, best: f64, trial: &Trial| {
+        let _ = tx.send((count, best, trial.clone()));
+    };
+    let request = Request {
+        optimizer,
+        ..Request::default()
+    };
+    let forward = async {
+        while let Some((count, best, trial)) = rx.recv().await {
+            if let Some(running) = lock(state)
+                .evals
+                .get_mut(path)
+                .and_then(|e| e.optimizing.as_mut())
+            {
+                running.done = count;
+            }
+            progress
+                .report(
+                    format!(
+                        "trial {count} · {} {:.3}{} · best {:.3}",
+                        trial.label,
+                        trial.score,
+                        if trial.minibatch { " (minibatch)" } else { "" },
+                        best.max(0.0)
+                    ),
+                    None,
+                )
+                .await;
+        }
+    };
+    let running = async {
+        let on_trial = on_trial;
+        let result = job::run(path, text, &config, &llm, &request, cancel, &on_trial).await;
+        drop(on_trial);
+        result
+    };
+    let (result, ()) = tokio::join!(running, forward);
+    progress
+        .end(match &result {
+            Ok(o) => format!("{} {:.3} → {:.3}", o.metric, o.baseline, o.score),
+            Err(JobError::Stopped(Stop::Cancelled)) => "cancelled".to_string(),
+            Err(e) => format!("failed: {e}"),
+        })
+        .await;
+    result
+}
+
+/// Asks whether to apply the result, showing the diff first if asked.
+async fn offer(
+    client: &tower_lsp_server::Client,
+    state: &Shared,
+    uri: &Uri,
+    path: &Path,
+    started_from: &str,
+    outcome: Outcome,
+) {
+    let name = file_name(path);
+    let calls: u64 = outcome.usage.values().map(|u| u.calls).sum();
+    let cost: f64 = outcome.usage.values().map(|u| u.cost_usd).sum();
+    let summary = format!(
+        "{name}: {} raised {} from {:.3} to {:.3} ({calls} calls, {}).",
+        outcome.optimizer.name(),
+        outcome.metric,
+        outcome.baseline,
+        outcome.score,
+        crate::eval::run::dollars(cost)
+    );
+    let item = |t: &str| MessageActionItem {
+        title: t.to_string(),
+        properties: Default::default(),
+    };
+    let mut choice = client
+        .show_message_request(
+            MessageType::INFO,
+            format!("{summary} Apply it?"),
+            Some(vec![item("Apply"), item("Show diff"), item("Discard")]),
+        )
+        .await
+        .ok()
+        .flatten()
+        .map(|a| a.title);
+    if choice.as_deref() == Some("Show diff") {
+        let new_source = outcome.program.apply(started_from).unwrap_or_default();
+        let diff = similar::TextDiff::from_lines(started_from, &new_source)
+            .unified_diff()
+            .context_radius(3)
+            .header(&name, &format!("{name} (optimized)"))
+            .to_string();
+        let diff_path =
+            std::env::temp_dir().join(format!("promptls-{}-{}.diff", name, std::process::id()));
+        if std::fs::write(&diff_path, diff).is_ok() {
+            if let Some(diff_uri) = uri_of(&diff_path) {
+                let _ = client
+                    .show_document(ShowDocumentParams {
+                        uri: diff_uri,
+                        external: None,
+                        take_focus: Some(true),
+                        selection: None,
+                    })
+                    .await;
+            }
+        }
+        choice = client
+            .show_message_request(
+                MessageType::INFO,
+                format!("{summary} Apply it?"),
+                Some(vec![item("Apply"), item("Discard")]),
+            )
+            .await
+            .ok()
+            .flatten()
+            .map(|a| a.title);
+    }
+    if choice.as_deref() != Some("Apply") {
+        return;
+    }
+    // The file as it is now: the open document, else the disk.
+    let (current, version) = match Snapshot::take(state, uri) {
+        Ok(s) => (s.text.to_string(), s.version),
+        Err(_) => return,
+    };
+    let updated = match outcome.program.apply(&current) {
+        Ok(u) => u,
+        Err(e) => {
+            client
+                .show_message(
+                    MessageType::ERROR,
+                    format!(
+                        "{name}: cannot apply the optimized prompt to the file as it is now: {e}"
+                    ),
+                )
+                .await;
+            return;
+        }
+    };
+    let Some(edit) = minimal_edit(state, &current, &updated) else {
+        return;
+    };
+    let document = OptionalVersionedTextDocumentIdentifier {
+        uri: uri.clone(),
+        version,
+    };
+    let workspace_edit = WorkspaceEdit {
+        document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
+            text_document: document,
+            edits: vec![OneOf::Left(edit)],
+        }])),
+        ..Default::default()
+    };
+    match client.apply_edit(workspace_edit).await {
+        Ok(r) if r.applied => {}
+        Ok(r) => {
+            client
+                .show_message(
+                    MessageType::WARNING,
+                    format!(
+                        "{name}: the editor did not apply the optimized prompt{}",
+                        r.failure_reason.map_or(String::new(), |w| format!(": {w}"))
+                    ),
+                )
+                .await
+        }
+        Err(e) => tracing::warn!("applying the optimized prompt: {e}"),
+    }
+}
+
+/// One edit turning `old` into `new`: the span between their common prefix and suffix.
+fn minimal_edit(state: &Shared, old: &str, new: &str) -> Option<TextEdit> {
+    if old == new {
+        return None;
+    }
+    let prefix = old
+        .char_indices()
+        .zip(new.chars())
+        .find(|((_, a), b)| a != b)
+        .map_or(old.len().min(new.len()), |((i, _), _)| i);
+    let suffix = old[prefix..]
+        .chars()
+        .rev()
+        .zip(new[prefix..].chars().rev())
+        .take_while(|(a, b)| a == b)
+        .map(|(a, _)| a.len_utf8())
+        .sum::<usize>();
+    let (old_end, new_end) = (old.len() - suffix, new.len() - suffix);
+    let rope = ropey::Rope::from_str(old);
+    let encoding = lock(state).encoding;
+    let range = position::to_range(&rope, crate::syntax::Span::new(prefix, old_end), encoding);
+    Some(TextEdit {
+        range,
+        new_text: new[prefix..new_end].to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edit_covers_only_what_changed() {
+        let state: Shared = std::sync::Arc::default();
+        let e = minimal_edit(&state, "a\nbé\nc\n", "a\nbéX\nc\n").unwrap();
+        assert_eq!(e.new_text, "X");
+        assert_eq!((e.range.start.line, e.range.start.character), (1, 2));
+        assert_eq!(e.range.start, e.range.end);
+        assert!(minimal_edit(&state, "same", "same").is_none());
+        let e = minimal_edit(&state, "abc", "").unwrap();
+        assert_eq!((e.range.end.character, e.new_text.as_str()), (3, ""));
+    }
+}
