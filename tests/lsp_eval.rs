@@ -213,7 +213,7 @@ fn evaluate_from_the_editor_with_progress_lenses_and_row_diagnostics() {
             .find(|t| t.starts_with("live"))
         {
             live = t;
-            if live.contains("stale") {
+            if live.ends_with("2 stale") {
                 break;
             }
         }

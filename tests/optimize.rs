@@ -96,6 +96,10 @@ async fn bootstrap_raises_the_held_out_score_and_writes_only_with_write() {
     assert_eq!(r["calls"]["sim/teacher-70b"]["role"], "teacher", "{r:#}");
     assert!(r["calls"]["sim/teacher-70b"]["calls"].as_u64().unwrap() >= 4);
     assert_eq!(r["calls"]["sim/small"]["role"], "task");
+    // As DSPy's, the optimizer itself only asks the teacher; the student's calls score
+    // the prompt before and after for the report.
+    let spent: Vec<&String> = r["optimizer_calls"].as_object().unwrap().keys().collect();
+    assert_eq!(spent, ["sim/teacher-70b"], "{r:#}");
     assert_eq!(
         r["total_calls"].as_u64().unwrap(),
         mock.requests().len() as u64,

@@ -91,8 +91,20 @@ impl Mock {
         Mock::serve(Replies::Respond(Arc::new(respond)), None).await
     }
 
+    /// As `start_with`, on a given port of 127.0.0.1 (a server other processes use).
+    pub async fn start_on(
+        port: u16,
+        respond: impl Fn(&Received) -> Reply + Send + Sync + 'static,
+    ) -> Mock {
+        Mock::serve_on(port, Replies::Respond(Arc::new(respond)), None).await
+    }
+
     async fn serve(replies: Replies, limit: Option<(usize, Duration)>) -> Mock {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Mock::serve_on(0, replies, limit).await
+    }
+
+    async fn serve_on(port: u16, replies: Replies, limit: Option<(usize, Duration)>) -> Mock {
+        let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind 127.0.0.1");
         let base_url = format!("http://{}", listener.local_addr().unwrap());

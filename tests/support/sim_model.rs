@@ -138,6 +138,77 @@ fn content_text(message: &Value) -> String {
     }
 }
 
+/// The output field names of a DSPy ChatAdapter system message, if it is one.
+fn dspy_outputs(system: &str) -> Option<Vec<String>> {
+    let after = system.split("Your output fields are:").nth(1)?;
+    let block = after
+        .split("All interactions will be structured")
+        .next()
+        .unwrap_or(after);
+    Some(
+        block
+            .lines()
+            .filter_map(|l| l.split('`').nth(1))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// The first field's value in a DSPy-formatted turn (`[[ ## name ## ]]\nvalue\n\n...`).
+fn dspy_value(text: &str) -> String {
+    let Some(start) = text.find(" ## ]]") else {
+        return text.to_string();
+    };
+    let rest = &text[start + 6..];
+    let end = rest.find("[[ ## ").unwrap_or(rest.len());
+    let value = &rest[..end];
+    value
+        .split("\n\nRespond with the corresponding output fields")
+        .next()
+        .unwrap_or(value)
+        .trim()
+        .to_string()
+}
+
+/// The same rules for DSPy's ChatAdapter: the instruction is the objective in the system
+/// message, turns carry `[[ ## field ## ]]` sections, answers must too.
+fn answer_dspy(model: &str, messages: &[Value], system: &str, outputs: &[String]) -> String {
+    let role = |m: &Value| m["role"].as_str().unwrap_or("").to_string();
+    let field = |name: &str, value: &str| format!("[[ ## {name} ## ]]\n{value}\n\n");
+    if outputs.iter().any(|o| o == "label") {
+        let objective = system
+            .split("your objective is:")
+            .nth(1)
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let mut plain = vec![json!({"role": "system", "content": objective})];
+        for m in messages.iter().filter(|m| role(m) != "system") {
+            plain.push(json!({"role": role(m), "content": dspy_value(&content_text(m))}));
+        }
+        let label = answer(model, &plain);
+        return format!("{}[[ ## completed ## ]]", field("label", &label));
+    }
+    let everything: String = messages
+        .iter()
+        .map(content_text)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = String::new();
+    for name in outputs {
+        let value = if name.contains("instruction") {
+            propose(&everything)
+        } else if name == "reasoning" {
+            "The reviews vary in how directly they state their sentiment.".to_string()
+        } else {
+            "The rows are short product reviews, each labelled positive, negative or neutral; some negate a sentiment word and some are sarcastic.".to_string()
+        };
+        out.push_str(&field(name, &value));
+    }
+    out.push_str("[[ ## completed ## ]]");
+    out
+}
+
 /// The answer of `model` to OpenAI-shaped `messages`.
 pub fn answer(model: &str, messages: &[Value]) -> String {
     let role = |m: &Value| m["role"].as_str().unwrap_or("").to_string();
@@ -147,6 +218,9 @@ pub fn answer(model: &str, messages: &[Value]) -> String {
         .map(content_text)
         .collect::<Vec<_>>()
         .join("\n");
+    if let Some(outputs) = dspy_outputs(&system) {
+        return answer_dspy(model, messages, &system, &outputs);
+    }
     let teacher = model.contains("teacher") || model.contains("70b");
     let lower_system = system.to_lowercase();
     let everything: String = messages

@@ -214,6 +214,8 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
                 "score": outcome.score,
                 "improved": outcome.improved(),
                 "calls": usage,
+                "optimizer_calls": outcome.optimizer_usage,
+                "optimizer_total_calls": outcome.optimizer_usage.values().map(|u| u.calls).sum::<u64>(),
                 "total_calls": totals.0,
                 "prompt_tokens": totals.1,
                 "completion_tokens": totals.2,

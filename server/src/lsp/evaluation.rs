@@ -552,9 +552,15 @@ pub fn live_scores(state: &Shared, path: &Path, text: &str, version: Option<i32>
     })
 }
 
-/// Stores live scores; whether they changed (so the lenses need a refresh).
-pub fn set_live(state: &Shared, path: &Path, live: Option<Live>) -> bool {
+/// Stores live scores computed for `version` of `uri` if that is still the document's
+/// version (a slow computation for an older version, say one that read the cache while an
+/// evaluation was filling it, must not replace a newer one); whether they changed (so the
+/// lenses need a refresh).
+pub fn set_live(state: &Shared, uri: &Uri, version: i32, path: &Path, live: Option<Live>) -> bool {
     let mut st = lock(state);
+    if st.docs.get(uri).map(|d| d.version) != Some(version) {
+        return false;
+    }
     let entry = st.evals.entry(path.to_path_buf()).or_default();
     let changed = entry
         .live

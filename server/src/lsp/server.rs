@@ -98,7 +98,7 @@ impl Backend {
                     return false;
                 }
                 let live = evaluation::live_scores(&state, &path, &text, Some(version));
-                evaluation::set_live(&state, &path, live)
+                evaluation::set_live(&state, &uri, version, &path, live)
             })
             .await
             .unwrap_or(false);

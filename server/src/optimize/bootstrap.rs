@@ -132,7 +132,8 @@ pub async fn demos(
     Ok(demos)
 }
 
-/// BootstrapFewShot: the program with bootstrapped demos in place of its own.
+/// BootstrapFewShot: the program with bootstrapped demos in place of its own. Like
+/// DSPy's, it scores nothing on the validation rows itself (the job scores the result).
 pub async fn optimize(
     session: &Session<'_>,
     start: &Program,
@@ -140,10 +141,8 @@ pub async fn optimize(
 ) -> Result<Program, Stop> {
     let order = order(session.train.rows.len(), None);
     let demos = demos(session, start, &order, settings).await?;
-    let program = Program {
+    Ok(Program {
         instruction: start.instruction.clone(),
         demos,
-    };
-    session.score(&program, None, "bootstrap").await?;
-    Ok(program)
+    })
 }

@@ -71,7 +71,11 @@ pub struct Outcome {
     pub start: Program,
     /// The winner (the starting program when nothing beat it).
     pub program: Program,
+    /// Everything the run spent, by model.
     pub usage: BTreeMap<String, Usage>,
+    /// What the optimizer itself spent (without scoring the prompt before and after on
+    /// the validation rows).
+    pub optimizer_usage: BTreeMap<String, Usage>,
     pub trials: Vec<Trial>,
     pub wall_ms: f64,
 }
@@ -104,6 +108,28 @@ pub fn optimizer_setting(source: &str) -> (Option<String>, Option<usize>, Option
         ),
         _ => (None, None, None),
     }
+}
+
+/// `after - before`, per model (models with nothing spent left out).
+fn difference(
+    after: &BTreeMap<String, Usage>,
+    before: &BTreeMap<String, Usage>,
+) -> BTreeMap<String, Usage> {
+    after
+        .iter()
+        .filter_map(|(model, a)| {
+            let b = before.get(model).cloned().unwrap_or_default();
+            let d = Usage {
+                role: a.role.clone(),
+                calls: a.calls - b.calls,
+                cache_hits: a.cache_hits - b.cache_hits,
+                prompt_tokens: a.prompt_tokens - b.prompt_tokens,
+                completion_tokens: a.completion_tokens - b.completion_tokens,
+                cost_usd: a.cost_usd - b.cost_usd,
+            };
+            (d.calls > 0 || d.cache_hits > 0).then(|| (model.clone(), d))
+        })
+        .collect()
 }
 
 /// Why a run could not start (`Usage`) or did not finish (`Stopped`).
@@ -206,6 +232,7 @@ pub async fn run(
         .score(&start, None, "baseline")
         .await
         .map_err(stopped)?;
+    let before = session.usage();
     let best = match optimizer {
         Optimizer::Bootstrap => bootstrap::optimize(&session, &start, settings).await,
         Optimizer::Random => {
@@ -227,6 +254,7 @@ pub async fn run(
         }
     }
     .map_err(stopped)?;
+    let optimizer_usage = difference(&session.usage(), &before);
     let score = session.final_score(&best).await.map_err(stopped)?;
     let (program, score) = if score >= baseline {
         (best, score)
@@ -241,6 +269,7 @@ pub async fn run(
         start,
         program,
         usage: session.usage(),
+        optimizer_usage,
         trials: session.trials(),
         wall_ms: session.started.elapsed().as_secs_f64() * 1000.0,
     })

@@ -1,0 +1,48 @@
+//! The simulated model of tests/support/sim_model.rs as a server, for benchmarks that
+//! drive it from another process (scripts/dspy_compare.py):
+//!
+//!     cargo run --release --example sim_server -- PORT
+//!
+//! OpenAI-compatible at `http://127.0.0.1:PORT/v1/chat/completions` (and without `/v1`).
+//! `GET /stats` returns the requests received per model; `POST /reset` zeroes them.
+
+#[path = "../../tests/support/mock_llm.rs"]
+mod mock_llm;
+#[path = "../../tests/support/sim_model.rs"]
+mod sim_model;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use mock_llm::Reply;
+use serde_json::json;
+
+fn main() {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8790);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async move {
+        let counts: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+        let seen = counts.clone();
+        let mock = mock_llm::Mock::start_on(port, move |request| {
+            if request.path.ends_with("/stats") {
+                return Reply::ok(json!(*seen.lock().unwrap()));
+            }
+            if request.path.ends_with("/reset") {
+                seen.lock().unwrap().clear();
+                return Reply::ok(json!({}));
+            }
+            let model = request.body["model"].as_str().unwrap_or("?").to_string();
+            *seen.lock().unwrap().entry(model).or_default() += 1;
+            sim_model::respond(request)
+        })
+        .await;
+        eprintln!("sim_server listening on {}", mock.base_url);
+        std::future::pending::<()>().await;
+    });
+}
