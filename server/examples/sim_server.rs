@@ -5,6 +5,7 @@
 //!
 //! OpenAI-compatible at `http://127.0.0.1:PORT/v1/chat/completions` (and without `/v1`).
 //! `GET /stats` returns the requests received per model; `POST /reset` zeroes them.
+//! `sim_server --csv N SEED` prints a dataset of N rows instead.
 
 #[path = "../../tests/support/mock_llm.rs"]
 mod mock_llm;
@@ -18,6 +19,14 @@ use mock_llm::Reply;
 use serde_json::json;
 
 fn main() {
+    // `sim_server --csv N SEED` prints N rows of the simulated task as CSV instead.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--csv") {
+        let n = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100);
+        let seed = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
+        print!("{}", sim_model::csv(&sim_model::rows(n, seed)));
+        return;
+    }
     let port: u16 = std::env::args()
         .nth(1)
         .and_then(|p| p.parse().ok())

@@ -221,6 +221,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
                 "completion_tokens": totals.2,
                 "cost_usd": totals.3,
                 "wall_ms": outcome.wall_ms,
+                "optimizer_ms": outcome.optimizer_ms,
                 "trials": outcome.trials,
                 "instruction": program.instruction,
                 "demos": program.demos,

@@ -76,6 +76,8 @@ pub struct Outcome {
     /// What the optimizer itself spent (without scoring the prompt before and after on
     /// the validation rows).
     pub optimizer_usage: BTreeMap<String, Usage>,
+    /// The optimizer's own wall time (without the scoring before and after).
+    pub optimizer_ms: f64,
     pub trials: Vec<Trial>,
     pub wall_ms: f64,
 }
@@ -233,6 +235,7 @@ pub async fn run(
         .await
         .map_err(stopped)?;
     let before = session.usage();
+    let optimizer_started = std::time::Instant::now();
     let best = match optimizer {
         Optimizer::Bootstrap => bootstrap::optimize(&session, &start, settings).await,
         Optimizer::Random => {
@@ -255,6 +258,7 @@ pub async fn run(
     }
     .map_err(stopped)?;
     let optimizer_usage = difference(&session.usage(), &before);
+    let optimizer_ms = optimizer_started.elapsed().as_secs_f64() * 1000.0;
     let score = session.final_score(&best).await.map_err(stopped)?;
     let (program, score) = if score >= baseline {
         (best, score)
@@ -270,6 +274,7 @@ pub async fn run(
         program,
         usage: session.usage(),
         optimizer_usage,
+        optimizer_ms,
         trials: session.trials(),
         wall_ms: session.started.elapsed().as_secs_f64() * 1000.0,
     })

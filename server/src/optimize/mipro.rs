@@ -197,17 +197,23 @@ pub async fn optimize(
     let mut stopped = None;
     for trial in 1..=settings.trials {
         let params = tpe.propose();
+        // Trials race: one that can no longer beat the best minibatch score so far stops
+        // (TPE then sees the most it could have scored).
+        let beat = means
+            .values()
+            .map(|(sum, n)| sum / *n as f64)
+            .fold(f64::NEG_INFINITY, f64::max);
         let score = if minibatch < rows {
             let indices = sample_rows(&mut rng, rows, minibatch);
             session
-                .score(&program(&params), Some(&indices), &label(&params))
+                .race(&program(&params), Some(&indices), beat, &label(&params))
                 .await
         } else {
             session
-                .score(&program(&params), None, &label(&params))
+                .race(&program(&params), None, beat, &label(&params))
                 .await
         };
-        let score = match score {
+        let (score, pruned) = match score {
             Ok(s) => s,
             Err(stop @ (Stop::Budget(_) | Stop::Cancelled)) => {
                 stopped = Some(stop);
@@ -216,12 +222,15 @@ pub async fn optimize(
             Err(e) => return Err(e),
         };
         tpe.observe(params.clone(), score);
-        if minibatch >= rows {
+        if minibatch >= rows && !pruned {
             full.insert(params.clone(), score);
         }
-        let entry = means.entry(params).or_insert((0.0, 0));
-        entry.0 += score;
-        entry.1 += 1;
+        // A stopped trial is no candidate for a full evaluation.
+        if !pruned {
+            let entry = means.entry(params).or_insert((0.0, 0));
+            entry.0 += score;
+            entry.1 += 1;
+        }
         if minibatch < rows && (trial % settings.full_eval_every == 0 || trial == settings.trials) {
             if let Err(stop) = full_eval_best(session, &means, &mut full, &program, &label).await {
                 match stop {
@@ -265,10 +274,18 @@ async fn full_eval_best(
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     if let Some((params, _)) = ranked.into_iter().find(|(p, _)| !full.contains_key(*p)) {
-        let score = session
-            .score(&program(params), None, &format!("full: {}", label(params)))
+        // Races the best full score so far; a stopped one is recorded below any finished.
+        let beat = full.values().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (score, pruned) = session
+            .race(
+                &program(params),
+                None,
+                beat,
+                &format!("full: {}", label(params)),
+            )
             .await?;
-        full.insert(params.clone(), score);
+        // A stopped one counts as evaluated, below every finished score.
+        full.insert(params.clone(), if pruned { beat - 1.0 } else { score });
     }
     Ok(())
 }

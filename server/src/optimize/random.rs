@@ -81,8 +81,11 @@ pub async fn optimize(
             instruction: start.instruction.clone(),
             demos,
         };
-        let score = match session.score(&program, None, &label).await {
-            Ok(s) => s,
+        // Candidates race the best so far: one that cannot beat it stops early.
+        let beat = best.as_ref().map_or(f64::NEG_INFINITY, |(b, _)| *b);
+        let score = match session.race(&program, None, beat, &label).await {
+            Ok((s, false)) => s,
+            Ok((_, true)) => continue,
             Err(Stop::Budget(_)) if best.is_some() => break,
             Err(e) => return Err(e),
         };

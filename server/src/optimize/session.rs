@@ -42,6 +42,9 @@ pub struct Trial {
     pub demos: usize,
     /// What was tried, in a few words (`zero-shot`, `bootstrap seed 3`, ...).
     pub label: String,
+    /// Stopped before all its rows because it could no longer beat the best score (its
+    /// `score` is then the most it could have reached).
+    pub pruned: bool,
 }
 
 /// Progress as trials finish: trials so far, the best full score so far.
@@ -290,7 +293,13 @@ impl<'a> Session<'a> {
             rows: report.rows,
             demos: program.demos.len(),
             label: label.to_string(),
+            pruned: false,
         };
+        self.record_trial(trial);
+        Ok(report)
+    }
+
+    fn record_trial(&self, trial: Trial) {
         let (count, best) = {
             let mut trials = self.trials.lock().unwrap_or_else(|p| p.into_inner());
             trials.push(trial.clone());
@@ -301,7 +310,71 @@ impl<'a> Session<'a> {
             (trials.len(), *best)
         };
         (self.on_trial)(count, best, &trial);
-        Ok(report)
+    }
+
+    /// Scores `program` on `rows` of the validation set (all when `None`) in chunks, and
+    /// stops as soon as it can no longer score above `beat` even if every remaining row
+    /// passed ("racing"; only for metrics that average row scores). Returns the score, or
+    /// the most it could have reached when stopped, and whether it stopped.
+    pub async fn race(
+        &self,
+        program: &Program,
+        rows: Option<&[usize]>,
+        beat: f64,
+        label: &str,
+    ) -> Result<(f64, bool), Stop> {
+        let averaged = !matches!(
+            self.dev.scoring,
+            crate::eval::run::Scoring::Metric(
+                crate::eval::metrics::Metric::Bleu
+                    | crate::eval::metrics::Metric::Chrf
+                    | crate::eval::metrics::Metric::ChrfPlusPlus
+            )
+        );
+        if !averaged || !beat.is_finite() {
+            return Ok((self.score(program, rows, label).await?, false));
+        }
+        let all: Vec<usize> = match rows {
+            Some(r) => r.to_vec(),
+            None => (0..self.dev.rows.len()).collect(),
+        };
+        let total = all.len().max(1) as f64;
+        let source = self.source_of(program)?;
+        let candidate = self.dev.with_source(&source).map_err(Stop::Failed)?;
+        let (mut sum, mut done) = (0.0, 0usize);
+        let mut pruned = false;
+        for chunk in all.chunks(self.concurrency.max(1)) {
+            let report = self.run(&candidate.with_rows(chunk), "task").await?;
+            sum += report
+                .per_row
+                .iter()
+                .map(|r| r.score.unwrap_or(0.0))
+                .sum::<f64>();
+            done += chunk.len();
+            let bound = (sum + (all.len() - done) as f64) / total;
+            if done < all.len() && bound <= beat + 1e-12 {
+                pruned = true;
+                break;
+            }
+        }
+        let score = if pruned {
+            (sum + (all.len() - done) as f64) / total
+        } else {
+            sum / total
+        };
+        self.record_trial(Trial {
+            score,
+            minibatch: rows.is_some(),
+            rows: done,
+            demos: program.demos.len(),
+            label: if pruned {
+                format!("{label} (stopped: cannot beat {beat:.3})")
+            } else {
+                label.to_string()
+            },
+            pruned,
+        });
+        Ok((score, pruned))
     }
 
     /// The validation score of the program an optimizer returned (outside the budget).
@@ -315,6 +388,7 @@ impl<'a> Session<'a> {
             rows: report.rows,
             demos: program.demos.len(),
             label: "final".into(),
+            pruned: false,
         };
         self.trials
             .lock()
