@@ -469,7 +469,17 @@ fn a_cancelled_optimization_leaves_the_file_untouched() {
         "{told}"
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    // A job still running when the editor closes is stopped; the server exits cleanly
+    // and the file stays as it was.
+    client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.optimize", "arguments": [{"uri": uri, "optimizer": "gepa"}]}),
+    );
+    progress(&mut client, "begin");
+    let closing = std::time::Instant::now();
     assert_eq!(client.shutdown_and_exit().code(), Some(0));
+    assert!(closing.elapsed() < Duration::from_secs(5), "{:?}", closing.elapsed());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
 }
 
 /// The byte offset of an LSP position in ASCII text.

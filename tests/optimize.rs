@@ -397,3 +397,96 @@ async fn gepa_reflects_on_failures_and_evolves_the_instruction() {
     assert!(calls < r["total_calls"].as_u64().unwrap(), "{capped:#}");
     assert!(capped["score"].as_f64().unwrap() >= capped["baseline_score"].as_f64().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_run_leaves_the_file_and_the_cache_intact() {
+    let mock = Mock::start_with(|request| {
+        Reply::Slow(
+            std::time::Duration::from_millis(100),
+            Box::new(sim_model::respond(request)),
+        )
+    })
+    .await;
+    let ws = workspace(&mock);
+    std::fs::write(
+        ws.path().join("promptls.toml"),
+        format!(
+            "[providers.sim]\nbase_url = \"{}\"\nconcurrency = 2\n",
+            mock.base_url
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"))
+        .args([
+            "optimize",
+            "sentiment.prompt",
+            "--optimizer",
+            "random",
+            "--write",
+            "--format",
+            "json",
+        ])
+        .current_dir(ws.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while mock.requests().len() < 12 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let sent = mock.requests().len();
+    assert!(sent >= 12, "the run was under way");
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("sentiment.prompt")).unwrap(),
+        PROMPT
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(ws.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let db = rusqlite::Connection::open(ws.path().join(".promptls/cache.sqlite")).unwrap();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let stored: i64 = db
+        .query_row("SELECT count(*) FROM calls", [], |r| r.get(0))
+        .unwrap();
+    assert!(stored > 0);
+    drop(db);
+    // The next run finishes, reusing what the killed one stored.
+    let out = promptls(
+        ws.path(),
+        &[
+            "optimize",
+            "sentiment.prompt",
+            "--optimizer",
+            "random",
+            "--write",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    assert!(r["written"] == true, "{r:#}");
+    let cached: u64 = r["calls"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|u| u["cache_hits"].as_u64().unwrap())
+        .sum();
+    assert!(cached > 0, "{r:#}");
+}
