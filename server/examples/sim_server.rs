@@ -5,7 +5,8 @@
 //!
 //! OpenAI-compatible at `http://127.0.0.1:PORT/v1/chat/completions` (and without `/v1`).
 //! `GET /stats` returns the requests received per model; `POST /reset` zeroes them.
-//! `sim_server --csv N SEED` prints a dataset of N rows instead.
+//! `sim_server --csv N SEED` prints a dataset of N rows instead; `sim_server PORT
+//! --latency` answers after a simulated response time.
 
 #[path = "../../tests/support/mock_llm.rs"]
 mod mock_llm;
@@ -27,10 +28,9 @@ fn main() {
         print!("{}", sim_model::csv(&sim_model::rows(n, seed)));
         return;
     }
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8790);
+    let port: u16 = args.get(1).and_then(|p| p.parse().ok()).unwrap_or(8790);
+    // `--latency`: answer after the time `sim_model::latency` gives.
+    let slow = args.iter().any(|a| a == "--latency");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -48,7 +48,14 @@ fn main() {
             }
             let model = request.body["model"].as_str().unwrap_or("?").to_string();
             *seen.lock().unwrap().entry(model).or_default() += 1;
-            sim_model::respond(request)
+            let reply = sim_model::respond(request);
+            if slow {
+                let messages = request.body["messages"].as_array().cloned().unwrap_or_default();
+                let text = sim_model::answer(request.body["model"].as_str().unwrap_or(""), &messages);
+                let (p, c) = sim_model::tokens(&messages, &text);
+                return Reply::Slow(sim_model::latency(p, c), Box::new(reply));
+            }
+            reply
         })
         .await;
         eprintln!("sim_server listening on {}", mock.base_url);
