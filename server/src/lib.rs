@@ -15,4 +15,5 @@ pub mod lsp;
 pub mod optimize;
 pub mod render;
 pub mod settings;
+pub mod store;
 pub mod syntax;

@@ -1,0 +1,776 @@
+//! The version history of prompts, in SQLite at `.promptls/history.sqlite` in the
+//! workspace root. A version is a content-addressed snapshot of a prompt file; versions
+//! form a DAG (an edit's parent is the prompt's previous recorded version, an optimizer's
+//! result is a child of the version it started from, and returning to earlier content
+//! reuses that version). Scores are kept per (version, dataset hash, metric, model); tags
+//! (`production`, `staging`, custom) point at versions and every move is kept.
+//!
+//! Writers are short `BEGIN IMMEDIATE` transactions with a busy timeout, so several
+//! servers and command-line runs share one file. A file that is not a promptls history is
+//! refused and left untouched.
+
+pub mod diff;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The schema this code writes; each earlier version has its step in `MIGRATIONS`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// `MIGRATIONS[i]` takes a file from schema version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE prompts (
+        id INTEGER PRIMARY KEY,
+        identity TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL
+    );
+    CREATE TABLE versions (
+        id INTEGER PRIMARY KEY,
+        prompt INTEGER NOT NULL REFERENCES prompts(id),
+        number INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        content TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        detail TEXT,
+        created TEXT NOT NULL,
+        author TEXT NOT NULL,
+        UNIQUE (prompt, hash),
+        UNIQUE (prompt, number)
+    );
+    CREATE TABLE parents (
+        version INTEGER NOT NULL REFERENCES versions(id),
+        parent INTEGER NOT NULL REFERENCES versions(id),
+        PRIMARY KEY (version, parent)
+    );
+    CREATE TABLE heads (
+        prompt INTEGER PRIMARY KEY REFERENCES prompts(id),
+        version INTEGER NOT NULL REFERENCES versions(id)
+    );
+    CREATE TABLE scores (
+        version INTEGER NOT NULL REFERENCES versions(id),
+        dataset TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        model TEXT NOT NULL,
+        score REAL NOT NULL,
+        rows INTEGER NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (version, dataset, metric, model)
+    );
+    CREATE TABLE tags (
+        prompt INTEGER NOT NULL REFERENCES prompts(id),
+        tag TEXT NOT NULL,
+        version INTEGER NOT NULL REFERENCES versions(id),
+        PRIMARY KEY (prompt, tag)
+    );
+    CREATE TABLE tag_moves (
+        id INTEGER PRIMARY KEY,
+        prompt INTEGER NOT NULL REFERENCES prompts(id),
+        tag TEXT NOT NULL,
+        from_version INTEGER REFERENCES versions(id),
+        to_version INTEGER NOT NULL REFERENCES versions(id),
+        author TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+"];
+
+pub const FILE_NAME: &str = "history.sqlite";
+
+/// How a version came to be.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Origin {
+    /// Saved by a person (or recorded by an eval run).
+    Edit,
+    /// Written by an optimizer: its name, settings and what it spent.
+    Optimizer { name: String, detail: Value },
+    /// Imported from an export.
+    Import,
+}
+
+impl Origin {
+    fn kind(&self) -> &'static str {
+        match self {
+            Origin::Edit => "edit",
+            Origin::Optimizer { .. } => "optimizer",
+            Origin::Import => "import",
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            Origin::Optimizer { name, detail } => {
+                Some(json!({"optimizer": name, "detail": detail}).to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A score of a version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    pub dataset: String,
+    pub metric: String,
+    pub model: String,
+    pub score: f64,
+    pub rows: i64,
+    pub created: String,
+}
+
+/// A version as the history lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Version {
+    /// `v1`, `v2`, ... per prompt.
+    pub number: i64,
+    pub hash: String,
+    pub parents: Vec<i64>,
+    pub origin: String,
+    pub detail: Option<Value>,
+    pub created: String,
+    pub author: String,
+    pub tags: Vec<String>,
+    pub scores: Vec<Score>,
+    #[serde(skip)]
+    pub id: i64,
+}
+
+/// A tag move, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagMove {
+    pub tag: String,
+    pub from: Option<i64>,
+    pub to: i64,
+    pub author: String,
+    pub at: String,
+}
+
+pub struct Store {
+    db: Connection,
+    root: PathBuf,
+}
+
+/// The hash of a prompt's content.
+pub fn content_hash(content: &str) -> String {
+    let digest = Sha256::digest(content.as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A dataset's hash (its bytes), for scores.
+pub fn dataset_hash(path: &Path) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let digest = Sha256::digest(&bytes);
+            digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        }
+        Err(_) => "missing".into(),
+    }
+}
+
+/// Who records: git's `user.email` in the workspace, else the OS user.
+pub fn author(root: &Path) -> String {
+    let git = std::process::Command::new("git")
+        .args(["config", "user.email"])
+        .current_dir(root)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    git.or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("USERNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Now, as an RFC 3339 UTC timestamp.
+pub fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_millis());
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A prompt's identity: its frontmatter `name`, else its path relative to the root.
+pub fn identity(root: &Path, path: &Path, source: &str) -> String {
+    let parsed = crate::syntax::parse(source);
+    if let Some(name) = parsed
+        .frontmatter_json()
+        .and_then(|fm| fm.get("name").and_then(Value::as_str).map(str::to_string))
+    {
+        return format!("name:{name}");
+    }
+    format!("path:{}", relative(root, path))
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    absolute
+        .strip_prefix(root)
+        .unwrap_or(&absolute)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+fn sql(e: rusqlite::Error) -> String {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
+            "the history is busy (another promptls is writing it); try again".into()
+        }
+        _ => format!("history: {e}"),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the history of the workspace at `root`.
+    pub fn open(root: &Path) -> Result<Store, String> {
+        let folder = root.join(".promptls");
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        Store::open_file(&folder.join(FILE_NAME), root)
+    }
+
+    pub fn open_file(path: &Path, root: &Path) -> Result<Store, String> {
+        let shown = path.display();
+        let db = Connection::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+        db.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
+        db.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| format!("{shown} is not a promptls history (not a SQLite database: {e}); it was left untouched"))?;
+        db.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        let mut store = Store {
+            db,
+            root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+        };
+        store.migrate().map_err(|e| format!("{shown}: {e}"))?;
+        Ok(store)
+    }
+
+    /// Brings the file to `SCHEMA_VERSION`, one step per earlier version.
+    fn migrate(&mut self) -> Result<(), String> {
+        let tx = self
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(sql)?;
+        let tables: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if version == 0 && tables > 0 {
+            return Err(
+                "not a promptls history (it has other tables); it was left untouched".into(),
+            );
+        }
+        if version > SCHEMA_VERSION {
+            return Err(format!(
+                "the history has schema version {version}, newer than this promptls ({SCHEMA_VERSION}); upgrade promptls"
+            ));
+        }
+        for (from, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(step).map_err(sql)?;
+            tx.pragma_update(None, "user_version", from as i64 + 1)
+                .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Records `content` of the prompt at `path`: the existing version with that content,
+    /// or a new one whose parent is `parent` (default: the prompt's head). The prompt's
+    /// head moves to it. Returns the version number and whether it is new.
+    pub fn record(
+        &mut self,
+        path: &Path,
+        content: &str,
+        origin: &Origin,
+        parent: Option<i64>,
+    ) -> Result<(i64, bool), String> {
+        let identity = identity(&self.root, path, content);
+        let rel = relative(&self.root, path);
+        let hash = content_hash(content);
+        let author = author(&self.root);
+        let tx = self
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let prompt = match tx
+            .query_row(
+                "SELECT id FROM prompts WHERE identity = ?1",
+                [&identity],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map_err(sql)?
+        {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE prompts SET path = ?1 WHERE id = ?2",
+                    params![rel, id],
+                )
+                .map_err(sql)?;
+                id
+            }
+            None => {
+                // A renamed file: another prompt's head has this content and its file is
+                // gone; it keeps its history under the new identity.
+                let renamed: Option<(i64, String)> = tx
+                    .query_row(
+                        "SELECT p.id, p.path FROM prompts p JOIN heads h ON h.prompt = p.id
+                         JOIN versions v ON v.id = h.version WHERE v.hash = ?1",
+                        [&hash],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                match renamed.filter(|(_, old)| !self.root.join(old).exists()) {
+                    Some((id, _)) => {
+                        tx.execute(
+                            "UPDATE prompts SET identity = ?1, path = ?2 WHERE id = ?3",
+                            params![identity, rel, id],
+                        )
+                        .map_err(sql)?;
+                        id
+                    }
+                    None => {
+                        tx.execute(
+                            "INSERT INTO prompts (identity, path) VALUES (?1, ?2)",
+                            params![identity, rel],
+                        )
+                        .map_err(sql)?;
+                        tx.last_insert_rowid()
+                    }
+                }
+            }
+        };
+        let existing: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT id, number FROM versions WHERE prompt = ?1 AND hash = ?2",
+                params![prompt, hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        let head: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM heads WHERE prompt = ?1",
+                [prompt],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        let (id, number, new) = match existing {
+            Some((id, number)) => (id, number, false),
+            None => {
+                let number: i64 = tx
+                    .query_row(
+                        "SELECT coalesce(max(number), 0) + 1 FROM versions WHERE prompt = ?1",
+                        [prompt],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql)?;
+                tx.execute(
+                    "INSERT INTO versions (prompt, number, hash, content, origin, detail, created, author)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![prompt, number, hash, content, origin.kind(), origin.detail(), now(), author],
+                )
+                .map_err(sql)?;
+                let id = tx.last_insert_rowid();
+                let parent_id = match parent {
+                    Some(n) => tx
+                        .query_row(
+                            "SELECT id FROM versions WHERE prompt = ?1 AND number = ?2",
+                            params![prompt, n],
+                            |r| r.get::<_, i64>(0),
+                        )
+                        .optional()
+                        .map_err(sql)?,
+                    None => head,
+                };
+                if let Some(p) = parent_id {
+                    tx.execute(
+                        "INSERT INTO parents (version, parent) VALUES (?1, ?2)",
+                        params![id, p],
+                    )
+                    .map_err(sql)?;
+                }
+                (id, number, true)
+            }
+        };
+        tx.execute(
+            "INSERT INTO heads (prompt, version) VALUES (?1, ?2)
+             ON CONFLICT(prompt) DO UPDATE SET version = excluded.version",
+            params![prompt, id],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok((number, new))
+    }
+
+    fn prompt_id(&self, path: &Path, content: &str) -> Result<Option<i64>, String> {
+        let identity = identity(&self.root, path, content);
+        self.db
+            .query_row(
+                "SELECT id FROM prompts WHERE identity = ?1",
+                [&identity],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)
+    }
+
+    /// Stores a score of version `number` of the prompt at `path`.
+    pub fn record_score(
+        &mut self,
+        path: &Path,
+        content: &str,
+        number: i64,
+        score: &Score,
+    ) -> Result<(), String> {
+        let prompt = self
+            .prompt_id(path, content)?
+            .ok_or("the prompt has no history")?;
+        self.db
+            .execute(
+                "INSERT INTO scores (version, dataset, metric, model, score, rows, created)
+                 SELECT id, ?3, ?4, ?5, ?6, ?7, ?8 FROM versions WHERE prompt = ?1 AND number = ?2
+                 ON CONFLICT(version, dataset, metric, model) DO UPDATE SET score = excluded.score, rows = excluded.rows, created = excluded.created",
+                params![prompt, number, score.dataset, score.metric, score.model, score.score, score.rows, score.created],
+            )
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    /// Every version of the prompt, oldest first.
+    pub fn history(&self, path: &Path, content: &str) -> Result<Vec<Version>, String> {
+        let Some(prompt) = self.prompt_id(path, content)? else {
+            return Ok(Vec::new());
+        };
+        let mut statement = self
+            .db
+            .prepare_cached(
+                "SELECT id, number, hash, origin, detail, created, author FROM versions WHERE prompt = ?1 ORDER BY number",
+            )
+            .map_err(sql)?;
+        let mut versions: Vec<Version> = statement
+            .query_map([prompt], |r| {
+                Ok(Version {
+                    id: r.get(0)?,
+                    number: r.get(1)?,
+                    hash: r.get(2)?,
+                    origin: r.get(3)?,
+                    detail: r
+                        .get::<_, Option<String>>(4)?
+                        .and_then(|d| serde_json::from_str(&d).ok()),
+                    created: r.get(5)?,
+                    author: r.get(6)?,
+                    parents: Vec::new(),
+                    tags: Vec::new(),
+                    scores: Vec::new(),
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        let index: std::collections::HashMap<i64, usize> = versions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.id, i))
+            .collect();
+        let number_of: std::collections::HashMap<i64, i64> =
+            versions.iter().map(|v| (v.id, v.number)).collect();
+        let mut parents = self
+            .db
+            .prepare_cached(
+                "SELECT p.version, p.parent FROM parents p JOIN versions v ON v.id = p.version WHERE v.prompt = ?1",
+            )
+            .map_err(sql)?;
+        for row in parents
+            .query_map([prompt], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(sql)?
+        {
+            let (v, p) = row.map_err(sql)?;
+            if let (Some(&i), Some(&n)) = (index.get(&v), number_of.get(&p)) {
+                versions[i].parents.push(n);
+            }
+        }
+        let mut tags = self
+            .db
+            .prepare_cached("SELECT version, tag FROM tags WHERE prompt = ?1 ORDER BY tag")
+            .map_err(sql)?;
+        for row in tags
+            .query_map([prompt], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(sql)?
+        {
+            let (v, t) = row.map_err(sql)?;
+            if let Some(&i) = index.get(&v) {
+                versions[i].tags.push(t);
+            }
+        }
+        let mut scores = self
+            .db
+            .prepare_cached(
+                "SELECT s.version, s.dataset, s.metric, s.model, s.score, s.rows, s.created FROM scores s
+                 JOIN versions v ON v.id = s.version WHERE v.prompt = ?1 ORDER BY s.created",
+            )
+            .map_err(sql)?;
+        for row in scores
+            .query_map([prompt], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    Score {
+                        dataset: r.get(1)?,
+                        metric: r.get(2)?,
+                        model: r.get(3)?,
+                        score: r.get(4)?,
+                        rows: r.get(5)?,
+                        created: r.get(6)?,
+                    },
+                ))
+            })
+            .map_err(sql)?
+        {
+            let (v, s) = row.map_err(sql)?;
+            if let Some(&i) = index.get(&v) {
+                versions[i].scores.push(s);
+            }
+        }
+        Ok(versions)
+    }
+
+    /// The number of the version `selector` names: `v3`, `3`, a tag, `head`, or a hash
+    /// prefix.
+    pub fn resolve(&self, path: &Path, content: &str, selector: &str) -> Result<i64, String> {
+        let prompt = self.prompt_id(path, content)?.ok_or_else(|| {
+            format!(
+                "{} has no history yet (run `promptls eval` or save it in the editor)",
+                path.display()
+            )
+        })?;
+        let by_number = selector
+            .strip_prefix('v')
+            .unwrap_or(selector)
+            .parse::<i64>()
+            .ok();
+        let query = |sql_text: &str, arg: &dyn rusqlite::ToSql| -> Result<Option<i64>, String> {
+            self.db
+                .query_row(sql_text, params![prompt, arg], |r| r.get(0))
+                .optional()
+                .map_err(sql)
+        };
+        if let Some(n) = by_number {
+            if let Some(found) = query(
+                "SELECT number FROM versions WHERE prompt = ?1 AND number = ?2",
+                &n,
+            )? {
+                return Ok(found);
+            }
+        }
+        if selector == "head" {
+            if let Some(found) = query(
+                "SELECT v.number FROM heads h JOIN versions v ON v.id = h.version WHERE h.prompt = ?1 AND ?2 = 'head'",
+                &selector,
+            )? {
+                return Ok(found);
+            }
+        }
+        if let Some(found) = query(
+            "SELECT v.number FROM tags t JOIN versions v ON v.id = t.version WHERE t.prompt = ?1 AND t.tag = ?2",
+            &selector,
+        )? {
+            return Ok(found);
+        }
+        if selector.len() >= 4 && selector.chars().all(|c| c.is_ascii_hexdigit()) {
+            let pattern = format!("{selector}%");
+            if let Some(found) = query(
+                "SELECT number FROM versions WHERE prompt = ?1 AND hash LIKE ?2",
+                &pattern,
+            )? {
+                return Ok(found);
+            }
+        }
+        Err(format!(
+            "no version `{selector}` of {} (give v3, a tag, or a hash prefix)",
+            path.display()
+        ))
+    }
+
+    /// The content of version `number`.
+    pub fn content(&self, path: &Path, content: &str, number: i64) -> Result<String, String> {
+        let prompt = self
+            .prompt_id(path, content)?
+            .ok_or("the prompt has no history")?;
+        self.db
+            .query_row(
+                "SELECT content FROM versions WHERE prompt = ?1 AND number = ?2",
+                params![prompt, number],
+                |r| r.get(0),
+            )
+            .map_err(sql)
+    }
+
+    /// Points `tag` at version `number`, recording the move.
+    pub fn promote(
+        &mut self,
+        path: &Path,
+        content: &str,
+        number: i64,
+        tag: &str,
+    ) -> Result<TagMove, String> {
+        if tag.is_empty() || tag.chars().any(|c| c.is_whitespace()) {
+            return Err(format!("`{tag}` is not a tag name (no spaces)"));
+        }
+        let prompt = self
+            .prompt_id(path, content)?
+            .ok_or("the prompt has no history")?;
+        let author = author(&self.root);
+        let at = now();
+        let tx = self
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let to: i64 = tx
+            .query_row(
+                "SELECT id FROM versions WHERE prompt = ?1 AND number = ?2",
+                params![prompt, number],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?
+            .ok_or_else(|| format!("no version v{number}"))?;
+        let from: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM tags WHERE prompt = ?1 AND tag = ?2",
+                params![prompt, tag],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO tags (prompt, tag, version) VALUES (?1, ?2, ?3)
+             ON CONFLICT(prompt, tag) DO UPDATE SET version = excluded.version",
+            params![prompt, tag, to],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO tag_moves (prompt, tag, from_version, to_version, author, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![prompt, tag, from, to, author, at],
+        )
+        .map_err(sql)?;
+        let from_number: Option<i64> = match from {
+            Some(id) => tx
+                .query_row("SELECT number FROM versions WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(sql)?,
+            None => None,
+        };
+        tx.commit().map_err(sql)?;
+        Ok(TagMove {
+            tag: tag.to_string(),
+            from: from_number,
+            to: number,
+            author,
+            at,
+        })
+    }
+
+    /// Every tag move of the prompt, oldest first.
+    pub fn tag_moves(&self, path: &Path, content: &str) -> Result<Vec<TagMove>, String> {
+        let Some(prompt) = self.prompt_id(path, content)? else {
+            return Ok(Vec::new());
+        };
+        let mut statement = self
+            .db
+            .prepare_cached(
+                "SELECT m.tag, f.number, t.number, m.author, m.at FROM tag_moves m
+                 LEFT JOIN versions f ON f.id = m.from_version JOIN versions t ON t.id = m.to_version
+                 WHERE m.prompt = ?1 ORDER BY m.id",
+            )
+            .map_err(sql)?;
+        let moves = statement
+            .query_map([prompt], |r| {
+                Ok(TagMove {
+                    tag: r.get(0)?,
+                    from: r.get(1)?,
+                    to: r.get(2)?,
+                    author: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        Ok(moves)
+    }
+
+    /// Moves the prompt's head to version `number` (what a restore or a return to earlier
+    /// content does: the next edit is its child).
+    pub fn set_head(&mut self, path: &Path, content: &str, number: i64) -> Result<(), String> {
+        let prompt = self
+            .prompt_id(path, content)?
+            .ok_or("the prompt has no history")?;
+        self.db
+            .execute(
+                "INSERT INTO heads (prompt, version) SELECT ?1, id FROM versions WHERE prompt = ?1 AND number = ?2
+                 ON CONFLICT(prompt) DO UPDATE SET version = excluded.version",
+                params![prompt, number],
+            )
+            .map_err(sql)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_420), (2025, 11, 28));
+        let t = now();
+        assert_eq!(t.len(), 24, "{t}");
+        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
+    }
+}
