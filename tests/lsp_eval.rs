@@ -478,7 +478,11 @@ fn a_cancelled_optimization_leaves_the_file_untouched() {
     progress(&mut client, "begin");
     let closing = std::time::Instant::now();
     assert_eq!(client.shutdown_and_exit().code(), Some(0));
-    assert!(closing.elapsed() < Duration::from_secs(5), "{:?}", closing.elapsed());
+    assert!(
+        closing.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        closing.elapsed()
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
 }
 

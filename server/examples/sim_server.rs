@@ -50,8 +50,12 @@ fn main() {
             *seen.lock().unwrap().entry(model).or_default() += 1;
             let reply = sim_model::respond(request);
             if slow {
-                let messages = request.body["messages"].as_array().cloned().unwrap_or_default();
-                let text = sim_model::answer(request.body["model"].as_str().unwrap_or(""), &messages);
+                let messages = request.body["messages"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let text =
+                    sim_model::answer(request.body["model"].as_str().unwrap_or(""), &messages);
                 let (p, c) = sim_model::tokens(&messages, &text);
                 return Reply::Slow(sim_model::latency(p, c), Box::new(reply));
             }

@@ -308,7 +308,10 @@ pub fn respond(request: &Received) -> Reply {
 
 /// Prompt and completion tokens: characters over four, at least one.
 pub fn tokens(messages: &[Value], answer: &str) -> (u64, u64) {
-    let prompt: usize = messages.iter().map(|m| content_text(m).chars().count()).sum();
+    let prompt: usize = messages
+        .iter()
+        .map(|m| content_text(m).chars().count())
+        .sum();
     (
         (prompt as u64).div_ceil(4).max(1),
         (answer.chars().count() as u64).div_ceil(4).max(1),

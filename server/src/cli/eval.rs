@@ -14,6 +14,7 @@ use super::files;
 use crate::config::Config;
 use crate::eval::metrics::{Normalize, Options};
 use crate::eval::run::{self, dollars, Overrides, Plan, Report, Rows};
+use crate::store::{self, Store};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -177,6 +178,19 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
 
     let baseline = match &args.baseline {
         None => None,
+        Some(path) if !path.exists() && path.extension().is_none() => Some(
+            version_baseline(
+                &args.file,
+                &source,
+                &path.display().to_string(),
+                &plan,
+                &config,
+                &overrides,
+                &client,
+                concurrency,
+            )
+            .await?,
+        ),
         Some(path) => Some(baseline_score(path, &config, &overrides, &client, concurrency).await?),
     };
     let mut gates = Vec::new();
@@ -228,9 +242,32 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
             ),
         });
     }
+    // Every complete run is recorded: the file as a version, with its score (a run over
+    // some of the rows records the version only).
+    let version = if report.error_rows == 0 {
+        let recorded = if args.limit.is_none() {
+            record_history(&args.file, &source, &config, &report, &plan)
+        } else {
+            Store::open(&config.root)
+                .and_then(|mut s| s.record(&args.file, &source, &store::Origin::Edit, None))
+                .map(|(n, _)| n)
+        };
+        match recorded {
+            Ok(n) => Some(n),
+            Err(e) => {
+                eprintln!("warning: the run was not recorded in the history: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let failed = gates.iter().any(|g| !g.passed);
     let out = match args.format {
-        EvalFormat::Human => human(&report, &gates, baseline.as_ref().map(|b| b.1)),
+        EvalFormat::Human => {
+            human(&report, &gates, baseline.as_ref().map(|b| b.1))
+                + &version.map_or(String::new(), |n| format!("recorded as v{n}\n"))
+        }
         EvalFormat::Json => {
             let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
             if let Value::Object(map) = &mut value {
@@ -248,6 +285,7 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
                     ),
                 );
                 map.insert("passed".into(), json!(!failed));
+                map.insert("version".into(), json!(version));
             }
             serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
         }
@@ -306,6 +344,74 @@ async fn run_with_progress(
 }
 
 /// The baseline's score and a label for it.
+/// The score of a version from the history (`production`, `v3`, ...): its stored score
+/// on this dataset, metric and model, else evaluated now (from the cache where it can).
+#[allow(clippy::too_many_arguments)]
+async fn version_baseline(
+    file: &Path,
+    source: &str,
+    selector: &str,
+    plan: &Plan,
+    config: &Config,
+    overrides: &Overrides,
+    client: &crate::llm::client::Client,
+    concurrency: usize,
+) -> Result<(String, f64), String> {
+    let store = Store::open(&config.root)?;
+    let n = store.resolve(file, source, selector)?;
+    let label = format!("{selector} = v{n}");
+    let dataset = store::dataset_hash(&plan.dataset);
+    let stored = store
+        .history(file, source)?
+        .into_iter()
+        .find(|v| v.number == n)
+        .and_then(|v| {
+            v.scores.into_iter().rev().find(|s| {
+                s.dataset == dataset && s.metric == plan.scoring.name() && s.model == plan.model
+            })
+        });
+    if let Some(s) = stored {
+        return Ok((format!("{label}, stored"), s.score));
+    }
+    let content = store.content(file, source, n)?;
+    let baseline = run::plan(file, &content, config, overrides)?;
+    let report = run_with_progress(&baseline, client, concurrency, false).await?;
+    if report.error_rows > 0 {
+        return Err(format!(
+            "the baseline {label}: {} of {} rows could not be evaluated",
+            report.error_rows, report.rows
+        ));
+    }
+    Ok((label, report.score))
+}
+
+/// Records the evaluated file as a version of its prompt, with its score; returns the
+/// version number.
+fn record_history(
+    file: &Path,
+    source: &str,
+    config: &Config,
+    report: &Report,
+    plan: &Plan,
+) -> Result<i64, String> {
+    let mut store = Store::open(&config.root)?;
+    let (n, _) = store.record(file, source, &store::Origin::Edit, None)?;
+    store.record_score(
+        file,
+        source,
+        n,
+        &store::Score {
+            dataset: store::dataset_hash(&plan.dataset),
+            metric: report.metric.clone(),
+            model: report.model.clone(),
+            score: report.score,
+            rows: report.rows as i64,
+            created: store::now(),
+        },
+    )?;
+    Ok(n)
+}
+
 async fn baseline_score(
     path: &Path,
     config: &Config,

@@ -6,6 +6,7 @@ mod check;
 mod doctor;
 mod eval;
 mod files;
+mod history;
 mod optimize;
 mod render;
 mod sarif;
@@ -42,6 +43,14 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Find a better instruction and demos for a prompt (--write applies them).
     Optimize(optimize::OptimizeArgs),
+    /// The versions of a prompt: scores, tags, origins.
+    History(history::HistoryArgs),
+    /// What changed between two versions (default: production and the working file).
+    Diff(history::DiffArgs),
+    /// Point a tag (production, staging, ...) at a version.
+    Promote(history::PromoteArgs),
+    /// Give the file the content of an earlier version.
+    Restore(history::RestoreArgs),
 }
 
 #[derive(clap::Args)]
@@ -96,6 +105,10 @@ pub fn main() -> i32 {
         Command::Eval(args) => eval::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Optimize(args) => optimize::run(args),
+        Command::History(args) => history::history(args),
+        Command::Diff(args) => history::diff(args),
+        Command::Promote(args) => history::promote(args),
+        Command::Restore(args) => history::restore(args),
     }
 }
 

@@ -194,6 +194,13 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         written = true;
     }
 
+    let version = record_history(
+        &args.file,
+        &source,
+        &config,
+        &outcome,
+        written.then_some(&new_source),
+    );
     let usage = &outcome.usage;
     let totals = usage.values().fold((0u64, 0u64, 0u64, 0.0f64), |t, u| {
         (
@@ -226,6 +233,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
                 "instruction": program.instruction,
                 "demos": program.demos,
                 "written": written,
+                "versions": version,
                 "diff": diff,
             });
             serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
@@ -268,9 +276,67 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     Ok(0)
 }
 
+/// Records the starting file with its score and, when written, the optimized file as its
+/// child with the optimizer's settings and spending. Returns the version numbers; a
+/// failure to record is a warning, not a failed run.
+fn record_history(
+    file: &Path,
+    source: &str,
+    config: &Config,
+    outcome: &job::Outcome,
+    written: Option<&String>,
+) -> Option<serde_json::Value> {
+    use crate::store::{self, Origin, Store};
+    let score = |value: f64| store::Score {
+        dataset: store::dataset_hash(&outcome.dataset),
+        metric: outcome.metric.clone(),
+        model: outcome.model.clone(),
+        score: value,
+        rows: outcome.rows as i64,
+        created: store::now(),
+    };
+    let recorded = (|| -> Result<serde_json::Value, String> {
+        let mut store = Store::open(&config.root)?;
+        let (start, _) = store.record(file, source, &Origin::Edit, None)?;
+        store.record_score(file, source, start, &score(outcome.baseline))?;
+        let mut result = None;
+        if let Some(text) = written {
+            let spent = outcome.usage.values().fold((0u64, 0u64, 0.0f64), |t, u| {
+                (
+                    t.0 + u.calls,
+                    t.1 + u.prompt_tokens + u.completion_tokens,
+                    t.2 + u.cost_usd,
+                )
+            });
+            let origin = Origin::Optimizer {
+                name: outcome.optimizer.name().to_string(),
+                detail: json!({
+                    "models": outcome.usage.keys().collect::<Vec<_>>(),
+                    "calls": spent.0,
+                    "tokens": spent.1,
+                    "cost_usd": spent.2,
+                    "dataset": store::dataset_hash(&outcome.dataset),
+                    "trials": outcome.trials.len(),
+                }),
+            };
+            let (n, _) = store.record(file, text, &origin, Some(start))?;
+            store.record_score(file, text, n, &score(outcome.score))?;
+            result = Some(n);
+        }
+        Ok(json!({"start": start, "result": result}))
+    })();
+    match recorded {
+        Ok(v) => Some(v),
+        Err(e) => {
+            eprintln!("warning: the run was not recorded in the history: {e}");
+            None
+        }
+    }
+}
+
 /// Writes `text` to a temporary file next to `path`, then renames it over `path`, so the
 /// file is never half-written.
-fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
+pub(super) fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
     let folder = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

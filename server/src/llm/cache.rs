@@ -73,7 +73,7 @@ impl Cache {
             .expect("a new cache initialises")
     }
 
-    fn init(db: Connection) -> Result<Cache, String> {
+    fn init(mut db: Connection) -> Result<Cache, String> {
         let sql = |e: rusqlite::Error| e.to_string();
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql)?;
@@ -84,10 +84,15 @@ impl Cache {
         // FULL would fsync after every stored answer.
         db.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
-        let version: i64 = db
+        // Checked and created in one write transaction: two processes opening a new cache
+        // at once must not both create it.
+        let tx = db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let version: i64 = tx
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql)?;
-        let tables: i64 = db
+        let tables: i64 = tx
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
                 [],
@@ -101,7 +106,7 @@ impl Cache {
             return Err(format!("the cache has schema version {version}, newer than this promptls ({SCHEMA_VERSION})"));
         }
         if version < 1 {
-            db.execute_batch(
+            tx.execute_batch(
                 "CREATE TABLE calls (
                      key TEXT PRIMARY KEY,
                      provider TEXT NOT NULL,
@@ -115,6 +120,7 @@ impl Cache {
             )
             .map_err(sql)?;
         }
+        tx.commit().map_err(sql)?;
         Ok(Cache { db })
     }
 

@@ -66,6 +66,11 @@ pub struct Request {
 pub struct Outcome {
     pub optimizer: Optimizer,
     pub metric: String,
+    /// The task model and the validation dataset (for the history's scores).
+    pub model: String,
+    pub dataset: PathBuf,
+    /// Validation rows scored.
+    pub rows: usize,
     pub baseline: f64,
     pub score: f64,
     pub start: Program,
@@ -212,6 +217,7 @@ pub async fn run(
         .unwrap_or(8)
         .max(1);
     let metric = dev.scoring.name().to_string();
+    let (model, dataset, rows) = (dev.model.clone(), dev.dataset.clone(), dev.rows.len());
     let session = Session::new(
         config,
         client,
@@ -268,6 +274,9 @@ pub async fn run(
     Ok(Outcome {
         optimizer,
         metric,
+        model,
+        dataset,
+        rows,
         baseline,
         score,
         start,

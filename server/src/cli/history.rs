@@ -1,0 +1,291 @@
+//! `promptls history`, `diff`, `promote` and `restore`: the version history of a prompt
+//! (`store`), from the command line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::files;
+use crate::store::{self, diff, Store};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// The .prompt file.
+    file: PathBuf,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The .prompt file.
+    file: PathBuf,
+    /// From: a version (v3, a tag, a hash prefix); default `production`, else the
+    /// previous version.
+    from: Option<String>,
+    /// To: a version; default the working file.
+    to: Option<String>,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+#[derive(Args)]
+pub struct PromoteArgs {
+    /// The .prompt file.
+    file: PathBuf,
+    /// The version to tag (v3, a tag, a hash prefix, head).
+    version: String,
+    /// The tag: production, staging, or your own.
+    #[arg(long, default_value = "production")]
+    tag: String,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// The .prompt file.
+    file: PathBuf,
+    /// The version whose content the file gets back.
+    version: String,
+}
+
+type Failure = (i32, String);
+
+fn read(path: &Path) -> Result<String, Failure> {
+    let bytes =
+        std::fs::read(path).map_err(|e| (2, format!("cannot read {}: {e}", path.display())))?;
+    files::decode(bytes).map_err(|e| (2, format!("{}: {}", path.display(), e.message)))
+}
+
+fn open(path: &Path) -> Result<(Store, String), Failure> {
+    let source = read(path)?;
+    let root = crate::config::find_root(path);
+    let store = Store::open(&root).map_err(|e| (2, e))?;
+    Ok((store, source))
+}
+
+fn finish(result: Result<String, Failure>) -> i32 {
+    match result {
+        Ok(out) => {
+            if std::io::stdout().write_all(out.as_bytes()).is_err() {
+                return 2;
+            }
+            0
+        }
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            code
+        }
+    }
+}
+
+/// Eight levels of a sparkline.
+fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    values
+        .iter()
+        .map(|v| BARS[((v.clamp(0.0, 1.0) * 7.0).round()) as usize])
+        .collect()
+}
+
+pub fn history(args: HistoryArgs) -> i32 {
+    finish((|| {
+        let (store, source) = open(&args.file)?;
+        let versions = store.history(&args.file, &source).map_err(|e| (2, e))?;
+        let moves = store.tag_moves(&args.file, &source).map_err(|e| (2, e))?;
+        let working = store::content_hash(&source);
+        Ok(match args.format {
+            Format::Json => {
+                serde_json::to_string_pretty(&json!({
+                    "file": args.file.display().to_string(),
+                    "identity": store::identity(store.root(), &args.file, &source),
+                    "working_hash": working,
+                    "versions": versions,
+                    "tag_moves": moves,
+                }))
+                .unwrap_or_default()
+                    + "\n"
+            }
+            Format::Human => {
+                if versions.is_empty() {
+                    return Ok(format!(
+                        "{}: no history yet (`promptls eval` or saving in the editor records versions)\n",
+                        args.file.display()
+                    ));
+                }
+                let mut out = String::new();
+                let first_score: Vec<f64> = versions
+                    .iter()
+                    .filter_map(|v| v.scores.last().map(|s| s.score))
+                    .collect();
+                out.push_str(&format!(
+                    "{}: {} versions  {}\n\n",
+                    args.file.display(),
+                    versions.len(),
+                    sparkline(&first_score)
+                ));
+                for v in versions.iter().rev() {
+                    let score = v
+                        .scores
+                        .last()
+                        .map_or(String::new(), |s| format!("{} {:.3}", s.metric, s.score));
+                    let tags = if v.tags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", v.tags.join(", "))
+                    };
+                    let parents = v
+                        .parents
+                        .iter()
+                        .map(|p| format!("v{p}"))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    out.push_str(&format!(
+                        "v{:<4}{} {:<10} {:<20} {:<24} {:<22} ← {}{tags}\n",
+                        v.number,
+                        if v.hash == working { "*" } else { " " },
+                        v.origin,
+                        &v.created[..v.created.len().min(19)],
+                        v.author,
+                        score,
+                        if parents.is_empty() {
+                            "—".into()
+                        } else {
+                            parents
+                        },
+                    ));
+                }
+                out
+            }
+        })
+    })())
+}
+
+/// The content and label of a version selector, or of the working file (`None`).
+fn side(
+    store: &Store,
+    file: &Path,
+    source: &str,
+    selector: Option<&str>,
+) -> Result<(String, String, Vec<store::Score>), Failure> {
+    match selector {
+        None => Ok((source.to_string(), "working file".into(), Vec::new())),
+        Some(s) => {
+            let n = store.resolve(file, source, s).map_err(|e| (2, e))?;
+            let content = store.content(file, source, n).map_err(|e| (2, e))?;
+            let scores = store
+                .history(file, source)
+                .map_err(|e| (2, e))?
+                .into_iter()
+                .find(|v| v.number == n)
+                .map(|v| v.scores)
+                .unwrap_or_default();
+            Ok((content, format!("v{n}"), scores))
+        }
+    }
+}
+
+pub fn diff(args: DiffArgs) -> i32 {
+    finish((|| {
+        let (store, source) = open(&args.file)?;
+        let from = match &args.from {
+            Some(s) => s.clone(),
+            None => match store.resolve(&args.file, &source, "production") {
+                Ok(n) => format!("v{n}"),
+                Err(_) => {
+                    let versions = store.history(&args.file, &source).map_err(|e| (2, e))?;
+                    let working = store::content_hash(&source);
+                    let previous = versions.iter().rev().find(|v| v.hash != working);
+                    match previous {
+                        Some(v) => format!("v{}", v.number),
+                        None => {
+                            return Err((
+                                2,
+                                format!(
+                                    "{} has no earlier version to compare with",
+                                    args.file.display()
+                                ),
+                            ))
+                        }
+                    }
+                }
+            },
+        };
+        let (before, from_label, from_scores) = side(&store, &args.file, &source, Some(&from))?;
+        let (after, to_label, to_scores) = side(&store, &args.file, &source, args.to.as_deref())?;
+        // The working file has the scores of the version with its content, if any.
+        let to_scores = if args.to.is_none() {
+            let working = store::content_hash(&source);
+            store
+                .history(&args.file, &source)
+                .map_err(|e| (2, e))?
+                .into_iter()
+                .find(|v| v.hash == working)
+                .map(|v| v.scores)
+                .unwrap_or(to_scores)
+        } else {
+            to_scores
+        };
+        let d = diff::diff(&before, &after, &from_scores, &to_scores);
+        Ok(match args.format {
+            Format::Json => {
+                serde_json::to_string_pretty(&json!({
+                    "from": from_label,
+                    "to": to_label,
+                    "changelog": diff::changelog(&d),
+                    "diff": d,
+                }))
+                .unwrap_or_default()
+                    + "\n"
+            }
+            Format::Human => diff::render(&d, &from_label, &to_label),
+        })
+    })())
+}
+
+pub fn promote(args: PromoteArgs) -> i32 {
+    finish((|| {
+        let (mut store, source) = open(&args.file)?;
+        let n = store
+            .resolve(&args.file, &source, &args.version)
+            .map_err(|e| (2, e))?;
+        let moved = store
+            .promote(&args.file, &source, n, &args.tag)
+            .map_err(|e| (1, e))?;
+        Ok(format!(
+            "{}: {} → v{}{} (by {} at {})\n",
+            args.file.display(),
+            moved.tag,
+            moved.to,
+            moved.from.map_or(String::new(), |f| format!(", was v{f}")),
+            moved.author,
+            moved.at
+        ))
+    })())
+}
+
+pub fn restore(args: RestoreArgs) -> i32 {
+    finish((|| {
+        let (mut store, source) = open(&args.file)?;
+        // The working file is recorded first, so nothing unsaved in the history is lost.
+        store
+            .record(&args.file, &source, &store::Origin::Edit, None)
+            .map_err(|e| (1, e))?;
+        let n = store
+            .resolve(&args.file, &source, &args.version)
+            .map_err(|e| (2, e))?;
+        let content = store.content(&args.file, &source, n).map_err(|e| (2, e))?;
+        super::optimize::write_atomically(&args.file, &content).map_err(|e| (1, e))?;
+        store
+            .set_head(&args.file, &content, n)
+            .map_err(|e| (1, e))?;
+        Ok(format!("{}: restored v{n}\n", args.file.display()))
+    })())
+}

@@ -1,0 +1,336 @@
+//! The version history through the real binary: the DAG rules (an edit's parent is the
+//! previous version, earlier content reuses its version, an optimizer's result is a child
+//! of where it started), scores, tags and their audit trail, diffs, `eval --baseline
+//! production`, restore, renames, concurrent writers, and a foreign file left alone.
+
+#[path = "support/mock_llm.rs"]
+mod mock_llm;
+#[path = "support/sim_model.rs"]
+mod sim_model;
+
+use std::path::Path;
+use std::process::Output;
+
+use mock_llm::Mock;
+use serde_json::Value;
+
+const PROMPT: &str = "---\nmodel: sim/small\ninput:\n  schema:\n    text: string\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.metric: exact_match\npromptls.split: {train: 0.5, seed: 3}\npromptls.teacher: sim/teacher-70b\n---\n{{role \"system\"}}\nClassify the sentiment of the review.\n{{role \"user\"}}\n{{text}}\n";
+
+fn workspace(mock: &Mock) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("promptls.toml"),
+        format!(
+            "[providers.sim]\nbase_url = \"{}\"\nconcurrency = 8\n",
+            mock.base_url
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/reviews.csv"),
+        sim_model::csv(&sim_model::rows(40, 11)),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("sentiment.prompt"), PROMPT).unwrap();
+    dir
+}
+
+async fn promptls(dir: &Path, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PROMPTLS_LOG");
+    tokio::task::spawn_blocking(move || command.output().expect("promptls runs"))
+        .await
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+async fn history(dir: &Path) -> Value {
+    json(&promptls(dir, &["history", "sentiment.prompt", "--format", "json"]).await)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_form_a_dag_with_scores_tags_and_diffs() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&mock);
+    let dir = ws.path();
+    let file = dir.join("sentiment.prompt");
+    let eval = ["eval", "sentiment.prompt", "--format", "json"];
+
+    // v1: the first eval records the file and its score.
+    let first = json(&promptls(dir, &eval).await);
+    assert_eq!(first["version"], 1, "{first:#}");
+    // The same content again: still v1.
+    assert_eq!(json(&promptls(dir, &eval).await)["version"], 1);
+    // An edit: v2, child of v1.
+    let one_word = PROMPT.replace("of the review.", "of the review in one word.");
+    std::fs::write(&file, &one_word).unwrap();
+    let second = json(&promptls(dir, &eval).await);
+    assert_eq!(second["version"], 2);
+    assert!(second["score"].as_f64().unwrap() > first["score"].as_f64().unwrap());
+    // Back to the first content: v1 again; the next edit is v1's child.
+    std::fs::write(&file, PROMPT).unwrap();
+    assert_eq!(json(&promptls(dir, &eval).await)["version"], 1);
+    std::fs::write(&file, PROMPT.replace("review.", "product review.")).unwrap();
+    assert_eq!(json(&promptls(dir, &eval).await)["version"], 3);
+    let h = history(dir).await;
+    let versions = h["versions"].as_array().unwrap();
+    let parents: Vec<&Value> = versions.iter().map(|v| &v["parents"]).collect();
+    assert_eq!(
+        parents,
+        [
+            &serde_json::json!([]),
+            &serde_json::json!([1]),
+            &serde_json::json!([1])
+        ],
+        "{h:#}"
+    );
+    assert_eq!(versions[1]["scores"][0]["metric"], "exact_match");
+    assert_eq!(versions[1]["scores"][0]["model"], "sim/small");
+    assert!(versions
+        .iter()
+        .all(|v| v["origin"] == "edit" && !v["author"].as_str().unwrap().is_empty()));
+
+    // Tags, each move recorded.
+    let out = promptls(
+        dir,
+        &["promote", "sentiment.prompt", "v1", "--tag", "production"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = promptls(
+        dir,
+        &["promote", "sentiment.prompt", "v2", "--tag", "production"],
+    )
+    .await;
+    assert!(
+        text(&out).contains("production → v2, was v1"),
+        "{}",
+        text(&out)
+    );
+    promptls(
+        dir,
+        &["promote", "sentiment.prompt", "v3", "--tag", "staging"],
+    )
+    .await;
+    let h = history(dir).await;
+    assert_eq!(h["versions"][1]["tags"], serde_json::json!(["production"]));
+    assert_eq!(h["versions"][2]["tags"], serde_json::json!(["staging"]));
+    let moves = h["tag_moves"].as_array().unwrap();
+    assert_eq!(moves.len(), 3);
+    assert_eq!(
+        (&moves[1]["from"], &moves[1]["to"]),
+        (&serde_json::json!(1), &serde_json::json!(2))
+    );
+
+    // diff: production (v2) against the working file (v3's content).
+    let d = json(&promptls(dir, &["diff", "sentiment.prompt", "--format", "json"]).await);
+    assert_eq!(d["from"], "v2");
+    assert_eq!(
+        d["diff"]["instruction"],
+        "Classify the sentiment of the [-review-]{+product+} [-in one word.-]{+review.+}"
+    );
+    let changelog = d["changelog"].as_str().unwrap();
+    assert!(
+        changelog.starts_with("Instruction reworded") && changelog.contains("exact_match"),
+        "{changelog}"
+    );
+    let between = promptls(dir, &["diff", "sentiment.prompt", "v1", "v2"]).await;
+    assert!(
+        text(&between).starts_with("v1 → v2: Instruction reworded"),
+        "{}",
+        text(&between)
+    );
+
+    // eval against production uses its stored score.
+    let before = mock.requests().len();
+    let gate = json(
+        &promptls(
+            dir,
+            &[
+                "eval",
+                "sentiment.prompt",
+                "--baseline",
+                "production",
+                "--format",
+                "json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(gate["baseline_score"], second["score"]);
+    assert_eq!(
+        gate["passed"], false,
+        "v3 scores below production: {gate:#}"
+    );
+    assert!(
+        gate["gates"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("production = v2, stored"),
+        "{gate:#}"
+    );
+    assert_eq!(
+        mock.requests().len(),
+        before,
+        "all from the cache and the history"
+    );
+
+    // restore v2: the file gets its content back and v2 is the head again.
+    let out = promptls(dir, &["restore", "sentiment.prompt", "v2"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), one_word);
+    std::fs::write(&file, one_word.replace("one word", "a single word")).unwrap();
+    assert_eq!(json(&promptls(dir, &eval).await)["version"], 4);
+    let h = history(dir).await;
+    assert_eq!(h["versions"][3]["parents"], serde_json::json!([2]));
+
+    // A rename keeps the history (the prompt has no `name`).
+    std::fs::rename(&file, dir.join("renamed.prompt")).unwrap();
+    let renamed = json(&promptls(dir, &["eval", "renamed.prompt", "--format", "json"]).await);
+    assert_eq!(renamed["version"], 4);
+    let h = json(&promptls(dir, &["history", "renamed.prompt", "--format", "json"]).await);
+    assert_eq!(h["versions"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_optimizer_result_is_a_child_of_where_it_started() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&mock);
+    let dir = ws.path();
+    let out = promptls(
+        dir,
+        &[
+            "optimize",
+            "sentiment.prompt",
+            "--optimizer",
+            "bootstrap",
+            "--write",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    let r = json(&out);
+    assert_eq!(
+        r["versions"],
+        serde_json::json!({"start": 1, "result": 2}),
+        "{r:#}"
+    );
+    let h = history(dir).await;
+    let v2 = &h["versions"][1];
+    assert_eq!(v2["origin"], "optimizer");
+    assert_eq!(v2["parents"], serde_json::json!([1]));
+    assert_eq!(v2["detail"]["optimizer"], "bootstrap");
+    assert!(v2["detail"]["detail"]["calls"].as_u64().unwrap() > 0);
+    assert_eq!(v2["scores"][0]["score"], r["score"]);
+    assert_eq!(h["versions"][0]["scores"][0]["score"], r["baseline_score"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_writers_lose_nothing() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&mock);
+    let dir = ws.path().to_path_buf();
+    for i in 0..6 {
+        std::fs::write(
+            dir.join(format!("p{i}.prompt")),
+            PROMPT.replace("Classify", &format!("Classify ({i})")),
+        )
+        .unwrap();
+    }
+    let runs: Vec<_> = (0..6)
+        .map(|i| {
+            let dir = dir.clone();
+            tokio::spawn(async move {
+                let name = format!("p{i}.prompt");
+                promptls(&dir, &["eval", &name, "--format", "json"]).await
+            })
+        })
+        .collect();
+    for run in runs {
+        let out = run.await.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(
+            !text(&out).contains("locked") && !text(&out).contains("busy"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(json(&out)["version"], 1);
+    }
+    let db = rusqlite::Connection::open(dir.join(".promptls/history.sqlite")).unwrap();
+    let prompts: i64 = db
+        .query_row("SELECT count(*) FROM prompts", [], |r| r.get(0))
+        .unwrap();
+    let scores: i64 = db
+        .query_row("SELECT count(*) FROM scores", [], |r| r.get(0))
+        .unwrap();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((prompts, scores, check.as_str()), (6, 6, "ok"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_history_file_is_refused_and_left_alone() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&mock);
+    let dir = ws.path();
+    std::fs::create_dir_all(dir.join(".promptls")).unwrap();
+    let junk = b"this is not a database at all, but it is somebody's file\n".repeat(50);
+    std::fs::write(dir.join(".promptls/history.sqlite"), &junk).unwrap();
+    let out = promptls(dir, &["history", "sentiment.prompt"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("history.sqlite") && text(&out).contains("left untouched"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read(dir.join(".promptls/history.sqlite")).unwrap(),
+        junk
+    );
+    // Another program's SQLite file, too.
+    let other = dir.join(".promptls/other.sqlite");
+    let db = rusqlite::Connection::open(&other).unwrap();
+    db.execute_batch("CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');")
+        .unwrap();
+    drop(db);
+    std::fs::rename(&other, dir.join(".promptls/history.sqlite")).unwrap();
+    let out = promptls(dir, &["history", "sentiment.prompt"]).await;
+    assert!(
+        text(&out).contains("not a promptls history"),
+        "{}",
+        text(&out)
+    );
+    let db = rusqlite::Connection::open(dir.join(".promptls/history.sqlite")).unwrap();
+    let note: String = db
+        .query_row("SELECT x FROM notes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(note, "mine");
+    // An eval still runs; it only warns that it could not record.
+    drop(db);
+    let out = promptls(dir, &["eval", "sentiment.prompt"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("was not recorded"), "{}", text(&out));
+}
