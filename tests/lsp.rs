@@ -135,7 +135,11 @@ fn initialize_negotiates_the_position_encoding() {
             "promptls.cancelEvaluation",
             "promptls.showEvaluation",
             "promptls.optimize",
-            "promptls.cancelOptimization"
+            "promptls.cancelOptimization",
+            "promptls.showHistory",
+            "promptls.compareVersion",
+            "promptls.restoreVersion",
+            "promptls.promote"
         ])
     );
     assert!(client.shutdown_and_exit().success());

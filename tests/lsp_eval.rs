@@ -496,3 +496,129 @@ fn offset(text: &str, position: &Value) -> usize {
         .sum::<usize>()
         + character
 }
+
+#[test]
+fn history_lens_hover_and_commands_through_the_server() {
+    let (_rt, mock) = mock(sim_model::respond);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("promptls.toml"),
+        format!("[providers.sim]\nbase_url = \"{}\"\n", mock.base_url),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/reviews.csv"),
+        sim_model::csv(&sim_model::rows(30, 4)),
+    )
+    .unwrap();
+    let v1 = "---\nmodel: sim/small\npromptls.dataset: data/reviews.csv\npromptls.target: label\n---\n{{role \"system\"}}\nClassify the review.\n{{role \"user\"}}\n{{text}}\n";
+    let v2 = v1.replace("Classify the review.", "Classify the review in one word.");
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let path = root.join("s.prompt");
+    std::fs::write(&path, v1).unwrap();
+    let mut client = Client::start(&binary(), false);
+    let mut caps = capabilities();
+    caps["workspace"]["workspaceEdit"] = json!({"documentChanges": true});
+    client.initialize(&root, caps, json!({}));
+    let uri = client.open(&path, v1, 1);
+    let evaluate = |client: &mut Client| {
+        client.request(
+            "workspace/executeCommand",
+            json!({"command": "promptls.evaluate", "arguments": [{"uri": uri}]}),
+        );
+        progress(client, "end");
+        client.wait_for("a lens refresh", |m| {
+            m["method"] == "workspace/codeLens/refresh"
+        });
+    };
+    // Saving records v1; evaluating gives it a score.
+    client.notify(
+        "textDocument/didSave",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    client.wait_for("a lens refresh", |m| {
+        m["method"] == "workspace/codeLens/refresh"
+    });
+    wait_lens(&mut client, &uri, |t| t == "v1 · history");
+    evaluate(&mut client);
+    wait_lens(&mut client, &uri, |t| {
+        t == "v1 · exact_match 0.000 · history"
+    });
+    // Promote asks first.
+    client.replies.insert(
+        "window/showMessageRequest".into(),
+        json!({"title": "Promote"}),
+    );
+    let promoted = client.request("workspace/executeCommand", json!({"command": "promptls.promote", "arguments": [{"uri": uri, "version": "v1", "tag": "production"}]}));
+    assert_eq!(promoted["promoted"], true);
+    let ask = client.wait_for("the confirmation", |m| {
+        m["method"] == "window/showMessageRequest"
+    });
+    assert_eq!(
+        ask["params"]["message"],
+        "Promote s.prompt v1 to production?"
+    );
+    // An edit, saved and evaluated: v2 against production.
+    client.change(&uri, 2, json!([{"text": v2}]));
+    std::fs::write(&path, &v2).unwrap();
+    client.notify(
+        "textDocument/didSave",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    evaluate(&mut client);
+    let lens = wait_lens(&mut client, &uri, |t| {
+        t.starts_with("v2 · exact_match ") && t.ends_with("· history")
+    });
+    assert!(
+        lens.contains(" ▲") && lens.contains("vs production v1"),
+        "{lens}"
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 1}}),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        text.contains("v2 against production v1") && text.contains("Instruction reworded"),
+        "{text}"
+    );
+    let shown = client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.showHistory", "arguments": [{"uri": uri}]}),
+    );
+    let markdown = shown["markdown"].as_str().unwrap();
+    assert!(
+        markdown.contains("| v2 |") && markdown.contains("| v1 | production |"),
+        "{markdown}"
+    );
+    // Restore v1: an edit replacing the document with v1's content.
+    client
+        .replies
+        .insert("workspace/applyEdit".into(), json!({"applied": true}));
+    let restored = client.request("workspace/executeCommand", json!({"command": "promptls.restoreVersion", "arguments": [{"uri": uri, "version": "production"}]}));
+    assert_eq!(restored, json!({"restored": 1, "applied": true}));
+    let apply = client.wait_for("the edit", |m| m["method"] == "workspace/applyEdit");
+    assert_eq!(
+        apply["params"]["edit"]["documentChanges"][0]["edits"][0]["newText"],
+        v1
+    );
+    assert_eq!(client.shutdown_and_exit().code(), Some(0));
+}
+
+/// The first lens title matching `want`, asking again until it appears (lenses follow
+/// background work).
+fn wait_lens(client: &mut Client, uri: &str, want: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let titles = lens_titles(client, uri);
+        if let Some(t) = titles.iter().find(|t| want(t)) {
+            return t.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no such lens in {titles:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -41,6 +41,10 @@ pub const ALL: &[&str] = &[
     super::evaluation::ShowEvaluation::ID,
     super::optimization::Optimize::ID,
     super::optimization::CancelOptimization::ID,
+    super::history::ShowHistory::ID,
+    super::history::CompareVersion::ID,
+    super::history::RestoreVersion::ID,
+    super::history::Promote::ID,
 ];
 
 /// The first argument as `C::Args`.

@@ -180,6 +180,14 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
             client.show_message(MessageType::ERROR, message).await;
         }
         if let Ok(Some(report)) = &outcome {
+            // A complete run over every row is recorded in the history with its score.
+            if args.limit.is_none() && report.error_rows == 0 {
+                let (path, text, report) = (path.clone(), text.to_string(), report.clone());
+                let _ = tokio::task::spawn_blocking(move || {
+                    super::history::record_evaluation(&path, &text, &report)
+                })
+                .await;
+            }
             publish_rows(&client, &state, report).await;
             if report.error_rows > 0 {
                 let first = report

@@ -16,6 +16,7 @@ mod diagnostics;
 mod document;
 mod evaluation;
 mod folding;
+mod history;
 mod hover;
 mod navigation;
 mod optimization;

@@ -18,8 +18,8 @@ use super::document::Document;
 use super::navigation::{path_of, uri_of};
 use super::state::{self, find_prompts, lock, LiveFiles, Shared, State};
 use super::{
-    code_actions, commands, completion, diagnostics, evaluation, folding, hover, navigation,
-    optimization, semantic_tokens, LogHandle,
+    code_actions, commands, completion, diagnostics, evaluation, folding, history, hover,
+    navigation, optimization, semantic_tokens, LogHandle,
 };
 use crate::check::Workspace;
 use crate::ide;
@@ -588,6 +588,15 @@ impl LanguageServer for Backend {
     }
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        // Saved content becomes a version (never on keystrokes).
+        if let (Some(path), Ok(snapshot)) = (
+            path_of(&params.text_document.uri),
+            Snapshot::take(self.state(), &params.text_document.uri),
+        ) {
+            let text = snapshot.text.to_string();
+            let _ = tokio::task::spawn_blocking(move || history::record_saved(&path, &text)).await;
+            evaluation::refresh_after_live(&self.inner.client, self.state()).await;
+        }
         let evaluate = lock(self.state()).config.evaluate.clone();
         let is_prompt = path_of(&params.text_document.uri)
             .is_some_and(|p| p.extension().is_some_and(|e| e == "prompt"));
@@ -681,6 +690,16 @@ impl LanguageServer for Backend {
         };
         let offset = snapshot.offset(at.position);
         let found = snapshot.analyze(self.state(), |input, _| ide::hover(input, offset))?;
+        if found.is_none() && at.position.line == 0 {
+            // The first line: the history (diff against production, changelog).
+            let snapshot = std::sync::Arc::new(snapshot);
+            return Ok(
+                tokio::task::spawn_blocking(move || history::hover(&snapshot))
+                    .await
+                    .ok()
+                    .flatten(),
+            );
+        }
         Ok(found.map(|h| {
             let h = hover::resolve_alias(&snapshot, h, &config);
             hover::to_lsp(&snapshot, h, markdown)
@@ -794,7 +813,16 @@ impl LanguageServer for Backend {
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
         let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
-        Ok(Some(evaluation::lenses(self.state(), &snapshot)))
+        let mut lenses = evaluation::lenses(self.state(), &snapshot);
+        let snapshot = std::sync::Arc::new(snapshot);
+        let for_history = snapshot.clone();
+        // The history lens reads SQLite: off the async threads.
+        if let Ok(Some(lens)) =
+            tokio::task::spawn_blocking(move || history::lens(&for_history)).await
+        {
+            lenses.push(lens);
+        }
+        Ok(Some(lenses))
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
@@ -814,6 +842,30 @@ impl LanguageServer for Backend {
             optimization::CancelOptimization::ID => {
                 let args = commands::args::<optimization::CancelOptimization>(params.arguments)?;
                 optimization::cancel(self.state(), &args.uri).map(Some)
+            }
+            history::ShowHistory::ID => {
+                let args = commands::args::<history::ShowHistory>(params.arguments)?;
+                history::show_history(&self.inner.client, self.state(), args)
+                    .await
+                    .map(Some)
+            }
+            history::CompareVersion::ID => {
+                let args = commands::args::<history::CompareVersion>(params.arguments)?;
+                history::compare(&self.inner.client, self.state(), args)
+                    .await
+                    .map(Some)
+            }
+            history::RestoreVersion::ID => {
+                let args = commands::args::<history::RestoreVersion>(params.arguments)?;
+                history::restore(&self.inner.client, self.state(), args)
+                    .await
+                    .map(Some)
+            }
+            history::Promote::ID => {
+                let args = commands::args::<history::Promote>(params.arguments)?;
+                history::promote(&self.inner.client, self.state(), args)
+                    .await
+                    .map(Some)
             }
             evaluation::ShowEvaluation::ID => {
                 let args = commands::args::<evaluation::ShowEvaluation>(params.arguments)?;

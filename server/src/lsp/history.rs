@@ -1,0 +1,383 @@
+//! The version history in the editor: versions are recorded on save and after every
+//! evaluation (never per keystroke); a lens on the first line says which version the
+//! file is, its tags, its score and the change against production; a hover there shows
+//! the diff against production and the changelog; commands show the history, compare
+//! with a version, restore one (a WorkspaceEdit) and promote (after a confirmation).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+
+use super::analysis::{invalid_params, Snapshot};
+use super::commands::Command as LspCommand;
+use super::navigation::{path_of, uri_of};
+use super::state::Shared;
+use crate::store::{self, diff, Store};
+
+pub struct ShowHistory;
+pub struct CompareVersion;
+pub struct RestoreVersion;
+pub struct Promote;
+
+#[derive(Deserialize)]
+pub struct VersionArgs {
+    pub uri: Uri,
+    /// `v3`, a tag, a hash prefix; default `production`.
+    pub version: Option<String>,
+    /// For promote: the tag (default `production`).
+    pub tag: Option<String>,
+}
+
+impl LspCommand for ShowHistory {
+    const ID: &'static str = "promptls.showHistory";
+    type Args = VersionArgs;
+}
+impl LspCommand for CompareVersion {
+    const ID: &'static str = "promptls.compareVersion";
+    type Args = VersionArgs;
+}
+impl LspCommand for RestoreVersion {
+    const ID: &'static str = "promptls.restoreVersion";
+    type Args = VersionArgs;
+}
+impl LspCommand for Promote {
+    const ID: &'static str = "promptls.promote";
+    type Args = VersionArgs;
+}
+
+fn open(path: &Path) -> std::result::Result<Store, String> {
+    Store::open(&crate::config::find_root(path))
+}
+
+/// Records `text` of the prompt at `path` as a version (on save).
+pub fn record_saved(path: &Path, text: &str) {
+    if path.extension().is_none_or(|e| e != "prompt") {
+        return;
+    }
+    match open(path).and_then(|mut s| s.record(path, text, &store::Origin::Edit, None)) {
+        Ok((n, true)) => tracing::info!("recorded {} as v{n}", path.display()),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("history: {e}"),
+    }
+}
+
+/// Records an evaluation's version and score.
+pub fn record_evaluation(path: &Path, text: &str, report: &crate::eval::run::Report) {
+    let result = open(path).and_then(|mut s| {
+        let (n, _) = s.record(path, text, &store::Origin::Edit, None)?;
+        s.record_score(
+            path,
+            text,
+            n,
+            &store::Score {
+                dataset: store::dataset_hash(Path::new(&report.dataset)),
+                metric: report.metric.clone(),
+                model: report.model.clone(),
+                score: report.score,
+                rows: report.rows as i64,
+                created: store::now(),
+            },
+        )
+    });
+    if let Err(e) = result {
+        tracing::warn!("history: {e}");
+    }
+}
+
+/// What the lens and the hover need.
+struct Summary {
+    number: Option<i64>,
+    tags: Vec<String>,
+    score: Option<store::Score>,
+    production: Option<(i64, Option<store::Score>, String)>,
+}
+
+fn summary(path: &Path, text: &str) -> Option<Summary> {
+    let store = open(path).ok()?;
+    let versions = store.history(path, text).ok()?;
+    if versions.is_empty() {
+        return None;
+    }
+    let hash = store::content_hash(text);
+    let current = versions.iter().find(|v| v.hash == hash);
+    let score = current.and_then(|v| v.scores.last().cloned());
+    let production = versions
+        .iter()
+        .find(|v| v.tags.iter().any(|t| t == "production"))
+        .map(|v| {
+            let matching = v
+                .scores
+                .iter()
+                .rev()
+                .find(|s| {
+                    score.as_ref().is_none_or(|c| {
+                        c.metric == s.metric && c.model == s.model && c.dataset == s.dataset
+                    })
+                })
+                .cloned();
+            let content = store.content(path, text, v.number).unwrap_or_default();
+            (v.number, matching, content)
+        });
+    Some(Summary {
+        number: current.map(|v| v.number),
+        tags: current.map(|v| v.tags.clone()).unwrap_or_default(),
+        score,
+        production,
+    })
+}
+
+/// The history lens: `v12 · staging · exact_match 0.889 ▲0.222 vs production v9 · history`.
+pub fn lens(snapshot: &Snapshot) -> Option<CodeLens> {
+    let path = snapshot.path.as_ref()?;
+    let s = summary(path, &snapshot.text)?;
+    let mut parts = vec![s
+        .number
+        .map_or("unsaved changes".to_string(), |n| format!("v{n}"))];
+    parts.extend(s.tags.iter().cloned());
+    if let Some(score) = &s.score {
+        let mut text = format!("{} {:.3}", score.metric, score.score);
+        if let Some((n, Some(prod), _)) = &s.production {
+            if Some(*n) != s.number {
+                let delta = score.score - prod.score;
+                let arrow = if delta >= 0.0 { "▲" } else { "▼" };
+                text.push_str(&format!(" {arrow}{:.3} vs production v{n}", delta.abs()));
+            }
+        }
+        parts.push(text);
+    } else if let Some((n, _, _)) = &s.production {
+        if Some(*n) != s.number {
+            parts.push(format!("production v{n}"));
+        }
+    }
+    parts.push("history".into());
+    Some(CodeLens {
+        range: Range::new(Position::new(0, 0), Position::new(0, 0)),
+        command: Some(Command {
+            title: parts.join(" · "),
+            command: ShowHistory::ID.to_string(),
+            arguments: Some(vec![json!({"uri": snapshot.uri})]),
+        }),
+        data: None,
+    })
+}
+
+/// The hover on the first line: the changelog and diff against production.
+pub fn hover(snapshot: &Snapshot) -> Option<Hover> {
+    let path = snapshot.path.as_ref()?;
+    let s = summary(path, &snapshot.text)?;
+    let (n, prod_score, content) = s.production?;
+    let d = diff::diff(
+        &content,
+        &snapshot.text,
+        &prod_score.into_iter().collect::<Vec<_>>(),
+        &s.score.into_iter().collect::<Vec<_>>(),
+    );
+    let this = s
+        .number
+        .map_or("the working file".to_string(), |v| format!("v{v}"));
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: format!(
+                "**{this} against production v{n}**: {}\n\n```diff\n{}\n```",
+                diff::changelog(&d),
+                diff::render(&d, &format!("v{n}"), &this).trim_end()
+            ),
+        }),
+        range: None,
+    })
+}
+
+fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    values
+        .iter()
+        .map(|v| BARS[(v.clamp(0.0, 1.0) * 7.0).round() as usize])
+        .collect()
+}
+
+/// The history as Markdown: a sparkline of scores and a table of versions.
+pub fn history_markdown(path: &Path, text: &str) -> std::result::Result<String, String> {
+    let store = open(path)?;
+    let versions = store.history(path, text)?;
+    let scores: Vec<f64> = versions
+        .iter()
+        .filter_map(|v| v.scores.last().map(|s| s.score))
+        .collect();
+    let name = path
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let mut out = format!("# {name}: history\n\nscores {}\n\n| version | tags | origin | created | author | score | parents |\n|---|---|---|---|---|---|---|\n", sparkline(&scores));
+    for v in versions.iter().rev() {
+        out.push_str(&format!(
+            "| v{} | {} | {} | {} | {} | {} | {} |\n",
+            v.number,
+            v.tags.join(", "),
+            v.origin,
+            v.created,
+            v.author,
+            v.scores
+                .last()
+                .map_or(String::new(), |s| format!("{} {:.3}", s.metric, s.score)),
+            v.parents
+                .iter()
+                .map(|p| format!("v{p}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// Shows `text` as a read-only document (a file under the system's temp folder) when the
+/// client can open documents.
+async fn show_text(client: &tower_lsp_server::Client, name: &str, text: &str) {
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("promptls-{}-{name}", std::process::id()));
+    if std::fs::write(&path, text).is_err() {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444));
+    }
+    if let Some(uri) = uri_of(&path) {
+        let _ = client
+            .show_document(ShowDocumentParams {
+                uri,
+                external: None,
+                take_focus: Some(true),
+                selection: None,
+            })
+            .await;
+    }
+}
+
+fn path_and_text(state: &Shared, uri: &Uri) -> Result<(PathBuf, String, Option<i32>)> {
+    let snapshot = Snapshot::take(state, uri)?;
+    let path = snapshot
+        .path
+        .clone()
+        .or_else(|| path_of(uri))
+        .ok_or_else(|| invalid_params(format!("{} is not a file", uri.as_str())))?;
+    Ok((path, snapshot.text.to_string(), snapshot.version))
+}
+
+pub async fn show_history(
+    client: &tower_lsp_server::Client,
+    state: &Shared,
+    args: VersionArgs,
+) -> Result<Value> {
+    let (path, text, _) = path_and_text(state, &args.uri)?;
+    let markdown = history_markdown(&path, &text).map_err(invalid_params)?;
+    let name = path
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    show_text(client, &format!("{name}.history.md"), &markdown).await;
+    Ok(json!({"markdown": markdown}))
+}
+
+pub async fn compare(
+    client: &tower_lsp_server::Client,
+    state: &Shared,
+    args: VersionArgs,
+) -> Result<Value> {
+    let (path, text, _) = path_and_text(state, &args.uri)?;
+    let selector = args.version.unwrap_or_else(|| "production".into());
+    let store = open(&path).map_err(invalid_params)?;
+    let n = store
+        .resolve(&path, &text, &selector)
+        .map_err(invalid_params)?;
+    let content = store.content(&path, &text, n).map_err(invalid_params)?;
+    let d = diff::diff(&content, &text, &[], &[]);
+    let rendered = diff::render(&d, &format!("v{n}"), "working file");
+    let name = path
+        .file_name()
+        .map_or(String::new(), |f| f.to_string_lossy().into_owned());
+    show_text(client, &format!("{name}.v{n}.diff"), &rendered).await;
+    Ok(json!({"changelog": diff::changelog(&d), "diff": rendered}))
+}
+
+pub async fn restore(
+    client: &tower_lsp_server::Client,
+    state: &Shared,
+    args: VersionArgs,
+) -> Result<Value> {
+    let (path, text, version) = path_and_text(state, &args.uri)?;
+    let selector = args
+        .version
+        .ok_or_else(|| invalid_params("restore needs a `version`".into()))?;
+    let store = open(&path).map_err(invalid_params)?;
+    let n = store
+        .resolve(&path, &text, &selector)
+        .map_err(invalid_params)?;
+    let content = store.content(&path, &text, n).map_err(invalid_params)?;
+    let rope = ropey::Rope::from_str(&text);
+    let encoding = super::state::lock(state).encoding;
+    let whole = super::position::to_range(&rope, crate::syntax::Span::new(0, text.len()), encoding);
+    let edit = WorkspaceEdit {
+        document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
+            text_document: OptionalVersionedTextDocumentIdentifier {
+                uri: args.uri.clone(),
+                version,
+            },
+            edits: vec![OneOf::Left(TextEdit {
+                range: whole,
+                new_text: content,
+            })],
+        }])),
+        ..Default::default()
+    };
+    let applied = client
+        .apply_edit(edit)
+        .await
+        .map(|r| r.applied)
+        .unwrap_or(false);
+    Ok(json!({"restored": n, "applied": applied}))
+}
+
+pub async fn promote(
+    client: &tower_lsp_server::Client,
+    state: &Shared,
+    args: VersionArgs,
+) -> Result<Value> {
+    let (path, text, _) = path_and_text(state, &args.uri)?;
+    let tag = args.tag.unwrap_or_else(|| "production".into());
+    let mut store = open(&path).map_err(invalid_params)?;
+    let n = match &args.version {
+        Some(s) => store.resolve(&path, &text, s).map_err(invalid_params)?,
+        None => {
+            store
+                .record(&path, &text, &store::Origin::Edit, None)
+                .map_err(invalid_params)?
+                .0
+        }
+    };
+    let name = path
+        .file_name()
+        .map_or(String::new(), |f| f.to_string_lossy().into_owned());
+    let item = |t: &str| MessageActionItem {
+        title: t.to_string(),
+        properties: Default::default(),
+    };
+    let answer = client
+        .show_message_request(
+            MessageType::WARNING,
+            format!("Promote {name} v{n} to {tag}?"),
+            Some(vec![item("Promote"), item("Cancel")]),
+        )
+        .await
+        .ok()
+        .flatten();
+    if answer.map(|a| a.title).as_deref() != Some("Promote") {
+        return Ok(json!({"promoted": false}));
+    }
+    let moved = store
+        .promote(&path, &text, n, &tag)
+        .map_err(invalid_params)?;
+    Ok(json!({"promoted": true, "tag": moved.tag, "to": moved.to, "from": moved.from}))
+}
