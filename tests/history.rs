@@ -334,3 +334,143 @@ async fn a_foreign_history_file_is_refused_and_left_alone() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("was not recorded"), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_and_import_share_the_history() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&mock);
+    let dir = ws.path();
+    promptls(dir, &["eval", "sentiment.prompt"]).await;
+    let v2 = PROMPT.replace("review.", "review in one word.");
+    std::fs::write(dir.join("sentiment.prompt"), &v2).unwrap();
+    promptls(dir, &["eval", "sentiment.prompt"]).await;
+    promptls(
+        dir,
+        &["promote", "sentiment.prompt", "v2", "--tag", "production"],
+    )
+    .await;
+    let export = promptls(dir, &["history", "export"]).await;
+    assert_eq!(export.status.code(), Some(0), "{}", text(&export));
+    let exported = json(&export);
+    assert_eq!(
+        exported["prompts"][0]["versions"].as_array().unwrap().len(),
+        2
+    );
+
+    // A teammate's clone: the same file, no history yet.
+    let other = workspace(&mock);
+    std::fs::write(other.path().join("sentiment.prompt"), &v2).unwrap();
+    std::fs::write(other.path().join("shared.json"), export.stdout).unwrap();
+    let out = promptls(other.path(), &["history", "import", "shared.json"]).await;
+    assert!(
+        text(&out).contains("imported 2 versions (0 already here)"),
+        "{}",
+        text(&out)
+    );
+    let mine = history(dir).await;
+    let theirs = history(other.path()).await;
+    for field in [
+        "number", "hash", "parents", "origin", "tags", "scores", "author", "created",
+    ] {
+        let a: Vec<&Value> = mine["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| &v[field])
+            .collect();
+        let b: Vec<&Value> = theirs["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| &v[field])
+            .collect();
+        assert_eq!(a, b, "{field}");
+    }
+    let again = promptls(other.path(), &["history", "import", "shared.json"]).await;
+    assert!(
+        text(&again).contains("imported 0 versions (2 already here)"),
+        "{}",
+        text(&again)
+    );
+    // A tampered export is refused whole.
+    let mut bad = exported.clone();
+    bad["prompts"][0]["versions"][0]["content"] = Value::from("changed");
+    std::fs::write(other.path().join("bad.json"), bad.to_string()).unwrap();
+    let refused = promptls(other.path(), &["history", "import", "bad.json"]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("does not match its hash"),
+        "{}",
+        text(&refused)
+    );
+}
+
+#[test]
+fn an_empty_or_old_file_is_migrated_to_the_current_schema() {
+    // Schema version 0: an empty SQLite file (what an interrupted first run leaves).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".promptls")).unwrap();
+    let db = rusqlite::Connection::open(dir.path().join(".promptls/history.sqlite")).unwrap();
+    db.pragma_update(None, "user_version", 0).unwrap();
+    drop(db);
+    let store = promptls::store::Store::open(dir.path()).unwrap();
+    drop(store);
+    let db = rusqlite::Connection::open(dir.path().join(".promptls/history.sqlite")).unwrap();
+    let version: i64 = db
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, promptls::store::SCHEMA_VERSION);
+    // A newer schema than this promptls knows is refused, untouched.
+    db.pragma_update(None, "user_version", 99).unwrap();
+    drop(db);
+    let err = promptls::store::Store::open(dir.path()).err().unwrap();
+    assert!(err.contains("newer than this promptls"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_writer_killed_mid_run_leaves_a_consistent_history() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = workspace(&mock);
+    let dir = ws.path().to_path_buf();
+    // Many short writers, some killed at random moments.
+    for i in 0..12 {
+        std::fs::write(
+            dir.join("sentiment.prompt"),
+            PROMPT.replace("review.", &format!("review ({i}).")),
+        )
+        .unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"))
+            .args(["eval", "sentiment.prompt"])
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // From before the history is opened to after the run has finished.
+        tokio::time::sleep(std::time::Duration::from_millis(20 + 25 * i)).await;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(
+        dir.join(".promptls/history.sqlite").exists(),
+        "some runs got to record"
+    );
+    let db = rusqlite::Connection::open(dir.join(".promptls/history.sqlite")).unwrap();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let orphans: i64 = db
+        .query_row(
+            "SELECT count(*) FROM parents p LEFT JOIN versions v ON v.id = p.parent WHERE v.id IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+    drop(db);
+    // The history still works and records.
+    let out = promptls(&dir, &["eval", "sentiment.prompt", "--format", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(json(&out)["version"].as_i64().unwrap() >= 1);
+}

@@ -18,8 +18,11 @@ pub enum Format {
 
 #[derive(Args)]
 pub struct HistoryArgs {
-    /// The .prompt file.
+    /// The .prompt file; or `export` (the whole history as JSON on stdout) or `import
+    /// FILE.json` (merge an export).
     file: PathBuf,
+    /// For `import`: the export to merge.
+    input: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
 }
@@ -96,6 +99,11 @@ fn sparkline(values: &[f64]) -> String {
 }
 
 pub fn history(args: HistoryArgs) -> i32 {
+    match args.file.to_str() {
+        Some("export") if !args.file.exists() => return export(),
+        Some("import") if !args.file.exists() => return import(args.input.as_deref()),
+        _ => {}
+    }
     finish((|| {
         let (store, source) = open(&args.file)?;
         let versions = store.history(&args.file, &source).map_err(|e| (2, e))?;
@@ -287,5 +295,35 @@ pub fn restore(args: RestoreArgs) -> i32 {
             .set_head(&args.file, &content, n)
             .map_err(|e| (1, e))?;
         Ok(format!("{}: restored v{n}\n", args.file.display()))
+    })())
+}
+
+fn export() -> i32 {
+    finish((|| {
+        let root = crate::config::find_root(Path::new("."));
+        let store = Store::open(&root).map_err(|e| (2, e))?;
+        let value = store.export().map_err(|e| (2, e))?;
+        Ok(serde_json::to_string_pretty(&value).unwrap_or_default() + "\n")
+    })())
+}
+
+fn import(input: Option<&Path>) -> i32 {
+    finish((|| {
+        let input = input.ok_or((
+            2,
+            "import needs the export file: promptls history import FILE.json".to_string(),
+        ))?;
+        let text = std::fs::read_to_string(input)
+            .map_err(|e| (2, format!("cannot read {}: {e}", input.display())))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| (2, format!("{}: not JSON: {e}", input.display())))?;
+        let root = crate::config::find_root(Path::new("."));
+        let mut store = Store::open(&root).map_err(|e| (2, e))?;
+        let (added, known) = store
+            .import(&value)
+            .map_err(|e| (1, format!("{}: {e}", input.display())))?;
+        Ok(format!(
+            "imported {added} versions ({known} already here)\n"
+        ))
     })())
 }
