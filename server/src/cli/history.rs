@@ -111,15 +111,23 @@ pub fn history(args: HistoryArgs) -> i32 {
         let working = store::content_hash(&source);
         Ok(match args.format {
             Format::Json => {
-                serde_json::to_string_pretty(&json!({
-                    "file": args.file.display().to_string(),
-                    "identity": store::identity(store.root(), &args.file, &source),
-                    "working_hash": working,
-                    "versions": versions,
-                    "tag_moves": moves,
-                }))
-                .unwrap_or_default()
-                    + "\n"
+                // Serialised straight from the versions (10,000 of them are common).
+                #[derive(serde::Serialize)]
+                struct Out<'a> {
+                    file: String,
+                    identity: String,
+                    working_hash: &'a str,
+                    versions: &'a [store::Version],
+                    tag_moves: &'a [store::TagMove],
+                }
+                let out = Out {
+                    file: args.file.display().to_string(),
+                    identity: store::identity(store.root(), &args.file, &source),
+                    working_hash: &working,
+                    versions: &versions,
+                    tag_moves: &moves,
+                };
+                serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"
             }
             Format::Human => {
                 if versions.is_empty() {

@@ -87,46 +87,8 @@ pub fn record_evaluation(path: &Path, text: &str, report: &crate::eval::run::Rep
     }
 }
 
-/// What the lens and the hover need.
-struct Summary {
-    number: Option<i64>,
-    tags: Vec<String>,
-    score: Option<store::Score>,
-    production: Option<(i64, Option<store::Score>, String)>,
-}
-
-fn summary(path: &Path, text: &str) -> Option<Summary> {
-    let store = open(path).ok()?;
-    let versions = store.history(path, text).ok()?;
-    if versions.is_empty() {
-        return None;
-    }
-    let hash = store::content_hash(text);
-    let current = versions.iter().find(|v| v.hash == hash);
-    let score = current.and_then(|v| v.scores.last().cloned());
-    let production = versions
-        .iter()
-        .find(|v| v.tags.iter().any(|t| t == "production"))
-        .map(|v| {
-            let matching = v
-                .scores
-                .iter()
-                .rev()
-                .find(|s| {
-                    score.as_ref().is_none_or(|c| {
-                        c.metric == s.metric && c.model == s.model && c.dataset == s.dataset
-                    })
-                })
-                .cloned();
-            let content = store.content(path, text, v.number).unwrap_or_default();
-            (v.number, matching, content)
-        });
-    Some(Summary {
-        number: current.map(|v| v.number),
-        tags: current.map(|v| v.tags.clone()).unwrap_or_default(),
-        score,
-        production,
-    })
+fn summary(path: &Path, text: &str) -> Option<store::Summary> {
+    open(path).ok()?.summary(path, text).ok().flatten()
 }
 
 /// The history lens: `v12 · staging · exact_match 0.889 ▲0.222 vs production v9 · history`.

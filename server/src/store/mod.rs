@@ -151,6 +151,8 @@ pub struct TagMove {
 pub struct Store {
     db: Connection,
     root: PathBuf,
+    /// Who records, found once (it may ask git).
+    author: std::sync::OnceLock<String>,
 }
 
 /// The hash of a prompt's content.
@@ -270,6 +272,7 @@ impl Store {
         let mut store = Store {
             db,
             root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+            author: std::sync::OnceLock::new(),
         };
         store.migrate().map_err(|e| format!("{shown}: {e}"))?;
         Ok(store)
@@ -313,6 +316,10 @@ impl Store {
         &self.root
     }
 
+    fn author(&self) -> String {
+        self.author.get_or_init(|| author(&self.root)).clone()
+    }
+
     /// Records `content` of the prompt at `path`: the existing version with that content,
     /// or a new one whose parent is `parent` (default: the prompt's head). The prompt's
     /// head moves to it. Returns the version number and whether it is new.
@@ -326,7 +333,7 @@ impl Store {
         let identity = identity(&self.root, path, content);
         let rel = relative(&self.root, path);
         let hash = content_hash(content);
-        let author = author(&self.root);
+        let author = self.author();
         let tx = self
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -662,7 +669,7 @@ impl Store {
         let prompt = self
             .prompt_id(path, content)?
             .ok_or("the prompt has no history")?;
-        let author = author(&self.root);
+        let author = self.author();
         let at = now();
         let tx = self
             .db
@@ -761,7 +768,98 @@ impl Store {
     }
 }
 
+/// What the editor's first-line lens and hover need, by indexed lookups only (a prompt
+/// may have thousands of versions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// The version with the working content, if it was recorded.
+    pub number: Option<i64>,
+    pub tags: Vec<String>,
+    /// Its latest score.
+    pub score: Option<Score>,
+    /// The production version: number, its score on the same dataset, metric and model
+    /// (else its latest), and its content.
+    pub production: Option<(i64, Option<Score>, String)>,
+}
+
 impl Store {
+    /// The lens summary of the prompt at `path` with working `content`; `None` without
+    /// history.
+    pub fn summary(&self, path: &Path, content: &str) -> Result<Option<Summary>, String> {
+        let Some(prompt) = self.prompt_id(path, content)? else {
+            return Ok(None);
+        };
+        let hash = content_hash(content);
+        let current: Option<i64> = self
+            .db
+            .prepare_cached("SELECT id FROM versions WHERE prompt = ?1 AND hash = ?2")
+            .and_then(|mut s| s.query_row(params![prompt, hash], |r| r.get(0)).optional())
+            .map_err(sql)?;
+        let latest_score = |version: i64, like: Option<&Score>| -> Result<Option<Score>, String> {
+            let mut statement = self
+                .db
+                .prepare_cached(
+                    "SELECT dataset, metric, model, score, rows, created FROM scores WHERE version = ?1
+                     ORDER BY (dataset = ?2 AND metric = ?3 AND model = ?4) DESC, created DESC LIMIT 1",
+                )
+                .map_err(sql)?;
+            let (d, m, o) = like.map_or(("", "", ""), |s| (s.dataset.as_str(), s.metric.as_str(), s.model.as_str()));
+            statement
+                .query_row(params![version, d, m, o], |r| {
+                    Ok(Score {
+                        dataset: r.get(0)?,
+                        metric: r.get(1)?,
+                        model: r.get(2)?,
+                        score: r.get(3)?,
+                        rows: r.get(4)?,
+                        created: r.get(5)?,
+                    })
+                })
+                .optional()
+                .map_err(sql)
+        };
+        let (number, tags, score) = match current {
+            Some(id) => {
+                let number: i64 = self
+                    .db
+                    .query_row("SELECT number FROM versions WHERE id = ?1", [id], |r| r.get(0))
+                    .map_err(sql)?;
+                let mut statement = self
+                    .db
+                    .prepare_cached("SELECT tag FROM tags WHERE version = ?1 ORDER BY tag")
+                    .map_err(sql)?;
+                let tags = statement
+                    .query_map([id], |r| r.get(0))
+                    .map_err(sql)?
+                    .collect::<Result<Vec<String>, _>>()
+                    .map_err(sql)?;
+                (Some(number), tags, latest_score(id, None)?)
+            }
+            None => (None, Vec::new(), None),
+        };
+        let production: Option<(i64, i64, String)> = self
+            .db
+            .prepare_cached(
+                "SELECT v.id, v.number, v.content FROM tags t JOIN versions v ON v.id = t.version
+                 WHERE t.prompt = ?1 AND t.tag = 'production'",
+            )
+            .and_then(|mut s| {
+                s.query_row([prompt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
+            .map_err(sql)?;
+        let production = match production {
+            Some((id, n, text)) => Some((n, latest_score(id, score.as_ref())?, text)),
+            None => None,
+        };
+        Ok(Some(Summary {
+            number,
+            tags,
+            score,
+            production,
+        }))
+    }
+
     /// Every prompt's history as JSON, to share (e.g. in git): versions with their content,
     /// parents by hash, scores, tags and tag moves.
     pub fn export(&self) -> Result<Value, String> {
@@ -842,7 +940,7 @@ impl Store {
         {
             return Err("not a promptls history export (no `promptls_history`)".into());
         }
-        let author = author(&self.root);
+        let author = self.author();
         let tx = self
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)
