@@ -144,8 +144,15 @@ async fn versions_form_a_dag_with_scores_tags_and_diffs() {
     );
 
     // diff: production (v2) against the working file (v3's content).
-    let d = json(&promptls(dir, &["diff", "sentiment.prompt", "--format", "json"]).await);
+    let d = json(
+        &promptls(
+            dir,
+            &["diff", "sentiment.prompt", "--format", "json", "--offline"],
+        )
+        .await,
+    );
     assert_eq!(d["from"], "v2");
+    assert_eq!(d["changelog_by"], "offline");
     assert_eq!(
         d["diff"]["instruction"],
         "Classify the sentiment of the [-review-]{+product+} [-in one word.-]{+review.+}"
@@ -161,6 +168,27 @@ async fn versions_form_a_dag_with_scores_tags_and_diffs() {
         "{}",
         text(&between)
     );
+    // With a teacher configured, the teacher writes the changelog sentence (cached: the
+    // second time costs no call).
+    let by_model = json(
+        &promptls(
+            dir,
+            &["diff", "sentiment.prompt", "v1", "v2", "--format", "json"],
+        )
+        .await,
+    );
+    assert_eq!(by_model["changelog_by"], "model sim/teacher-70b");
+    assert_eq!(
+        by_model["changelog"],
+        "Asked for a one-word answer, and the score moved as shown."
+    );
+    let calls = mock.requests().len();
+    promptls(
+        dir,
+        &["diff", "sentiment.prompt", "v1", "v2", "--format", "json"],
+    )
+    .await;
+    assert_eq!(mock.requests().len(), calls);
 
     // eval against production uses its stored score.
     let before = mock.requests().len();

@@ -414,6 +414,25 @@ fn optimize_from_a_code_action_then_apply_over_later_edits() {
         ),
         "{result}"
     );
+    // The applied result is in the history as the optimizer's child of the start.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let history = loop {
+        let out = std::process::Command::new(binary())
+            .args(["history", "sentiment.prompt", "--format", "json"])
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        let h: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        if h["versions"].as_array().is_some_and(|v| v.len() == 2)
+            || std::time::Instant::now() > deadline
+        {
+            break h;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(history["versions"][1]["origin"], "optimizer", "{history:#}");
+    assert_eq!(history["versions"][1]["parents"], json!([1]));
+    assert_eq!(history["versions"][1]["detail"]["optimizer"], "bootstrap");
     assert_eq!(client.shutdown_and_exit().code(), Some(0));
 }
 

@@ -121,11 +121,22 @@ fn main() {
         median(lens),
         median(lens_warm)
     );
-    println!("diff of two versions + changelog: {:.3} ms (median of 500)", median(diffs));
-    println!("history of {VERSIONS} versions to JSON in process: {:.1} ms (median of 10)", median(history));
+    println!(
+        "diff of two versions + changelog: {:.3} ms (median of 500)",
+        median(diffs)
+    );
+    println!(
+        "history of {VERSIONS} versions to JSON in process: {:.1} ms (median of 10)",
+        median(history)
+    );
     if cli.is_empty() {
-        println!("(build target/release/promptls for the end-to-end `history --format json` figure)");
+        println!(
+            "(build target/release/promptls for the end-to-end `history --format json` figure)"
+        );
     } else {
-        println!("`promptls history --format json`, the binary end to end: {:.1} ms (median of 5)", median(cli));
+        println!(
+            "`promptls history --format json`, the binary end to end: {:.1} ms (median of 5)",
+            median(cli)
+        );
     }
 }

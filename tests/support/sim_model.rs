@@ -233,6 +233,14 @@ pub fn answer(model: &str, messages: &[Value]) -> String {
     if teacher && lower_system.contains("propose") {
         return propose(&everything);
     }
+    if teacher && lower_system.contains("changelog") {
+        let what = if everything.contains("one word") {
+            "Asked for a one-word answer"
+        } else {
+            "Reworded the instruction"
+        };
+        return format!("{what}, and the score moved as shown.");
+    }
     if teacher && lower_system.contains("summar") {
         return "The rows are short product reviews, each labelled positive, negative or neutral; some negate a sentiment word and some are sarcastic.".into();
     }

@@ -38,6 +38,10 @@ pub struct DiffArgs {
     to: Option<String>,
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
+    /// Write the changelog sentence offline (deterministic) even when a teacher model is
+    /// configured.
+    #[arg(long)]
+    offline: bool,
 }
 
 #[derive(Args)]
@@ -250,20 +254,99 @@ pub fn diff(args: DiffArgs) -> i32 {
             to_scores
         };
         let d = diff::diff(&before, &after, &from_scores, &to_scores);
+        let (changelog, source_of) = if args.offline {
+            (diff::changelog(&d), "offline".to_string())
+        } else {
+            model_changelog(&args.file, &source, &d, &from_label, &to_label)
+        };
         Ok(match args.format {
             Format::Json => {
                 serde_json::to_string_pretty(&json!({
                     "from": from_label,
                     "to": to_label,
-                    "changelog": diff::changelog(&d),
+                    "changelog": changelog,
+                    "changelog_by": source_of,
                     "diff": d,
                 }))
                 .unwrap_or_default()
                     + "\n"
             }
-            Format::Human => diff::render(&d, &from_label, &to_label),
+            Format::Human => {
+                let rendered = diff::render(&d, &from_label, &to_label);
+                if source_of == "offline" {
+                    rendered
+                } else {
+                    format!("{rendered}\nchangelog ({source_of}): {changelog}\n")
+                }
+            }
         })
     })())
+}
+
+const CHANGELOG: &str = "You write changelogs for prompt versions. Given what changed between two versions of a prompt, reply with one sentence (at most 25 words, past tense) saying what changed and, if given, how the score moved. Reply with the sentence only.";
+
+/// The changelog sentence by the prompt's teacher (`promptls.teacher`) through the cached
+/// client, else the deterministic one; and who wrote it.
+fn model_changelog(
+    file: &Path,
+    source: &str,
+    d: &diff::PromptDiff,
+    from: &str,
+    to: &str,
+) -> (String, String) {
+    let offline = || (diff::changelog(d), "offline".to_string());
+    let teacher = crate::syntax::parse(source)
+        .frontmatter
+        .as_ref()
+        .and_then(|fm| crate::settings::get(fm, "teacher"))
+        .and_then(|v| v.as_str().map(str::to_string));
+    let Some(teacher) = teacher else {
+        return offline();
+    };
+    let Ok(config) = crate::config::Config::load(file) else {
+        return offline();
+    };
+    let model = config.resolve_model(&teacher).to_string();
+    let Some((provider_name, model_name)) = crate::llm::provider::split_model(&model) else {
+        return offline();
+    };
+    let Ok(provider) = config.provider(provider_name) else {
+        return offline();
+    };
+    if provider.key.is_none() && config.needs_key(provider_name) {
+        return offline();
+    }
+    let Ok(client) = config.client(true) else {
+        return offline();
+    };
+    let mut settings = serde_json::Map::new();
+    settings.insert("temperature".into(), json!(0));
+    let request = crate::llm::wire::ChatRequest {
+        model: model_name.to_string(),
+        messages: vec![
+            json!({"role": "system", "content": [{"text": CHANGELOG}]}),
+            json!({"role": "user", "content": [{"text": diff::render(d, from, to)}]}),
+        ],
+        config: settings,
+        json_output: false,
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return offline();
+    };
+    match runtime.block_on(client.chat(&provider, &request)) {
+        Ok(answer) if !answer.response.text.trim().is_empty() => (
+            answer.response.text.trim().to_string(),
+            format!("model {model}"),
+        ),
+        Ok(_) => offline(),
+        Err(e) => {
+            eprintln!("warning: the teacher could not write the changelog ({e}); written offline");
+            offline()
+        }
+    }
 }
 
 pub fn promote(args: PromoteArgs) -> i32 {

@@ -803,7 +803,9 @@ impl Store {
                      ORDER BY (dataset = ?2 AND metric = ?3 AND model = ?4) DESC, created DESC LIMIT 1",
                 )
                 .map_err(sql)?;
-            let (d, m, o) = like.map_or(("", "", ""), |s| (s.dataset.as_str(), s.metric.as_str(), s.model.as_str()));
+            let (d, m, o) = like.map_or(("", "", ""), |s| {
+                (s.dataset.as_str(), s.metric.as_str(), s.model.as_str())
+            });
             statement
                 .query_row(params![version, d, m, o], |r| {
                     Ok(Score {
@@ -822,7 +824,9 @@ impl Store {
             Some(id) => {
                 let number: i64 = self
                     .db
-                    .query_row("SELECT number FROM versions WHERE id = ?1", [id], |r| r.get(0))
+                    .query_row("SELECT number FROM versions WHERE id = ?1", [id], |r| {
+                        r.get(0)
+                    })
                     .map_err(sql)?;
                 let mut statement = self
                     .db
