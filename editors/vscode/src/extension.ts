@@ -1,14 +1,17 @@
 // The promptls VS Code extension: starts `promptls lsp` over stdio for `prompt`
-// documents, forwards the `promptls.*` settings, and adds its commands.
+// documents, forwards the `promptls.*` settings, adds its commands, and shows what the
+// server's commands return (the evaluation report of the score lens).
 import * as fs from 'fs';
 import * as os from 'os';
 import * as vscode from 'vscode';
 import {
+  ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
   TransportKind,
 } from 'vscode-languageclient/node';
+import { commandOutcome, EVALUATE } from './commands';
 import {
   findExecutable,
   resolveServerPath,
@@ -59,6 +62,14 @@ function createClient(command: string, args: string[]): LanguageClient {
       configurationSection: 'promptls',
       fileEvents: vscode.workspace.createFileSystemWatcher('**/*.{prompt,csv,jsonl}'),
     },
+    middleware: {
+      // The server's commands (lenses: ▶ Evaluate, the score, ...) run through here.
+      executeCommand: async (command, args, next) => {
+        const result = await next(command, args);
+        await showOutcome(command, result);
+        return result;
+      },
+    },
   };
   // The id `promptls` makes the client read `promptls.trace.server` itself.
   return new LanguageClient('promptls', 'promptls', serverOptions, clientOptions);
@@ -102,6 +113,41 @@ async function restart(): Promise<void> {
   await start();
 }
 
+/** Shows what a server command returned: a report as a JSON document, or a message. */
+async function showOutcome(command: string, result: unknown): Promise<void> {
+  const outcome = commandOutcome(command, result);
+  if (outcome?.kind === 'document') {
+    const doc = await vscode.workspace.openTextDocument({ language: outcome.language, content: outcome.content });
+    await vscode.window.showTextDocument(doc, vscode.ViewColumn.Beside);
+  } else if (outcome?.kind === 'message') {
+    void (outcome.severity === 'warning'
+      ? vscode.window.showWarningMessage(outcome.text)
+      : vscode.window.showInformationMessage(outcome.text));
+  }
+}
+
+/** Evaluates the active prompt on every row of its dataset (`promptls.evaluate`). */
+async function evaluateActive(): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || editor.document.languageId !== 'prompt') {
+    void vscode.window.showErrorMessage('promptls: open a .prompt file to evaluate it.');
+    return;
+  }
+  if (!client) {
+    void vscode.window.showErrorMessage('promptls: the language server is not running.');
+    return;
+  }
+  try {
+    const result = await client.sendRequest(ExecuteCommandRequest.type, {
+      command: EVALUATE,
+      arguments: [{ uri: editor.document.uri.toString() }],
+    });
+    await showOutcome(EVALUATE, result);
+  } catch (error) {
+    void vscode.window.showErrorMessage(`promptls: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 /** Opens what would be sent to the model (`promptls.render`) as a JSON document. */
 async function showRenderedPrompt(): Promise<void> {
   const editor = vscode.window.activeTextEditor;
@@ -143,6 +189,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('promptls.restartServer', restart),
     vscode.commands.registerCommand('promptls.showLog', () => outputChannel().show(true)),
     vscode.commands.registerCommand('promptls.showRenderedPrompt', showRenderedPrompt),
+    vscode.commands.registerCommand('promptls.evaluateActive', evaluateActive),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('promptls.server')) {
         void vscode.window

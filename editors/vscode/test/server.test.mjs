@@ -26,6 +26,8 @@ import {
   HoverRequest,
   CompletionRequest,
   CodeActionRequest,
+  CodeLensRequest,
+  ExecuteCommandRequest,
   ShutdownRequest,
   ExitNotification,
   DiagnosticSeverity,
@@ -135,6 +137,7 @@ test('promptls lsp through vscode-languageserver-protocol', async (t) => {
             logLevel: 'warn',
             checks: { disabled: [], severity: { 'unknown-key': 'hint' } },
             models: { aliases: {} },
+            evaluate: { onSave: false, rowBudget: 20 },
             providers: {},
           },
         },
@@ -145,6 +148,11 @@ test('promptls lsp through vscode-languageserver-protocol', async (t) => {
       assert.ok(init.capabilities.hoverProvider, 'hoverProvider');
       assert.ok(init.capabilities.completionProvider, 'completionProvider');
       assert.ok(init.capabilities.textDocumentSync, 'textDocumentSync');
+      assert.ok(init.capabilities.codeLensProvider, 'codeLensProvider');
+      const commands = init.capabilities.executeCommandProvider?.commands ?? [];
+      for (const command of ['promptls.evaluate', 'promptls.cancelEvaluation', 'promptls.showEvaluation']) {
+        assert.ok(commands.includes(command), `executeCommandProvider runs ${command}: ${JSON.stringify(commands)}`);
+      }
       await connection.sendNotification(InitializedNotification.type, {});
     });
 
@@ -245,9 +253,18 @@ test('promptls lsp through vscode-languageserver-protocol', async (t) => {
     });
 
     await t.test('didChangeConfiguration: checks.disabled applies', async () => {
+      // With the evaluation settings and a provider's key variable: settings of a wrong
+      // type would be refused as a whole (the previous ones stay), and unknown-key remain.
       const since = mark();
       await connection.sendNotification(DidChangeConfigurationNotification.type, {
-        settings: { promptls: { logLevel: 'warn', checks: { disabled: ['unknown-key'], severity: {} } } },
+        settings: {
+          promptls: {
+            logLevel: 'warn',
+            checks: { disabled: ['unknown-key'], severity: {} },
+            evaluate: { onSave: false, rowBudget: 5 },
+            providers: { groq: { apiKeyEnv: 'PROMPTLS_TEST_GROQ_KEY', rpm: 30 } },
+          },
+        },
       });
       const draft = await diagnostics(
         since,
@@ -255,6 +272,28 @@ test('promptls lsp through vscode-languageserver-protocol', async (t) => {
         'draft.prompt diagnostics without unknown-key after didChangeConfiguration',
       );
       assert.deepEqual(draft.diagnostics, []);
+    });
+
+    await t.test('codeLens: ▶ Evaluate on the first line of a prompt with a dataset', async () => {
+      const lenses = await request(CodeLensRequest.type, { textDocument: { uri: mainUri } }, 'code lenses of sentiment.prompt');
+      assert.ok(Array.isArray(lenses), `code lenses: ${JSON.stringify(lenses)}`);
+      const evaluate = lenses.find((l) => l.command?.title === '▶ Evaluate');
+      assert.ok(evaluate, `a lens titled ▶ Evaluate in ${JSON.stringify(lenses.map((l) => l.command?.title))}`);
+      assert.equal(evaluate.command.command, 'promptls.evaluate');
+      assert.deepEqual(evaluate.command.arguments, [{ uri: mainUri }]);
+      assert.equal(evaluate.range.start.line, 0);
+      // A prompt without `promptls.dataset` has nothing to evaluate.
+      const draft = await request(CodeLensRequest.type, { textDocument: { uri: draftUri } }, 'code lenses of draft.prompt');
+      assert.ok(!(draft ?? []).some((l) => l.command?.command === 'promptls.evaluate'), JSON.stringify(draft));
+    });
+
+    await t.test('executeCommand promptls.showEvaluation: null before any run', async () => {
+      const report = await request(
+        ExecuteCommandRequest.type,
+        { command: 'promptls.showEvaluation', arguments: [{ uri: mainUri }] },
+        'promptls.showEvaluation',
+      );
+      assert.equal(report, null);
     });
 
     await t.test('shutdown and exit', async () => {

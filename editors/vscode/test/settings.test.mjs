@@ -1,5 +1,6 @@
 // The extension's own logic (src/settings.ts, bundled by `npm run test:unit`) and its
-// manifest: the settings, commands and grammar it declares.
+// manifest: the settings (the same as the server's settings struct), commands and grammar
+// it declares.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,8 @@ import {
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const source = readFileSync(join(root, 'src', 'extension.ts'), 'utf8');
+// The server's settings (initializationOptions / didChangeConfiguration).
+const serverConfig = join(root, '..', '..', 'server', 'src', 'lsp', 'config.rs');
 
 test('serverSettings: everything but server.* and trace.*', () => {
   // A WorkspaceConfiguration is an object with the values plus methods.
@@ -25,7 +28,11 @@ test('serverSettings: everything but server.* and trace.*', () => {
     logLevel: 'info',
     checks: { disabled: ['unused-variable'], severity: { 'context-window': 'error' } },
     models: { aliases: { fast: 'groq/llama-3.1-8b-instant' } },
-    providers: { ollama: { baseUrl: 'http://localhost:11434/v1', rpm: 60 } },
+    evaluate: { onSave: true, rowBudget: 5 },
+    providers: {
+      ollama: { baseUrl: 'http://localhost:11434/v1', rpm: 60 },
+      groq: { apiKeyEnv: 'MY_GROQ_KEY' },
+    },
     get() {},
     has() {},
   };
@@ -33,7 +40,11 @@ test('serverSettings: everything but server.* and trace.*', () => {
     logLevel: 'info',
     checks: { disabled: ['unused-variable'], severity: { 'context-window': 'error' } },
     models: { aliases: { fast: 'groq/llama-3.1-8b-instant' } },
-    providers: { ollama: { baseUrl: 'http://localhost:11434/v1', rpm: 60 } },
+    evaluate: { onSave: true, rowBudget: 5 },
+    providers: {
+      ollama: { baseUrl: 'http://localhost:11434/v1', rpm: 60 },
+      groq: { apiKeyEnv: 'MY_GROQ_KEY' },
+    },
   });
   assert.deepEqual(serverSettings(undefined), {});
 });
@@ -90,22 +101,59 @@ test('manifest: language, grammar, settings, commands', () => {
     'promptls.checks.disabled',
     'promptls.checks.severity',
     'promptls.models.aliases',
+    'promptls.evaluate.onSave',
+    'promptls.evaluate.rowBudget',
     'promptls.providers',
   ]) {
     assert.ok(props[key], `setting ${key}`);
+    assert.ok(props[key].description || props[key].markdownDescription, `setting ${key} has a description`);
   }
+  assert.equal(props['promptls.evaluate.onSave'].type, 'boolean');
+  assert.equal(props['promptls.evaluate.onSave'].default, false);
+  assert.equal(props['promptls.evaluate.rowBudget'].type, 'integer');
+  assert.equal(props['promptls.evaluate.rowBudget'].default, 20, 'the server\'s default row budget');
   assert.deepEqual(props['promptls.trace.server'].enum, ['off', 'messages', 'verbose']);
   assert.deepEqual(props['promptls.logLevel'].enum, ['error', 'warn', 'info', 'debug', 'trace']);
   assert.deepEqual(props['promptls.checks.severity'].additionalProperties.enum, ['error', 'warning', 'info', 'hint']);
   assert.deepEqual(
     Object.keys(props['promptls.providers'].additionalProperties.properties).sort(),
-    ['baseUrl', 'concurrency', 'rpm', 'tpm'],
+    ['apiKeyEnv', 'baseUrl', 'concurrency', 'rpm', 'tpm'],
   );
+  for (const [name, item] of Object.entries(props['promptls.providers'].additionalProperties.properties)) {
+    assert.ok(item.description || item.markdownDescription, `providers item ${name} has a description`);
+  }
+  assert.equal(props['promptls.providers'].additionalProperties.properties.apiKeyEnv.type, 'string');
   const commands = manifest.contributes.commands.map((c) => c.command);
   assert.ok(commands.includes('promptls.restartServer'));
+  assert.ok(commands.includes('promptls.evaluateActive'));
+  const evaluate = manifest.contributes.commands.find((c) => c.command === 'promptls.evaluateActive');
+  assert.equal(`${evaluate.category}: ${evaluate.title}`, 'promptls: Evaluate Prompt');
   for (const command of commands) {
     assert.ok(source.includes(`registerCommand('${command}'`), `${command} is registered`);
   }
+});
+
+test('manifest: the settings are exactly the fields of the server\'s settings', () => {
+  // Every name in a server setting (`evaluate.rowBudget` -> evaluate, row_budget; the
+  // providers item's keys too) is a field of server/src/lsp/config.rs's structs, and the
+  // other way round: a setting the server does not read, or one it reads that the
+  // manifest lacks, fails here.
+  const props = manifest.contributes.configuration.properties;
+  const snake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  const declared = new Set();
+  for (const key of Object.keys(props)) {
+    const parts = key.split('.').slice(1);
+    if (parts[0] === 'server' || parts[0] === 'trace') continue;
+    parts.forEach((p) => declared.add(snake(p)));
+  }
+  for (const p of Object.keys(props['promptls.providers'].additionalProperties.properties)) {
+    declared.add(snake(p));
+  }
+  const rust = readFileSync(serverConfig, 'utf8');
+  const structs = rust.slice(0, rust.indexOf('impl Config'));
+  const fields = new Set([...structs.matchAll(/^\s*pub (\w+):/gm)].map((m) => m[1]));
+  assert.ok(fields.has('log_level') && fields.has('providers'), `fields read from ${serverConfig}: ${[...fields]}`);
+  assert.deepEqual([...declared].sort(), [...fields].sort());
 });
 
 test('language configuration: comments, brackets, demos folding', () => {
