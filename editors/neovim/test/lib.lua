@@ -113,6 +113,99 @@ function M.checkhealth()
   return lines
 end
 
+--- An OpenAI-compatible chat endpoint on 127.0.0.1, for evaluations: answers "positive"
+--- when the last user message loves or praises, else "negative". Returns its base URL
+--- and the requests it received ({ path, authorization }).
+function M.model_server()
+  local uv = vim.uv
+  local requests = {}
+  local server = assert(uv.new_tcp())
+  assert(server:bind('127.0.0.1', 0))
+  local function answer(sock, head, body)
+    local ok, request = pcall(vim.json.decode, body)
+    local text = ''
+    if ok and type(request) == 'table' and type(request.messages) == 'table' then
+      for i = #request.messages, 1, -1 do
+        local m = request.messages[i]
+        if m.role == 'user' then
+          text = type(m.content) == 'string' and m.content or vim.json.encode(m.content)
+          break
+        end
+      end
+    end
+    requests[#requests + 1] = {
+      path = head:match('^%u+ (%S+)'),
+      authorization = head:match('\r\n[Aa]uthorization:%s*([^\r\n]*)'),
+    }
+    local lower = text:lower()
+    local label = (lower:find('lov') or lower:find('great') or lower:find('best')) and 'positive' or 'negative'
+    local reply = vim.json.encode({
+      id = 'mock',
+      object = 'chat.completion',
+      model = 'llama-3.1-8b-instant',
+      choices = { { index = 0, message = { role = 'assistant', content = label }, finish_reason = 'stop' } },
+      usage = { prompt_tokens = 50, completion_tokens = 1, total_tokens = 51 },
+    })
+    local response = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s'
+    sock:write(response:format(#reply, reply), function()
+      sock:shutdown(function()
+        sock:close()
+      end)
+    end)
+  end
+  server:listen(128, function(err)
+    assert(not err, err)
+    local sock = assert(uv.new_tcp())
+    server:accept(sock)
+    local data = ''
+    sock:read_start(function(read_err, chunk)
+      if read_err or not chunk then
+        if not sock:is_closing() then
+          sock:close()
+        end
+        return
+      end
+      data = data .. chunk
+      local head_end = data:find('\r\n\r\n', 1, true)
+      if not head_end then
+        return
+      end
+      local head = data:sub(1, head_end - 1)
+      local length = tonumber(head:lower():match('\r\ncontent%-length:%s*(%d+)')) or 0
+      if #data < head_end + 3 + length then
+        return
+      end
+      sock:read_stop()
+      answer(sock, head, data:sub(head_end + 4, head_end + 3 + length))
+    end)
+  end)
+  return {
+    url = ('http://127.0.0.1:%d/v1'):format(server:getsockname().port),
+    requests = requests,
+    close = function()
+      server:close()
+    end,
+  }
+end
+
+--- The titles of the code lenses of `buf`.
+function M.lens_titles(buf)
+  local titles = {}
+  for _, lens in ipairs(vim.lsp.codelens.get(buf)) do
+    titles[#titles + 1] = lens.command and lens.command.title or '?'
+  end
+  return titles
+end
+
+--- The first code lens of `buf` whose title matches the Lua pattern, or nil.
+function M.lens(buf, pattern)
+  for _, lens in ipairs(vim.lsp.codelens.get(buf)) do
+    if lens.command and lens.command.title:find(pattern) then
+      return lens
+    end
+  end
+end
+
 function M.done(name)
   for _, client in ipairs(vim.lsp.get_clients({ name = 'promptls' })) do
     client:stop()

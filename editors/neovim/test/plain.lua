@@ -8,8 +8,9 @@ local bin, ws = t.env('PROMPTLS_BIN'), t.env('WORKSPACE')
 local expected_line = tonumber(t.env('EXPECTED_LINE'))
 local S = vim.diagnostic.severity
 
-check(vim.fn.exists(':PromptlsBuildParser') == 2 and vim.fn.exists(':PromptlsRender') == 2,
-  'plugin/promptls.lua defines :PromptlsBuildParser and :PromptlsRender without setup()')
+check(vim.fn.exists(':PromptlsBuildParser') == 2 and vim.fn.exists(':PromptlsRender') == 2
+  and vim.fn.exists(':PromptlsEvaluate') == 2,
+  'plugin/promptls.lua defines :PromptlsBuildParser, :PromptlsRender and :PromptlsEvaluate without setup()')
 
 -- Only `settings` (no init_options): lsp/promptls.lua's before_init sends them at start.
 vim.lsp.config('promptls', {
@@ -28,6 +29,12 @@ check(d.lnum == expected_line, ('undeclared-variable on line %d (0-based), got %
 check(d.severity == S.INFO, '`settings` alone (wrapped in { promptls = ... }) reach the server at start: severity info (got ' .. d.severity .. ')')
 local client = t.client(buf)
 check(client.root_dir == ws, 'root_markers from lsp/promptls.lua find the workspace (got ' .. tostring(client.root_dir) .. ')')
+t.wait(10000, function()
+  return t.lens(buf, '^▶ Evaluate$') ~= nil
+end, function()
+  return 'without setup(): no "▶ Evaluate" code lens after attach; lenses: ' .. vim.inspect(t.lens_titles(buf))
+end)
+check(true, 'without setup(), plugin/promptls.lua fetches the code lenses on attach: ' .. table.concat(t.lens_titles(buf), ' | '))
 
 -- :PromptlsBuildParser compiles the grammar into stdpath('data')/site/parser/prompt.so.
 local out = vim.fn.stdpath('data') .. '/site/parser/prompt.so'

@@ -8,12 +8,21 @@ local bin, ws, parser = t.env('PROMPTLS_BIN'), t.env('WORKSPACE'), t.env('PARSER
 local expected_line = tonumber(t.env('EXPECTED_LINE'))
 local S = vim.diagnostic.severity
 
+-- Evaluations (1c) call a model server on 127.0.0.1 in place of groq, with the key from
+-- the variable `apiKeyEnv` names. Their cache and history go to the workspace's
+-- .promptls/, removed first so that every run calls the model (ci.sh shares the workspace).
+vim.fn.delete(ws .. '/.promptls', 'rf')
+local model = t.model_server()
+local KEY = 'sk-test-nvim-5e21'
+
 require('promptls').setup({
   cmd = { bin, 'lsp' },
+  cmd_env = { PROMPTLS_NVIM_TEST_KEY = KEY },
   parser = parser,
   settings = {
     checks = { severity = { ['undeclared-variable'] = 'hint' } },
     models = { aliases = { fast = 'groq/llama-3.1-8b-instant' } },
+    providers = { groq = { baseUrl = model.url, apiKeyEnv = 'PROMPTLS_NVIM_TEST_KEY', rpm = 6000 } },
   },
 })
 
@@ -32,6 +41,101 @@ local client = t.client(buf)
 check(client.root_dir == ws, 'root_dir is the workspace with .git (got ' .. tostring(client.root_dir) .. ')')
 check(vim.deep_equal(client.config.filetypes, { 'prompt' }), 'filetypes come from lsp/promptls.lua')
 check(client.config.cmd[1] == bin, 'setup({ cmd }) points at ' .. bin)
+
+-- 1b. Code lenses: fetched when promptls attaches, refreshed on BufEnter, InsertLeave and
+--     BufWritePost of the buffer.
+local events = {}
+local has_group, autocmds = pcall(vim.api.nvim_get_autocmds, { group = 'promptls.codelens', buffer = buf })
+for _, autocmd in ipairs(has_group and autocmds or {}) do
+  events[autocmd.event] = true
+end
+check(events.BufEnter and events.InsertLeave and events.BufWritePost,
+  'on attach: lens refreshes on BufEnter, InsertLeave, BufWritePost (got ' .. table.concat(vim.tbl_keys(events), ', ') .. ')')
+local function wait_lens(pattern, what)
+  t.wait(30000, function()
+    return t.lens(buf, pattern) ~= nil
+  end, function()
+    return ('no code lens %s within 30 s; lenses: %s'):format(what, vim.inspect(t.lens_titles(buf)))
+  end)
+  return t.lens(buf, pattern)
+end
+local lens = wait_lens('^▶ Evaluate$', '"▶ Evaluate" after attach')
+check(lens.command.command == 'promptls.evaluate' and lens.range.start.line == 0
+  and lens.command.arguments[1].uri == vim.uri_from_bufnr(buf),
+  'after attach, vim.lsp.codelens.get() has "▶ Evaluate" on line 0 running promptls.evaluate for the buffer')
+vim.lsp.codelens.clear(client.id, buf)
+check(#vim.lsp.codelens.get(buf) == 0, 'vim.lsp.codelens.clear() empties the lenses')
+vim.api.nvim_exec_autocmds('InsertLeave', { buffer = buf })
+wait_lens('^▶ Evaluate$', '"▶ Evaluate" after InsertLeave')
+check(true, 'InsertLeave refreshes the lenses: ' .. table.concat(t.lens_titles(buf), ' | '))
+
+-- 1c. Evaluations: ▶ Evaluate through vim.lsp.codelens.run() on every row, the score
+--     lens brought by the server's workspace/codeLens/refresh, its report as JSON, and
+--     :PromptlsEvaluate with a row limit.
+local rows = #vim.fn.readfile(ws .. '/data/sentiment.csv') - 1
+local promptls = require('promptls')
+local refreshes = 0
+local on_refresh = promptls.on_codelens_refresh
+promptls.on_codelens_refresh = function(...)
+  refreshes = refreshes + 1
+  return on_refresh(...)
+end
+local messages = {}
+local notify, select = vim.notify, vim.ui.select
+vim.notify = function(msg, level)
+  messages[#messages + 1] = { msg = msg, level = level }
+end
+-- Picks the lens whose title matches (codelens.run() asks when a line has several).
+local function choose(pattern)
+  vim.ui.select = function(items, opts, on_choice)
+    for _, item in ipairs(items) do
+      if opts.format_item(item):find(pattern) then
+        return on_choice(item)
+      end
+    end
+    t.fail('no lens ' .. pattern .. ' to choose among ' .. vim.inspect(vim.tbl_map(opts.format_item, items)))
+  end
+end
+vim.api.nvim_win_set_cursor(0, { 1, 0 })
+choose('^▶ Evaluate$')
+vim.lsp.codelens.run()
+local score = wait_lens('^exact_match %d', 'with the score after ▶ Evaluate')
+check(score.command.command == 'promptls.showEvaluation' and score.command.title:find(('/%d · '):format(rows), 1, true) ~= nil,
+  ('▶ Evaluate ran all %d rows: score lens "%s"'):format(rows, score.command.title))
+check(refreshes > 0, ('the server\'s workspace/codeLens/refresh reached the plugin (%d times)'):format(refreshes))
+check(vim.iter(messages):any(function(m)
+  return m.msg:find('evaluating sentiment.prompt', 1, true) ~= nil
+end), 'running the lens says the evaluation started: ' .. vim.inspect(messages, { newline = ' ', indent = '' }))
+
+choose('^exact_match %d')
+vim.lsp.codelens.run()
+local report
+t.wait(10000, function()
+  if vim.bo.filetype == 'json' then
+    report = vim.json.decode(table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n'))
+  end
+  return report ~= nil
+end, function()
+  return 'the score lens opened no json buffer; messages: ' .. vim.inspect(messages)
+end)
+check(report.metric == 'exact_match' and report.rows == rows and #report.per_row == rows and report.error_rows == 0,
+  ('the score lens shows the report: %s, %d rows, %d passed'):format(report.metric, report.rows, report.passed_rows))
+-- With `{{txet}}` every row sends the same request: some are answered from the cache.
+check(#model.requests > 0 and #model.requests == report.calls and report.calls + report.cache_hits == rows,
+  ('the model server answered the calls (%d requests, %d calls, %d from the cache)'):format(#model.requests, report.calls, report.cache_hits))
+local keyed = vim.tbl_filter(function(r)
+  return r.authorization == 'Bearer ' .. KEY and r.path == '/v1/chat/completions'
+end, model.requests)
+check(#keyed == #model.requests, 'providers.groq.baseUrl and apiKeyEnv reached the server: ' .. vim.inspect(model.requests[1], { newline = ' ', indent = '' }))
+vim.cmd('close')
+vim.cmd.buffer(buf)
+
+vim.cmd('PromptlsEvaluate 3')
+score = wait_lens('^exact_match %d.* · %d+/3 · ', 'for 3 rows after :PromptlsEvaluate 3')
+check(true, ':PromptlsEvaluate 3 evaluates 3 rows: ' .. score.command.title)
+vim.notify, vim.ui.select = notify, select
+promptls.on_codelens_refresh = on_refresh
+model.close()
 
 -- 2. Hover on the frontmatter key `model` (line 1).
 local hover = t.hover(buf, 1, 2)

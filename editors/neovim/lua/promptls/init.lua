@@ -1,11 +1,11 @@
 -- promptls for Neovim 0.11+: the language server (diagnostics, hover, completion,
--- definitions, code actions), the `prompt` filetype, and tree-sitter highlighting when
--- the parser is built (:PromptlsBuildParser).
+-- definitions, code actions, code lenses to evaluate a prompt), the `prompt` filetype,
+-- and tree-sitter highlighting when the parser is built (:PromptlsBuildParser).
 --
 -- Everything works without `setup()` too: ftdetect/ gives the filetype, lsp/promptls.lua
 -- the server config (`vim.lsp.enable('promptls')`), ftplugin/ starts tree-sitter when a
--- parser is found, plugin/ defines the commands. `setup()` merges your options into the
--- server config and enables it.
+-- parser is found, plugin/ defines the commands and keeps the code lenses of attached
+-- buffers fresh. `setup()` merges your options into the server config and enables it.
 local M = {}
 
 --- Options of the plugin itself (everything else given to `setup()` goes to the server
@@ -14,9 +14,10 @@ local M = {}
 ---@field parser string|nil path to a compiled prompt.so (default: `parser/prompt.so` on the runtimepath, then `stdpath('data')/site/parser/prompt.so`)
 ---@field treesitter boolean|nil start tree-sitter highlighting in prompt buffers (default true)
 ---@field enable boolean|nil call `vim.lsp.enable('promptls')` (default true)
-M.options = { treesitter = true, enable = true }
+---@field codelens boolean|nil show and refresh the server's code lenses (default true)
+M.options = { treesitter = true, enable = true, codelens = true }
 
-local plugin_keys = { parser = true, treesitter = true, enable = true }
+local plugin_keys = { parser = true, treesitter = true, enable = true, codelens = true }
 
 --- The folder of this plugin (the one holding lua/, lsp/, queries/).
 function M.plugin_root()
@@ -128,13 +129,42 @@ function M.build_parser(grammar, out)
   return out
 end
 
+--- Shows `value` as JSON in a new scratch split (pretty-printed when `jq` is installed).
+---@param value any
+function M.show_json(value)
+  local json = vim.json.encode(value)
+  local lines = vim.split(json, '\n')
+  if vim.fn.executable('jq') == 1 then
+    local pretty = vim.system({ 'jq', '.' }, { stdin = json }):wait()
+    if pretty.code == 0 then
+      lines = vim.split(vim.trim(pretty.stdout), '\n')
+    end
+  end
+  vim.cmd('botright new')
+  local out = vim.api.nvim_get_current_buf()
+  vim.bo[out].buftype = 'nofile'
+  vim.bo[out].bufhidden = 'wipe'
+  vim.bo[out].filetype = 'json'
+  vim.api.nvim_buf_set_lines(out, 0, -1, false, lines)
+end
+
+--- The promptls client of `buf`, or nil (with a warning).
+---@param buf integer
+---@return vim.lsp.Client|nil
+local function client_of(buf)
+  local client = vim.lsp.get_clients({ bufnr = buf, name = 'promptls' })[1]
+  if not client then
+    vim.notify('promptls: no language server on this buffer', vim.log.levels.WARN)
+  end
+  return client
+end
+
 --- Shows what would be sent to the model (`promptls.render`) in a scratch buffer.
 ---@param row integer|nil dataset row (1-based)
 function M.render(row)
   local buf = vim.api.nvim_get_current_buf()
-  local client = vim.lsp.get_clients({ bufnr = buf, name = 'promptls' })[1]
+  local client = client_of(buf)
   if not client then
-    vim.notify('promptls: no language server on this buffer', vim.log.levels.WARN)
     return
   end
   local params = {
@@ -146,26 +176,161 @@ function M.render(row)
       vim.notify('promptls: ' .. err.message, vim.log.levels.ERROR)
       return
     end
-    local json = vim.json.encode(result)
-    local lines = vim.split(json, '\n')
-    if vim.fn.executable('jq') == 1 then
-      local pretty = vim.system({ 'jq', '.' }, { stdin = json }):wait()
-      if pretty.code == 0 then
-        lines = vim.split(vim.trim(pretty.stdout), '\n')
+    M.show_json(result)
+  end, buf)
+end
+
+--- What the plugin does with the result of a server command it runs itself.
+---@param command string
+---@param result any
+---@param buf integer
+local function show_result(command, result, buf)
+  if command == 'promptls.showEvaluation' then
+    if result == nil or result == vim.NIL then
+      vim.notify('promptls: this prompt has not been evaluated yet in this session: run ▶ Evaluate first')
+    else
+      M.show_json(result)
+    end
+  elseif command == 'promptls.evaluate' and type(result) == 'table' then
+    if result.started == false then
+      vim.notify('promptls: the evaluation did not start: ' .. tostring(result.reason or 'no reason given'), vim.log.levels.WARN)
+    elseif result.started then
+      vim.notify(('promptls: evaluating %s in the background'):format(vim.fs.basename(vim.api.nvim_buf_get_name(buf))))
+    end
+  end
+end
+
+--- Runs a server command (`workspace/executeCommand`) and shows its result; used for the
+--- commands of the code lenses (client-side `commands` in lsp/promptls.lua, which
+--- `vim.lsp.codelens.run()` calls through `client:exec_cmd`) and by :PromptlsEvaluate.
+---@param command lsp.Command
+---@param ctx { client_id: integer, bufnr: integer }
+function M.run_command(command, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if not client then
+    return
+  end
+  local params = { command = command.command, arguments = command.arguments }
+  client:request('workspace/executeCommand', params, function(err, result)
+    if err then
+      vim.notify('promptls: ' .. err.message, vim.log.levels.ERROR)
+    else
+      show_result(command.command, result, ctx.bufnr)
+    end
+    -- codelens.run() hides the lens it ran until the next refresh.
+    if M.options.codelens ~= false and vim.api.nvim_buf_is_valid(ctx.bufnr) then
+      vim.lsp.codelens.refresh({ bufnr = ctx.bufnr })
+    end
+  end, ctx.bufnr)
+end
+
+--- Evaluates the current prompt on its dataset in the background (`promptls.evaluate`),
+--- on at most `limit` rows (default: every row).
+---@param limit integer|nil
+function M.evaluate(limit)
+  local buf = vim.api.nvim_get_current_buf()
+  local client = client_of(buf)
+  if not client then
+    return
+  end
+  M.run_command({
+    title = 'Evaluate',
+    command = 'promptls.evaluate',
+    arguments = { { uri = vim.uri_from_bufnr(buf), limit = limit } },
+  }, { client_id = client.id, bufnr = buf })
+end
+
+local codelens_group = 'promptls.codelens'
+--- Buffers whose lenses the plugin keeps fresh (the server's refreshes go to them).
+local codelens_buffers = {}
+--- Per buffer, a lens request in flight ('busy') or one to send after it ('again').
+local inflight = {}
+
+--- Asks `client` for the lenses of `buf` and shows them; a request while one is in
+--- flight is sent when that one is answered, so the last answer is the newest.
+---@param client vim.lsp.Client
+---@param buf integer
+local function request_lenses(client, buf)
+  if inflight[buf] then
+    inflight[buf] = 'again'
+    return
+  end
+  inflight[buf] = 'busy'
+  local params = { textDocument = vim.lsp.util.make_text_document_params(buf) }
+  local sent = client:request('textDocument/codeLens', params, function(err, result, ctx)
+    local again = inflight[buf] == 'again'
+    inflight[buf] = nil
+    if vim.api.nvim_buf_is_loaded(buf) and codelens_buffers[buf] then
+      vim.lsp.codelens.on_codelens(err, result, ctx)
+      if again then
+        request_lenses(client, buf)
       end
     end
-    vim.cmd('botright new')
-    local out = vim.api.nvim_get_current_buf()
-    vim.bo[out].buftype = 'nofile'
-    vim.bo[out].bufhidden = 'wipe'
-    vim.bo[out].filetype = 'json'
-    vim.api.nvim_buf_set_lines(out, 0, -1, false, lines)
   end, buf)
+  if not sent then
+    inflight[buf] = nil
+  end
+end
+
+--- Handler of the server's `workspace/codeLens/refresh` (during and after an evaluation):
+--- fetches the lenses of the client's buffers anew.
+function M.on_codelens_refresh(_, _, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if client then
+    vim.schedule(function()
+      for buf in pairs(codelens_buffers) do
+        if vim.api.nvim_buf_is_loaded(buf) and client.attached_buffers[buf] then
+          request_lenses(client, buf)
+        end
+      end
+    end)
+  end
+  return vim.NIL
+end
+
+--- Shows the server's code lenses in `buf` (▶ Evaluate, the score, ...) and refreshes
+--- them on BufEnter, InsertLeave and BufWritePost (run by the LspAttach autocommand of
+--- plugin/promptls.lua). Run one with `vim.lsp.codelens.run()`.
+---@param buf integer
+---@param client vim.lsp.Client
+---@return boolean attached
+function M.attach_codelens(buf, client)
+  if M.options.codelens == false or not client:supports_method('textDocument/codeLens', buf) then
+    return false
+  end
+  local group = vim.api.nvim_create_augroup(codelens_group, { clear = false })
+  vim.api.nvim_clear_autocmds({ group = group, buffer = buf })
+  vim.api.nvim_create_autocmd({ 'BufEnter', 'InsertLeave', 'BufWritePost' }, {
+    group = group,
+    buffer = buf,
+    desc = 'promptls: refresh the code lenses',
+    callback = function()
+      vim.lsp.codelens.refresh({ bufnr = buf })
+    end,
+  })
+  codelens_buffers[buf] = true
+  vim.lsp.codelens.refresh({ bufnr = buf })
+  return true
+end
+
+--- Stops refreshing the lenses of `buf` (LspDetach).
+---@param buf integer
+---@param client_id integer
+function M.detach_codelens(buf, client_id)
+  if not codelens_buffers[buf] then
+    return
+  end
+  codelens_buffers[buf] = nil
+  inflight[buf] = nil
+  pcall(vim.api.nvim_clear_autocmds, { group = codelens_group, buffer = buf })
+  if vim.api.nvim_buf_is_valid(buf) then
+    vim.lsp.codelens.clear(client_id, buf)
+  end
 end
 
 ---@class promptls.Options: promptls.PluginOptions, vim.lsp.Config
 ---@field cmd string[]|nil the server command (default `{ 'promptls', 'lsp' }`)
----@field settings table|nil server settings (logLevel, checks, models, providers); also sent as `init_options` unless those are given
+---@field settings table|nil server settings (logLevel, checks, models, providers, evaluate); also sent as `init_options` unless those are given
 
 --- Configures and enables the language server; any `vim.lsp.Config` field (cmd, settings,
 --- root_markers, capabilities, on_attach, ...) is merged into lsp/promptls.lua's config.
