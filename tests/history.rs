@@ -3,66 +3,23 @@
 //! of where it started), scores, tags and their audit trail, diffs, `eval --baseline
 //! production`, restore, renames, concurrent writers, and a foreign file left alone.
 
+#[path = "support/cli_run.rs"]
+mod cli_run;
 #[path = "support/mock_llm.rs"]
 mod mock_llm;
 #[path = "support/sim_model.rs"]
 mod sim_model;
 
 use std::path::Path;
-use std::process::Output;
 
 use mock_llm::Mock;
 use serde_json::Value;
 
-const PROMPT: &str = "---\nmodel: sim/small\ninput:\n  schema:\n    text: string\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.metric: exact_match\npromptls.split: {train: 0.5, seed: 3}\npromptls.teacher: sim/teacher-70b\n---\n{{role \"system\"}}\nClassify the sentiment of the review.\n{{role \"user\"}}\n{{text}}\n";
+use cli_run::{json, promptls, text};
+use sim_model::PROMPT;
 
 fn workspace(mock: &Mock) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("promptls.toml"),
-        format!(
-            "[providers.sim]\nbase_url = \"{}\"\nconcurrency = 8\n",
-            mock.base_url
-        ),
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    std::fs::write(
-        dir.path().join("data/reviews.csv"),
-        sim_model::csv(&sim_model::rows(40, 11)),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("sentiment.prompt"), PROMPT).unwrap();
-    dir
-}
-
-async fn promptls(dir: &Path, args: &[&str]) -> Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("PROMPTLS_LOG");
-    tokio::task::spawn_blocking(move || command.output().expect("promptls runs"))
-        .await
-        .unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    sim_model::workspace(&mock.base_url, "concurrency = 8\n", 40, 11)
 }
 
 async fn history(dir: &Path) -> Value {

@@ -314,18 +314,7 @@ mod sim_model;
 #[test]
 fn optimize_from_a_code_action_then_apply_over_later_edits() {
     let (_rt, mock) = mock(sim_model::respond);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("promptls.toml"),
-        format!("[providers.sim]\nbase_url = \"{}\"\n", mock.base_url),
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    std::fs::write(
-        dir.path().join("data/reviews.csv"),
-        sim_model::csv(&sim_model::rows(60, 11)),
-    )
-    .unwrap();
+    let dir = sim_model::workspace(&mock.base_url, "", 60, 11);
     let text = "---\nmodel: sim/small\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.split: {train: 0.5, seed: 3}\npromptls.teacher: sim/teacher-70b\n---\n{{role \"system\"}}\nClassify the sentiment of the review.\n{{role \"user\"}}\n{{text}}\n";
     let root = std::fs::canonicalize(dir.path()).unwrap();
     let path = root.join("sentiment.prompt");
@@ -444,21 +433,12 @@ fn a_cancelled_optimization_leaves_the_file_untouched() {
             Box::new(sim_model::respond(request)),
         )
     });
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("promptls.toml"),
-        format!(
-            "[providers.sim]\nbase_url = \"{}\"\nconcurrency = 1\n[eval]\nconcurrency = 1\n",
-            mock.base_url
-        ),
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    std::fs::write(
-        dir.path().join("data/reviews.csv"),
-        sim_model::csv(&sim_model::rows(40, 1)),
-    )
-    .unwrap();
+    let dir = sim_model::workspace(
+        &mock.base_url,
+        "concurrency = 1\n[eval]\nconcurrency = 1\n",
+        40,
+        1,
+    );
     let text = "---\nmodel: sim/small\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.split: 0.5\n---\n{{role \"system\"}}\nClassify.\n{{role \"user\"}}\n{{text}}\n";
     let root = std::fs::canonicalize(dir.path()).unwrap();
     let path = root.join("s.prompt");
@@ -519,18 +499,7 @@ fn offset(text: &str, position: &Value) -> usize {
 #[test]
 fn history_lens_hover_and_commands_through_the_server() {
     let (_rt, mock) = mock(sim_model::respond);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("promptls.toml"),
-        format!("[providers.sim]\nbase_url = \"{}\"\n", mock.base_url),
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    std::fs::write(
-        dir.path().join("data/reviews.csv"),
-        sim_model::csv(&sim_model::rows(30, 4)),
-    )
-    .unwrap();
+    let dir = sim_model::workspace(&mock.base_url, "", 30, 4);
     let v1 = "---\nmodel: sim/small\npromptls.dataset: data/reviews.csv\npromptls.target: label\n---\n{{role \"system\"}}\nClassify the review.\n{{role \"user\"}}\n{{text}}\n";
     let v2 = v1.replace("Classify the review.", "Classify the review in one word.");
     let root = std::fs::canonicalize(dir.path()).unwrap();

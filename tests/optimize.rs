@@ -3,60 +3,28 @@
 //! the file alone without --write and rewrites only its parts with it, and reaches the
 //! same result when the model fails one call in five.
 
+#[path = "support/cli_run.rs"]
+mod cli_run;
 #[path = "support/mock_llm.rs"]
 mod mock_llm;
 #[path = "support/sim_model.rs"]
 mod sim_model;
 
-use std::path::Path;
-use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use mock_llm::{Mock, Reply};
-use serde_json::Value;
 
-const PROMPT: &str = "---\nmodel: sim/small\ninput:\n  schema:\n    text: string\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.metric: exact_match\npromptls.split: {train: 0.5, seed: 3}\npromptls.teacher: sim/teacher-70b\n---\n{{role \"system\"}}\nClassify the sentiment of the review.\n{{role \"user\"}}\n{{text}}\n";
+use cli_run::{json as report, promptls};
+use sim_model::PROMPT;
 
 fn workspace(mock: &Mock) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("promptls.toml"),
-        format!(
-            "[providers.sim]\nbase_url = \"{}\"\nconcurrency = 8\n[eval]\nattempts = 4\n",
-            mock.base_url
-        ),
+    sim_model::workspace(
+        &mock.base_url,
+        "concurrency = 8\n[eval]\nattempts = 4\n",
+        60,
+        11,
     )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    std::fs::write(
-        dir.path().join("data/reviews.csv"),
-        sim_model::csv(&sim_model::rows(60, 11)),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("sentiment.prompt"), PROMPT).unwrap();
-    dir
-}
-
-async fn promptls(dir: &Path, args: &[&str]) -> Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("PROMPTLS_LOG");
-    tokio::task::spawn_blocking(move || command.output().expect("promptls runs"))
-        .await
-        .unwrap()
-}
-
-fn report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 #[tokio::test(flavor = "multi_thread")]

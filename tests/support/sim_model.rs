@@ -398,6 +398,30 @@ pub fn csv(rows: &[(String, &str)]) -> String {
     out
 }
 
+/// The sentiment prompt the optimizer and history tests start from: the simulated
+/// student, a half/half split, the simulated teacher.
+pub const PROMPT: &str = "---\nmodel: sim/small\ninput:\n  schema:\n    text: string\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.metric: exact_match\npromptls.split: {train: 0.5, seed: 3}\npromptls.teacher: sim/teacher-70b\n---\n{{role \"system\"}}\nClassify the sentiment of the review.\n{{role \"user\"}}\n{{text}}\n";
+
+/// A workspace whose `promptls.toml` sends `sim/...` to `base_url` (with `settings` after
+/// the base URL line: more provider keys, then other tables), `rows` rows of the task
+/// (from `seed`) in `data/reviews.csv`, and `PROMPT` in `sentiment.prompt`.
+pub fn workspace(base_url: &str, settings: &str, rows: usize, seed: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("promptls.toml"),
+        format!("[providers.sim]\nbase_url = \"{base_url}\"\n{settings}"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/reviews.csv"),
+        csv(&self::rows(rows, seed)),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("sentiment.prompt"), PROMPT).unwrap();
+    dir
+}
+
 #[cfg(test)]
 mod rules {
     use super::*;
