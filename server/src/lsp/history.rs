@@ -88,7 +88,12 @@ pub fn record_evaluation(path: &Path, text: &str, report: &crate::eval::run::Rep
 }
 
 fn summary(path: &Path, text: &str) -> Option<store::Summary> {
-    open(path).ok()?.summary(path, text).ok().flatten()
+    // Showing a lens must not create a history where there is none.
+    let root = crate::config::find_root(path);
+    if !root.join(".promptls").join(store::FILE_NAME).is_file() {
+        return None;
+    }
+    Store::open(&root).ok()?.summary(path, text).ok().flatten()
 }
 
 /// The history lens: `v12 · staging · exact_match 0.889 ▲0.222 vs production v9 · history`.
