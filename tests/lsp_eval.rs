@@ -137,6 +137,8 @@ fn evaluate_from_the_editor_with_progress_lenses_and_row_diagnostics() {
         lens_titles(&mut client, &uri),
         vec!["▶ Evaluate", "⚡ Optimize"]
     );
+    // Lenses read the history; they do not create one.
+    assert!(!root.join(".promptls").exists());
     let lenses = client.request(
         "textDocument/codeLens",
         json!({"textDocument": {"uri": uri}}),
