@@ -30,15 +30,9 @@ pub fn run(args: DoctorArgs) -> i32 {
             return 2;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     let used = used_providers(&config);
     println!("workspace  {}", config.root.display());

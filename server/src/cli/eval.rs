@@ -87,15 +87,9 @@ struct Gate {
 
 pub fn run(args: EvalArgs) -> i32 {
     let _log = crate::lsp::init_logging(super::log_level_from_env());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(evaluate(&args)) {
         Ok(code) => code,
@@ -245,13 +239,19 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
     // Every complete run is recorded: the file as a version, with its score (a run over
     // some of the rows records the version only).
     let version = if report.error_rows == 0 {
-        let recorded = if args.limit.is_none() {
-            record_history(&args.file, &source, &config, &report, &plan)
-        } else {
-            Store::open(&config.root)
-                .and_then(|mut s| s.record(&args.file, &source, &store::Origin::Edit, None))
-                .map(|(n, _)| n)
-        };
+        let score = args
+            .limit
+            .is_none()
+            .then(|| store::Score::of_report(&report));
+        let recorded = Store::open(&config.root).and_then(|mut s| {
+            s.record_scored(
+                &args.file,
+                &source,
+                &store::Origin::Edit,
+                None,
+                score.as_ref(),
+            )
+        });
         match recorded {
             Ok(n) => Some(n),
             Err(e) => {
@@ -383,33 +383,6 @@ async fn version_baseline(
         ));
     }
     Ok((label, report.score))
-}
-
-/// Records the evaluated file as a version of its prompt, with its score; returns the
-/// version number.
-fn record_history(
-    file: &Path,
-    source: &str,
-    config: &Config,
-    report: &Report,
-    plan: &Plan,
-) -> Result<i64, String> {
-    let mut store = Store::open(&config.root)?;
-    let (n, _) = store.record(file, source, &store::Origin::Edit, None)?;
-    store.record_score(
-        file,
-        source,
-        n,
-        &store::Score {
-            dataset: store::dataset_hash(&plan.dataset),
-            metric: report.metric.clone(),
-            model: report.model.clone(),
-            score: report.score,
-            rows: report.rows as i64,
-            created: store::now(),
-        },
-    )?;
-    Ok(n)
 }
 
 async fn baseline_score(

@@ -112,6 +112,18 @@ pub fn main() -> i32 {
     }
 }
 
+/// The async runtime of a command that calls models; `Err` is the exit code after the
+/// error was printed.
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            2
+        })
+}
+
 /// The log level from $PROMPTLS_LOG (default `warn`).
 fn log_level_from_env() -> crate::lsp::LogLevel {
     use crate::lsp::LogLevel;

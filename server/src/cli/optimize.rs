@@ -88,15 +88,9 @@ enum Format {
 
 pub fn run(args: OptimizeArgs) -> i32 {
     let _log = crate::lsp::init_logging(super::log_level_from_env());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(optimize(&args)) {
         Ok(code) => code,
@@ -276,9 +270,8 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     Ok(0)
 }
 
-/// Records the starting file with its score and, when written, the optimized file as its
-/// child with the optimizer's settings and spending. Returns the version numbers; a
-/// failure to record is a warning, not a failed run.
+/// The run in the history (see `Outcome::record`); a failure to record is a warning, not
+/// a failed run.
 fn record_history(
     file: &Path,
     source: &str,
@@ -286,47 +279,11 @@ fn record_history(
     outcome: &job::Outcome,
     written: Option<&String>,
 ) -> Option<serde_json::Value> {
-    use crate::store::{self, Origin, Store};
-    let score = |value: f64| store::Score {
-        dataset: store::dataset_hash(&outcome.dataset),
-        metric: outcome.metric.clone(),
-        model: outcome.model.clone(),
-        score: value,
-        rows: outcome.rows as i64,
-        created: store::now(),
-    };
-    let recorded = (|| -> Result<serde_json::Value, String> {
-        let mut store = Store::open(&config.root)?;
-        let (start, _) = store.record(file, source, &Origin::Edit, None)?;
-        store.record_score(file, source, start, &score(outcome.baseline))?;
-        let mut result = None;
-        if let Some(text) = written {
-            let spent = outcome.usage.values().fold((0u64, 0u64, 0.0f64), |t, u| {
-                (
-                    t.0 + u.calls,
-                    t.1 + u.prompt_tokens + u.completion_tokens,
-                    t.2 + u.cost_usd,
-                )
-            });
-            let origin = Origin::Optimizer {
-                name: outcome.optimizer.name().to_string(),
-                detail: json!({
-                    "models": outcome.usage.keys().collect::<Vec<_>>(),
-                    "calls": spent.0,
-                    "tokens": spent.1,
-                    "cost_usd": spent.2,
-                    "dataset": store::dataset_hash(&outcome.dataset),
-                    "trials": outcome.trials.len(),
-                }),
-            };
-            let (n, _) = store.record(file, text, &origin, Some(start))?;
-            store.record_score(file, text, n, &score(outcome.score))?;
-            result = Some(n);
-        }
-        Ok(json!({"start": start, "result": result}))
-    })();
+    let recorded = crate::store::Store::open(&config.root).and_then(|mut store| {
+        outcome.record(&mut store, file, source, written.map(String::as_str))
+    });
     match recorded {
-        Ok(v) => Some(v),
+        Ok((start, result)) => Some(json!({"start": start, "result": result})),
         Err(e) => {
             eprintln!("warning: the run was not recorded in the history: {e}");
             None

@@ -66,22 +66,9 @@ pub fn record_saved(path: &Path, text: &str) {
 
 /// Records an evaluation's version and score.
 pub fn record_evaluation(path: &Path, text: &str, report: &crate::eval::run::Report) {
-    let result = open(path).and_then(|mut s| {
-        let (n, _) = s.record(path, text, &store::Origin::Edit, None)?;
-        s.record_score(
-            path,
-            text,
-            n,
-            &store::Score {
-                dataset: store::dataset_hash(Path::new(&report.dataset)),
-                metric: report.metric.clone(),
-                model: report.model.clone(),
-                score: report.score,
-                rows: report.rows as i64,
-                created: store::now(),
-            },
-        )
-    });
+    let score = store::Score::of_report(report);
+    let result = open(path)
+        .and_then(|mut s| s.record_scored(path, text, &store::Origin::Edit, None, Some(&score)));
     if let Err(e) = result {
         tracing::warn!("history: {e}");
     }

@@ -414,30 +414,10 @@ async fn offer(
     }
 }
 
-/// Records the starting text and the applied result (its child, with the optimizer's
-/// settings and spending) with their scores.
+/// Records the starting text and the applied result (see `Outcome::record`).
 fn record(path: &Path, start: &str, result: &str, outcome: &Outcome) {
-    use crate::store::{self, Origin, Store};
-    let score = |value: f64| store::Score {
-        dataset: store::dataset_hash(&outcome.dataset),
-        metric: outcome.metric.clone(),
-        model: outcome.model.clone(),
-        score: value,
-        rows: outcome.rows as i64,
-        created: store::now(),
-    };
-    let recorded = Store::open(&crate::config::find_root(path)).and_then(|mut s| {
-        let (from, _) = s.record(path, start, &Origin::Edit, None)?;
-        s.record_score(path, start, from, &score(outcome.baseline))?;
-        let calls: u64 = outcome.usage.values().map(|u| u.calls).sum();
-        let cost: f64 = outcome.usage.values().map(|u| u.cost_usd).sum();
-        let origin = Origin::Optimizer {
-            name: outcome.optimizer.name().to_string(),
-            detail: json!({"models": outcome.usage.keys().collect::<Vec<_>>(), "calls": calls, "cost_usd": cost, "trials": outcome.trials.len()}),
-        };
-        let (to, _) = s.record(path, result, &origin, Some(from))?;
-        s.record_score(path, result, to, &score(outcome.score))
-    });
+    let recorded = crate::store::Store::open(&crate::config::find_root(path))
+        .and_then(|mut store| outcome.record(&mut store, path, start, Some(result)));
     if let Err(e) = recorded {
         tracing::warn!("history: {e}");
     }

@@ -91,6 +91,51 @@ impl Outcome {
     pub fn improved(&self) -> bool {
         self.score > self.baseline && self.program != self.start
     }
+
+    /// Records the prompt as the run began with its baseline score and, when `result`
+    /// (the text applied) is given, that text as its child with the optimizer, what it
+    /// spent and its score. Returns the two version numbers.
+    pub fn record(
+        &self,
+        store: &mut crate::store::Store,
+        path: &Path,
+        start: &str,
+        result: Option<&str>,
+    ) -> Result<(i64, Option<i64>), String> {
+        use crate::store::{self, Origin, Score};
+        let score =
+            |value: f64| Score::new(&self.dataset, &self.metric, &self.model, value, self.rows);
+        let from = store.record_scored(
+            path,
+            start,
+            &Origin::Edit,
+            None,
+            Some(&score(self.baseline)),
+        )?;
+        let Some(text) = result else {
+            return Ok((from, None));
+        };
+        let spent = self.usage.values().fold((0u64, 0u64, 0.0f64), |t, u| {
+            (
+                t.0 + u.calls,
+                t.1 + u.prompt_tokens + u.completion_tokens,
+                t.2 + u.cost_usd,
+            )
+        });
+        let origin = Origin::Optimizer {
+            name: self.optimizer.name().to_string(),
+            detail: serde_json::json!({
+                "models": self.usage.keys().collect::<Vec<_>>(),
+                "calls": spent.0,
+                "tokens": spent.1,
+                "cost_usd": spent.2,
+                "dataset": store::dataset_hash(&self.dataset),
+                "trials": self.trials.len(),
+            }),
+        };
+        let to = store.record_scored(path, text, &origin, Some(from), Some(&score(self.score)))?;
+        Ok((from, Some(to)))
+    }
 }
 
 /// `promptls.optimizer` as written: a name or `{name, trials, demos}`.

@@ -121,6 +121,44 @@ pub struct Score {
     pub created: String,
 }
 
+impl Score {
+    /// A score measured now on the dataset at `dataset`.
+    pub fn new(dataset: &Path, metric: &str, model: &str, score: f64, rows: usize) -> Score {
+        Score {
+            dataset: dataset_hash(dataset),
+            metric: metric.to_string(),
+            model: model.to_string(),
+            score,
+            rows: rows as i64,
+            created: now(),
+        }
+    }
+
+    /// The score of an evaluation run.
+    pub fn of_report(report: &crate::eval::run::Report) -> Score {
+        Score::new(
+            Path::new(&report.dataset),
+            &report.metric,
+            &report.model,
+            report.score,
+            report.rows,
+        )
+    }
+
+    /// A score from the columns `dataset, metric, model, score, rows, created` starting
+    /// at `first`.
+    fn from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Score> {
+        Ok(Score {
+            dataset: r.get(first)?,
+            metric: r.get(first + 1)?,
+            model: r.get(first + 2)?,
+            score: r.get(first + 3)?,
+            rows: r.get(first + 4)?,
+            created: r.get(first + 5)?,
+        })
+    }
+}
+
 /// A version as the history lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Version {
@@ -463,6 +501,23 @@ impl Store {
             .map_err(sql)
     }
 
+    /// Records `content` as `record` does and, when given, its score; returns the
+    /// version number.
+    pub fn record_scored(
+        &mut self,
+        path: &Path,
+        content: &str,
+        origin: &Origin,
+        parent: Option<i64>,
+        score: Option<&Score>,
+    ) -> Result<i64, String> {
+        let (n, _) = self.record(path, content, origin, parent)?;
+        if let Some(score) = score {
+            self.record_score(path, content, n, score)?;
+        }
+        Ok(n)
+    }
+
     /// Stores a score of version `number` of the prompt at `path`.
     pub fn record_score(
         &mut self,
@@ -562,17 +617,7 @@ impl Store {
             .map_err(sql)?;
         for row in scores
             .query_map([prompt], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    Score {
-                        dataset: r.get(1)?,
-                        metric: r.get(2)?,
-                        model: r.get(3)?,
-                        score: r.get(4)?,
-                        rows: r.get(5)?,
-                        created: r.get(6)?,
-                    },
-                ))
+                Ok((r.get::<_, i64>(0)?, Score::from_row(r, 1)?))
             })
             .map_err(sql)?
         {
@@ -807,16 +852,7 @@ impl Store {
                 (s.dataset.as_str(), s.metric.as_str(), s.model.as_str())
             });
             statement
-                .query_row(params![version, d, m, o], |r| {
-                    Ok(Score {
-                        dataset: r.get(0)?,
-                        metric: r.get(1)?,
-                        model: r.get(2)?,
-                        score: r.get(3)?,
-                        rows: r.get(4)?,
-                        created: r.get(5)?,
-                    })
-                })
+                .query_row(params![version, d, m, o], |r| Score::from_row(r, 0))
                 .optional()
                 .map_err(sql)
         };
