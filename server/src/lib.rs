@@ -17,3 +17,4 @@ pub mod render;
 pub mod settings;
 pub mod store;
 pub mod syntax;
+pub mod trust;

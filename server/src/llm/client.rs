@@ -142,6 +142,13 @@ impl Client {
         request: &ChatRequest,
     ) -> Result<Answer, CallError> {
         let what = format!("{}/{}", provider.name, request.model);
+        if let Some(refusal) = &provider.refused {
+            // The last line of defence: front-ends refuse before they start a run.
+            return Err(CallError {
+                message: refusal.to_string(),
+                attempts: 0,
+            });
+        }
         let key = self
             .cache
             .as_ref()
@@ -226,6 +233,9 @@ impl Client {
     /// API lists models there) with the key, no retries. `Ok` is the HTTP status; `Err`
     /// says why nothing answered. Neither holds the key.
     pub async fn probe(&self, provider: &Provider) -> Result<u16, String> {
+        if let Some(refusal) = &provider.refused {
+            return Err(refusal.to_string());
+        }
         let mut http = self
             .http
             .get(format!("{}/models", provider.base_url))
