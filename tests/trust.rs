@@ -46,7 +46,10 @@ impl Workspace {
             home: tempfile::tempdir().unwrap(),
         };
         ws.write("promptls.toml", toml);
-        ws.write("data/reviews.csv", "text,label\nI love it,positive\nGreat,positive\n");
+        ws.write(
+            "data/reviews.csv",
+            "text,label\nI love it,positive\nGreat,positive\n",
+        );
         ws.write(
             "p.prompt",
             &format!("---\nmodel: {model}\npromptls.dataset: data/reviews.csv\npromptls.target: label\n---\nClassify: {{{{text}}}}\n"),
@@ -113,7 +116,10 @@ fn assert_refused(out: &Output, mock: &Mock, file_line: &str, setting: &str) {
     assert!(all.contains(setting), "names {setting}: {all}");
     assert!(all.contains("promptls trust"), "says how to trust: {all}");
     assert!(all.contains("PROMPTLS_TRUST_WORKSPACE=1"), "{all}");
-    assert!(!all.contains(USER_KEY) && !all.contains(OTHER_SECRET), "{all}");
+    assert!(
+        !all.contains(USER_KEY) && !all.contains(OTHER_SECRET),
+        "{all}"
+    );
     assert!(
         mock.requests().is_empty(),
         "nothing may reach the workspace's endpoint: {:?}",
@@ -160,7 +166,10 @@ async fn a_workspace_endpoint_never_gets_the_users_key() {
     let out = ws
         .run(
             &["eval", "p.prompt", "--no-cache"],
-            &[("OPENAI_API_KEY", USER_KEY), ("PROMPTLS_TRUST_WORKSPACE", "1")],
+            &[
+                ("OPENAI_API_KEY", USER_KEY),
+                ("PROMPTLS_TRUST_WORKSPACE", "1"),
+            ],
         )
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -185,7 +194,11 @@ async fn promptls_trust_records_the_root_outside_the_workspace() {
     );
     let env = [("OPENAI_API_KEY", USER_KEY)];
     let out = ws.run(&["trust", "--list"], &[]).await;
-    assert!(text(&out).contains("no trusted workspaces"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no trusted workspaces"),
+        "{}",
+        text(&out)
+    );
     let out = ws.run(&["trust", "data"], &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let root = std::fs::canonicalize(ws.root()).unwrap();

@@ -188,7 +188,8 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
         if let Some(message) = message {
             // A refusal of the untrusted workspace is said once per session, not on
             // every save.
-            let first = !message.contains(REFUSED) || lock(&state).refusals_shown.insert(message.clone());
+            let first =
+                !message.contains(REFUSED) || lock(&state).refusals_shown.insert(message.clone());
             if first {
                 client.show_message(MessageType::ERROR, message).await;
             } else {
