@@ -339,3 +339,38 @@ async fn what_stays_allowed_in_an_untrusted_workspace() {
         vec![Some(format!("Bearer {USER_KEY}")); 4]
     );
 }
+
+#[tokio::test]
+async fn a_redirect_does_not_carry_the_key_elsewhere() {
+    let elsewhere = Mock::start_with(answer).await;
+    let location = format!("{}/v1/messages", elsewhere.base_url);
+    let endpoint = Mock::start(vec![Reply::Json(
+        307,
+        vec![("Location".into(), location)],
+        String::new(),
+    )])
+    .await;
+    // The user's own endpoint (their config) and key: a redirect is not followed.
+    let ws = Workspace::new("", "anthropic/claude-3-5-haiku-latest");
+    let user_config = ws.config_home().join("promptls/config.toml");
+    std::fs::create_dir_all(user_config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &user_config,
+        format!(
+            "[providers.anthropic]\nbase_url = \"{}/v1\"\n",
+            endpoint.base_url
+        ),
+    )
+    .unwrap();
+    let out = ws
+        .run(&["eval", "p.prompt"], &[("ANTHROPIC_API_KEY", USER_KEY)])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("307"), "{}", text(&out));
+    assert!(!endpoint.requests().is_empty());
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:?}",
+        elsewhere.requests()
+    );
+}

@@ -72,6 +72,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(policy.timeout)
             .user_agent(concat!("promptls/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry `x-api-key`/`x-goog-api-key` to wherever it points
+            // (reqwest strips only `Authorization`); model APIs do not redirect.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a client with rustls and a timeout builds");
         Client {
