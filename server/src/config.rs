@@ -531,7 +531,7 @@ impl Config {
     /// Overrides from the editor's settings (they win over `promptls.toml`). The editor's
     /// settings are the user's: VS Code passes only the user's own provider settings in
     /// restricted mode.
-    pub fn apply_editor_provider(&mut self, name: &str, editor: EditorProvider) {
+    pub fn apply_editor_provider(&mut self, name: &str, editor: ProviderConfig) {
         let p = self.file.providers.entry(name.to_string()).or_default();
         if editor.base_url.is_some() {
             p.base_url = editor.base_url;
@@ -547,16 +547,6 @@ impl Config {
         p.tpm = editor.tpm.or(p.tpm);
         p.concurrency = editor.concurrency.or(p.concurrency);
     }
-}
-
-/// A provider's settings from the editor.
-#[derive(Debug, Clone, Default)]
-pub struct EditorProvider {
-    pub base_url: Option<String>,
-    pub api_key_env: Option<String>,
-    pub rpm: Option<u32>,
-    pub tpm: Option<u32>,
-    pub concurrency: Option<u32>,
 }
 
 impl FileConfig {

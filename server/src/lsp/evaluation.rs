@@ -106,12 +106,13 @@ pub fn workspace_config(
     for (name, p) in &editor.providers {
         config.apply_editor_provider(
             name,
-            crate::config::EditorProvider {
+            crate::config::ProviderConfig {
                 base_url: p.base_url.clone(),
                 api_key_env: p.api_key_env.clone(),
                 rpm: p.rpm,
                 tpm: p.tpm,
                 concurrency: p.concurrency,
+                prices: Default::default(),
             },
         );
     }
