@@ -374,3 +374,31 @@ async fn a_redirect_does_not_carry_the_key_elsewhere() {
         elsewhere.requests()
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn check_does_not_follow_a_link_out_of_the_folder() {
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("id_rsa");
+    std::fs::write(&secret, "---\nmodel: {{ PRIVATE-KEY-MARKER-83f1\n---\n").unwrap();
+    let ws = Workspace::new("", "openai/gpt-4o-mini");
+    std::os::unix::fs::symlink(&secret, ws.root().join("evil.prompt")).unwrap();
+    std::os::unix::fs::symlink(ws.root().join("p.prompt"), ws.root().join("alias.prompt")).unwrap();
+    for format in ["human", "json", "sarif"] {
+        let out = ws.run(&["check", ".", "--format", format], &[]).await;
+        let all = text(&out);
+        assert!(!all.contains("PRIVATE-KEY-MARKER"), "{all}");
+        assert!(
+            all.contains("skipped") && all.contains("evil.prompt"),
+            "{all}"
+        );
+        assert_eq!(out.status.code(), Some(0), "{all}");
+    }
+    // A link inside the folder is checked; a link named on the command line is the
+    // user's choice and is read.
+    let out = ws.run(&["check", ".", "--format", "json"], &[]).await;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["files"], 2, "p.prompt and alias.prompt: {report}");
+    let out = ws.run(&["check", "evil.prompt"], &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
