@@ -154,7 +154,9 @@ fn check_partial_name(input: &CheckInput, path: &Expr, out: &mut Vec<Diagnostic>
             input.path.and_then(|p| p.parent()),
             partial_path(std::path::Path::new(""), &p.original),
         ) {
-            if input.workspace.read_to_string(&dir.join(&file)).is_err() {
+            if let Some(Err(e)) = input.partial_in(dir, &p.original) {
+                out.push(outside(&p.original, p.span, &e));
+            } else if input.workspace.read_to_string(&dir.join(&file)).is_err() {
                 out.push(Diagnostic::info(
                     "missing-partial",
                     p.span,
@@ -181,13 +183,20 @@ fn check_partial(
     let Some(dir) = input.path.and_then(|p| p.parent()) else {
         return;
     };
-    let Some(file) = partial_path(dir, name) else {
-        out.push(Diagnostic::error(
-            "missing-partial",
-            span,
-            format!("`{name}` is not a partial name promptls can resolve (it must stay inside the prompt's folder)"),
-        ));
-        return;
+    let file = match input.partial_in(dir, name) {
+        Some(Ok(file)) => file,
+        Some(Err(e)) => {
+            out.push(outside(name, span, &e));
+            return;
+        }
+        None => {
+            out.push(Diagnostic::error(
+                "missing-partial",
+                span,
+                format!("`{name}` is not a partial name promptls can resolve (it must stay inside the prompt's folder)"),
+            ));
+            return;
+        }
     };
     if input.workspace.read_to_string(&file).is_err() {
         out.push(Diagnostic::error(
@@ -196,6 +205,19 @@ fn check_partial(
             format!("partial `{name}` not found: expected {}", file.display()),
         ));
     }
+}
+
+/// A partial whose file leads outside the workspace (a symlink): not read, an error.
+fn outside(
+    name: &str,
+    span: crate::syntax::Span,
+    e: &crate::confine::OutsideWorkspace,
+) -> Diagnostic {
+    Diagnostic::error(
+        "path-outside-workspace",
+        span,
+        format!("partial `{name}`: {e}: only files inside the workspace are read"),
+    )
 }
 
 #[cfg(test)]
