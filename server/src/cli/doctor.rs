@@ -54,7 +54,14 @@ pub fn run(args: DoctorArgs) -> i32 {
             "no .env".to_string()
         }
     );
-    println!("cache      {}", config.cache_path().display());
+    let cache = config.cache_path();
+    match crate::confine::confine(&config.root, &cache) {
+        Ok(_) => println!("cache      {}", cache.display()),
+        Err(_) => println!(
+            "cache      {} (outside the workspace: refused)",
+            cache.display()
+        ),
+    }
     println!();
 
     // Every provider a prompt uses or the configuration names, and every known one with

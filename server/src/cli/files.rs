@@ -2,25 +2,40 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::confine::{confine, workspace_root, OutsideWorkspace};
+
 /// Every `.prompt` file under `paths` (files named directly are taken whatever their
 /// extension), sorted, without duplicates. Hidden folders and `node_modules`/`target`
 /// are skipped.
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    collect_confined(paths).map(|(files, _)| files)
+}
+
+/// `collect`, and apart the `.prompt` symlinks found in folders that lead outside their
+/// workspace (they are not read; a file named directly is the user's choice and kept).
+pub fn collect_confined(
+    paths: &[PathBuf],
+) -> Result<(Vec<PathBuf>, Vec<OutsideWorkspace>), String> {
     let mut out = Vec::new();
+    let mut outside = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
         if meta.is_dir() {
-            walk(path, &mut out).map_err(|e| format!("{}: {e}", path.display()))?;
+            walk(path, &mut out, &mut outside).map_err(|e| format!("{}: {e}", path.display()))?;
         } else {
             out.push(path.clone());
         }
     }
     out.sort();
     out.dedup();
-    Ok(out)
+    Ok((out, outside))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn walk(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    outside: &mut Vec<OutsideWorkspace>,
+) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
@@ -30,9 +45,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let kind = entry.file_type()?;
         if kind.is_dir() {
             if !name.starts_with('.') && name != "node_modules" && name != "target" {
-                walk(&path, out)?;
+                walk(&path, out, outside)?;
             }
         } else if name.ends_with(".prompt") {
+            if kind.is_symlink() {
+                if let Err(e) = confine(&workspace_root(&path), &path) {
+                    outside.push(e);
+                    continue;
+                }
+            }
             out.push(path);
         }
     }
