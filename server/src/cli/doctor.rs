@@ -54,14 +54,7 @@ pub fn run(args: DoctorArgs) -> i32 {
             "no .env".to_string()
         }
     );
-    let cache = config.cache_path();
-    match crate::confine::confine(&config.root, &cache) {
-        Ok(_) => println!("cache      {}", cache.display()),
-        Err(_) => println!(
-            "cache      {} (outside the workspace: refused)",
-            cache.display()
-        ),
-    }
+    println!("cache      {}", config.cache_path().display());
     println!();
 
     // Every provider a prompt uses or the configuration names, and every known one with

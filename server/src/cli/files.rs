@@ -2,40 +2,30 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::confine::{confine, workspace_root, OutsideWorkspace};
-
 /// Every `.prompt` file under `paths` (files named directly are taken whatever their
 /// extension), sorted, without duplicates. Hidden folders and `node_modules`/`target`
 /// are skipped.
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    collect_confined(paths).map(|(files, _)| files)
-}
-
-/// `collect`, and apart the `.prompt` symlinks found in folders that lead outside their
-/// workspace (they are not read; a file named directly is the user's choice and kept).
-pub fn collect_confined(
-    paths: &[PathBuf],
-) -> Result<(Vec<PathBuf>, Vec<OutsideWorkspace>), String> {
     let mut out = Vec::new();
-    let mut outside = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
         if meta.is_dir() {
-            walk(path, &mut out, &mut outside).map_err(|e| format!("{}: {e}", path.display()))?;
+            let root =
+                std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            walk(path, &root, &mut out).map_err(|e| format!("{}: {e}", path.display()))?;
         } else {
             out.push(path.clone());
         }
     }
     out.sort();
     out.dedup();
-    Ok((out, outside))
+    Ok(out)
 }
 
-fn walk(
-    dir: &Path,
-    out: &mut Vec<PathBuf>,
-    outside: &mut Vec<OutsideWorkspace>,
-) -> std::io::Result<()> {
+/// The `.prompt` files under `dir`. A symbolic link is followed only to a file inside
+/// `root` (the folder named on the command line): a repository's link to a file
+/// elsewhere (`evil.prompt -> ~/.ssh/id_rsa`) is skipped with a warning, never read.
+fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
@@ -45,12 +35,18 @@ fn walk(
         let kind = entry.file_type()?;
         if kind.is_dir() {
             if !name.starts_with('.') && name != "node_modules" && name != "target" {
-                walk(&path, out, outside)?;
+                walk(&path, root, out)?;
             }
         } else if name.ends_with(".prompt") {
             if kind.is_symlink() {
-                if let Err(e) = confine(&workspace_root(&path), &path) {
-                    outside.push(e);
+                let inside = std::fs::canonicalize(&path)
+                    .is_ok_and(|target| target.starts_with(root) && target.is_file());
+                if !inside {
+                    eprintln!(
+                        "warning: skipped {}: a link to a file outside {}",
+                        path.display(),
+                        root.display()
+                    );
                     continue;
                 }
             }
