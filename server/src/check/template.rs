@@ -278,4 +278,41 @@ mod tests {
             ["missing-partial: partial `footer` not found: expected /p/_footer.prompt"]
         );
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn partials_outside_the_workspace_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap().join("ws");
+        let outside = root.with_file_name("outside");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(root.join(crate::config::FILE_NAME), "").unwrap();
+        std::fs::write(outside.join("_x.prompt"), "SECRET {{#if").unwrap();
+        std::os::unix::fs::symlink(outside.join("_x.prompt"), root.join("_x.prompt")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("sub/out")).unwrap();
+        std::fs::write(root.join("_ok.prompt"), "fine").unwrap();
+        let path = root.join("a.prompt");
+        let codes = |src: &str| -> Vec<String> {
+            check(src, Some(&path), &crate::check::Disk)
+                .into_iter()
+                .map(|d| format!("{}: {}", d.code, d.message))
+                .collect()
+        };
+        let refused = |name: &str, file: &str| {
+            format!(
+                "path-outside-workspace: partial `{name}`: `{file}` is outside the workspace {}: only files inside the workspace are read",
+                root.display()
+            )
+        };
+        assert!(codes("{{> ok}}").is_empty());
+        assert_eq!(codes("{{> x}}"), [refused("x", "_x.prompt")]);
+        assert_eq!(
+            codes("{{> sub/out/x}}"),
+            [refused("sub/out/x", "sub/out/_x.prompt")]
+        );
+        assert_eq!(codes("{{#> x}}fallback{{/x}}"), [refused("x", "_x.prompt")]);
+        // What the partial says never shows.
+        assert!(codes("{{> x}}").iter().all(|d| !d.contains("SECRET")));
+    }
 }
