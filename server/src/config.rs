@@ -179,25 +179,10 @@ fn dotenv_lines(text: &str) -> HashMap<String, usize> {
     out
 }
 
-/// The workspace root for `start` (a file or folder).
+/// The workspace root for `start` (a file or folder): the nearest folder holding
+/// `promptls.toml`, `.promptls` or `.git` (see `confine::workspace_root`).
 pub fn find_root(start: &Path) -> PathBuf {
-    let start = if start.is_file() || start.extension().is_some() {
-        start.parent().unwrap_or(Path::new("."))
-    } else {
-        start
-    };
-    let start = if start.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        start
-    };
-    let absolute = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
-    let ancestors = || absolute.ancestors();
-    ancestors()
-        .find(|dir| dir.join(FILE_NAME).is_file())
-        .or_else(|| ancestors().find(|dir| dir.join(".git").exists()))
-        .unwrap_or(&absolute)
-        .to_path_buf()
+    crate::confine::workspace_root(start)
 }
 
 impl Config {
@@ -483,7 +468,8 @@ impl Config {
         catalog::price(model)
     }
 
-    /// The model-call cache file.
+    /// The model-call cache file, as configured (`cache_path_ensured` refuses one outside
+    /// the workspace).
     pub fn cache_path(&self) -> PathBuf {
         let relative = self
             .file
@@ -506,9 +492,18 @@ impl Config {
         policy
     }
 
-    /// The cache file, with its folder created.
+    /// The cache file, with its folder created; refused when it (or a symlinked
+    /// `.promptls`) leads outside the workspace.
     pub fn cache_path_ensured(&self) -> Result<PathBuf, String> {
         let path = self.cache_path();
+        let written = self
+            .file
+            .eval
+            .cache
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".promptls/cache.sqlite"));
+        crate::confine::confine_named(&self.root, &self.root, &written)
+            .map_err(|e| format!("the model-call cache {e}; nothing was written"))?;
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder)
                 .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;

@@ -8,6 +8,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod confine;
 pub mod eval;
 pub mod ide;
 pub mod llm;

@@ -4,6 +4,7 @@
 use super::schema::Schemas;
 use super::{did_you_mean, CheckInput, Diagnostic};
 use crate::eval::dataset::{Dataset, Format};
+use crate::eval::split::Split;
 use crate::settings;
 
 pub(super) fn check(
@@ -13,6 +14,19 @@ pub(super) fn check(
 ) -> Option<Dataset> {
     let root = input.parsed.frontmatter.as_ref()?;
     let target = settings::get(root, "target");
+    if let Some(split) = settings::get(root, "split") {
+        if let Ok(Split::Files { train, dev }) = Split::from_json(Some(&split.to_json())) {
+            for file in [&train, &dev] {
+                if let Some(Err(e)) = input.resolve(file) {
+                    out.push(Diagnostic::error(
+                        "path-outside-workspace",
+                        split.span,
+                        format!("promptls.split {e}: only files inside the workspace are read"),
+                    ));
+                }
+            }
+        }
+    }
     let Some(dataset_node) = settings::get(root, "dataset") else {
         if let Some(t) = target {
             out.push(Diagnostic::warning(
@@ -24,7 +38,17 @@ pub(super) fn check(
         return None;
     };
     let relative = dataset_node.as_str()?;
-    let path = input.resolve(relative)?;
+    let path = match input.resolve(relative)? {
+        Ok(path) => path,
+        Err(e) => {
+            out.push(Diagnostic::error(
+                "path-outside-workspace",
+                dataset_node.span,
+                format!("promptls.dataset {e}: only files inside the workspace are read"),
+            ));
+            return None;
+        }
+    };
     let text = match input.workspace.read_to_string(&path) {
         Ok(text) => text,
         Err(e) => {
@@ -186,6 +210,20 @@ mod tests {
                 "dataset-invalid@data.csv: dataset `data.csv`, line 2: row has 3 fields, the header has 2",
                 "dataset-empty@data.csv: dataset `data.csv` has no rows",
             ]
+        );
+        // Outside the workspace (the prompt's folder here): never read, so nothing of
+        // the file shows.
+        let outside = "---\npromptls.dataset: ../secret.csv\npromptls.split: {train: ../t.csv, dev: d.csv}\n---\nHi";
+        assert_eq!(
+            run(outside, Files(vec![("/secret.csv", "MARKER\n")])),
+            [
+                "path-outside-workspace@../secret.csv: promptls.dataset `../secret.csv` is outside the workspace /p: only files inside the workspace are read",
+                "path-outside-workspace@{train: ../t.csv, dev: d.csv}: promptls.split `../t.csv` is outside the workspace /p: only files inside the workspace are read",
+            ]
+        );
+        assert_eq!(
+            run("---\npromptls.dataset: /secret.csv\n---\nHi", Files(vec![("/secret.csv", "MARKER\n")])),
+            ["path-outside-workspace@/secret.csv: promptls.dataset `/secret.csv` is outside the workspace /p: only files inside the workspace are read"]
         );
         // A bad row among good ones: reported, and the good rows still count.
         assert_eq!(

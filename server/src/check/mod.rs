@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::confine::OutsideWorkspace;
 use crate::syntax::{self, ParsedPrompt, Span};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -134,10 +135,28 @@ pub struct CheckInput<'a> {
 }
 
 impl CheckInput<'_> {
-    /// `relative` resolved against the folder of the checked file.
-    pub fn resolve(&self, relative: &str) -> Option<PathBuf> {
+    /// The workspace root of the checked file (`None` for unsaved text).
+    pub fn root(&self) -> Option<PathBuf> {
+        Some(crate::confine::workspace_root(self.path?))
+    }
+
+    /// `relative`, a path the file names, resolved against the folder of the checked
+    /// file; an error when it leads outside the workspace (through `..`, an absolute
+    /// path or a symlink).
+    pub fn resolve(&self, relative: &str) -> Option<Result<PathBuf, OutsideWorkspace>> {
         let dir = self.path?.parent()?;
-        Some(dir.join(relative))
+        let root = self.root()?;
+        Some(crate::confine::confine_named(&root, dir, relative).map(|_| dir.join(relative)))
+    }
+
+    /// The file `{{> name}}` reads from `folder` (`None` for a name that cannot be a
+    /// partial); an error when it leads outside the workspace.
+    pub fn partial_in(
+        &self,
+        folder: &Path,
+        name: &str,
+    ) -> Option<Result<PathBuf, OutsideWorkspace>> {
+        crate::render::confined_partial_path(&self.root()?, folder, name)
     }
 }
 

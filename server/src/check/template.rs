@@ -154,7 +154,9 @@ fn check_partial_name(input: &CheckInput, path: &Expr, out: &mut Vec<Diagnostic>
             input.path.and_then(|p| p.parent()),
             partial_path(std::path::Path::new(""), &p.original),
         ) {
-            if input.workspace.read_to_string(&dir.join(&file)).is_err() {
+            if let Some(Err(e)) = input.partial_in(dir, &p.original) {
+                out.push(outside(&p.original, p.span, &e));
+            } else if input.workspace.read_to_string(&dir.join(&file)).is_err() {
                 out.push(Diagnostic::info(
                     "missing-partial",
                     p.span,
@@ -181,13 +183,20 @@ fn check_partial(
     let Some(dir) = input.path.and_then(|p| p.parent()) else {
         return;
     };
-    let Some(file) = partial_path(dir, name) else {
-        out.push(Diagnostic::error(
-            "missing-partial",
-            span,
-            format!("`{name}` is not a partial name promptls can resolve (it must stay inside the prompt's folder)"),
-        ));
-        return;
+    let file = match input.partial_in(dir, name) {
+        Some(Ok(file)) => file,
+        Some(Err(e)) => {
+            out.push(outside(name, span, &e));
+            return;
+        }
+        None => {
+            out.push(Diagnostic::error(
+                "missing-partial",
+                span,
+                format!("`{name}` is not a partial name promptls can resolve (it must stay inside the prompt's folder)"),
+            ));
+            return;
+        }
     };
     if input.workspace.read_to_string(&file).is_err() {
         out.push(Diagnostic::error(
@@ -196,6 +205,19 @@ fn check_partial(
             format!("partial `{name}` not found: expected {}", file.display()),
         ));
     }
+}
+
+/// A partial whose file leads outside the workspace (a symlink): not read, an error.
+fn outside(
+    name: &str,
+    span: crate::syntax::Span,
+    e: &crate::confine::OutsideWorkspace,
+) -> Diagnostic {
+    Diagnostic::error(
+        "path-outside-workspace",
+        span,
+        format!("partial `{name}`: {e}: only files inside the workspace are read"),
+    )
 }
 
 #[cfg(test)]
@@ -255,5 +277,42 @@ mod tests {
             codes("{{> footer}} hi"),
             ["missing-partial: partial `footer` not found: expected /p/_footer.prompt"]
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn partials_outside_the_workspace_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap().join("ws");
+        let outside = root.with_file_name("outside");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(root.join(crate::config::FILE_NAME), "").unwrap();
+        std::fs::write(outside.join("_x.prompt"), "SECRET {{#if").unwrap();
+        std::os::unix::fs::symlink(outside.join("_x.prompt"), root.join("_x.prompt")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("sub/out")).unwrap();
+        std::fs::write(root.join("_ok.prompt"), "fine").unwrap();
+        let path = root.join("a.prompt");
+        let codes = |src: &str| -> Vec<String> {
+            check(src, Some(&path), &crate::check::Disk)
+                .into_iter()
+                .map(|d| format!("{}: {}", d.code, d.message))
+                .collect()
+        };
+        let refused = |name: &str, file: &str| {
+            format!(
+                "path-outside-workspace: partial `{name}`: `{file}` is outside the workspace {}: only files inside the workspace are read",
+                root.display()
+            )
+        };
+        assert!(codes("{{> ok}}").is_empty());
+        assert_eq!(codes("{{> x}}"), [refused("x", "_x.prompt")]);
+        assert_eq!(
+            codes("{{> sub/out/x}}"),
+            [refused("sub/out/x", "sub/out/_x.prompt")]
+        );
+        assert_eq!(codes("{{#> x}}fallback{{/x}}"), [refused("x", "_x.prompt")]);
+        // What the partial says never shows.
+        assert!(codes("{{> x}}").iter().all(|d| !d.contains("SECRET")));
     }
 }

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use super::schema::Schemas;
 use super::{did_you_mean, CheckInput, Diagnostic};
 use crate::eval::dataset::Dataset;
-use crate::render::partial_path;
 use crate::syntax::handlebars::{parse_template, Call, Expr, Node, PartialName, Path, Template};
 use crate::syntax::yaml::{YamlEntry, YamlNode};
 use crate::syntax::Span;
@@ -245,7 +244,9 @@ fn collect_partials(
                     if !seen.insert(name.clone()) {
                         return;
                     }
-                    let Some(text) = partial_path(dir, name)
+                    let Some(text) = input
+                        .partial_in(dir, name)
+                        .and_then(Result::ok)
                         .and_then(|f| input.workspace.read_to_string(&f).ok())
                     else {
                         usage.whole_context = true;

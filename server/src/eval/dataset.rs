@@ -86,7 +86,11 @@ pub fn prompt_row(
                 file.display()
             ))
         })?;
-    let path = file.parent().unwrap_or(Path::new(".")).join(relative);
+    let folder = file.parent().unwrap_or(Path::new("."));
+    let root = crate::confine::workspace_root(file);
+    crate::confine::confine_named(&root, folder, relative)
+        .map_err(|e| RowError::Usage(format!("{}: promptls.dataset {e}", file.display())))?;
+    let path = folder.join(relative);
     let dataset =
         Dataset::load(&path).map_err(|e| RowError::Dataset(format!("{}: {e}", path.display())))?;
     let count = dataset.rows.len();

@@ -190,6 +190,12 @@ pub fn plan(
         }
     };
     let folder = file.parent().unwrap_or(Path::new("."));
+    // Paths the prompt names stay inside the workspace (`--dataset` is the user's own).
+    let confined = |key: &str, written: &str| -> Result<PathBuf, String> {
+        crate::confine::confine_named(&config.root, folder, written)
+            .map(|_| folder.join(written))
+            .map_err(|e| needs(&format!("{key} {e}")))
+    };
     let split =
         Split::from_json(setting("split")).map_err(|e| needs(&format!("`promptls.split`: {e}")))?;
     let numbered = |rows: Vec<Row>| -> Vec<(usize, Row)> {
@@ -215,18 +221,18 @@ pub fn plan(
             match (&split, overrides.rows) {
                 (Split::Files { train, dev }, which) => {
                     let chosen = if which == Rows::Train { train } else { dev };
-                    let path = folder.join(chosen);
+                    let path = confined("promptls.split", chosen)?;
                     let mut d = load(&path)?;
                     let mut rows = numbered(d.rows);
                     if which == Rows::All {
-                        let other = load(&folder.join(train))?;
+                        let other = load(&confined("promptls.split", train)?)?;
                         rows.extend(numbered(other.rows));
                         d.errors.extend(other.errors);
                     }
                     (path, rows, d.errors)
                 }
                 (Split::Ratio { train, seed }, Rows::Dev | Rows::Train) => {
-                    let path = folder.join(&named);
+                    let path = confined("promptls.dataset", &named)?;
                     let d = load(&path)?;
                     let (train_rows, dev_rows) = split::split_indices(d.rows.len(), *train, *seed);
                     let keep = if overrides.rows == Rows::Train {
@@ -240,7 +246,7 @@ pub fn plan(
                     (path, rows, d.errors)
                 }
                 _ => {
-                    let path = folder.join(&named);
+                    let path = confined("promptls.dataset", &named)?;
                     let d = load(&path)?;
                     (path, numbered(d.rows), d.errors)
                 }

@@ -8,7 +8,6 @@ use serde_json::Value;
 use crate::check::schema::{self, Schemas};
 use crate::check::CheckInput;
 use crate::eval::dataset::{Dataset, Format};
-use crate::render::partial_path;
 use crate::settings;
 use crate::syntax::handlebars::{parse_template, Template};
 use crate::syntax::Span;
@@ -22,12 +21,13 @@ pub fn template(input: &CheckInput) -> Template {
     parse_template(&input.source[span.start..span.end], span.start).0
 }
 
-/// The `promptls.dataset` path as written, and resolved against the prompt's folder.
+/// The `promptls.dataset` path as written, and resolved against the prompt's folder;
+/// `None` when it leads outside the workspace (the check reports that).
 pub fn dataset_path(input: &CheckInput) -> Option<(String, PathBuf)> {
     let written = settings::get(input.parsed.frontmatter.as_ref()?, "dataset")?
         .as_str()?
         .to_string();
-    let resolved = input.resolve(&written)?;
+    let resolved = input.resolve(&written)?.ok()?;
     Some((written, resolved))
 }
 
@@ -66,9 +66,9 @@ pub fn dataset_head(input: &CheckInput) -> Option<(PathBuf, Dataset)> {
     Some((path, dataset))
 }
 
-/// The file `{{> name}}` reads.
+/// The file `{{> name}}` reads; `None` when it is outside the workspace.
 pub fn partial_file(input: &CheckInput, name: &str) -> Option<PathBuf> {
-    partial_path(input.path?.parent()?, name)
+    input.partial_in(input.path?.parent()?, name)?.ok()
 }
 
 /// (type, description) of an input field from the converted JSON Schema.

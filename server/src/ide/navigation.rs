@@ -181,7 +181,7 @@ pub fn dependencies(input: &CheckInput) -> Vec<PathBuf> {
             let (nested, _) = parse_template(body.template_text(&text), 0);
             if let Some(dir) = file.parent() {
                 for name in nested.partial_names() {
-                    if let Some(p) = crate::render::partial_path(dir, name) {
+                    if let Some(Ok(p)) = input.partial_in(dir, name) {
                         queue.push(p);
                     }
                 }

@@ -339,8 +339,15 @@ async fn evaluate(
         ),
         Err(_) => "cancelled".to_string(),
     };
+    let report = result.ok().map(Arc::new);
+    // The report is the last one before the end goes out, so `promptls.showEvaluation`
+    // right after the end shows this run.
+    if let Some(report) = &report {
+        let mut st = lock(state);
+        st.evals.entry(path.to_path_buf()).or_default().last = Some(report.clone());
+    }
     progress.end(end).await;
-    Ok(result.ok().map(Arc::new))
+    Ok(report)
 }
 
 /// Cancels the evaluation with this progress token (`window/workDoneProgress/cancel`).

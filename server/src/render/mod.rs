@@ -152,6 +152,18 @@ pub fn partial_path(folder: &Path, name: &str) -> Option<PathBuf> {
     Some(path)
 }
 
+/// `partial_path`, with the file (symlinks followed) confined to the workspace `root`:
+/// `None` for a name that cannot be a partial, an error for one outside the workspace.
+pub fn confined_partial_path(
+    root: &Path,
+    folder: &Path,
+    name: &str,
+) -> Option<Result<PathBuf, crate::confine::OutsideWorkspace>> {
+    let path = partial_path(folder, name)?;
+    let written = partial_path(Path::new(""), name)?;
+    Some(crate::confine::confine_named(root, folder, &written).map(|_| path))
+}
+
 /// What every prompt compiled by a renderer shares.
 #[derive(Clone, Default)]
 struct Registry {
@@ -230,12 +242,16 @@ impl Renderer {
 
     /// A renderer for the prompt file at `path`: `{{> name}}` reads `_name.prompt`
     /// from the file's folder (the whole file, frontmatter included, as the
-    /// reference's DirStore and Genkit serve partials).
+    /// reference's DirStore and Genkit serve partials). A partial file outside the
+    /// workspace (through a symlink) is not read.
     pub fn for_file(path: &Path) -> Renderer {
         let folder = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let root = crate::confine::workspace_root(path);
         let mut renderer = Renderer::new();
         renderer.set_partial_resolver(move |name| {
-            partial_path(&folder, name).and_then(|p| std::fs::read_to_string(p).ok())
+            confined_partial_path(&root, &folder, name)?
+                .ok()
+                .and_then(|p| std::fs::read_to_string(p).ok())
         });
         renderer
     }

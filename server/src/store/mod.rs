@@ -294,6 +294,9 @@ impl Store {
     /// Opens (or creates) the history of the workspace at `root`.
     pub fn open(root: &Path) -> Result<Store, String> {
         let folder = root.join(".promptls");
+        // A `.promptls` symlinked out of the workspace is not followed.
+        crate::confine::confine_named(root, root, ".promptls")
+            .map_err(|e| format!("the history folder {e}; nothing was written"))?;
         std::fs::create_dir_all(&folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
         Store::open_file(&folder.join(FILE_NAME), root)
