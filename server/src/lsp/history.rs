@@ -186,19 +186,35 @@ pub fn history_markdown(path: &Path, text: &str) -> std::result::Result<String, 
     Ok(out)
 }
 
-/// Shows `text` as a read-only document (a file under the system's temp folder) when the
-/// client can open documents.
-async fn show_text(client: &tower_lsp_server::Client, name: &str, text: &str) {
-    let path: PathBuf =
-        std::env::temp_dir().join(format!("promptls-{}-{name}", std::process::id()));
-    if std::fs::write(&path, text).is_err() {
-        return;
-    }
+/// Writes `text` to a new read-only file in the system's temp folder whose name ends in
+/// `name`. The name is random and the file created exclusively, so a link another user
+/// planted under a guessable name is never followed.
+pub fn temp_document(name: &str, text: &str) -> Option<PathBuf> {
+    let safe: String = name
+        .chars()
+        .map(|c| if c == '/' || c == '\\' { '_' } else { c })
+        .collect();
+    let mut file = tempfile::Builder::new()
+        .prefix("promptls-")
+        .suffix(&format!("-{safe}"))
+        .tempfile()
+        .ok()?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).ok()?;
+    let (_, path) = file.keep().ok()?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444));
     }
+    Some(path)
+}
+
+/// Shows `text` as a read-only document (a file under the system's temp folder) when the
+/// client can open documents.
+async fn show_text(client: &tower_lsp_server::Client, name: &str, text: &str) {
+    let Some(path) = temp_document(name, text) else {
+        return;
+    };
     if let Some(uri) = uri_of(&path) {
         let _ = client
             .show_document(ShowDocumentParams {

@@ -331,9 +331,7 @@ async fn offer(
             .context_radius(3)
             .header(&name, &format!("{name} (optimized)"))
             .to_string();
-        let diff_path =
-            std::env::temp_dir().join(format!("promptls-{}-{}.diff", name, std::process::id()));
-        if std::fs::write(&diff_path, diff).is_ok() {
+        if let Some(diff_path) = super::history::temp_document(&format!("{name}.diff"), &diff) {
             if let Some(diff_uri) = uri_of(&diff_path) {
                 let _ = client
                     .show_document(ShowDocumentParams {
