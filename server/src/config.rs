@@ -96,8 +96,8 @@ pub struct FileConfig {
 /// Everything a run needs to reach models: the file, `.env`, and the environment.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// The folder holding `promptls.toml`, else the nearest one holding `.git`, else the
-    /// folder the search started from.
+    /// The workspace root: the nearest folder holding `promptls.toml`, `.promptls/` or
+    /// `.git`, else the folder the search started from (`confine::workspace_root`).
     pub root: PathBuf,
     pub file: FileConfig,
     /// Variables from the workspace `.env` (the process environment wins over them).
