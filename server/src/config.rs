@@ -152,12 +152,15 @@ impl Config {
                 dotenv.insert(k, v);
             }
         }
-        Ok(Config {
+        let config = Config {
             root: root.to_path_buf(),
             file,
             dotenv,
             env_override: None,
-        })
+        };
+        // Every key this workspace can see is masked wherever text is shown or written.
+        crate::secrets::register_from(&config);
+        Ok(config)
     }
 
     /// A configuration that reads variables from `env` instead of the process (tests).
