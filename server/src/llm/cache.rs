@@ -50,10 +50,12 @@ pub fn key(provider: &str, request: &ChatRequest) -> String {
     out
 }
 
-/// A stored answer from its row (`text, prompt_tokens, completion_tokens`).
+/// A stored answer from its row (`text, prompt_tokens, completion_tokens`), with secrets
+/// masked (answers are masked before they are stored; a cache written by an earlier
+/// promptls may not be).
 fn response_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatResponse> {
     Ok(ChatResponse {
-        text: r.get(0)?,
+        text: crate::secrets::redact_owned(r.get(0)?),
         prompt_tokens: r.get::<_, i64>(1)? as u64,
         completion_tokens: r.get::<_, i64>(2)? as u64,
     })

@@ -100,11 +100,12 @@ impl Origin {
         }
     }
 
+    /// The stored detail, with secrets masked (it may quote a model's words).
     fn detail(&self) -> Option<String> {
         match self {
-            Origin::Optimizer { name, detail } => {
-                Some(json!({"optimizer": name, "detail": detail}).to_string())
-            }
+            Origin::Optimizer { name, detail } => Some(crate::secrets::redact_owned(
+                json!({"optimizer": name, "detail": detail}).to_string(),
+            )),
             _ => None,
         }
     }
@@ -355,7 +356,9 @@ impl Store {
     }
 
     fn author(&self) -> String {
-        self.author.get_or_init(|| author(&self.root)).clone()
+        self.author
+            .get_or_init(|| crate::secrets::redact_owned(author(&self.root)))
+            .clone()
     }
 
     /// Records `content` of the prompt at `path`: the existing version with that content,
