@@ -612,3 +612,94 @@ fn wait_lens(client: &mut Client, uri: &str, want: impl Fn(&str) -> bool) -> Str
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The editor in an untrusted workspace whose `promptls.toml` points `openai` at a host
+/// it chose: offline features work, an evaluation is refused before any call with one
+/// clear message, and nothing reaches the host; the editor's word (VS Code's workspace
+/// trust, `workspaceTrusted`) decides, over `PROMPTLS_TRUST_WORKSPACE`.
+#[test]
+fn an_untrusted_workspace_gets_no_model_call_from_the_editor() {
+    const USER_KEY: &str = "sk-user-EDITOR-7d1f0a3c";
+    let (_rt, mock) = mock(sentiment_model);
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        root.join("promptls.toml"),
+        format!("[providers.openai]\nbase_url = \"{}/v1\"\n", mock.base_url),
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(
+        root.join("data/reviews.csv"),
+        "text,tier,label\nI love it,vip,positive\nBroke,basic,negative\n",
+    )
+    .unwrap();
+    let source = prompt("Classify the review.").replace("mock/tiny", "openai/gpt-4o-mini");
+    let home_path = home.path().to_str().unwrap().to_string();
+    let run = |options: Value, trust_env: &str| {
+        let mut client = Client::start_with_env(
+            &binary(),
+            true,
+            &[
+                ("OPENAI_API_KEY", USER_KEY),
+                ("OPENAI_BASE_URL", ""),
+                ("XDG_CONFIG_HOME", &home_path),
+                ("PROMPTLS_TRUST_WORKSPACE", trust_env),
+            ],
+        );
+        client.initialize(&root, capabilities(), options);
+        let uri = client.open(&root.join("sentiment.prompt"), &source, 1);
+        (client, uri)
+    };
+
+    for (options, trust_env) in [(json!({}), ""), (json!({"workspaceTrusted": false}), "1")] {
+        let (mut client, uri) = run(options, trust_env);
+        // Offline features: diagnostics and hover.
+        client.diagnostics(&uri, |_| true);
+        let hover = client.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": 2}}),
+        );
+        assert!(!hover.is_null());
+        let started = client.request(
+            "workspace/executeCommand",
+            json!({"command": "promptls.evaluate", "arguments": [{"uri": uri}]}),
+        );
+        assert_eq!(started, json!({"started": true}));
+        let shown = client.wait_for("the refusal", |m| m["method"] == "window/showMessage");
+        let message = shown["params"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("untrusted workspace")
+                && message.contains("promptls.toml:2")
+                && message.contains("providers.openai.base_url")
+                && message.contains("promptls trust")
+                && !message.contains(USER_KEY),
+            "{message}"
+        );
+        assert_eq!(client.shutdown_and_exit().code(), Some(0));
+    }
+    assert!(mock.requests().is_empty(), "{:?}", mock.requests());
+
+    // VS Code trusts the workspace: the same evaluation goes out with the user's key.
+    let (mut client, uri) = run(json!({"promptls": {"workspaceTrusted": true}}), "");
+    client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.evaluate", "arguments": [{"uri": uri}]}),
+    );
+    let end = progress(&mut client, "end");
+    assert!(
+        end["value"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 calls"),
+        "{end}"
+    );
+    let auth: Vec<_> = mock
+        .requests()
+        .iter()
+        .map(|r| r.header("authorization").map(str::to_string))
+        .collect();
+    assert_eq!(auth, vec![Some(format!("Bearer {USER_KEY}")); 2]);
+    assert_eq!(client.shutdown_and_exit().code(), Some(0));
+}

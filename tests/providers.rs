@@ -28,6 +28,7 @@ fn provider(mock: &Mock, api: Api) -> Provider {
         base_url: mock.base_url.clone(),
         key_env: Some("GROQ_API_KEY".into()),
         key: Some(Secret::new(KEY)),
+        refused: None,
     }
 }
 

@@ -34,6 +34,7 @@ use crate::llm::client::Client;
 use crate::llm::limits::Limits;
 use crate::llm::provider::{self, Provider, ProviderSettings};
 use crate::llm::retry::RetryPolicy;
+use crate::trust::{self, Origin, Route, Trust};
 
 pub const FILE_NAME: &str = "promptls.toml";
 
@@ -101,8 +102,81 @@ pub struct Config {
     pub file: FileConfig,
     /// Variables from the workspace `.env` (the process environment wins over them).
     dotenv: HashMap<String, String>,
+    /// The line of each variable in `.env`, for messages.
+    dotenv_lines: HashMap<String, usize>,
     /// Overrides the process environment (tests); `None` reads the real one.
     env_override: Option<HashMap<String, String>>,
+    /// Who set each provider's `base_url` and `api_key_env` (by provider, then field).
+    origins: HashMap<(String, ProviderField), Origin>,
+    /// Whether the workspace may choose where the user's own keys go.
+    pub trust: Trust,
+}
+
+/// The provider settings whose origin decides where a key may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderField {
+    BaseUrl,
+    ApiKeyEnv,
+}
+
+impl ProviderField {
+    fn toml_name(self) -> &'static str {
+        match self {
+            ProviderField::BaseUrl => "base_url",
+            ProviderField::ApiKeyEnv => "api_key_env",
+        }
+    }
+}
+
+/// The lines of `providers.*.base_url` and `api_key_env` in a TOML file.
+#[derive(Deserialize, Default)]
+struct FieldSpans {
+    #[serde(default)]
+    providers: BTreeMap<String, ProviderSpans>,
+}
+
+#[derive(Deserialize, Default)]
+struct ProviderSpans {
+    base_url: Option<toml::Spanned<toml::Value>>,
+    api_key_env: Option<toml::Spanned<toml::Value>>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// `(provider, field) -> line` for the provider settings of a TOML text.
+fn field_lines(text: &str) -> HashMap<(String, ProviderField), usize> {
+    let spans: FieldSpans = toml::from_str(text).unwrap_or_default();
+    let mut out = HashMap::new();
+    for (name, p) in spans.providers {
+        for (field, span) in [
+            (ProviderField::BaseUrl, p.base_url),
+            (ProviderField::ApiKeyEnv, p.api_key_env),
+        ] {
+            if let Some(span) = span {
+                out.insert((name.clone(), field), line_of(text, span.span().start));
+            }
+        }
+    }
+    out
+}
+
+/// The line of each `NAME=` in a `.env` text.
+fn dotenv_lines(text: &str) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        if let Some((name, _)) = line.split_once('=') {
+            out.entry(name.trim().to_string()).or_insert(i + 1);
+        }
+    }
+    out
 }
 
 /// The workspace root for `start` (a file or folder).
@@ -134,15 +208,67 @@ impl Config {
     }
 
     pub fn load_root(root: &Path) -> Result<Config, String> {
+        Config::load_root_with_user(root, trust::user_config_file().as_deref())
+    }
+
+    /// The configuration of the workspace at `root` over the user's config file `user`
+    /// (`None`: no user config).
+    pub fn load_root_with_user(root: &Path, user: Option<&Path>) -> Result<Config, String> {
+        let mut origins = HashMap::new();
+        let mut file = FileConfig::default();
+        if let Some(user) = user {
+            match std::fs::read_to_string(user) {
+                Ok(text) => {
+                    let user_file =
+                        parse_file(&text).map_err(|e| format!("{}: {e}", user.display()))?;
+                    if user_file.eval != EvalConfig::default() {
+                        return Err(format!(
+                            "{}: [eval] belongs in a workspace's {FILE_NAME}; the user config holds [providers] and [models]",
+                            user.display()
+                        ));
+                    }
+                    for ((name, field), line) in field_lines(&text) {
+                        origins.insert(
+                            (name, field),
+                            Origin::User {
+                                file: user.to_path_buf(),
+                                line: Some(line),
+                            },
+                        );
+                    }
+                    file = user_file;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("cannot read {}: {e}", user.display())),
+            }
+        }
         let path = root.join(FILE_NAME);
-        let file = match std::fs::read_to_string(&path) {
-            Ok(text) => parse_file(&text).map_err(|e| format!("{}: {e}", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let workspace =
+                    parse_file(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                for ((name, field), line) in field_lines(&text) {
+                    origins.insert(
+                        (name.clone(), field),
+                        Origin::Workspace {
+                            file: path.clone(),
+                            line: Some(line),
+                            setting: format!("providers.{name}.{}", field.toml_name()),
+                        },
+                    );
+                }
+                file.overlay(workspace);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
         let dotenv_path = root.join(".env");
         let mut dotenv = HashMap::new();
+        let mut lines = HashMap::new();
         if dotenv_path.is_file() {
+            lines = std::fs::read_to_string(&dotenv_path)
+                .map(|t| dotenv_lines(&t))
+                .unwrap_or_default();
             let entries = dotenvy::from_path_iter(&dotenv_path)
                 .map_err(|e| format!("{}: {}", dotenv_path.display(), redact_dotenv_error(&e)))?;
             for entry in entries {
@@ -156,7 +282,10 @@ impl Config {
             root: root.to_path_buf(),
             file,
             dotenv,
+            dotenv_lines: lines,
             env_override: None,
+            origins,
+            trust: Trust::of(root),
         };
         // Every key this workspace can see is masked wherever text is shown or written.
         crate::secrets::register_from(&config);
@@ -205,7 +334,9 @@ impl Config {
             .unwrap_or(model)
     }
 
-    /// The provider of `provider/model`, with its URL and key.
+    /// The provider of `provider/model`, with its URL and key. In an untrusted workspace
+    /// a route the workspace chose for a user-level key comes back without the key and
+    /// with `refused` set (`trust::judge`), and the client makes no call with it.
     pub fn provider(&self, name: &str) -> Result<Provider, String> {
         let settings = self
             .file
@@ -216,7 +347,81 @@ impl Config {
                 api_key_env: p.api_key_env.clone(),
             })
             .unwrap_or_default();
-        Provider::resolve(name, &settings, &|var| self.var(var))
+        let mut provider = Provider::resolve(name, &settings, &|var| self.var(var))?;
+        if !self.trust.is_trusted() {
+            if let Some(refusal) = self.refusal(name, &settings, &provider) {
+                provider.key = None;
+                provider.refused = Some(std::sync::Arc::new(refusal));
+            }
+        }
+        Ok(provider)
+    }
+
+    /// Marks the workspace trusted or not (the editor's word, `promptls trust`).
+    pub fn set_trust(&mut self, trust: Trust) {
+        self.trust = trust;
+    }
+
+    /// Who set `field` of provider `name`.
+    fn origin(&self, name: &str, field: ProviderField) -> Origin {
+        self.origins
+            .get(&(name.to_string(), field))
+            .cloned()
+            .unwrap_or(Origin::BuiltIn)
+    }
+
+    /// Where the value of the variable `name` came from.
+    fn var_origin(&self, name: &str) -> Option<Origin> {
+        match self.var_source(name)? {
+            "environment" => Some(Origin::Environment),
+            _ => Some(Origin::Workspace {
+                file: self.root.join(".env"),
+                line: self.dotenv_lines.get(name).copied(),
+                setting: name.to_string(),
+            }),
+        }
+    }
+
+    /// Why `provider` may not carry its key from this untrusted workspace, if it may not.
+    fn refusal(
+        &self,
+        name: &str,
+        settings: &ProviderSettings,
+        provider: &Provider,
+    ) -> Option<trust::Refusal> {
+        let known = provider::known_names().any(|k| k == name);
+        let endpoint_origin = if settings.base_url.is_some() {
+            self.origin(name, ProviderField::BaseUrl)
+        } else {
+            provider::base_url_var(name)
+                .and_then(|var| self.var_origin(var))
+                .unwrap_or(Origin::BuiltIn)
+        };
+        let key_var_origin = if settings.api_key_env.is_some() {
+            self.origin(name, ProviderField::ApiKeyEnv)
+        } else if known {
+            Origin::BuiltIn
+        } else {
+            // An unknown provider's conventional variable (`NAME_API_KEY`) is chosen by
+            // whoever named the provider, with its endpoint.
+            endpoint_origin.clone()
+        };
+        let key_var = provider.key_env.clone().unwrap_or_default();
+        let key_origin = provider
+            .key
+            .as_ref()
+            .and_then(|_| self.var_origin(&key_var));
+        trust::judge(
+            &Route {
+                provider: name,
+                endpoint: &provider.base_url,
+                endpoint_origin: &endpoint_origin,
+                key_var: &key_var,
+                key_var_origin: &key_var_origin,
+                key_origin: key_origin.as_ref(),
+            },
+            &self.root,
+        )
     }
 
     /// Whether calls to `name` need a key: a known cloud provider does; a local server or
@@ -326,20 +531,41 @@ impl Config {
         })
     }
 
-    /// Overrides from the editor's settings (they win over `promptls.toml`).
-    pub fn apply_editor_provider(
-        &mut self,
-        name: &str,
-        base_url: Option<String>,
-        rpm: Option<u32>,
-        tpm: Option<u32>,
-        concurrency: Option<u32>,
-    ) {
+    /// Overrides from the editor's settings (they win over `promptls.toml`). The editor's
+    /// settings are the user's: VS Code passes only the user's own provider settings in
+    /// restricted mode.
+    pub fn apply_editor_provider(&mut self, name: &str, editor: ProviderConfig) {
         let p = self.file.providers.entry(name.to_string()).or_default();
-        p.base_url = base_url.or(p.base_url.take());
-        p.rpm = rpm.or(p.rpm);
-        p.tpm = tpm.or(p.tpm);
-        p.concurrency = concurrency.or(p.concurrency);
+        if editor.base_url.is_some() {
+            p.base_url = editor.base_url;
+            self.origins
+                .insert((name.to_string(), ProviderField::BaseUrl), Origin::Editor);
+        }
+        if editor.api_key_env.is_some() {
+            p.api_key_env = editor.api_key_env;
+            self.origins
+                .insert((name.to_string(), ProviderField::ApiKeyEnv), Origin::Editor);
+        }
+        p.rpm = editor.rpm.or(p.rpm);
+        p.tpm = editor.tpm.or(p.tpm);
+        p.concurrency = editor.concurrency.or(p.concurrency);
+    }
+}
+
+impl FileConfig {
+    /// `other` laid over `self`, field by field (the workspace over the user's config).
+    fn overlay(&mut self, other: FileConfig) {
+        for (name, theirs) in other.providers {
+            let mine = self.providers.entry(name).or_default();
+            mine.base_url = theirs.base_url.or(mine.base_url.take());
+            mine.api_key_env = theirs.api_key_env.or(mine.api_key_env.take());
+            mine.rpm = theirs.rpm.or(mine.rpm);
+            mine.tpm = theirs.tpm.or(mine.tpm);
+            mine.concurrency = theirs.concurrency.or(mine.concurrency);
+            mine.prices.extend(theirs.prices);
+        }
+        self.models.aliases.extend(other.models.aliases);
+        self.eval = other.eval;
     }
 }
 

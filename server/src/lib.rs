@@ -18,3 +18,4 @@ pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod syntax;
+pub mod trust;

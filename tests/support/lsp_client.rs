@@ -52,7 +52,21 @@ pub fn file_uri(path: &Path) -> String {
 impl Client {
     /// Starts `promptls lsp` (stderr is inherited unless `quiet`).
     pub fn start(binary: &Path, quiet: bool) -> Client {
-        let mut child = Command::new(binary)
+        Client::start_with_env(binary, quiet, &[])
+    }
+
+    /// As `start`, with `env` set in the server's environment (an empty value removes
+    /// the variable).
+    pub fn start_with_env(binary: &Path, quiet: bool, env: &[(&str, &str)]) -> Client {
+        let mut command = Command::new(binary);
+        for (k, v) in env {
+            if v.is_empty() {
+                command.env_remove(k);
+            } else {
+                command.env(k, v);
+            }
+        }
+        let mut child = command
             .args(["lsp", "--log-level", if quiet { "error" } else { "warn" }])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

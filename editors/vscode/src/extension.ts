@@ -56,7 +56,7 @@ function createClient(command: string, args: string[]): LanguageClient {
       { scheme: 'file', language: 'prompt' },
       { scheme: 'untitled', language: 'prompt' },
     ],
-    initializationOptions: serverSettings(vscode.workspace.getConfiguration('promptls')),
+    initializationOptions: initializationOptions(),
     outputChannel: outputChannel(),
     synchronize: {
       configurationSection: 'promptls',
@@ -73,6 +73,12 @@ function createClient(command: string, args: string[]): LanguageClient {
   };
   // The id `promptls` makes the client read `promptls.trace.server` itself.
   return new LanguageClient('promptls', 'promptls', serverOptions, clientOptions);
+}
+
+/** The server's settings with VS Code's workspace trust (Restricted Mode = untrusted). */
+function initializationOptions(): Record<string, unknown> {
+  const config = vscode.workspace.getConfiguration('promptls');
+  return serverSettings(config, vscode.workspace.isTrusted === true, config.inspect('providers')?.globalValue);
 }
 
 async function showStartError(message: string): Promise<void> {
@@ -190,6 +196,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('promptls.showLog', () => outputChannel().show(true)),
     vscode.commands.registerCommand('promptls.showRenderedPrompt', showRenderedPrompt),
     vscode.commands.registerCommand('promptls.evaluateActive', evaluateActive),
+    // Trust granted: restart, so the server hears it with the workspace's settings.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void restart()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('promptls.server')) {
         void vscode.window

@@ -7,13 +7,28 @@ const CLIENT_ONLY = ['server', 'trace'];
 
 /**
  * The settings the server reads (initializationOptions): the whole `promptls` section
- * but `server.*` and `trace.*`, as plain JSON.
+ * but `server.*` and `trace.*`, as plain JSON, and `workspaceTrusted`, VS Code's
+ * workspace trust. In an untrusted workspace the providers are the user's own
+ * (`userProviders`, the global value): a workspace's settings never choose where keys go.
  */
-export function serverSettings(section: unknown): Record<string, unknown> {
+export function serverSettings(
+  section: unknown,
+  trusted = true,
+  userProviders?: unknown,
+): Record<string, unknown> {
   const plain = JSON.parse(JSON.stringify(section ?? {})) as Record<string, unknown>;
   for (const key of CLIENT_ONLY) {
     delete plain[key];
   }
+  if (!trusted) {
+    const own = JSON.parse(JSON.stringify(userProviders ?? {})) as Record<string, unknown>;
+    if (Object.keys(own).length > 0) {
+      plain.providers = own;
+    } else {
+      delete plain.providers;
+    }
+  }
+  plain.workspaceTrusted = trusted;
   return plain;
 }
 

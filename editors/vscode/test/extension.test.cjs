@@ -43,7 +43,7 @@ const vscode = new Proxy({
   ViewColumn: { Active: -1, Beside: -2, One: 1 },
   Uri: { parse: (s) => ({ toString: () => s, fsPath: s.replace('file://', ''), scheme: 'file' }), file: (p) => ({ toString: () => 'file://' + p, fsPath: p, scheme: 'file' }) },
   workspace: new Proxy({
-    workspaceFolders: undefined, textDocuments: [],
+    workspaceFolders: undefined, textDocuments: [], isTrusted: true,
     getConfiguration: (section) => (section ? config : { get: (k) => (k === 'promptls' ? config : undefined) }),
     openTextDocument: async (options) => { calls.documents.push(options); return { ...options }; },
     createFileSystemWatcher: (glob) => { calls.watchers.push(glob); return { onDidCreate: event, onDidChange: event, onDidDelete: event, dispose() {} }; },

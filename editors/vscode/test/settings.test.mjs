@@ -45,8 +45,35 @@ test('serverSettings: everything but server.* and trace.*', () => {
       ollama: { baseUrl: 'http://localhost:11434/v1', rpm: 60 },
       groq: { apiKeyEnv: 'MY_GROQ_KEY' },
     },
+    workspaceTrusted: true,
   });
-  assert.deepEqual(serverSettings(undefined), {});
+  assert.deepEqual(serverSettings(undefined), { workspaceTrusted: true });
+});
+
+test('serverSettings: an untrusted workspace passes only the user\'s own providers', () => {
+  const section = {
+    logLevel: 'info',
+    providers: { openai: { baseUrl: 'http://evil.example/v1' } },
+  };
+  assert.deepEqual(serverSettings(section, false, undefined), { logLevel: 'info', workspaceTrusted: false });
+  assert.deepEqual(serverSettings(section, false, { ollama: { rpm: 5 } }), {
+    logLevel: 'info',
+    providers: { ollama: { rpm: 5 } },
+    workspaceTrusted: false,
+  });
+  assert.equal(serverSettings(section, true).providers.openai.baseUrl, 'http://evil.example/v1');
+});
+
+test('manifest: limited support in Restricted Mode, the server binary and providers restricted', () => {
+  const untrusted = manifest.capabilities.untrustedWorkspaces;
+  assert.equal(untrusted.supported, 'limited');
+  assert.ok(untrusted.description.length > 20);
+  assert.deepEqual(
+    [...untrusted.restrictedConfigurations].sort(),
+    ['promptls.providers', 'promptls.server.extraArgs', 'promptls.server.path'],
+  );
+  assert.match(source, /vscode\.workspace\.isTrusted/);
+  assert.match(source, /onDidGrantWorkspaceTrust/);
 });
 
 test('resolveServerPath', () => {
@@ -152,6 +179,8 @@ test('manifest: the settings are exactly the fields of the server\'s settings', 
   const rust = readFileSync(serverConfig, 'utf8');
   const structs = rust.slice(0, rust.indexOf('impl Config'));
   const fields = new Set([...structs.matchAll(/^\s*pub (\w+):/gm)].map((m) => m[1]));
+  // Set by the extension from VS Code's workspace trust, not a setting of its own.
+  fields.delete('workspace_trusted');
   assert.ok(fields.has('log_level') && fields.has('providers'), `fields read from ${serverConfig}: ${[...fields]}`);
   assert.deepEqual([...declared].sort(), [...fields].sort());
 });

@@ -55,6 +55,7 @@ pub fn run(args: DoctorArgs) -> i32 {
         }
     );
     println!("cache      {}", config.cache_path().display());
+    println!("trust      {}", config.trust.describe(&config.root));
     println!();
 
     // Every provider a prompt uses or the configuration names, and every known one with
@@ -67,6 +68,19 @@ pub fn run(args: DoctorArgs) -> i32 {
                 names.insert(name.to_string());
             }
         }
+    }
+    // A route the untrusted workspace chose for one of your keys: say so and contact
+    // nothing (exit 2, as every command that would call a model).
+    let refusals: Vec<String> = names
+        .iter()
+        .filter_map(|name| config.provider(name).ok()?.refused.map(|r| r.to_string()))
+        .collect();
+    if !refusals.is_empty() {
+        for refusal in &refusals {
+            eprintln!("error: {refusal}");
+        }
+        eprintln!("no endpoint was contacted");
+        return 2;
     }
     let client = config.client(true).ok();
     let mut trouble = 0;

@@ -141,6 +141,9 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
     let config = Config::load(&args.file)?;
     let overrides = overrides(args);
     let plan = run::plan(&args.file, &source, &config, &overrides)?;
+    if let Some(refusal) = plan.refusal() {
+        return Err(refusal.to_string());
+    }
     for e in &plan.dataset_errors {
         eprintln!("warning: {}: {e} (row skipped)", plan.dataset.display());
     }

@@ -10,7 +10,9 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
         if meta.is_dir() {
-            walk(path, &mut out).map_err(|e| format!("{}: {e}", path.display()))?;
+            let root =
+                std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            walk(path, &root, &mut out).map_err(|e| format!("{}: {e}", path.display()))?;
         } else {
             out.push(path.clone());
         }
@@ -20,7 +22,10 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The `.prompt` files under `dir`. A symbolic link is followed only to a file inside
+/// `root` (the folder named on the command line): a repository's link to a file
+/// elsewhere (`evil.prompt -> ~/.ssh/id_rsa`) is skipped with a warning, never read.
+fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
@@ -30,9 +35,21 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let kind = entry.file_type()?;
         if kind.is_dir() {
             if !name.starts_with('.') && name != "node_modules" && name != "target" {
-                walk(&path, out)?;
+                walk(&path, root, out)?;
             }
         } else if name.ends_with(".prompt") {
+            if kind.is_symlink() {
+                let inside = std::fs::canonicalize(&path)
+                    .is_ok_and(|target| target.starts_with(root) && target.is_file());
+                if !inside {
+                    eprintln!(
+                        "warning: skipped {}: a link to a file outside {}",
+                        path.display(),
+                        root.display()
+                    );
+                    continue;
+                }
+            }
             out.push(path);
         }
     }

@@ -321,7 +321,7 @@ fn model_changelog(
     let Ok(provider) = config.provider(provider_name) else {
         return offline();
     };
-    if provider.key.is_none() && config.needs_key(provider_name) {
+    if provider.refused.is_some() || (provider.key.is_none() && config.needs_key(provider_name)) {
         return offline();
     }
     let Ok(client) = config.client(true) else {

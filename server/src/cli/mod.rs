@@ -11,6 +11,7 @@ mod optimize;
 mod render;
 mod sarif;
 mod score;
+mod trust;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -51,6 +52,8 @@ enum Command {
     Promote(history::PromoteArgs),
     /// Give the file the content of an earlier version.
     Restore(history::RestoreArgs),
+    /// Trust a workspace: let its files choose where your keys go (--list, --remove).
+    Trust(trust::TrustArgs),
 }
 
 #[derive(clap::Args)]
@@ -109,6 +112,7 @@ pub fn main() -> i32 {
         Command::Diff(args) => history::diff(args),
         Command::Promote(args) => history::promote(args),
         Command::Restore(args) => history::restore(args),
+        Command::Trust(args) => trust::run(args),
     }
 }
 

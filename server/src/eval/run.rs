@@ -309,6 +309,16 @@ fn model_provider(config: &Config, model: &str) -> Result<Provider, String> {
 }
 
 impl Plan {
+    /// Why this plan may not call its model or judge from an untrusted workspace, if so
+    /// (front-ends stop before any call; the client refuses anyway).
+    pub fn refusal(&self) -> Option<&crate::trust::Refusal> {
+        let judge = match &self.scoring {
+            Scoring::Judge { provider, .. } => provider.refused.as_deref(),
+            _ => None,
+        };
+        self.provider.refused.as_deref().or(judge)
+    }
+
     /// The same plan for another text of the prompt with the same frontmatter (an
     /// optimizer's candidate: another instruction or other demos).
     pub fn with_source(&self, source: &str) -> Result<Plan, String> {

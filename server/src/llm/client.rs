@@ -72,6 +72,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(policy.timeout)
             .user_agent(concat!("promptls/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry `x-api-key`/`x-goog-api-key` to wherever it points
+            // (reqwest strips only `Authorization`); model APIs do not redirect.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a client with rustls and a timeout builds");
         Client {
@@ -142,6 +145,13 @@ impl Client {
         request: &ChatRequest,
     ) -> Result<Answer, CallError> {
         let what = format!("{}/{}", provider.name, request.model);
+        if let Some(refusal) = &provider.refused {
+            // The last line of defence: front-ends refuse before they start a run.
+            return Err(CallError {
+                message: refusal.to_string(),
+                attempts: 0,
+            });
+        }
         let key = self
             .cache
             .as_ref()
@@ -231,6 +241,9 @@ impl Client {
     /// API lists models there) with the key, no retries. `Ok` is the HTTP status; `Err`
     /// says why nothing answered. Neither holds the key.
     pub async fn probe(&self, provider: &Provider) -> Result<u16, String> {
+        if let Some(refusal) = &provider.refused {
+            return Err(refusal.to_string());
+        }
         let mut http = self
             .http
             .get(format!("{}/models", provider.base_url))

@@ -53,6 +53,9 @@ pub struct Provider {
     /// The environment variable the key came from (for messages), and the key.
     pub key_env: Option<String>,
     pub key: Option<Secret>,
+    /// Set when an untrusted workspace chose where a user-level key would go: the key
+    /// is withheld and the client refuses every call (`crate::trust`).
+    pub refused: Option<std::sync::Arc<crate::trust::Refusal>>,
 }
 
 /// Overrides from settings (`promptls.toml`, editor settings).
@@ -171,6 +174,14 @@ pub fn known_names() -> impl Iterator<Item = &'static str> {
     KNOWN.iter().map(|k| k.name)
 }
 
+/// The variable that overrides a known provider's base URL (`OPENAI_BASE_URL`).
+pub fn base_url_var(name: &str) -> Option<&'static str> {
+    KNOWN
+        .iter()
+        .find(|k| k.name == name)
+        .and_then(|k| k.base_url_var)
+}
+
 /// Every key variable of the providers promptls knows (each once), whose values are
 /// secrets to mask wherever text is shown or written.
 pub fn key_vars() -> impl Iterator<Item = &'static str> {
@@ -241,6 +252,7 @@ impl Provider {
                 .map(|(var, _)| var.clone())
                 .or_else(|| candidates.first().cloned()),
             key: found.map(|(_, v)| Secret::new(v.trim())),
+            refused: None,
         })
     }
 }

@@ -73,6 +73,9 @@ pub struct Config {
     pub checks: Checks,
     pub models: Models,
     pub providers: BTreeMap<String, Provider>,
+    /// The editor's workspace trust (VS Code: `false` in restricted mode). `None`: the
+    /// editor does not say, and `promptls trust` decides.
+    pub workspace_trusted: Option<bool>,
 }
 
 impl Config {

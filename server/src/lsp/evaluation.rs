@@ -93,6 +93,9 @@ impl LspCommand for ShowEvaluation {
     type Args = UriArgs;
 }
 
+/// How a refused evaluation's message begins.
+const REFUSED: &str = "no model call from an untrusted workspace: ";
+
 /// The workspace configuration for `path`, with the editor's settings over it.
 pub fn workspace_config(
     state: &Shared,
@@ -101,15 +104,22 @@ pub fn workspace_config(
     let mut config = crate::config::Config::load(path)?;
     let editor = lock(state).config.clone();
     for (name, p) in &editor.providers {
-        config.apply_editor_provider(name, p.base_url.clone(), p.rpm, p.tpm, p.concurrency);
-        if let Some(var) = &p.api_key_env {
-            config
-                .file
-                .providers
-                .entry(name.clone())
-                .or_default()
-                .api_key_env = Some(var.clone());
-        }
+        config.apply_editor_provider(
+            name,
+            crate::config::ProviderConfig {
+                base_url: p.base_url.clone(),
+                api_key_env: p.api_key_env.clone(),
+                rpm: p.rpm,
+                tpm: p.tpm,
+                concurrency: p.concurrency,
+                prices: Default::default(),
+            },
+        );
+    }
+    match editor.workspace_trusted {
+        Some(true) => config.set_trust(crate::trust::Trust::ByEditor),
+        Some(false) => config.set_trust(crate::trust::Trust::Untrusted),
+        None => {}
     }
     for (alias, model) in &editor.models.aliases {
         config
@@ -177,7 +187,15 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
             }
         };
         if let Some(message) = message {
-            client.show_message(MessageType::ERROR, message).await;
+            // A refusal of the untrusted workspace is said once per session, not on
+            // every save.
+            let first =
+                !message.contains(REFUSED) || lock(&state).refusals_shown.insert(message.clone());
+            if first {
+                client.show_message(MessageType::ERROR, message).await;
+            } else {
+                tracing::info!("{message}");
+            }
         }
         if let Ok(Some(report)) = &outcome {
             // A complete run over every row is recorded in the history with its score.
@@ -236,6 +254,9 @@ async fn evaluate(
                     ..Overrides::default()
                 };
                 let plan = run::plan(&path, &text, &config, &overrides)?;
+                if let Some(refusal) = plan.refusal() {
+                    return Err(format!("{REFUSED}{refusal}"));
+                }
                 let llm = client_for(&state, &config)?;
                 Ok((plan, llm, config.file.eval.concurrency.unwrap_or(8)))
             },

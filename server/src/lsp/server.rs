@@ -333,11 +333,16 @@ impl Backend {
             return;
         }
         match Config::from_json(value) {
-            Ok(config) => {
+            Ok(mut config) => {
                 if let Some(level) = config.log_level {
                     self.inner.log.set(level);
                 }
-                lock(self.state()).config = Arc::new(config);
+                let mut st = lock(self.state());
+                // The editor's word on trust is given at `initialize`; a settings section
+                // without it keeps it.
+                config.workspace_trusted = config.workspace_trusted.or(st.config.workspace_trusted);
+                st.config = Arc::new(config);
+                drop(st);
                 self.recheck_open_documents();
             }
             Err(message) => {

@@ -30,6 +30,8 @@ pub struct State {
     /// One model client per workspace root, so pacing and the cache are shared by every
     /// evaluation in the process.
     pub llm_clients: HashMap<PathBuf, Arc<crate::llm::client::Client>>,
+    /// Trust refusals already shown to the user (each is said once per session).
+    pub refusals_shown: std::collections::HashSet<String>,
 }
 
 /// Diagnostics of one dataset file, from two sources published together.

@@ -255,6 +255,13 @@ pub async fn run(
                 .and_then(|v| v.as_str().map(str::to_string))
         })
         .unwrap_or_else(|| dev.model.clone());
+    // Every model the run would call, checked before the first call.
+    let teacher_refusal = crate::llm::provider::split_model(config.resolve_model(&teacher))
+        .and_then(|(name, _)| config.provider(name).ok())
+        .and_then(|p| p.refused.map(|r| r.to_string()));
+    if let Some(refusal) = dev.refusal().map(|r| r.to_string()).or(teacher_refusal) {
+        return Err(usage(refusal));
+    }
     let start = Program::read(source).map_err(|e| usage(format!("{}: {e}", file.display())))?;
     let concurrency = request
         .concurrency
