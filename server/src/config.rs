@@ -263,7 +263,7 @@ impl Config {
                 dotenv.insert(k, v);
             }
         }
-        Ok(Config {
+        let config = Config {
             root: root.to_path_buf(),
             file,
             dotenv,
@@ -271,7 +271,10 @@ impl Config {
             env_override: None,
             origins,
             trust: Trust::of(root),
-        })
+        };
+        // Every key this workspace can see is masked wherever text is shown or written.
+        crate::secrets::register_from(&config);
+        Ok(config)
     }
 
     /// A configuration that reads variables from `env` instead of the process (tests).

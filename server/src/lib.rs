@@ -15,6 +15,7 @@ pub mod llm;
 pub mod lsp;
 pub mod optimize;
 pub mod render;
+pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod syntax;

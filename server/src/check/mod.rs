@@ -13,6 +13,8 @@ mod secrets;
 pub(crate) mod template;
 pub(crate) mod variables;
 
+pub use secrets::masked_source;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -192,6 +194,7 @@ pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
     secrets::check(input, &mut out);
     dialect::check(input, &mut out);
     drop_model_aliases(input, &mut out);
+    secrets::mask_quotes(input.source, &mut out);
     out.sort_by_key(|d| (d.span.start, d.span.end, d.severity));
     out.dedup();
     out

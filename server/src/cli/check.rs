@@ -41,6 +41,11 @@ pub fn run(args: CheckArgs) -> i32 {
             return 2;
         }
     };
+    // The keys of the workspaces checked (environment, `.env`, `promptls.toml`) are
+    // masked in the output; a broken configuration is not this command's business.
+    for path in &paths {
+        let _ = crate::config::Config::load(path);
+    }
     let mut reports = Vec::with_capacity(files.len());
     for path in files {
         let bytes = match std::fs::read(&path) {
@@ -81,6 +86,7 @@ pub fn run(args: CheckArgs) -> i32 {
             serde_json::to_string_pretty(&sarif::report(&reports)).expect("JSON serialises") + "\n"
         }
     };
+    let out = crate::secrets::redact(&out);
     if std::io::stdout().write_all(out.as_bytes()).is_err() {
         return 2;
     }
@@ -110,6 +116,8 @@ fn human(reports: &[FileReport]) -> String {
     let mut out = String::new();
     for report in reports {
         let path = report.path.display().to_string();
+        // Key literals found in the file are shown masked (CI logs keep this output).
+        let source = check::masked_source(&report.source, &report.diagnostics);
         for d in &report.diagnostics {
             let level = match d.severity {
                 Severity::Error => Level::ERROR,
@@ -118,7 +126,7 @@ fn human(reports: &[FileReport]) -> String {
             };
             let span = clamp(d.span, &report.source);
             let mut groups = vec![level.primary_title(d.message.as_str()).id(d.code).element(
-                Snippet::source(report.source.as_str())
+                Snippet::source(source.as_ref())
                     .path(path.as_str())
                     .fold(true)
                     .annotation(AnnotationKind::Primary.span(span.start..span.end)),

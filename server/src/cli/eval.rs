@@ -94,7 +94,7 @@ pub fn run(args: EvalArgs) -> i32 {
     match runtime.block_on(evaluate(&args)) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", crate::secrets::redact(&message));
             2
         }
     }
@@ -294,8 +294,10 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
         }
         EvalFormat::Junit => junit(&report, &gates),
     };
+    // Answers and errors are masked already; the whole report is too, in case a secret
+    // came in another way (a dataset, a file name).
     std::io::stdout()
-        .write_all(out.as_bytes())
+        .write_all(crate::secrets::redact(&out).as_bytes())
         .map_err(|e| format!("cannot write the report: {e}"))?;
     Ok(if failed { 1 } else { 0 })
 }

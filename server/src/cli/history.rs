@@ -78,6 +78,14 @@ fn open(path: &Path) -> Result<(Store, String), Failure> {
     Ok((store, source))
 }
 
+/// As `open`, for commands that only read the history (it may be read-only, or absent).
+fn open_for_reading(path: &Path) -> Result<(Store, String), Failure> {
+    let source = read(path)?;
+    let root = crate::config::find_root(path);
+    let store = Store::open_read_only(&root).map_err(|e| (2, e))?;
+    Ok((store, source))
+}
+
 fn finish(result: Result<String, Failure>) -> i32 {
     match result {
         Ok(out) => {
@@ -109,7 +117,7 @@ pub fn history(args: HistoryArgs) -> i32 {
         _ => {}
     }
     finish((|| {
-        let (store, source) = open(&args.file)?;
+        let (store, source) = open_for_reading(&args.file)?;
         let versions = store.history(&args.file, &source).map_err(|e| (2, e))?;
         let moves = store.tag_moves(&args.file, &source).map_err(|e| (2, e))?;
         let working = store::content_hash(&source);
@@ -214,7 +222,7 @@ fn side(
 
 pub fn diff(args: DiffArgs) -> i32 {
     finish((|| {
-        let (store, source) = open(&args.file)?;
+        let (store, source) = open_for_reading(&args.file)?;
         let from = match &args.from {
             Some(s) => s.clone(),
             None => match store.resolve(&args.file, &source, "production") {
@@ -392,7 +400,7 @@ pub fn restore(args: RestoreArgs) -> i32 {
 fn export() -> i32 {
     finish((|| {
         let root = crate::config::find_root(Path::new("."));
-        let store = Store::open(&root).map_err(|e| (2, e))?;
+        let store = Store::open_read_only(&root).map_err(|e| (2, e))?;
         let value = store.export().map_err(|e| (2, e))?;
         Ok(serde_json::to_string_pretty(&value).unwrap_or_default() + "\n")
     })())

@@ -95,7 +95,7 @@ pub fn run(args: OptimizeArgs) -> i32 {
     match runtime.block_on(optimize(&args)) {
         Ok(code) => code,
         Err((code, message)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", crate::secrets::redact(&message));
             code
         }
     }
@@ -265,7 +265,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         }
     };
     std::io::stdout()
-        .write_all(out.as_bytes())
+        .write_all(crate::secrets::redact(&out).as_bytes())
         .map_err(|e| (2, format!("cannot write the report: {e}")))?;
     Ok(0)
 }

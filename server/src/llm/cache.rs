@@ -14,8 +14,18 @@ use super::wire::{ChatRequest, ChatResponse};
 /// The schema version this code writes; older files are migrated on open.
 const SCHEMA_VERSION: i64 = 1;
 
+const KIND: crate::store::sqlite::Kind = crate::store::sqlite::Kind {
+    noun: "cache",
+    table: "calls",
+    schema: SCHEMA_VERSION,
+    remedy: "move it away or set [eval] cache in promptls.toml",
+};
+
 pub struct Cache {
     db: Connection,
+    /// A cache promptls may not write (a read-only file or folder): answers are read
+    /// from it, new ones are not stored.
+    read_only: bool,
 }
 
 /// The cache key of a call: the provider name and the whole request (model, messages,
@@ -50,10 +60,12 @@ pub fn key(provider: &str, request: &ChatRequest) -> String {
     out
 }
 
-/// A stored answer from its row (`text, prompt_tokens, completion_tokens`).
+/// A stored answer from its row (`text, prompt_tokens, completion_tokens`), with secrets
+/// masked (answers are masked before they are stored; a cache written by an earlier
+/// promptls may not be).
 fn response_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatResponse> {
     Ok(ChatResponse {
-        text: r.get(0)?,
+        text: crate::secrets::redact_owned(r.get(0)?),
         prompt_tokens: r.get::<_, i64>(1)? as u64,
         completion_tokens: r.get::<_, i64>(2)? as u64,
     })
@@ -61,11 +73,25 @@ fn response_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatResponse> {
 
 impl Cache {
     /// Opens (or creates) the cache at `path`. A file that is not a promptls cache is an
-    /// error and is left alone.
+    /// error and is left exactly as it was; a cache promptls may not write is read only.
     pub fn open(path: &Path) -> Result<Cache, String> {
-        let db = Connection::open(path)
-            .map_err(|e| format!("cannot open the cache {}: {e}", path.display()))?;
-        Cache::init(db).map_err(|e| format!("{}: {e}", path.display()))
+        Cache::open_with(path, true)
+    }
+
+    /// `open`, read-only when `write` is false (as it is where promptls may not write).
+    fn open_with(path: &Path, write: bool) -> Result<Cache, String> {
+        let opened = crate::store::sqlite::open(path, &KIND, write)?;
+        if opened.read_only {
+            tracing::warn!(
+                "{} is read-only: answers are read from it but not stored",
+                path.display()
+            );
+            return Ok(Cache {
+                db: opened.db,
+                read_only: true,
+            });
+        }
+        Cache::init(opened.db).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     pub fn in_memory() -> Cache {
@@ -73,12 +99,11 @@ impl Cache {
             .expect("a new cache initialises")
     }
 
+    /// Creates the table of a new cache (the file is already in WAL mode).
     fn init(mut db: Connection) -> Result<Cache, String> {
         let sql = |e: rusqlite::Error| e.to_string();
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql)?;
-        db.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| format!("not a SQLite database ({e})"))?;
         // In WAL mode NORMAL keeps the file consistent through a crash of the process
         // (only power loss can drop the last answers, which are then asked again);
         // FULL would fsync after every stored answer.
@@ -121,7 +146,10 @@ impl Cache {
             .map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
-        Ok(Cache { db })
+        Ok(Cache {
+            db,
+            read_only: false,
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<ChatResponse> {
@@ -171,6 +199,9 @@ impl Cache {
         model: &str,
         response: &ChatResponse,
     ) -> Result<(), String> {
+        if self.read_only {
+            return Ok(());
+        }
         self.db
             .prepare_cached(
                 "INSERT OR REPLACE INTO calls (key, provider, model, text, prompt_tokens, completion_tokens)
@@ -245,7 +276,16 @@ mod tests {
             assert_eq!(cache.get("k"), None);
             cache.put("k", "groq", "m", &answer).unwrap();
         }
-        assert_eq!(Cache::open(&path).unwrap().get("k"), Some(answer));
+        assert_eq!(Cache::open(&path).unwrap().get("k"), Some(answer.clone()));
+
+        // Read-only: answers are read, new ones are not stored, the file is unchanged.
+        let before = std::fs::read(&path).unwrap();
+        let read_only = Cache::open_with(&path, false).unwrap();
+        assert_eq!(read_only.get("k"), Some(answer.clone()));
+        read_only.put("k2", "groq", "m", &answer).unwrap();
+        assert_eq!(read_only.get("k2"), None);
+        drop(read_only);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
 
         let foreign = dir.path().join("other.sqlite");
         Connection::open(&foreign)
@@ -254,21 +294,30 @@ mod tests {
             .unwrap();
         let before = std::fs::read(&foreign).unwrap();
         let error = Cache::open(&foreign).err().unwrap();
-        assert!(error.contains("not a promptls cache"), "{error}");
-        let mut check = Connection::open(&foreign).unwrap();
-        let tables: i64 = check
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'calls'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(tables, 0, "nothing was added to the foreign file");
-        let _ = (&mut check, before);
+        assert!(
+            error.contains("other.sqlite is not a promptls cache"),
+            "{error}"
+        );
+        assert!(
+            error.contains("move it away or set [eval] cache"),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::read(&foreign).unwrap(),
+            before,
+            "not a byte changed"
+        );
+        for sidecar in ["other.sqlite-wal", "other.sqlite-shm"] {
+            assert!(!dir.path().join(sidecar).exists(), "{sidecar}");
+        }
 
         let junk = dir.path().join("junk.sqlite");
         std::fs::write(&junk, b"this is not sqlite at all, just text").unwrap();
-        assert!(Cache::open(&junk).is_err());
+        let error = Cache::open(&junk).err().unwrap();
+        assert!(
+            error.contains("junk.sqlite is not a promptls cache"),
+            "{error}"
+        );
         assert_eq!(
             std::fs::read(&junk).unwrap(),
             b"this is not sqlite at all, just text"

@@ -175,7 +175,10 @@ impl Client {
                 self.attempt(provider, request).await
             };
             match outcome {
-                Attempt::Done(response) => {
+                Attempt::Done(mut response) => {
+                    // A key the model echoed back is masked before the answer is stored
+                    // or shown (cache, reports, diagnostics, history all get this text).
+                    response.text = crate::secrets::redact_owned(response.text);
                     if let (Some(cache), Some(key)) = (&self.cache, &key) {
                         let stored = cache.lock().unwrap_or_else(|p| p.into_inner()).put(
                             key,
@@ -223,12 +226,14 @@ impl Client {
         ))
     }
 
-    /// An error whose text cannot hold the key, even if a provider echoed it back.
+    /// An error whose text cannot hold the key, even if a provider echoed it back: the
+    /// provider's key and every registered secret (or a prefix of one) are masked.
     fn error(&self, provider: &Provider, message: String, attempts: u32) -> CallError {
         let message = match &provider.key {
             Some(key) if !key.expose().is_empty() => message.replace(key.expose(), "***"),
             _ => message,
         };
+        let message = crate::secrets::redact_owned(message);
         CallError { message, attempts }
     }
 
@@ -389,8 +394,10 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// The start of a response body, on one line.
+/// The start of a response body, on one line, with secrets masked before it is cut (a
+/// key cut in half would no longer be recognised).
 fn excerpt(text: &str) -> String {
+    let text = crate::secrets::redact(text);
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > 300 {
         format!("{}…", flat.chars().take(300).collect::<String>())

@@ -182,6 +182,20 @@ pub fn base_url_var(name: &str) -> Option<&'static str> {
         .and_then(|k| k.base_url_var)
 }
 
+/// Every key variable of the providers promptls knows (each once), whose values are
+/// secrets to mask wherever text is shown or written.
+pub fn key_vars() -> impl Iterator<Item = &'static str> {
+    let mut seen: Vec<&'static str> = Vec::new();
+    KNOWN
+        .iter()
+        .flat_map(|k| k.key_vars.iter().copied())
+        .filter(move |var| {
+            let new = !seen.contains(var);
+            seen.push(var);
+            new
+        })
+}
+
 /// Whether the provider `name` (a known one) works without a key (local servers).
 pub fn needs_key(name: &str) -> bool {
     KNOWN
@@ -226,6 +240,9 @@ impl Provider {
                 .filter(|v| !v.trim().is_empty())
                 .map(|v| (var.clone(), v))
         });
+        if let Some((_, key)) = &found {
+            crate::secrets::register(key);
+        }
         Ok(Provider {
             name: name.to_string(),
             api,
@@ -284,5 +301,26 @@ mod tests {
             Some(("openrouter", "meta/llama-3"))
         );
         assert_eq!(split_model("gpt-4o"), None);
+    }
+
+    #[test]
+    fn key_vars_lists_every_known_variable_once() {
+        let vars: Vec<&str> = key_vars().collect();
+        for var in [
+            "OPENAI_API_KEY",
+            "GROQ_API_KEY",
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
+            "ANTHROPIC_API_KEY",
+            "TOGETHER_API_KEY",
+            "OPENROUTER_API_KEY",
+            "VLLM_API_KEY",
+        ] {
+            assert_eq!(
+                vars.iter().filter(|v| **v == var).count(),
+                1,
+                "{var}: {vars:?}"
+            );
+        }
     }
 }

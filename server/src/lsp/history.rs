@@ -52,6 +52,11 @@ fn open(path: &Path) -> std::result::Result<Store, String> {
     Store::open(&crate::config::find_root(path))
 }
 
+/// The history for reading only (lenses, hovers, comparisons): it may be read-only.
+fn open_for_reading(path: &Path) -> std::result::Result<Store, String> {
+    Store::open_read_only(&crate::config::find_root(path))
+}
+
 /// Records `text` of the prompt at `path` as a version (on save).
 pub fn record_saved(path: &Path, text: &str) {
     if path.extension().is_none_or(|e| e != "prompt") {
@@ -80,7 +85,11 @@ fn summary(path: &Path, text: &str) -> Option<store::Summary> {
     if !root.join(".promptls").join(store::FILE_NAME).is_file() {
         return None;
     }
-    Store::open(&root).ok()?.summary(path, text).ok().flatten()
+    Store::open_read_only(&root)
+        .ok()?
+        .summary(path, text)
+        .ok()
+        .flatten()
 }
 
 /// The history lens: `v12 · staging · exact_match 0.889 ▲0.222 vs production v9 · history`.
@@ -155,7 +164,7 @@ fn sparkline(values: &[f64]) -> String {
 
 /// The history as Markdown: a sparkline of scores and a table of versions.
 pub fn history_markdown(path: &Path, text: &str) -> std::result::Result<String, String> {
-    let store = open(path)?;
+    let store = open_for_reading(path)?;
     let versions = store.history(path, text)?;
     let scores: Vec<f64> = versions
         .iter()
@@ -258,7 +267,7 @@ pub async fn compare(
 ) -> Result<Value> {
     let (path, text, _) = path_and_text(state, &args.uri)?;
     let selector = args.version.unwrap_or_else(|| "production".into());
-    let store = open(&path).map_err(invalid_params)?;
+    let store = open_for_reading(&path).map_err(invalid_params)?;
     let n = store
         .resolve(&path, &text, &selector)
         .map_err(invalid_params)?;

@@ -59,10 +59,37 @@ fn level_filter(level: LogLevel) -> LevelFilter {
     }
 }
 
+/// One log line on its way to stderr: collected, then written with every known secret
+/// masked (a message may quote a provider's answer or error).
+struct RedactedStderr(Vec<u8>);
+
+impl std::io::Write for RedactedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RedactedStderr {
+    fn drop(&mut self) {
+        let line = String::from_utf8_lossy(&self.0);
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr().lock(),
+            crate::secrets::redact(&line).as_bytes(),
+        );
+    }
+}
+
+/// Logs to stderr (with secrets masked) at `level`, for the server and the model-calling
+/// commands.
 pub fn init_logging(level: LogLevel) -> LogHandle {
     let (filter, handle) = reload::Layer::new(level_filter(level));
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactedStderr(Vec::new()))
         .with_ansi(false)
         .with_target(false);
     let installed = tracing_subscriber::registry()

@@ -10,6 +10,7 @@
 //! refused and left untouched.
 
 pub mod diff;
+pub mod sqlite;
 
 use std::path::{Path, PathBuf};
 
@@ -79,6 +80,13 @@ const MIGRATIONS: &[&str] = &["
 
 pub const FILE_NAME: &str = "history.sqlite";
 
+const KIND: sqlite::Kind = sqlite::Kind {
+    noun: "history",
+    table: "versions",
+    schema: SCHEMA_VERSION,
+    remedy: "move it away (promptls makes a new one)",
+};
+
 /// How a version came to be.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -100,11 +108,12 @@ impl Origin {
         }
     }
 
+    /// The stored detail, with secrets masked (it may quote a model's words).
     fn detail(&self) -> Option<String> {
         match self {
-            Origin::Optimizer { name, detail } => {
-                Some(json!({"optimizer": name, "detail": detail}).to_string())
-            }
+            Origin::Optimizer { name, detail } => Some(crate::secrets::redact_owned(
+                json!({"optimizer": name, "detail": detail}).to_string(),
+            )),
             _ => None,
         }
     }
@@ -286,6 +295,9 @@ fn sql(e: rusqlite::Error) -> String {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
             "the history is busy (another promptls is writing it); try again".into()
         }
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly => {
+            "the history is read-only here (promptls may not write the file or its folder)".into()
+        }
         _ => format!("history: {e}"),
     }
 }
@@ -302,20 +314,44 @@ impl Store {
         Store::open_file(&folder.join(FILE_NAME), root)
     }
 
+    /// The history of the workspace at `root` for reading only (listing, comparing,
+    /// lenses): opened read-only, so it works where promptls may not write, and a
+    /// missing history is an empty one (no file is created).
+    pub fn open_read_only(root: &Path) -> Result<Store, String> {
+        let path = root.join(".promptls").join(FILE_NAME);
+        if !path.exists() {
+            let db = Connection::open_in_memory().map_err(sql)?;
+            return Store::with_connection(db, root, true);
+        }
+        Store::open_file_with(&path, root, false)
+    }
+
+    /// Opens (or creates) the history file at `path`. A file that is not a promptls
+    /// history is an error and is left exactly as it was; a history promptls may not
+    /// write is opened read-only (what reads works, what writes fails).
     pub fn open_file(path: &Path, root: &Path) -> Result<Store, String> {
-        let shown = path.display();
-        let db = Connection::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+        Store::open_file_with(path, root, true)
+    }
+
+    fn open_file_with(path: &Path, root: &Path, write: bool) -> Result<Store, String> {
+        let opened = sqlite::open(path, &KIND, write)?;
+        Store::with_connection(opened.db, root, !opened.read_only)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// A store over `db`, brought to `SCHEMA_VERSION` when `migrate`.
+    fn with_connection(db: Connection, root: &Path, migrate: bool) -> Result<Store, String> {
         db.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql)?;
-        db.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| format!("{shown} is not a promptls history (not a SQLite database: {e}); it was left untouched"))?;
         db.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
         let mut store = Store {
             db,
             root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
             author: std::sync::OnceLock::new(),
         };
-        store.migrate().map_err(|e| format!("{shown}: {e}"))?;
+        if migrate {
+            store.migrate()?;
+        }
         Ok(store)
     }
 
@@ -358,7 +394,9 @@ impl Store {
     }
 
     fn author(&self) -> String {
-        self.author.get_or_init(|| author(&self.root)).clone()
+        self.author
+            .get_or_init(|| crate::secrets::redact_owned(author(&self.root)))
+            .clone()
     }
 
     /// Records `content` of the prompt at `path`: the existing version with that content,
