@@ -57,6 +57,7 @@ fn main() {
             base_url: mock.base_url.clone(),
             key_env: None,
             key: None,
+            refused: None,
         };
         let request = ChatRequest {
             model: "m".into(),

@@ -167,7 +167,7 @@ pub fn judge(route: &Route<'_>, root: &Path) -> Option<Refusal> {
 }
 
 /// Why a workspace is trusted, or not.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Trust {
     /// `PROMPTLS_TRUST_WORKSPACE=1` in the process environment.
     ByEnvironment,
@@ -176,13 +176,8 @@ pub enum Trust {
     /// The editor says so (VS Code's workspace trust).
     ByEditor,
     /// Not trusted; the editor may say so explicitly.
+    #[default]
     Untrusted,
-}
-
-impl Default for Trust {
-    fn default() -> Trust {
-        Trust::Untrusted
-    }
 }
 
 impl Trust {
