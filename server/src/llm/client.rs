@@ -189,9 +189,17 @@ impl Client {
                 Attempt::Retry { why, after } => {
                     if let Some(after) = after {
                         if after > self.policy.max_retry_after {
+                            let asked = if after >= retry::RETRY_AFTER_CAP {
+                                format!("at least {}s", retry::RETRY_AFTER_CAP.as_secs())
+                            } else {
+                                format!("{}s", after.as_secs())
+                            };
                             return Err(self.error(
                                 provider,
-                                format!("{what}: {why}, and the provider asks to wait {}s (more than the {}s promptls waits)", after.as_secs(), self.policy.max_retry_after.as_secs()),
+                                format!(
+                                    "{what}: {why}, and the provider asks to wait {asked} (Retry-After), more than the {}s promptls waits; not retried",
+                                    self.policy.max_retry_after.as_secs()
+                                ),
                                 attempt,
                             ));
                         }
