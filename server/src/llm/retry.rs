@@ -137,7 +137,10 @@ mod tests {
         }
         assert_eq!(retry_after("-0", now), Some(Duration::ZERO));
         assert_eq!(retry_after("1e-300", now), Some(Duration::ZERO));
-        assert_eq!(retry_after(" 1.25 ", now), Some(Duration::from_millis(1250)));
+        assert_eq!(
+            retry_after(" 1.25 ", now),
+            Some(Duration::from_millis(1250))
+        );
         assert_eq!(
             retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now),
             Some(Duration::ZERO)

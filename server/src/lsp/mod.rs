@@ -36,6 +36,8 @@ use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub use config::LogLevel;
+/// The JSON-RPC framing guard, for the `transport` fuzz target.
+pub use transport::{frame_all, Framer, MAX_FRAME};
 
 /// Sets the log level while the server runs (from the client's settings).
 #[derive(Clone)]
