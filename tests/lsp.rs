@@ -709,3 +709,62 @@ fn hostile_frames_are_refused_and_the_server_keeps_serving() {
     }
     assert!(client.shutdown_and_exit().success());
 }
+
+/// Thirty partials that each include the next twice, and a partial that includes itself:
+/// the diagnostics come quickly, name the chain, and the server goes on answering.
+#[test]
+fn exponential_partials_are_diagnosed_and_the_server_keeps_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..30 {
+        std::fs::write(
+            dir.path().join(format!("_p{i}.prompt")),
+            format!("{{{{> p{0}}}}}{{{{> p{0}}}}}", i + 1),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("_p30.prompt"), "leaf").unwrap();
+    std::fs::write(dir.path().join("_a.prompt"), "again {{> a}}").unwrap();
+    let started = std::time::Instant::now();
+    let mut client = start(dir.path());
+    let text = "---\nmodel: openai/gpt-4o\n---\nhello {{> p0}} {{> a}}\n";
+    let uri = client.open(&dir.path().join("bomb.prompt"), text, 1);
+    let diagnostics = client.diagnostics_for_version(&uri, 1);
+    let codes = codes(&diagnostics);
+    assert!(
+        codes.contains(&"partial-expansion".to_string()),
+        "{diagnostics:?}"
+    );
+    assert!(
+        codes.contains(&"partial-recursion".to_string()),
+        "{diagnostics:?}"
+    );
+    let message = find(&diagnostics, "partial-expansion")["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("p0 > p1 > p2"), "{message}");
+    let hover = client.request_async(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 3, "character": 11}}),
+    );
+    let hover = client.response(hover);
+    assert!(
+        hover["result"]["contents"].to_string().contains("p1"),
+        "{hover}"
+    );
+    // `promptls.render` stops at the limit too, with an error, not a hang.
+    let render = client.request_async(
+        "workspace/executeCommand",
+        json!({"command": "promptls.render", "arguments": [{"uri": uri}]}),
+    );
+    let render = client.response(render);
+    assert!(
+        render.to_string().contains("partial expansions"),
+        "{render}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(client.shutdown_and_exit().success());
+}
