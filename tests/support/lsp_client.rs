@@ -52,7 +52,16 @@ pub fn file_uri(path: &Path) -> String {
 impl Client {
     /// Starts `promptls lsp` (stderr is inherited unless `quiet`).
     pub fn start(binary: &Path, quiet: bool) -> Client {
-        let mut child = Command::new(binary)
+        Client::start_with_env(binary, quiet, &[])
+    }
+
+    /// As `start`, with these variables in the server's environment.
+    pub fn start_with_env(binary: &Path, quiet: bool, env: &[(&str, &str)]) -> Client {
+        let mut command = Command::new(binary);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
             .args(["lsp", "--log-level", if quiet { "error" } else { "warn" }])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

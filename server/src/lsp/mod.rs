@@ -18,6 +18,7 @@ mod evaluation;
 mod folding;
 mod history;
 mod hover;
+mod jobs;
 mod navigation;
 mod optimization;
 mod position;
