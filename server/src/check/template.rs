@@ -192,14 +192,14 @@ fn partial_graph(input: &CheckInput, template: &Template, out: &mut Vec<Diagnost
     for (i, (name, span, always)) in top.iter().enumerate() {
         let before = graph.cycles.len();
         let (below, depth) = graph.visit(name, *always);
-        for chain in graph.cycles[before..].to_vec() {
+        for chain in &graph.cycles[before..] {
             let first = chain.last().cloned().unwrap_or_default();
             out.push(Diagnostic::error(
                 "partial-recursion",
                 *span,
                 format!(
                     "partial `{first}` always includes itself ({}), so rendering never finishes",
-                    chain_text(&chain)
+                    chain_text(chain)
                 ),
             ));
         }

@@ -521,8 +521,7 @@ mod tests {
     #[test]
     fn an_oversized_frame_is_refused_at_its_header_and_dropped_as_it_streams_by() {
         let length = MAX_FRAME + 10;
-        let mut body =
-            format!(r#"{{"jsonrpc":"2.0","id":"big","method":"x","params":{{"t":""#).into_bytes();
+        let mut body = br#"{"jsonrpc":"2.0","id":"big","method":"x","params":{"t":""#.to_vec();
         body.resize(length - 3, b'a');
         body.extend(b"\"}}");
         assert_eq!(body.len(), length);
