@@ -383,3 +383,63 @@ fn model_aliases_from_promptls_toml_are_not_misspelt_names() {
     let after = stdout(&promptls(&["check", prompt.to_str().unwrap()]));
     assert!(after.contains("no problems found"), "{after}");
 }
+
+/// Thirty partials that each include the next twice (2^31 expansions), and a partial
+/// that includes itself: `check` and `render` stop at once with an error naming the chain.
+#[test]
+fn exponential_and_recursive_partials_fail_fast_naming_the_chain() {
+    let dir = temp_dir("partial-bomb");
+    for i in 0..30 {
+        std::fs::write(
+            dir.join(format!("_p{i}.prompt")),
+            format!("{{{{> p{0}}}}}{{{{> p{0}}}}}", i + 1),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("_p30.prompt"), "leaf").unwrap();
+    std::fs::write(dir.join("_a.prompt"), "again {{> a}}").unwrap();
+    let bomb = dir.join("bomb.prompt");
+    std::fs::write(&bomb, "---\nmodel: openai/gpt-4o\n---\nhello {{> p0}}\n").unwrap();
+    let selfish = dir.join("selfish.prompt");
+    std::fs::write(&selfish, "hi {{> a}}\n").unwrap();
+    let (bomb, selfish) = (bomb.to_str().unwrap(), selfish.to_str().unwrap());
+
+    let started = std::time::Instant::now();
+    let out = promptls(&["check", bomb, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let text = report.to_string();
+    assert!(text.contains("partial-expansion"), "{text}");
+    assert!(text.contains("p0 > p1 > p2 > p3"), "{text}");
+
+    let out = promptls(&["render", bomb]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("more than 100000 partial expansions")
+            && stderr.contains("(in p0 > p1 > p2"),
+        "{stderr}"
+    );
+
+    let out = promptls(&["check", selfish]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("partial `a` always includes itself (a > a)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = promptls(&["render", selfish]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nested more than 64 deep")
+            && stderr.contains("partial `a` includes itself"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

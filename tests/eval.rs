@@ -708,3 +708,98 @@ async fn gemini_and_anthropic_shaped_providers_evaluate_the_same() {
         }
     }
 }
+
+/// A workspace whose prompt calls `openai/gpt-4o-mini` at `OPENAI_BASE_URL`.
+fn openai_workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/reviews.csv"),
+        "text,label\nI love it,positive\nBroke in a day,negative\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sentiment.prompt"),
+        "---\nmodel: openai/gpt-4o-mini\ninput:\n  schema:\n    text: string\npromptls.dataset: data/reviews.csv\npromptls.target: label\n---\nClassify: {{text}}\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// `promptls eval` against `mock` as the OpenAI endpoint; the run, and how long it took.
+async fn eval_openai(mock: &Mock, dir: &Path) -> (Output, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let out = promptls(
+        dir,
+        &["eval", "sentiment.prompt", "--no-cache"],
+        &[
+            ("PROMPTLS_TRUST_WORKSPACE", "1"),
+            ("OPENAI_BASE_URL", &mock.base_url),
+            ("OPENAI_API_KEY", KEY),
+        ],
+    )
+    .await;
+    (out, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_absurd_retry_after_fails_the_call_at_once_without_a_panic() {
+    for header in [
+        "1e20",
+        "inf",
+        "18446744073709551616",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ] {
+        let mock = Mock::start(vec![Reply::retry_after(429, header)]).await;
+        let dir = openai_workspace();
+        let (out, took) = eval_openai(&mock, dir.path()).await;
+        let all = text(&out);
+        assert!(
+            matches!(out.status.code(), Some(1 | 2)),
+            "Retry-After {header}: {all}"
+        );
+        assert!(!all.contains("panicked"), "{all}");
+        assert!(
+            all.contains("asks to wait at least 86400s (Retry-After)"),
+            "Retry-After {header}: {all}"
+        );
+        assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+        // Not retried: one request per row.
+        assert_eq!(mock.requests().len(), 2, "Retry-After {header}");
+    }
+    // NaN and negative values are ignored: the usual backoff, then the answer.
+    let mock = Mock::start(vec![
+        Reply::retry_after(429, "NaN"),
+        Reply::retry_after(429, "-3"),
+        answer("positive"),
+    ])
+    .await;
+    let dir = openai_workspace();
+    let (out, _) = eval_openai(&mock, dir.path()).await;
+    assert!(!text(&out).contains("panicked"), "{}", text(&out));
+    assert!(mock.requests().len() >= 3, "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_response_body_is_refused_not_buffered() {
+    let cases = [
+        // A giant Content-Length: refused before reading.
+        (Some(1u64 << 40), 1024u64),
+        // No Content-Length, 100 MiB streamed: reading stops at the limit.
+        (None, 100 << 20),
+    ];
+    for (content_length, bytes) in cases {
+        let mock = Mock::start(vec![Reply::Huge {
+            status: 200,
+            content_length,
+            bytes,
+        }])
+        .await;
+        let dir = openai_workspace();
+        let (out, took) = eval_openai(&mock, dir.path()).await;
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("over the 32 MiB promptls reads"), "{all}");
+        assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    }
+}

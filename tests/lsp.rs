@@ -631,3 +631,140 @@ fn bad_input_gets_protocol_errors_and_the_server_keeps_serving() {
     let _ = hover; // any answer (null or a hover) is fine; an answer is the point
     assert!(client.shutdown_and_exit().success());
 }
+
+/// The server's peak resident memory (Linux), in MiB.
+fn peak_mib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
+#[test]
+fn hostile_frames_are_refused_and_the_server_keeps_serving() {
+    let dir = workspace();
+    let mut client = start(dir.path());
+    let cases: &[(&[u8], i64)] = &[
+        // The length that used to overflow, then the next message at once.
+        (
+            b"Content-Length: 18446744073709551615\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":\"u64\"}",
+            -32600,
+        ),
+        (b"Content-Length: 18446744073709551616\r\n\r\n{}", -32700),
+        (b"Content-Length: 99999999999999999999999\r\n\r\n{}", -32700),
+        (b"Content-Length: -5\r\n\r\n{}", -32700),
+        (b"Content-Length: twelve\r\n\r\n{}", -32700),
+        (b"Content-Type: application/json\r\n\r\n{}", -32700),
+        (b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", -32700),
+        (b"Content-Length: 2\n\n{}", -32700),
+        (b"Content-Length: 2\r\r{}", -32700),
+    ];
+    for (bad, code) in cases {
+        client.send_raw(bad);
+        let what = String::from_utf8_lossy(bad).into_owned();
+        let id = client.request_async("promptls/noSuchMethod", json!({}));
+        assert_eq!(
+            client.response(id)["error"]["code"],
+            -32601,
+            "after {what:?} the next request is answered"
+        );
+        let error = client.wait_for(&format!("the error for {what:?}"), |m| {
+            m["error"]["code"] == *code
+        });
+        assert!(error.get("result").is_none(), "{error}");
+    }
+    // An honest frame over the 64 MiB limit: refused under its id, dropped as it streams
+    // by (not held), and the server goes on.
+    let pid = client.pid();
+    let length = 200 * 1024 * 1024;
+    let head = br#"{"jsonrpc":"2.0","id":777,"method":"textDocument/hover","params":{"x":""#;
+    client.send_raw(format!("Content-Length: {length}\r\n\r\n").as_bytes());
+    client.send_raw(head);
+    let filler = vec![b'a'; 1 << 20];
+    let mut sent = head.len();
+    while sent + filler.len() < length - 3 {
+        client.send_raw(&filler);
+        sent += filler.len();
+    }
+    client.send_raw(&vec![b'a'; length - 3 - sent]);
+    client.send_raw(b"\"}}");
+    let refused = client.response(777);
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("over the 64 MiB limit"),
+        "{refused}"
+    );
+    let uri = client.open(&dir.path().join("after.prompt"), "Hi {{name}}\n", 1);
+    client.diagnostics_for_version(&uri, 1);
+    let hover = client.request_async(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}}),
+    );
+    assert!(client.response(hover).get("result").is_some());
+    if let Some(peak) = peak_mib(pid) {
+        assert!(peak < 150, "the server held {peak} MiB for a 200 MiB frame");
+    }
+    assert!(client.shutdown_and_exit().success());
+}
+
+/// Thirty partials that each include the next twice, and a partial that includes itself:
+/// the diagnostics come quickly, name the chain, and the server goes on answering.
+#[test]
+fn exponential_partials_are_diagnosed_and_the_server_keeps_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..30 {
+        std::fs::write(
+            dir.path().join(format!("_p{i}.prompt")),
+            format!("{{{{> p{0}}}}}{{{{> p{0}}}}}", i + 1),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("_p30.prompt"), "leaf").unwrap();
+    std::fs::write(dir.path().join("_a.prompt"), "again {{> a}}").unwrap();
+    let started = std::time::Instant::now();
+    let mut client = start(dir.path());
+    let text = "---\nmodel: openai/gpt-4o\n---\nhello {{> p0}} {{> a}}\n";
+    let uri = client.open(&dir.path().join("bomb.prompt"), text, 1);
+    let diagnostics = client.diagnostics_for_version(&uri, 1);
+    let codes = codes(&diagnostics);
+    assert!(
+        codes.contains(&"partial-expansion".to_string()),
+        "{diagnostics:?}"
+    );
+    assert!(
+        codes.contains(&"partial-recursion".to_string()),
+        "{diagnostics:?}"
+    );
+    let message = find(&diagnostics, "partial-expansion")["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("p0 > p1 > p2"), "{message}");
+    let hover = client.request_async(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 3, "character": 11}}),
+    );
+    let hover = client.response(hover);
+    assert!(
+        hover["result"]["contents"].to_string().contains("p1"),
+        "{hover}"
+    );
+    // `promptls.render` stops at the limit too, with an error, not a hang.
+    let render = client.request_async(
+        "workspace/executeCommand",
+        json!({"command": "promptls.render", "arguments": [{"uri": uri}]}),
+    );
+    let render = client.response(render);
+    assert!(
+        render.to_string().contains("partial expansions"),
+        "{render}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(client.shutdown_and_exit().success());
+}

@@ -703,3 +703,61 @@ fn an_untrusted_workspace_gets_no_model_call_from_the_editor() {
     assert_eq!(auth, vec![Some(format!("Bearer {USER_KEY}")); 2]);
     assert_eq!(client.shutdown_and_exit().code(), Some(0));
 }
+
+/// A panic inside a background job (the debug-only fault `PROMPTLS_TEST_PANIC_IN_JOB=1`
+/// fires in the first job): the job ends with an error message and the end of its
+/// progress, and the prompt is free: the next evaluation starts and finishes.
+#[test]
+fn a_panic_in_a_job_ends_it_with_an_error_and_frees_the_prompt() {
+    let (_rt, mock) = mock(sentiment_model);
+    let dir = workspace(&mock.base_url);
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let mut client = Client::start_with_env(
+        &binary(),
+        false,
+        &[
+            ("PROMPTLS_TEST_PANIC_IN_JOB", "1"),
+            ("PROMPTLS_TRUST_WORKSPACE", "1"),
+        ],
+    );
+    client.initialize(&root, capabilities(), json!({}));
+    let uri = client.open(
+        &root.join("sentiment.prompt"),
+        &prompt("Classify the review."),
+        1,
+    );
+    let evaluate = json!({"command": "promptls.evaluate", "arguments": [{"uri": uri}]});
+
+    let started = client.request("workspace/executeCommand", evaluate.clone());
+    assert_eq!(started, json!({"started": true}));
+    let begin = progress(&mut client, "begin");
+    let end = progress(&mut client, "end");
+    assert_eq!(end["token"], begin["token"]);
+    let message = end["value"]["message"].as_str().unwrap();
+    assert!(message.contains("internal error"), "{message}");
+    let shown = client.wait_for("the error message", |m| {
+        m["method"] == "window/showMessage" && m["params"]["type"] == 1
+    });
+    let text = shown["params"]["message"].as_str().unwrap();
+    assert!(
+        text.contains("sentiment.prompt: the evaluation failed with an internal error")
+            && text.contains("PROMPTLS_TEST_PANIC_IN_JOB"),
+        "{text}"
+    );
+
+    // Not "already running": the next one starts and runs to its score.
+    let again = client.request("workspace/executeCommand", evaluate);
+    assert_eq!(again, json!({"started": true}));
+    let begin = progress(&mut client, "begin");
+    assert_eq!(begin["value"]["title"], "Evaluating sentiment.prompt");
+    let end = progress(&mut client, "end");
+    let message = end["value"]["message"].as_str().unwrap();
+    assert!(message.starts_with("exact_match 0.800"), "{message}");
+    // The server still answers.
+    let lenses = client.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    assert!(lenses.is_array());
+    assert!(client.shutdown_and_exit().success());
+}

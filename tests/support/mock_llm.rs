@@ -19,6 +19,13 @@ pub enum Reply {
     Truncated(String),
     /// A reply after a pause (past the client's timeout, in the timeout tests).
     Slow(Duration, Box<Reply>),
+    /// A status, a Content-Length header if given (whatever it claims), then `bytes`
+    /// bytes of a JSON-looking body streamed until done or the client hangs up.
+    Huge {
+        status: u16,
+        content_length: Option<u64>,
+        bytes: u64,
+    },
 }
 
 impl Reply {
@@ -230,6 +237,34 @@ async fn write_reply(socket: &mut tokio::net::TcpStream, reply: Reply) {
             head.push_str("\r\n");
             let _ = socket.write_all(head.as_bytes()).await;
             let _ = socket.write_all(body.as_bytes()).await;
+        }
+        Reply::Huge {
+            status,
+            content_length,
+            bytes,
+        } => {
+            let mut head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            );
+            if let Some(n) = content_length {
+                head.push_str(&format!("Content-Length: {n}\r\n"));
+            }
+            head.push_str("\r\n");
+            if socket.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let mut left = bytes;
+            let start = b"{\"choices\": [{\"message\": {\"content\": \"";
+            let _ = socket.write_all(start).await;
+            left = left.saturating_sub(start.len() as u64);
+            let chunk = vec![b'a'; 64 * 1024];
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                if socket.write_all(&chunk[..n]).await.is_err() {
+                    return;
+                }
+                left -= n as u64;
+            }
         }
         Reply::Truncated(body) => {
             let head = format!(

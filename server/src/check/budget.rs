@@ -26,7 +26,24 @@ pub(super) fn check(input: &CheckInput, dataset: Option<&Dataset>, out: &mut Vec
         .and_then(|m| m.to_json().as_u64())
         .unwrap_or(0) as usize;
 
-    let text = rendered_text(input, dataset);
+    // A render that would stop at a partial limit is reported already; do not run it.
+    if out
+        .iter()
+        .any(|d| d.code == "partial-expansion" || d.code == "partial-recursion")
+    {
+        return;
+    }
+    let text = match rendered_text(input, dataset) {
+        Ok(text) => text,
+        Err(why) => {
+            out.push(Diagnostic::error(
+                "render-limit",
+                model_node.span,
+                format!("the prompt cannot be rendered{}: {why}", rows_text(dataset)),
+            ));
+            return;
+        }
+    };
     // A BPE token covers at least one byte, so a text shorter than the window in bytes
     // fits for sure; only long texts pay for counting.
     if text.len() + max_output <= info.context_window {
@@ -40,11 +57,7 @@ pub(super) fn check(input: &CheckInput, dataset: Option<&Dataset>, out: &mut Vec
         Tokenizer::Estimate => "about",
         _ => "",
     };
-    let rows = if dataset.is_some_and(|d| !d.rows.is_empty()) {
-        " with the longest dataset row"
-    } else {
-        ""
-    };
+    let rows = rows_text(dataset);
     let output = if max_output > 0 {
         format!(" plus {max_output} output tokens")
     } else {
@@ -61,9 +74,18 @@ pub(super) fn check(input: &CheckInput, dataset: Option<&Dataset>, out: &mut Vec
     ));
 }
 
+fn rows_text(dataset: Option<&Dataset>) -> &'static str {
+    if dataset.is_some_and(|d| !d.rows.is_empty()) {
+        " with the longest dataset row"
+    } else {
+        ""
+    }
+}
+
 /// All the text the model would receive, rendered with the longest dataset row; the raw
-/// template when rendering fails (other checks report why).
-fn rendered_text(input: &CheckInput, dataset: Option<&Dataset>) -> String {
+/// template when rendering fails (other checks report why), except for a render over
+/// one of the renderer's limits (`Err`, with why).
+fn rendered_text(input: &CheckInput, dataset: Option<&Dataset>) -> Result<String, String> {
     let longest = dataset.and_then(|d| {
         d.rows.iter().max_by_key(|r| {
             r.values
@@ -86,9 +108,10 @@ fn rendered_text(input: &CheckInput, dataset: Option<&Dataset>) -> String {
             for m in &prompt.messages {
                 text.push_str(&m.text());
             }
-            text
+            Ok(text)
         }
-        Err(_) => input.parsed.template_text(input.source).to_string(),
+        Err(crate::render::RenderError::Limit(why)) => Err(why),
+        Err(_) => Ok(input.parsed.template_text(input.source).to_string()),
     }
 }
 

@@ -202,9 +202,17 @@ impl Client {
                 Attempt::Retry { why, after } => {
                     if let Some(after) = after {
                         if after > self.policy.max_retry_after {
+                            let asked = if after >= retry::RETRY_AFTER_CAP {
+                                format!("at least {}s", retry::RETRY_AFTER_CAP.as_secs())
+                            } else {
+                                format!("{}s", after.as_secs())
+                            };
                             return Err(self.error(
                                 provider,
-                                format!("{what}: {why}, and the provider asks to wait {}s (more than the {}s promptls waits)", after.as_secs(), self.policy.max_retry_after.as_secs()),
+                                format!(
+                                    "{what}: {why}, and the provider asks to wait {asked} (Retry-After), more than the {}s promptls waits; not retried",
+                                    self.policy.max_retry_after.as_secs()
+                                ),
                                 attempt,
                             ));
                         }
@@ -320,15 +328,28 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry::retry_after(v, SystemTime::now()));
-        let text = match response.text().await {
+        let text = match read_body(response, MAX_RESPONSE_BYTES).await {
             Ok(t) => t,
-            Err(e) if e.is_timeout() => {
+            Err(BodyError::TooLarge(announced)) => {
+                let size = announced.map_or_else(|| "more".to_string(), |n| format!("{n} bytes"));
+                let why = format!(
+                    "HTTP {status}: the response is {size}, over the {} MiB promptls reads; not read",
+                    MAX_RESPONSE_BYTES >> 20
+                );
+                // A refusal or an overload is still one, whatever its body.
+                return if !status.is_success() && retry::retryable_status(status.as_u16()) {
+                    Attempt::Retry { why, after }
+                } else {
+                    Attempt::Fail(why)
+                };
+            }
+            Err(BodyError::Read(e)) if e.is_timeout() => {
                 return Attempt::Retry {
                     why: format!("no whole answer within {}s", self.policy.timeout.as_secs()),
                     after: None,
                 }
             }
-            Err(e) => {
+            Err(BodyError::Read(e)) => {
                 return Attempt::Retry {
                     why: format!("the response was cut off: {}", source_chain(&e)),
                     after: None,
@@ -357,6 +378,37 @@ impl Client {
             Err(why) => Attempt::Fail(format!("{why}: {}", excerpt(&text))),
         }
     }
+}
+
+/// The most of a provider's response body promptls reads: 32 MiB. A chat answer is a
+/// few kilobytes to a few megabytes; a larger body (or a Content-Length announcing one)
+/// fails the attempt instead of being buffered.
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+enum BodyError {
+    /// Over the limit: the announced length, if there was one.
+    TooLarge(Option<u64>),
+    Read(reqwest::Error),
+}
+
+/// The body as text (invalid UTF-8 replaced), read chunk by chunk and given up on as
+/// soon as it would exceed `limit` bytes.
+async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<String, BodyError> {
+    let announced = response.content_length();
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge(announced));
+    }
+    let mut body: Vec<u8> = Vec::with_capacity(announced.map_or(8 * 1024, |n| n as usize));
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(announced));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// What a call may use of a tokens-per-minute budget: the prompt's text at about four

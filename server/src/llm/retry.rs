@@ -35,14 +35,30 @@ pub fn retryable_status(status: u16) -> bool {
     status == 429 || (500..=599).contains(&status)
 }
 
-/// `Retry-After` as seconds or an HTTP date.
+/// No `Retry-After` is read as longer than this: a day. Anything longer (`1e20`, `inf`,
+/// a date in the year 9999) reads as exactly this, which is far beyond what any run
+/// waits (`RetryPolicy::max_retry_after`), so the call fails at once.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `Retry-After` as seconds (fractions allowed) or an HTTP date, at most
+/// `RETRY_AFTER_CAP`. `None` for what is neither, NaN and negative seconds; a date in the
+/// past is no wait. Never panics, whatever the header holds.
 pub fn retry_after(header: &str, now: SystemTime) -> Option<Duration> {
     let header = header.trim();
     if let Ok(seconds) = header.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        if seconds.is_nan() || seconds < 0.0 {
+            return None;
+        }
+        // Too large for a Duration (1e20, inf) is over the cap too.
+        let wait = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
+        return Some(wait.min(RETRY_AFTER_CAP));
     }
     let when = httpdate::parse_http_date(header).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(RETRY_AFTER_CAP),
+    )
 }
 
 impl RetryPolicy {
@@ -96,6 +112,42 @@ mod tests {
         );
         assert_eq!(retry_after("soon", now), None);
         assert_eq!(retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn absurd_retry_after_values_are_capped_or_ignored() {
+        let now = SystemTime::now();
+        for capped in [
+            "1e20",
+            "inf",
+            "+inf",
+            "Infinity",
+            "1.8e308",
+            "99999999999999999999999999999999",
+            "18446744073709551616",
+            "86401",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(retry_after(capped, now), Some(RETRY_AFTER_CAP), "{capped}");
+        }
+        for ignored in [
+            "NaN", "-inf", "-0.5", "-1e20", "", " ", "1e", "0x10", "1s", "\u{0}",
+        ] {
+            assert_eq!(retry_after(ignored, now), None, "{ignored:?}");
+        }
+        assert_eq!(retry_after("-0", now), Some(Duration::ZERO));
+        assert_eq!(retry_after("1e-300", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(" 1.25 ", now),
+            Some(Duration::from_millis(1250))
+        );
+        assert_eq!(
+            retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        // Whatever the header says, the wait never panics.
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1, 0.5, retry_after("1e20", now)), RETRY_AFTER_CAP);
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct PromptEval {
 }
 
 pub struct Running {
+    /// Which job this is (`jobs::next_id`).
+    pub job: u64,
     pub cancel: CancellationToken,
     pub token: Option<ProgressToken>,
     pub done: usize,
@@ -155,6 +157,7 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
         .clone()
         .ok_or_else(|| invalid_params(format!("{} is not a file", args.uri.as_str())))?;
     let cancel = CancellationToken::new();
+    let job = super::jobs::next_id();
     {
         let mut st = lock(&state);
         let entry = st.evals.entry(path.clone()).or_default();
@@ -164,6 +167,7 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
             );
         }
         entry.running = Some(Running {
+            job,
             cancel: cancel.clone(),
             token: None,
             done: 0,
@@ -171,7 +175,8 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
         });
     }
     let text = snapshot.text.clone();
-    tokio::spawn(async move {
+    let supervisor = (client.clone(), state.clone(), path.clone());
+    let work = async move {
         let outcome = evaluate(&client, &state, &path, &text, args.limit, cancel).await;
         let message = {
             let mut st = lock(&state);
@@ -225,7 +230,16 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
             }
         }
         refresh_lenses(&client, &state).await;
-    });
+    };
+    let (client, state, path) = supervisor;
+    super::jobs::spawn(
+        client,
+        state,
+        path,
+        super::jobs::Kind::Evaluation,
+        job,
+        work,
+    );
     Ok(json!({"started": true}))
 }
 
@@ -283,6 +297,7 @@ async fn evaluate(
             format!("0/{total} rows · {} on {}", plan.scoring.name(), plan.model),
         )
         .await;
+    super::jobs::test_fault();
 
     // Rows finish on the client's tasks; their progress goes out from here, in order.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize, f64, usize)>();

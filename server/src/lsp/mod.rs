@@ -18,6 +18,7 @@ mod evaluation;
 mod folding;
 mod history;
 mod hover;
+mod jobs;
 mod navigation;
 mod optimization;
 mod position;
@@ -36,6 +37,8 @@ use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub use config::LogLevel;
+/// The JSON-RPC framing guard, for the `transport` fuzz target.
+pub use transport::{frame_all, Framer, MAX_FRAME};
 
 /// Sets the log level while the server runs (from the client's settings).
 #[derive(Clone)]

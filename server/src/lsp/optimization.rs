@@ -134,6 +134,7 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: OptimizeArgs
         })?),
     };
     let cancel = CancellationToken::new();
+    let job = super::jobs::next_id();
     {
         let mut st = lock(&state);
         let entry = st.evals.entry(path.clone()).or_default();
@@ -143,6 +144,7 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: OptimizeArgs
             );
         }
         entry.optimizing = Some(Running {
+            job,
             cancel: cancel.clone(),
             token: None,
             done: 0,
@@ -151,7 +153,8 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: OptimizeArgs
     }
     let text = snapshot.text.to_string();
     let uri = args.uri.clone();
-    tokio::spawn(async move {
+    let supervisor = (client.clone(), state.clone(), path.clone());
+    let work = async move {
         let outcome = optimize(&client, &state, &path, &text, optimizer, cancel).await;
         if let Some(e) = lock(&state).evals.get_mut(&path) {
             e.optimizing = None;
@@ -192,7 +195,16 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: OptimizeArgs
                     .await
             }
         }
-    });
+    };
+    let (client, state, path) = supervisor;
+    super::jobs::spawn(
+        client,
+        state,
+        path,
+        super::jobs::Kind::Optimization,
+        job,
+        work,
+    );
     Ok(json!({"started": true}))
 }
 
@@ -242,6 +254,7 @@ async fn optimize(
             ),
         )
         .await;
+    super::jobs::test_fault();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, f64, Trial)>();
     let on_trial = move |count: usize, best: f64, trial: &Trial| {
         let _ = tx.send((count, best, trial.clone()));

@@ -14,6 +14,23 @@ use crate::syntax::Span;
 /// that includes itself would otherwise recurse until the stack overflows).
 pub const MAX_RENDER_DEPTH: usize = 400;
 
+/// Partials included inside partials deeper than this are an error: a partial that
+/// includes itself, or a chain too long to be meant.
+pub const MAX_PARTIAL_DEPTH: usize = 64;
+
+/// At most this many partial expansions in one render: thirty partials that each
+/// include the next twice would otherwise expand 2^30 times.
+pub const MAX_PARTIAL_EXPANSIONS: usize = 100_000;
+
+/// At most this many block and partial bodies rendered in one render (`{{#each}}`
+/// iterations included): nested loops over large arrays would otherwise run for ever
+/// even when they write nothing.
+pub const MAX_BODIES: usize = 10_000_000;
+
+/// A rendered template larger than this is an error: 64 MiB, far over any model's
+/// context window, and bounding the memory of one render.
+pub const MAX_RENDERED_BYTES: usize = 64 * 1024 * 1024;
+
 /// Helpers Dotprompt registers (`knownHelpers`); any other helper call is an error.
 pub const KNOWN_HELPERS: &[&str] = &[
     "if",
@@ -59,6 +76,8 @@ pub fn is_known_helper(name: &str) -> bool {
 pub struct EngineError {
     pub span: Option<Span>,
     pub message: String,
+    /// The render went over one of the limits below (not a template or data problem).
+    pub limit: bool,
 }
 
 impl std::fmt::Display for EngineError {
@@ -161,7 +180,10 @@ pub fn render(
         data: &root_data,
         partial_block: None,
     };
-    let env = Env { partials };
+    let env = Env {
+        partials,
+        budget: Budget::default(),
+    };
     env.nodes(&template.nodes, &scope, &mut out, 0)
         .map_err(|e| *e)?;
     Ok(out)
@@ -213,6 +235,95 @@ impl<'a> V<'a> {
 
 struct Env<'e> {
     partials: &'e dyn PartialLookup,
+    budget: Budget,
+}
+
+/// What one render has used of its limits, and the partials it is inside.
+#[derive(Default)]
+struct Budget {
+    expansions: std::cell::Cell<usize>,
+    bodies: std::cell::Cell<usize>,
+    written: std::cell::Cell<usize>,
+    /// The partials being rendered, outermost first.
+    chain: std::cell::RefCell<Vec<String>>,
+}
+
+impl Budget {
+    fn over(&self, what: String) -> Box<EngineError> {
+        let chain = self.chain.borrow();
+        let within = if chain.is_empty() {
+            String::new()
+        } else {
+            format!(" (in {})", describe_chain(&chain))
+        };
+        Box::new(EngineError {
+            span: None,
+            message: format!("{what}{within}"),
+            limit: true,
+        })
+    }
+
+    fn wrote(&self, bytes: usize) -> Result<(), Box<EngineError>> {
+        let written = self.written.get().saturating_add(bytes);
+        self.written.set(written);
+        if written > MAX_RENDERED_BYTES {
+            return Err(self.over(format!(
+                "the rendered prompt is over the {} MiB limit",
+                MAX_RENDERED_BYTES >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    /// Enters partial `name`; `leave` must follow.
+    fn enter(&self, name: &str) -> Result<(), Box<EngineError>> {
+        let expansions = self.expansions.get() + 1;
+        self.expansions.set(expansions);
+        self.chain.borrow_mut().push(name.to_string());
+        if expansions > MAX_PARTIAL_EXPANSIONS {
+            let e = self.over(format!(
+                "more than {MAX_PARTIAL_EXPANSIONS} partial expansions in one render: partials that include others several times grow exponentially"
+            ));
+            self.leave();
+            return Err(e);
+        }
+        if self.chain.borrow().len() > MAX_PARTIAL_DEPTH {
+            let e = self.over(format!(
+                "partials nested more than {MAX_PARTIAL_DEPTH} deep"
+            ));
+            self.leave();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn leave(&self) {
+        self.chain.borrow_mut().pop();
+    }
+}
+
+/// `p0 > p1 > p2`, with the middle of a long chain left out and a partial that includes
+/// itself named.
+fn describe_chain(chain: &[String]) -> String {
+    let shown = if chain.len() <= 32 {
+        chain.join(" > ")
+    } else {
+        format!(
+            "{} > … {} more … > {}",
+            chain[..16].join(" > "),
+            chain.len() - 24,
+            chain[chain.len() - 8..].join(" > ")
+        )
+    };
+    let repeated = chain
+        .iter()
+        .enumerate()
+        .find(|(i, name)| chain[..*i].contains(name))
+        .map(|(_, name)| name);
+    match repeated {
+        Some(name) => format!("{shown}; partial `{name}` includes itself"),
+        None => shown,
+    }
 }
 
 /// One context level (`../` walks the parents) with its block params and data frame.
@@ -258,16 +369,29 @@ impl<'e> Env<'e> {
         depth: usize,
     ) -> Result<(), Box<EngineError>> {
         if depth > MAX_RENDER_DEPTH {
-            return Err(Box::new(EngineError {
-                span: None,
-                message: format!("blocks and partials nested more than {MAX_RENDER_DEPTH} deep while rendering (a partial that includes itself?)"),
-            }));
+            return Err(self.budget.over(format!(
+                "blocks and partials nested more than {MAX_RENDER_DEPTH} deep while rendering"
+            )));
+        }
+        let bodies = self.budget.bodies.get() + 1;
+        self.budget.bodies.set(bodies);
+        if bodies > MAX_BODIES {
+            return Err(self.budget.over(format!(
+                "more than {MAX_BODIES} blocks and partials rendered in one render"
+            )));
         }
         for node in nodes {
             match node {
-                Node::Text { text, .. } => out.push_str(text),
+                Node::Text { text, .. } => {
+                    out.push_str(text);
+                    self.budget.wrote(text.len())?;
+                }
                 Node::Comment { .. } => {}
-                Node::Mustache { call, span } => self.mustache(call, *span, scope, out)?,
+                Node::Mustache { call, span } => {
+                    let before = out.len();
+                    self.mustache(call, *span, scope, out)?;
+                    self.budget.wrote(out.len().saturating_sub(before))?;
+                }
                 Node::Block(block) => self.block(block, scope, out, depth)?,
                 Node::Partial(partial) => self.partial(partial, scope, out, depth)?,
             }
@@ -362,6 +486,7 @@ impl<'e> Env<'e> {
         let arity = |n: usize, what: &str| -> Result<(), Box<EngineError>> {
             if call.params.len() != n {
                 return Err(Box::new(EngineError {
+                    limit: false,
                     span: Some(b.block.open),
                     message: format!("#{name} requires exactly {what}"),
                 }));
@@ -406,6 +531,7 @@ impl<'e> Env<'e> {
             "each" => {
                 if call.params.is_empty() {
                     return Err(Box::new(EngineError {
+                        limit: false,
                         span: Some(b.block.open),
                         message: "Must pass iterator to #each".into(),
                     }));
@@ -521,18 +647,23 @@ impl<'e> Env<'e> {
         if name == "@partial-block" {
             if let Some(block) = scope.partial_block {
                 let mut rendered = String::new();
-                self.nodes(block, scope, &mut rendered, depth + 1)?;
-                push_indented(out, &rendered, &partial.indent);
+                self.budget.enter("@partial-block")?;
+                let result = self.nodes(block, scope, &mut rendered, depth + 1);
+                self.budget.leave();
+                result?;
+                self.push_indented(out, &rendered, &partial.indent)?;
             }
             return Ok(());
         }
         let Some(template) = self.partials.partial(&name) else {
             return Err(Box::new(EngineError {
+                limit: false,
                 span: Some(partial.span),
                 message: format!("The partial {name} could not be found"),
             }));
         };
         self.invoke_partial(
+            &name,
             template,
             partial.context.as_ref(),
             &partial.hash,
@@ -558,6 +689,7 @@ impl<'e> Env<'e> {
         };
         match self.partials.partial(&name) {
             Some(template) => self.invoke_partial(
+                &name,
                 template,
                 block.call.params.first(),
                 &block.call.hash,
@@ -574,6 +706,7 @@ impl<'e> Env<'e> {
     #[allow(clippy::too_many_arguments)]
     fn invoke_partial<'s>(
         &self,
+        name: &str,
         template: &Template,
         context: Option<&Expr>,
         hash: &[crate::syntax::handlebars::HashPair],
@@ -602,13 +735,31 @@ impl<'e> Env<'e> {
         let ctx_ref: &Value = ctx.get().unwrap_or(&NULL);
         let mut inner = push_context(scope, ctx_ref, &[], scope.data);
         inner.partial_block = partial_block.or(scope.partial_block);
+        self.budget.enter(name)?;
         if indent.is_empty() {
-            return self.nodes(&template.nodes, &inner, out, depth + 1);
+            let result = self.nodes(&template.nodes, &inner, out, depth + 1);
+            self.budget.leave();
+            return result;
         }
         let mut rendered = String::new();
-        self.nodes(&template.nodes, &inner, &mut rendered, depth + 1)?;
-        push_indented(out, &rendered, indent);
-        Ok(())
+        let result = self.nodes(&template.nodes, &inner, &mut rendered, depth + 1);
+        self.budget.leave();
+        result?;
+        self.push_indented(out, &rendered, indent)
+    }
+
+    /// `push_indented`, counting the indentation it adds against the size limit (the
+    /// text itself was counted as it was rendered).
+    fn push_indented(
+        &self,
+        out: &mut String,
+        rendered: &str,
+        indent: &str,
+    ) -> Result<(), Box<EngineError>> {
+        let before = out.len();
+        push_indented(out, rendered, indent);
+        self.budget
+            .wrote((out.len() - before).saturating_sub(rendered.len()))
     }
 
     fn hash_value<'s>(
@@ -715,6 +866,7 @@ impl<'e> Env<'e> {
             "log" | "blockHelperMissing" | "helperMissing" => Ok(V::Undefined),
             "if" | "unless" | "each" | "with" | "ifEquals" | "unlessEquals" => {
                 Err(Box::new(EngineError {
+                    limit: false,
                     span: Some(span),
                     message: format!(
                         "`{name}` is a block helper: write `{{{{#{name} ...}}}}...{{{{/{name}}}}}`"
@@ -722,6 +874,7 @@ impl<'e> Env<'e> {
                 }))
             }
             other => Err(Box::new(EngineError {
+                limit: false,
                 span: Some(span),
                 message: format!(
                     "You specified knownHelpersOnly, but used the unknown helper {other}"
@@ -756,6 +909,7 @@ impl<'e> Env<'e> {
                 Some(name) => self.call_helper(name, call, call.span, scope)?,
                 None => {
                     return Err(Box::new(EngineError {
+                        limit: false,
                         span: Some(call.span),
                         message: format!(
                             "You specified knownHelpersOnly, but used the unknown helper {}",
@@ -1313,6 +1467,95 @@ mod tests {
         assert!(run_with("{{> self}}", json!({}), p)
             .unwrap_err()
             .contains("nested more than"));
+    }
+
+    #[test]
+    fn exponential_and_recursive_partials_stop_at_a_limit_naming_the_chain() {
+        let mut owned: Vec<(String, String)> = (0..30)
+            .map(|i| {
+                (
+                    format!("p{i}"),
+                    format!("{{{{> p{0}}}}}{{{{> p{0}}}}}", i + 1),
+                )
+            })
+            .collect();
+        owned.push(("p30".into(), "leaf".into()));
+        let p: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.as_str()))
+            .collect();
+        let started = std::time::Instant::now();
+        let e = run_with("{{> p0}}", json!({}), &p).unwrap_err();
+        assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+        assert!(e.contains("more than 100000 partial expansions"), "{e}");
+        assert!(e.contains("(in p0 > p1 > p2 > p3"), "{e}");
+        // A few doublings are fine.
+        assert_eq!(
+            run_with("{{> p27}}", json!({}), &p).unwrap(),
+            "leaf".repeat(8)
+        );
+
+        let e = run_with("{{> a}}", json!({}), &[("a", "x{{> a}}")]).unwrap_err();
+        assert!(e.contains("partials nested more than 64 deep"), "{e}");
+        assert!(e.contains("(in a > a > a"), "{e}");
+        assert!(e.contains("partial `a` includes itself"), "{e}");
+        let e = run_with(
+            "{{> a}}",
+            json!({}),
+            &[("a", "{{> b}}"), ("b", "\n  {{> a}}")],
+        )
+        .unwrap_err();
+        assert!(e.contains("a > b > a > b"), "{e}");
+        // Recursion that the data ends is fine.
+        let tree =
+            json!({"name": "r", "kids": [{"name": "a", "kids": [{"name": "b", "kids": []}]}]});
+        assert_eq!(
+            run_with(
+                "{{> node}}",
+                tree,
+                &[("node", "{{name}}({{#each kids}}{{> node}}{{/each}})")]
+            )
+            .unwrap(),
+            "r(a(b()))"
+        );
+    }
+
+    #[test]
+    fn rendered_size_and_loops_are_bounded() {
+        let mb = "x".repeat(1 << 20);
+        let p = [
+            ("m", mb.as_str()),
+            (
+                "d",
+                "{{> m}}{{> m}}{{> m}}{{> m}}{{> m}}{{> m}}{{> m}}{{> m}}",
+            ),
+        ];
+        let e = run_with(
+            "{{> d}}{{> d}}{{> d}}{{> d}}{{> d}}{{> d}}{{> d}}{{> d}}{{> d}}",
+            json!({}),
+            &p,
+        )
+        .unwrap_err();
+        assert!(e.contains("over the 64 MiB limit (in d > m)"), "{e}");
+        // Indentation counts too.
+        let lines = "\n".repeat(1 << 16);
+        let indent = " ".repeat(2048);
+        let e = run_with(
+            &format!("{indent}{{{{> l}}}}\n"),
+            json!({}),
+            &[("l", lines.as_str())],
+        )
+        .unwrap_err();
+        assert!(e.contains("over the 64 MiB limit"), "{e}");
+        // Nested loops that write nothing.
+        let xs: Vec<u32> = (0..1000).collect();
+        let e = run_with(
+            "{{#each xs}}{{#each ../xs}}{{#each ../../xs}}{{/each}}{{/each}}{{/each}}",
+            json!({"xs": xs}),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.contains("more than 10000000 blocks and partials"), "{e}");
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub enum RenderError {
     Metadata(MetadataError),
     /// The template failed while rendering (e.g. a missing partial).
     Render(String),
+    /// The render went over a limit (partial expansions or nesting, rendered size; see
+    /// `engine::MAX_*`); the message names the partial chain it was in.
+    Limit(String),
 }
 
 impl fmt::Display for RenderError {
@@ -80,7 +83,7 @@ impl fmt::Display for RenderError {
                 message,
             } => write!(f, "partial '{name}': {message}"),
             RenderError::Metadata(e) => e.fmt(f),
-            RenderError::Render(message) => f.write_str(message),
+            RenderError::Render(message) | RenderError::Limit(message) => f.write_str(message),
         }
     }
 }
@@ -636,7 +639,13 @@ fn render_template(
     data_vars: &Map<String, Value>,
     partials: &Partials,
 ) -> Result<String, RenderError> {
-    engine::render(template, input, data_vars, partials).map_err(|e| RenderError::Render(e.message))
+    engine::render(template, input, data_vars, partials).map_err(|e| {
+        if e.limit {
+            RenderError::Limit(e.message)
+        } else {
+            RenderError::Render(e.message)
+        }
+    })
 }
 
 #[cfg(test)]
