@@ -318,6 +318,9 @@ impl Store {
     /// lenses): opened read-only, so it works where promptls may not write, and a
     /// missing history is an empty one (no file is created).
     pub fn open_read_only(root: &Path) -> Result<Store, String> {
+        // A `.promptls` symlinked out of the workspace is not read either.
+        crate::confine::confine_named(root, root, ".promptls")
+            .map_err(|e| format!("the history folder {e}; nothing was read"))?;
         let path = root.join(".promptls").join(FILE_NAME);
         if !path.exists() {
             let db = Connection::open_in_memory().map_err(sql)?;
