@@ -38,6 +38,11 @@ use crate::trust::{self, Origin, Route, Trust};
 
 pub const FILE_NAME: &str = "promptls.toml";
 
+/// The longest `[eval] timeout` honoured, in seconds (one hour).
+pub const MAX_TIMEOUT_SECONDS: f64 = 3600.0;
+/// The most `[eval] attempts` honoured.
+pub const MAX_ATTEMPTS: u32 = 20;
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
@@ -484,13 +489,17 @@ impl Config {
     }
 
     /// The retry policy: defaults, with `[eval] timeout` and `attempts` applied.
+    /// A workspace file is untrusted: the timeout is capped at `MAX_TIMEOUT_SECONDS` and
+    /// the attempts at `MAX_ATTEMPTS` (no absurd value panics or retries for ever).
     pub fn retry_policy(&self) -> RetryPolicy {
         let mut policy = RetryPolicy::default();
         if let Some(seconds) = self.file.eval.timeout.filter(|s| *s > 0.0) {
-            policy.timeout = std::time::Duration::from_secs_f64(seconds);
+            policy.timeout =
+                std::time::Duration::try_from_secs_f64(seconds.min(MAX_TIMEOUT_SECONDS))
+                    .unwrap_or(policy.timeout);
         }
         if let Some(attempts) = self.file.eval.attempts {
-            policy.attempts = attempts.max(1);
+            policy.attempts = attempts.clamp(1, MAX_ATTEMPTS);
         }
         policy
     }
@@ -654,6 +663,26 @@ concurrency = 3
             config.cache_path(),
             PathBuf::from("/w/.promptls/cache.sqlite")
         );
+    }
+
+    #[test]
+    fn absurd_timeouts_and_attempts_are_capped() {
+        for (timeout, attempts) in [("1e20", 4294967295u64), ("inf", 0), ("1e-300", 1)] {
+            let file = parse_file(&format!(
+                "[eval]\ntimeout = {timeout}\nattempts = {attempts}\n"
+            ))
+            .unwrap();
+            let policy = Config {
+                file,
+                ..Config::default()
+            }
+            .retry_policy();
+            assert!(
+                policy.timeout <= std::time::Duration::from_secs(3600),
+                "{timeout}"
+            );
+            assert!((1..=MAX_ATTEMPTS).contains(&policy.attempts), "{attempts}");
+        }
     }
 
     #[test]
