@@ -417,7 +417,12 @@ async fn a_writer_killed_mid_run_leaves_a_consistent_history() {
     let mock = Mock::start_with(sim_model::respond).await;
     let ws = workspace(&mock);
     let dir = ws.path().to_path_buf();
-    // Many short writers, some killed at random moments.
+    // How long a whole run takes on this machine now (a loaded CI machine is slower).
+    let started = std::time::Instant::now();
+    let out = promptls(&dir, &["eval", "sentiment.prompt"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let whole = started.elapsed().as_millis() as u64;
+    // Many short writers, killed at moments spread over a whole run.
     for i in 0..12 {
         std::fs::write(
             dir.join("sentiment.prompt"),
@@ -432,7 +437,7 @@ async fn a_writer_killed_mid_run_leaves_a_consistent_history() {
             .spawn()
             .unwrap();
         // From before the history is opened to after the run has finished.
-        tokio::time::sleep(std::time::Duration::from_millis(20 + 25 * i)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(10 + whole * (i + 1) / 10)).await;
         let _ = child.kill();
         let _ = child.wait();
     }
