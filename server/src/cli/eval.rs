@@ -241,6 +241,7 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
                     ),
                 );
                 map.insert("passed".into(), json!(!failed));
+                map.insert("gate_score".into(), json!(gate_score(&report)));
                 map.insert("version".into(), json!(version));
             }
             serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
@@ -375,6 +376,17 @@ async fn baseline_score(
     Ok((label, report.score))
 }
 
+/// The score the gates compare: none when no row has one; with bad rows, the score with
+/// each bad row counted as 0 (the mean over every row; corpus BLEU and chrF are scaled by
+/// the share of rows scored).
+fn gate_score(report: &Report) -> Option<f64> {
+    if report.scored == 0 {
+        return None;
+    }
+    let scored = report.scored as f64;
+    Some(report.score * scored / (scored + report.bad_rows as f64))
+}
+
 /// `data.csv line 3: row has 2 fields, the header has 3`.
 fn unreadable_text(dataset: &str, u: &run::Unreadable) -> String {
     match u.line {
@@ -449,7 +461,7 @@ fn gates(args: &EvalArgs, report: &Report, baseline: Option<&(String, f64)>) -> 
             ),
         });
     }
-    let score = (report.scored > 0).then_some(report.score);
+    let score = gate_score(report);
     if score.is_none() {
         gates.push(Gate {
             name: "score",
@@ -457,8 +469,16 @@ fn gates(args: &EvalArgs, report: &Report, baseline: Option<&(String, f64)>) -> 
             message: "no score: every row failed".into(),
         });
     }
-    let over = if report.scored < all_rows && report.scored > 0 {
-        format!(" (over {} of {all_rows} rows)", report.scored)
+    // With bad rows allowed, the gates see them as rows scoring 0: dropping rows never
+    // helps a run pass.
+    let over = if report.bad_rows > 0 && report.scored > 0 {
+        format!(
+            ", counting the {} bad row{} as 0 ({:.3} over the {} scored)",
+            report.bad_rows,
+            if report.bad_rows == 1 { "" } else { "s" },
+            report.score,
+            report.scored
+        )
     } else {
         String::new()
     };
