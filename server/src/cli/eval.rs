@@ -539,7 +539,16 @@ fn human(report: &Report, gates: &[Gate], baseline: Option<f64>) -> String {
     line(
         &mut out,
         "dataset",
-        format!("{} ({} rows)", report.dataset, report.rows),
+        if report.unreadable.is_empty() {
+            format!("{} ({} rows)", report.dataset, report.rows)
+        } else {
+            format!(
+                "{} ({} rows, {} unreadable)",
+                report.dataset,
+                report.rows + report.unreadable.len(),
+                report.unreadable.len()
+            )
+        },
     );
     line(
         &mut out,

@@ -1115,3 +1115,55 @@ fn aggregate_with_interval(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace(prompt: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("promptls.toml"), "").unwrap();
+        std::fs::write(dir.path().join("data.csv"), "text,label\nhi,a\n").unwrap();
+        let file = dir.path().join("p.prompt");
+        std::fs::write(&file, prompt).unwrap();
+        (dir, file)
+    }
+
+    const HEAD: &str = "---\nmodel: ollama/tiny\ninput:\n  schema:\n    text: string\npromptls.dataset: data.csv\npromptls.target: label\n---\n";
+
+    #[test]
+    fn preflight_names_each_problem_at_its_place() {
+        let prompt = format!("{HEAD}Say {{{{txet}}}}\n{{{{> footer}}}}\n");
+        let (_dir, file) = workspace(&prompt);
+        let e = preflight(&file, &prompt, false).unwrap_err();
+        let shown = file.display().to_string();
+        assert!(e.contains(&format!("{shown}:9:7: `txet` is not declared")), "{e}");
+        assert!(e.contains("[undeclared-variable]"), "{e}");
+        assert!(e.contains(&format!("{shown}:10:")) && e.contains("[missing-partial]"), "{e}");
+        assert!(e.contains("nothing was sent"), "{e}");
+
+        let broken = format!("{HEAD}{{{{#if text}}}}{{{{text}}}}\n");
+        assert!(preflight(&file, &broken, false)
+            .unwrap_err()
+            .contains("[unclosed-block]"));
+        let fine = format!("{HEAD}Say {{{{text}}}}\n");
+        assert_eq!(preflight(&file, &fine, false), Ok(()));
+    }
+
+    #[test]
+    fn dataset_columns_count_only_for_the_prompts_own_dataset() {
+        let prompt = "---\nmodel: ollama/tiny\npromptls.dataset: data.csv\npromptls.target: label\n---\nSay {{txet}}\n";
+        let (_dir, file) = workspace(prompt);
+        let e = preflight(&file, prompt, false).unwrap_err();
+        assert!(e.contains("[variable-not-in-dataset]"), "{e}");
+        // `--dataset` reads another file, whose columns the check did not see.
+        assert_eq!(preflight(&file, prompt, true), Ok(()));
+    }
+
+    #[test]
+    fn the_final_round_runs_fewer_rows_at_once() {
+        assert_eq!(final_round_concurrency(1), 1);
+        assert_eq!(final_round_concurrency(8), 2);
+        assert_eq!(final_round_concurrency(32), 8);
+    }
+}
