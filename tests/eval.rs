@@ -811,7 +811,10 @@ fn prompt_with(user: &str, schema: bool) -> String {
     if schema {
         prompt
     } else {
-        prompt.replace("input:\n  schema:\n    text: string\n    tier: string\n", "")
+        prompt.replace(
+            "input:\n  schema:\n    text: string\n    tier: string\n",
+            "",
+        )
     }
 }
 
@@ -837,10 +840,16 @@ async fn malformed_rows_fail_the_run_unless_allowed() {
     .await;
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("2 of 4 rows could not be read or rendered"), "{all}");
+    assert!(
+        all.contains("2 of 4 rows could not be read or rendered"),
+        "{all}"
+    );
     assert!(all.contains("line 3: row has 2 fields"), "{all}");
     assert!(all.contains("line 4: row has 4 fields"), "{all}");
-    assert!(all.contains("FAIL score 0.500, counting the 2 bad rows as 0"), "{all}");
+    assert!(
+        all.contains("FAIL score 0.500, counting the 2 bad rows as 0"),
+        "{all}"
+    );
 
     // Allowed: reported and counted; the gates see the bad rows as failures.
     for (min, code) in [("1.0", 1), ("0.5", 0)] {
@@ -884,7 +893,10 @@ async fn malformed_rows_fail_the_run_unless_allowed() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(all.contains("(over 2 of 4 rows)"), "{all}");
-    assert!(all.contains("bad rows 2 of 4 could not be read or rendered"), "{all}");
+    assert!(
+        all.contains("bad rows 2 of 4 could not be read or rendered"),
+        "{all}"
+    );
 
     // JSONL: a line that is not JSON and a row without its target value.
     ws.write(
@@ -909,12 +921,18 @@ async fn malformed_rows_fail_the_run_unless_allowed() {
     .await;
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("2 of 4 rows could not be read or rendered"), "{all}");
+    assert!(
+        all.contains("2 of 4 rows could not be read or rendered"),
+        "{all}"
+    );
     assert!(all.contains("line 2:"), "{all}");
     assert!(all.contains("row 2 (line 3): no `label` value"), "{all}");
     // The bad rows were never sent.
     let sent: Vec<String> = mock.requests().iter().map(last_user_text).collect();
-    assert!(!sent.iter().any(|t| t.contains("Broke in a day")), "{sent:?}");
+    assert!(
+        !sent.iter().any(|t| t.contains("Broke in a day")),
+        "{sent:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -923,10 +941,26 @@ async fn template_problems_stop_the_run_before_any_call() {
     let ws = Workspace::new(&mock, "");
     let cases = [
         // A misspelt variable against input.schema, then against the dataset's columns.
-        (prompt_with("{{txet}}", true), "sentiment.prompt:15:3:", "[undeclared-variable]"),
-        (prompt_with("{{txet}}", false), "sentiment.prompt:11:3:", "[variable-not-in-dataset]"),
-        (prompt_with("{{text}}\n{{> footer}}", true), "sentiment.prompt:16:", "[missing-partial]"),
-        (prompt_with("{{#if text}}{{text}}", true), "sentiment.prompt:15:", "[unclosed-block]"),
+        (
+            prompt_with("{{txet}}", true),
+            "sentiment.prompt:15:3:",
+            "[undeclared-variable]",
+        ),
+        (
+            prompt_with("{{txet}}", false),
+            "sentiment.prompt:11:3:",
+            "[variable-not-in-dataset]",
+        ),
+        (
+            prompt_with("{{text}}\n{{> footer}}", true),
+            "sentiment.prompt:16:",
+            "[missing-partial]",
+        ),
+        (
+            prompt_with("{{#if text}}{{text}}", true),
+            "sentiment.prompt:15:",
+            "[unclosed-block]",
+        ),
     ];
     for (prompt, at, code) in cases {
         ws.write("sentiment.prompt", &prompt);
@@ -949,7 +983,11 @@ async fn template_problems_stop_the_run_before_any_call() {
     ws.write("sentiment.prompt", &prompt_with("{{txet}}", true));
     let out = promptls(ws.dir.path(), &["optimize", "sentiment.prompt"], &[]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("[undeclared-variable]"), "{}", text(&out));
+    assert!(
+        text(&out).contains("[undeclared-variable]"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(mock.requests().len(), 0);
 }
 
@@ -1052,7 +1090,14 @@ async fn transient_faults_get_a_final_round_and_lose_no_rows() {
     let ws = Workspace::new(&mock, "");
     let out = promptls(
         ws.dir.path(),
-        &["eval", "sentiment.prompt", "--format", "json", "--min-score", "0.8"],
+        &[
+            "eval",
+            "sentiment.prompt",
+            "--format",
+            "json",
+            "--min-score",
+            "0.8",
+        ],
         &[],
     )
     .await;
@@ -1069,7 +1114,12 @@ async fn transient_faults_get_a_final_round_and_lose_no_rows() {
 
     // The human report says so too (answers are cached now: clear the cache).
     std::fs::remove_dir_all(ws.path(".promptls")).unwrap();
-    let out = promptls(ws.dir.path(), &["eval", "sentiment.prompt", "--no-cache"], &[]).await;
+    let out = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt", "--no-cache"],
+        &[],
+    )
+    .await;
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(all.contains("went again in the final round"), "{all}");

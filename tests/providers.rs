@@ -277,7 +277,10 @@ async fn a_long_retry_after_fails_instead_of_waiting() {
         .unwrap_err();
     assert_eq!(mock.requests().len(), 1);
     assert!(error.to_string().contains("asks to wait 3600s"), "{error}");
-    assert!(!error.transient, "a wait beyond the run's patience is not tried again");
+    assert!(
+        !error.transient,
+        "a wait beyond the run's patience is not tried again"
+    );
 }
 
 #[tokio::test]

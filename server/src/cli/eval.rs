@@ -190,7 +190,11 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
     let gates = gates(args, &report, baseline.as_ref());
     // Every complete run is recorded: the file as a version, with its score (a run over
     // some of the rows, or without its bad rows, records the version only).
-    let call_errors = report.per_row.iter().filter(|r| r.score.is_none() && !r.bad_row).count();
+    let call_errors = report
+        .per_row
+        .iter()
+        .filter(|r| r.score.is_none() && !r.bad_row)
+        .count();
     let version = if call_errors == 0 && report.scored > 0 {
         let score = (args.limit.is_none() && report.bad_rows == 0)
             .then(|| store::Score::of_report(&report));

@@ -346,8 +346,8 @@ pub fn preflight(file: &Path, source: &str, other_dataset: bool) -> Result<(), S
     let problems: Vec<String> = diagnostics
         .iter()
         .filter(|d| {
-            let syntax = d.severity == Severity::Error
-                && syntax_errors.iter().any(|e| e.code == d.code);
+            let syntax =
+                d.severity == Severity::Error && syntax_errors.iter().any(|e| e.code == d.code);
             (syntax || BREAKS_EVERY_ROW.contains(&d.code))
                 && !(other_dataset && d.code == "variable-not-in-dataset")
         })
@@ -383,8 +383,7 @@ pub fn preflight(file: &Path, source: &str, other_dataset: bool) -> Result<(), S
 fn missing_key(config: &Config, provider: &Provider) -> Result<(), String> {
     // A refused provider (an untrusted workspace) has its key withheld: the refusal
     // says why, not this.
-    if provider.refused.is_some() || provider.key.is_some() || !config.needs_key(&provider.name)
-    {
+    if provider.refused.is_some() || provider.key.is_some() || !config.needs_key(&provider.name) {
         return Ok(());
     }
     let var = provider.key_env.as_deref().unwrap_or("its key variable");
@@ -767,8 +766,8 @@ pub async fn run(
                 }
             })
             .collect();
-        let mut stream =
-            futures_util::stream::iter(round).buffer_unordered(final_round_concurrency(concurrency));
+        let mut stream = futures_util::stream::iter(round)
+            .buffer_unordered(final_round_concurrency(concurrency));
         loop {
             let next = tokio::select! {
                 biased;
@@ -1137,9 +1136,15 @@ mod tests {
         let (_dir, file) = workspace(&prompt);
         let e = preflight(&file, &prompt, false).unwrap_err();
         let shown = file.display().to_string();
-        assert!(e.contains(&format!("{shown}:9:7: `txet` is not declared")), "{e}");
+        assert!(
+            e.contains(&format!("{shown}:9:7: `txet` is not declared")),
+            "{e}"
+        );
         assert!(e.contains("[undeclared-variable]"), "{e}");
-        assert!(e.contains(&format!("{shown}:10:")) && e.contains("[missing-partial]"), "{e}");
+        assert!(
+            e.contains(&format!("{shown}:10:")) && e.contains("[missing-partial]"),
+            "{e}"
+        );
         assert!(e.contains("nothing was sent"), "{e}");
 
         let broken = format!("{HEAD}{{{{#if text}}}}{{{{text}}}}\n");
