@@ -803,3 +803,351 @@ async fn a_huge_response_body_is_refused_not_buffered() {
         assert!(took < std::time::Duration::from_secs(30), "{took:?}");
     }
 }
+
+/// The prompt of `Workspace::new` with its user turn replaced by `user` (and, without
+/// `schema`, no `input.schema`).
+fn prompt_with(user: &str, schema: bool) -> String {
+    let prompt = sentiment_prompt("Classify the review.").replace("{{text}}", user);
+    if schema {
+        prompt
+    } else {
+        prompt.replace(
+            "input:\n  schema:\n    text: string\n    tier: string\n",
+            "",
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_rows_fail_the_run_unless_allowed() {
+    let mock = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&mock, "");
+    // Lines 3 and 4 have too few and too many fields; the other two rows are answered
+    // right, so the old gate passed `--min-score 1.0` on half the dataset.
+    ws.write(
+        "data/reviews.csv",
+        "text,tier,label\n\
+         I love it,vip,positive\n\
+         Great value,basic\n\
+         Broke in a day,basic,negative,extra\n\
+         Never buying again,basic,negative\n",
+    );
+    let out = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt", "--min-score", "1.0"],
+        &[],
+    )
+    .await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("2 of 4 rows could not be read or rendered"),
+        "{all}"
+    );
+    assert!(all.contains("line 3: row has 2 fields"), "{all}");
+    assert!(all.contains("line 4: row has 4 fields"), "{all}");
+    assert!(
+        all.contains("FAIL score 0.500, counting the 2 bad rows as 0"),
+        "{all}"
+    );
+
+    // Allowed: reported and counted; the gates see the bad rows as failures.
+    for (min, code) in [("1.0", 1), ("0.5", 0)] {
+        let out = promptls(
+            ws.dir.path(),
+            &[
+                "eval",
+                "sentiment.prompt",
+                "--allow-bad-rows",
+                "--min-score",
+                min,
+                "--format",
+                "json",
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(code), "{}", text(&out));
+        let report = json_report(&out);
+        assert_eq!(report["bad_rows"], 2, "{report:#}");
+        assert_eq!(report["rows"], 2);
+        assert_eq!(report["scored"], 2);
+        assert_eq!(report["score"], 1.0);
+        assert_eq!(report["gate_score"], 0.5);
+        assert_eq!(report["unreadable"][0]["line"], 3);
+        assert_eq!(report["unreadable"][1]["line"], 4);
+        let bad = report["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == "bad-rows")
+            .unwrap();
+        assert_eq!(bad["passed"], true, "{bad}");
+    }
+    let out = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt", "--allow-bad-rows"],
+        &[],
+    )
+    .await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("(over 2 of 4 rows)"), "{all}");
+    assert!(
+        all.contains("bad rows 2 of 4 could not be read or rendered"),
+        "{all}"
+    );
+
+    // JSONL: a line that is not JSON and a row without its target value.
+    ws.write(
+        "data/reviews.jsonl",
+        "{\"text\": \"I love it\", \"tier\": \"vip\", \"label\": \"positive\"}\n\
+         {\"text\": \"Great value\", \"tier\": \n\
+         {\"text\": \"Broke in a day\", \"tier\": \"basic\"}\n\
+         {\"text\": \"Never buying again\", \"tier\": \"basic\", \"label\": \"negative\"}\n",
+    );
+    let out = promptls(
+        ws.dir.path(),
+        &[
+            "eval",
+            "sentiment.prompt",
+            "--dataset",
+            "data/reviews.jsonl",
+            "--min-score",
+            "1.0",
+        ],
+        &[],
+    )
+    .await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("2 of 4 rows could not be read or rendered"),
+        "{all}"
+    );
+    assert!(all.contains("line 2:"), "{all}");
+    assert!(all.contains("row 2 (line 3): no `label` value"), "{all}");
+    // The bad rows were never sent.
+    let sent: Vec<String> = mock.requests().iter().map(last_user_text).collect();
+    assert!(
+        !sent.iter().any(|t| t.contains("Broke in a day")),
+        "{sent:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn template_problems_stop_the_run_before_any_call() {
+    let mock = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&mock, "");
+    let cases = [
+        // A misspelt variable against input.schema, then against the dataset's columns.
+        (
+            prompt_with("{{txet}}", true),
+            "sentiment.prompt:15:3:",
+            "[undeclared-variable]",
+        ),
+        (
+            prompt_with("{{txet}}", false),
+            "sentiment.prompt:11:3:",
+            "[variable-not-in-dataset]",
+        ),
+        (
+            prompt_with("{{text}}\n{{> footer}}", true),
+            "sentiment.prompt:16:",
+            "[missing-partial]",
+        ),
+        (
+            prompt_with("{{#if text}}{{text}}", true),
+            "sentiment.prompt:15:",
+            "[unclosed-block]",
+        ),
+    ];
+    for (prompt, at, code) in cases {
+        ws.write("sentiment.prompt", &prompt);
+        for format in ["human", "json"] {
+            let out = promptls(
+                ws.dir.path(),
+                &["eval", "sentiment.prompt", "--format", format],
+                &[],
+            )
+            .await;
+            let all = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{code}: {all}");
+            assert!(all.contains(at), "{code}: {all}");
+            assert!(all.contains(code), "{code}: {all}");
+            assert!(all.contains("nothing was sent"), "{all}");
+        }
+        assert_eq!(mock.requests().len(), 0, "{code}: a call went out");
+    }
+    // The same checks hold for `optimize`, which plans its runs the same way.
+    ws.write("sentiment.prompt", &prompt_with("{{txet}}", true));
+    let out = promptls(ws.dir.path(), &["optimize", "sentiment.prompt"], &[]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("[undeclared-variable]"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(mock.requests().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_key_stops_the_run_before_any_call() {
+    let mock = Mock::start_with(sentiment_model).await;
+    let dir = openai_workspace();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"));
+    command
+        .args(["eval", "sentiment.prompt"])
+        .current_dir(dir.path())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("PROMPTLS_TRUST_WORKSPACE")
+        .env_remove("PROMPTLS_LOG")
+        .env("OPENAI_BASE_URL", &mock.base_url);
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("$OPENAI_API_KEY is not set"), "{all}");
+    assert!(all.contains("nothing was sent"), "{all}");
+    assert_eq!(mock.requests().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_where_every_row_failed_has_no_score() {
+    let mock = Mock::start_with(|_| Reply::status(400, "{\"error\": \"bad request\"}")).await;
+    let ws = Workspace::new(&mock, "");
+    let out = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt", "--format", "json"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_report(&out);
+    assert_eq!(report["score"], Value::Null, "{report:#}");
+    assert_eq!(report["interval"], Value::Null);
+    assert_eq!(report["error_rows"], 5);
+    assert_eq!(report["passed"], false);
+    // A 400 is not a transient fault: one request per row, no final round.
+    assert_eq!(report["retried_rows"], 0);
+    assert_eq!(mock.requests().len(), 5);
+
+    let out = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt", "--min-score", "0"],
+        &[],
+    )
+    .await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("score    no score: every row failed"), "{all}");
+    assert!(!all.contains("0.000"), "{all}");
+    assert!(all.contains("FAIL no score to meet --min-score 0"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_faults_get_a_final_round_and_lose_no_rows() {
+    // The fault-free score.
+    let clean = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&clean, "");
+    let out = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt", "--format", "json"],
+        &[],
+    )
+    .await;
+    let fault_free = json_report(&out)["score"].as_f64().unwrap();
+
+    // Every 4th request is a 503; the first request of one row is a 429 with
+    // Retry-After: 1; and one row's first two requests (all its attempts, `attempts = 2`)
+    // are 503s, so that row needs the final round for sure.
+    let count = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+        String,
+        usize,
+    >::new()));
+    let total = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mock = Mock::start_with(move |request| {
+        let text = last_user_text(request);
+        let seen = {
+            let mut c = count.lock().unwrap();
+            let n = c.entry(text.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        if text.contains("Broke in a day") && seen <= 2 {
+            return Reply::status(503, "{\"error\": \"overloaded\"}");
+        }
+        if text.contains("Never buying") && seen == 1 {
+            return Reply::retry_after(429, "1");
+        }
+        if total.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 4 == 3 {
+            return Reply::status(503, "{\"error\": \"overloaded\"}");
+        }
+        sentiment_model(request)
+    })
+    .await;
+    let ws = Workspace::new(&mock, "");
+    let out = promptls(
+        ws.dir.path(),
+        &[
+            "eval",
+            "sentiment.prompt",
+            "--format",
+            "json",
+            "--min-score",
+            "0.8",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = json_report(&out);
+    assert_eq!(report["score"].as_f64().unwrap(), fault_free, "{report:#}");
+    assert_eq!(report["error_rows"], 0);
+    assert_eq!(report["scored"], 5);
+    let rows = report["per_row"].as_array().unwrap();
+    let retried = rows.iter().filter(|r| r["retried"] == true).count();
+    assert!(retried >= 1, "{report:#}");
+    assert_eq!(report["retried_rows"], retried);
+    assert!(rows[2]["retried"] == true && rows[2]["calls"].as_u64().unwrap() >= 3);
+
+    // The human report says so too (answers are cached now: clear the cache).
+    std::fs::remove_dir_all(ws.path(".promptls")).unwrap();
+    let out = promptls(
+        ws.dir.path(),
+        &["eval", "sentiment.prompt", "--no-cache"],
+        &[],
+    )
+    .await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("went again in the final round"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_that_fails_in_the_final_round_too_fails_the_run() {
+    let mock = Mock::start_with(|request| {
+        if last_user_text(request).contains("Broke in a day") {
+            Reply::status(500, "{\"error\": \"internal\"}")
+        } else {
+            sentiment_model(request)
+        }
+    })
+    .await;
+    let ws = Workspace::new(&mock, "");
+    let out = promptls(ws.dir.path(), &["eval", "sentiment.prompt"], &[]).await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("1 of 5 rows could not be evaluated (1 failed again in the final round); the first, row 3 (line 4)"),
+        "{all}"
+    );
+    // Two attempts in the run, two more in the final round.
+    let sent = mock
+        .requests()
+        .iter()
+        .filter(|r| last_user_text(r).contains("Broke in a day"))
+        .count();
+    assert_eq!(sent, 4);
+}

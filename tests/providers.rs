@@ -177,6 +177,8 @@ async fn gives_up_after_three_attempts_with_a_clear_error() {
         .unwrap_err();
     assert_eq!(mock.requests().len(), 3);
     assert_eq!(error.attempts, 3);
+    // Out of attempts on a fault that may pass: an evaluation tries it again later.
+    assert!(error.transient);
     let text = error.to_string();
     assert!(
         text.starts_with("mock/llama-3.1-8b-instant: HTTP 500"),
@@ -200,6 +202,7 @@ async fn no_retry_on_400_and_401() {
             .await
             .unwrap_err();
         assert_eq!(mock.requests().len(), 1, "status {status} is not retried");
+        assert!(!error.transient, "status {status} will not change");
         assert!(
             error.to_string().contains(&format!("HTTP {status}")),
             "{error}"
@@ -274,6 +277,10 @@ async fn a_long_retry_after_fails_instead_of_waiting() {
         .unwrap_err();
     assert_eq!(mock.requests().len(), 1);
     assert!(error.to_string().contains("asks to wait 3600s"), "{error}");
+    assert!(
+        !error.transient,
+        "a wait beyond the run's patience is not tried again"
+    );
 }
 
 #[tokio::test]

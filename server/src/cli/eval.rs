@@ -1,6 +1,8 @@
 //! `promptls eval FILE`: runs the prompt over its dataset and scores it, as a CI gate.
-//! Exit codes: 0 when every gate passes, 1 when a gate fails or rows could not be
-//! evaluated, 2 for usage and setup errors (no dataset, unknown provider, ...).
+//! Exit codes: 0 when every gate passes, 1 when a gate fails, rows could not be read,
+//! rendered or evaluated, or no row has a score; 2 for usage and setup errors found
+//! before any call (no dataset, unknown provider, a missing key, a template problem that
+//! would break every row, ...).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,6 +64,10 @@ pub struct EvalArgs {
     /// ROUGE: stem words with the Porter stemmer.
     #[arg(long)]
     stem: bool,
+    /// Dataset rows that cannot be read or rendered are reported and counted but do not
+    /// fail the run by themselves; the score is over the other rows.
+    #[arg(long)]
+    allow_bad_rows: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -117,6 +123,7 @@ fn overrides(args: &EvalArgs) -> Overrides {
             RowsArg::Train => Rows::Train,
             RowsArg::All => Rows::All,
         },
+        offline: false,
     }
 }
 
@@ -144,19 +151,9 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
     if let Some(refusal) = plan.refusal() {
         return Err(refusal.to_string());
     }
-    for e in &plan.dataset_errors {
-        eprintln!("warning: {}: {e} (row skipped)", plan.dataset.display());
-    }
-    if plan.rows.is_empty() {
+    // (A provider that needs a key and has none stopped `plan` already.)
+    if plan.rows.is_empty() && plan.dataset_errors.is_empty() {
         return Err(format!("{}: no rows to evaluate", plan.dataset.display()));
-    }
-    if plan.provider.key.is_none() && config.needs_key(&plan.provider.name) {
-        if let Some(var) = &plan.provider.key_env {
-            tracing::warn!(
-                "no key for {} in ${var} (environment or .env); calls go out without one",
-                plan.provider.name
-            );
-        }
     }
     let client = config.client(!args.no_cache)?;
     let concurrency = args
@@ -190,61 +187,16 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
         ),
         Some(path) => Some(baseline_score(path, &config, &overrides, &client, concurrency).await?),
     };
-    let mut gates = Vec::new();
-    if report.error_rows > 0 {
-        let first = report
-            .per_row
-            .iter()
-            .find_map(|r| r.error.as_deref())
-            .unwrap_or("");
-        gates.push(Gate {
-            name: "errors",
-            passed: false,
-            message: format!(
-                "{} of {} rows could not be evaluated; the first: {first}",
-                report.error_rows, report.rows
-            ),
-        });
-    }
-    if let Some(min) = args.min_score {
-        let passed = report.score >= min - 1e-12;
-        gates.push(Gate {
-            name: "min-score",
-            passed,
-            message: format!(
-                "score {:.3} {} --min-score {min}",
-                report.score,
-                if passed { "meets" } else { "is below" }
-            ),
-        });
-    }
-    if let Some((label, base)) = &baseline {
-        let drop = args.max_drop.unwrap_or(0.0);
-        let delta = report.score - base;
-        let passed = delta >= -drop - 1e-12;
-        gates.push(Gate {
-            name: "baseline",
-            passed,
-            message: format!(
-                "score {:.3} vs baseline {:.3} ({label}): {}{:.3}{}",
-                report.score,
-                base,
-                if delta >= 0.0 { "+" } else { "" },
-                delta,
-                if passed {
-                    String::new()
-                } else {
-                    format!(", a drop of more than --max-drop {drop}")
-                }
-            ),
-        });
-    }
+    let gates = gates(args, &report, baseline.as_ref());
     // Every complete run is recorded: the file as a version, with its score (a run over
-    // some of the rows records the version only).
-    let version = if report.error_rows == 0 {
-        let score = args
-            .limit
-            .is_none()
+    // some of the rows, or without its bad rows, records the version only).
+    let call_errors = report
+        .per_row
+        .iter()
+        .filter(|r| r.score.is_none() && !r.bad_row)
+        .count();
+    let version = if call_errors == 0 && report.scored > 0 {
+        let score = (args.limit.is_none() && report.bad_rows == 0)
             .then(|| store::Score::of_report(&report));
         let recorded = Store::open(&config.root).and_then(|mut s| {
             s.record_scored(
@@ -274,6 +226,11 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
         EvalFormat::Json => {
             let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
             if let Value::Object(map) = &mut value {
+                if report.scored == 0 {
+                    // Every row failed: there is no score, not a score of 0.
+                    map.insert("score".into(), Value::Null);
+                    map.insert("interval".into(), Value::Null);
+                }
                 map.insert(
                     "baseline_score".into(),
                     json!(baseline.as_ref().map(|b| b.1)),
@@ -288,6 +245,7 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
                     ),
                 );
                 map.insert("passed".into(), json!(!failed));
+                map.insert("gate_score".into(), json!(gate_score(&report)));
                 map.insert("version".into(), json!(version));
             }
             serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
@@ -422,6 +380,152 @@ async fn baseline_score(
     Ok((label, report.score))
 }
 
+/// The score the gates compare: none when no row has one; with bad rows, the score with
+/// each bad row counted as 0 (the mean over every row; corpus BLEU and chrF are scaled by
+/// the share of rows scored).
+fn gate_score(report: &Report) -> Option<f64> {
+    if report.scored == 0 {
+        return None;
+    }
+    let scored = report.scored as f64;
+    Some(report.score * scored / (scored + report.bad_rows as f64))
+}
+
+/// `data.csv line 3: row has 2 fields, the header has 3`.
+fn unreadable_text(dataset: &str, u: &run::Unreadable) -> String {
+    match u.line {
+        Some(line) => format!("{dataset} line {line}: {}", u.error),
+        None => format!("{dataset}: {}", u.error),
+    }
+}
+
+/// The gates of a run: bad rows (unless allowed), rows whose calls failed, a score at
+/// all, `--min-score` and the baseline.
+fn gates(args: &EvalArgs, report: &Report, baseline: Option<&(String, f64)>) -> Vec<Gate> {
+    let mut gates = Vec::new();
+    let all_rows = report.rows + report.unreadable.len();
+    if report.bad_rows > 0 {
+        let mut named: Vec<String> = report
+            .unreadable
+            .iter()
+            .map(|u| unreadable_text(&report.dataset, u))
+            .collect();
+        named.extend(report.per_row.iter().filter(|r| r.bad_row).map(|r| {
+            format!(
+                "row {} (line {}): {}",
+                r.row,
+                r.line,
+                shorten(r.error.as_deref().unwrap_or(""), 100)
+            )
+        }));
+        let shown = named.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
+        let more = if named.len() > 5 {
+            format!("; and {} more", named.len() - 5)
+        } else {
+            String::new()
+        };
+        gates.push(Gate {
+            name: "bad-rows",
+            passed: args.allow_bad_rows,
+            message: if args.allow_bad_rows {
+                format!(
+                    "{} of {all_rows} rows could not be read or rendered and were not scored (--allow-bad-rows): {shown}{more}",
+                    report.bad_rows
+                )
+            } else {
+                format!(
+                    "{} of {all_rows} rows could not be read or rendered: {shown}{more} (--allow-bad-rows scores the others)",
+                    report.bad_rows
+                )
+            },
+        });
+    }
+    let failed: Vec<&run::RowResult> = report
+        .per_row
+        .iter()
+        .filter(|r| r.score.is_none() && !r.bad_row)
+        .collect();
+    if let Some(first) = failed.first() {
+        let persistent = failed.iter().filter(|r| r.retried).count();
+        gates.push(Gate {
+            name: "errors",
+            passed: false,
+            message: format!(
+                "{} of {} rows could not be evaluated{}; the first, row {} (line {}): {}",
+                failed.len(),
+                report.rows,
+                if persistent > 0 {
+                    format!(" ({persistent} failed again in the final round)")
+                } else {
+                    String::new()
+                },
+                first.row,
+                first.line,
+                first.error.as_deref().unwrap_or("")
+            ),
+        });
+    }
+    let score = gate_score(report);
+    if score.is_none() {
+        gates.push(Gate {
+            name: "score",
+            passed: false,
+            message: "no score: every row failed".into(),
+        });
+    }
+    // With bad rows allowed, the gates see them as rows scoring 0: dropping rows never
+    // helps a run pass.
+    let over = if report.bad_rows > 0 && report.scored > 0 {
+        format!(
+            ", counting the {} bad row{} as 0 ({:.3} over the {} scored)",
+            report.bad_rows,
+            if report.bad_rows == 1 { "" } else { "s" },
+            report.score,
+            report.scored
+        )
+    } else {
+        String::new()
+    };
+    if let Some(min) = args.min_score {
+        let passed = score.is_some_and(|s| s >= min - 1e-12);
+        gates.push(Gate {
+            name: "min-score",
+            passed,
+            message: match score {
+                Some(s) => format!(
+                    "score {s:.3}{over} {} --min-score {min}",
+                    if passed { "meets" } else { "is below" }
+                ),
+                None => format!("no score to meet --min-score {min}"),
+            },
+        });
+    }
+    if let Some((label, base)) = baseline {
+        let drop = args.max_drop.unwrap_or(0.0);
+        let message = match score {
+            None => format!("no score to compare with the baseline {base:.3} ({label})"),
+            Some(s) => {
+                let delta = s - base;
+                format!(
+                    "score {s:.3}{over} vs baseline {base:.3} ({label}): {}{delta:.3}{}",
+                    if delta >= 0.0 { "+" } else { "" },
+                    if delta >= -drop - 1e-12 {
+                        String::new()
+                    } else {
+                        format!(", a drop of more than --max-drop {drop}")
+                    }
+                )
+            }
+        };
+        gates.push(Gate {
+            name: "baseline",
+            passed: score.is_some_and(|s| s - base >= -drop - 1e-12),
+            message,
+        });
+    }
+    gates
+}
+
 fn shorten(text: &str, most: usize) -> String {
     let one_line = text.replace('\n', "⏎");
     if one_line.chars().count() <= most {
@@ -439,7 +543,16 @@ fn human(report: &Report, gates: &[Gate], baseline: Option<f64>) -> String {
     line(
         &mut out,
         "dataset",
-        format!("{} ({} rows)", report.dataset, report.rows),
+        if report.unreadable.is_empty() {
+            format!("{} ({} rows)", report.dataset, report.rows)
+        } else {
+            format!(
+                "{} ({} rows, {} unreadable)",
+                report.dataset,
+                report.rows + report.unreadable.len(),
+                report.unreadable.len()
+            )
+        },
     );
     line(
         &mut out,
@@ -449,19 +562,50 @@ fn human(report: &Report, gates: &[Gate], baseline: Option<f64>) -> String {
             report.metric, report.threshold
         ),
     );
-    line(
-        &mut out,
-        "score",
-        format!(
-            "{:.3}  (95% CI {:.3}–{:.3})  {}/{} rows passed{}",
-            report.score,
-            report.interval[0],
-            report.interval[1],
-            report.passed_rows,
-            report.rows,
-            baseline.map_or(String::new(), |b| format!("  baseline {b:.3}"))
-        ),
-    );
+    let all_rows = report.rows + report.unreadable.len();
+    if report.scored == 0 {
+        line(&mut out, "score", "no score: every row failed".into());
+    } else {
+        line(
+            &mut out,
+            "score",
+            format!(
+                "{:.3}  (95% CI {:.3}–{:.3})  {}/{} rows passed{}{}",
+                report.score,
+                report.interval[0],
+                report.interval[1],
+                report.passed_rows,
+                report.rows,
+                if report.scored < all_rows {
+                    format!("  (over {} of {all_rows} rows)", report.scored)
+                } else {
+                    String::new()
+                },
+                baseline.map_or(String::new(), |b| format!("  baseline {b:.3}"))
+            ),
+        );
+    }
+    if report.bad_rows > 0 {
+        line(
+            &mut out,
+            "bad rows",
+            format!(
+                "{} of {all_rows} could not be read or rendered (not scored)",
+                report.bad_rows
+            ),
+        );
+    }
+    if report.retried_rows > 0 {
+        line(
+            &mut out,
+            "retried",
+            format!(
+                "{} row{} ran out of attempts and went again in the final round",
+                report.retried_rows,
+                if report.retried_rows == 1 { "" } else { "s" }
+            ),
+        );
+    }
     line(
         &mut out,
         "calls",
@@ -487,6 +631,15 @@ fn human(report: &Report, gates: &[Gate], baseline: Option<f64>) -> String {
         "time",
         format!("{:.1} s  {latency}", report.wall_ms / 1000.0),
     );
+    if !report.unreadable.is_empty() {
+        out.push_str(&format!(
+            "\nunreadable rows ({}):\n",
+            report.unreadable.len()
+        ));
+        for u in report.unreadable.iter().take(20) {
+            out.push_str(&format!("  {}\n", unreadable_text(&report.dataset, u)));
+        }
+    }
     let failing: Vec<&run::RowResult> = report.per_row.iter().filter(|r| !r.passed).collect();
     if !failing.is_empty() {
         out.push_str(&format!("\nfailing rows ({}):\n", failing.len()));
@@ -571,7 +724,11 @@ fn junit(report: &Report, gates: &[Gate]) -> String {
         "    <properties>\n      <property name=\"model\" value=\"{}\"/>\n      <property name=\"metric\" value=\"{}\"/>\n      <property name=\"score\" value=\"{}\"/>\n      <property name=\"cost_usd\" value=\"{}\"/>\n    </properties>\n",
         xml_escape(&report.model),
         xml_escape(&report.metric),
-        report.score,
+        if report.scored == 0 {
+            "none".to_string()
+        } else {
+            report.score.to_string()
+        },
         report.cost_usd
     ));
     for r in &report.per_row {

@@ -83,6 +83,8 @@ pub struct Overrides {
     pub model: Option<String>,
     pub options: Options,
     pub rows: Rows,
+    /// The run reads only the cache (the editor's live scores): no key is needed.
+    pub offline: bool,
 }
 
 /// Everything a run needs, read and checked before any call.
@@ -119,6 +121,8 @@ pub fn plan(
     config: &Config,
     overrides: &Overrides,
 ) -> Result<Plan, String> {
+    // Problems that would blank or break every row stop the run before any call.
+    preflight(file, source, overrides.dataset.is_some())?;
     let compiled = Renderer::for_file(file)
         .compile(source)
         .map_err(|e| format!("{}: {e}", file.display()))?;
@@ -146,6 +150,9 @@ pub fn plan(
         .ok_or_else(|| needs("no `model` to evaluate with (set `model:` or pass --model)"))?;
     let model = config.resolve_model(&written_model).to_string();
     let provider = model_provider(config, &model).map_err(|e| needs(&e))?;
+    if !overrides.offline {
+        missing_key(config, &provider).map_err(|e| needs(&e))?;
+    }
 
     let metric_name = match setting("metric") {
         None => "exact_match",
@@ -166,6 +173,9 @@ pub fn plan(
             .unwrap_or_else(|| model.clone());
         let judge_model = config.resolve_model(&written).to_string();
         let judge_provider = model_provider(config, &judge_model).map_err(|e| needs(&e))?;
+        if !overrides.offline {
+            missing_key(config, &judge_provider).map_err(|e| needs(&format!("the judge: {e}")))?;
+        }
         Scoring::Judge {
             judge,
             model: judge_model,
@@ -301,6 +311,86 @@ pub fn plan(
         json_output,
         schema,
     })
+}
+
+/// The tier-1 codes that blank or break every row when the prompt is rendered, besides
+/// the template's syntax errors: a variable the schema (or the dataset) does not have is
+/// always empty, and an unknown partial or helper fails every render.
+const BREAKS_EVERY_ROW: &[&str] = &[
+    "undeclared-variable",
+    "variable-not-in-dataset",
+    "missing-partial",
+    "unknown-helper",
+    "partial-recursion",
+];
+
+/// The tier-1 checks of `promptls check` (`crate::check`) that would make every row's
+/// call worthless, as one error with each problem at its `file:line:column`; `Ok` when
+/// there are none. `other_dataset`: the run reads another dataset than
+/// `promptls.dataset` (`--dataset`), so that file's columns say nothing.
+pub fn preflight(file: &Path, source: &str, other_dataset: bool) -> Result<(), String> {
+    use crate::check::{CheckInput, Disk, Severity};
+    let parsed = crate::syntax::parse(source);
+    let span = parsed.template_span;
+    let (_, syntax_errors) = crate::syntax::handlebars::parse_template(
+        source.get(span.start..span.end).unwrap_or(""),
+        span.start,
+    );
+    let diagnostics = crate::check::check_parsed(&CheckInput {
+        source,
+        path: Some(file),
+        parsed: &parsed,
+        workspace: &Disk,
+    });
+    let index = crate::syntax::line_index::LineIndex::new(source);
+    let problems: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| {
+            let syntax =
+                d.severity == Severity::Error && syntax_errors.iter().any(|e| e.code == d.code);
+            (syntax || BREAKS_EVERY_ROW.contains(&d.code))
+                && !(other_dataset && d.code == "variable-not-in-dataset")
+        })
+        .map(|d| {
+            let at = index.line_col_chars(source, d.span.start.min(source.len()));
+            format!(
+                "{}:{}:{}: {} [{}]",
+                file.display(),
+                at.line + 1,
+                at.col + 1,
+                d.message,
+                d.code
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}
+{} every row's prompt; nothing was sent (`promptls check {}` shows the same)",
+        problems.join("\n"),
+        if problems.len() == 1 {
+            "this would break"
+        } else {
+            "these would break"
+        },
+        file.display()
+    ))
+}
+
+/// An error when `provider` needs a key and none was found.
+fn missing_key(config: &Config, provider: &Provider) -> Result<(), String> {
+    // A refused provider (an untrusted workspace) has its key withheld: the refusal
+    // says why, not this.
+    if provider.refused.is_some() || provider.key.is_some() || !config.needs_key(&provider.name) {
+        return Ok(());
+    }
+    let var = provider.key_env.as_deref().unwrap_or("its key variable");
+    Err(format!(
+        "provider `{}` needs a key and ${var} is not set (in the environment or the workspace .env); nothing was sent",
+        provider.name
+    ))
 }
 
 fn load(path: &Path) -> Result<Dataset, String> {
@@ -501,9 +591,25 @@ pub struct RowResult {
     pub completion_tokens: u64,
     pub cost_usd: f64,
     pub latency_ms: f64,
+    /// The row could not be rendered (or has no target value): it was never sent.
+    pub bad_row: bool,
+    /// The row's call ran out of attempts on transient faults (429, 5xx, timeouts) and
+    /// was tried again in the run's final round.
+    pub retried: bool,
+    /// The error is a transient fault that ran out of attempts (the final round tries it
+    /// again).
+    #[serde(skip)]
+    pub transient: bool,
     /// The cache key of the row's request.
     #[serde(skip)]
     pub key: String,
+}
+
+/// A dataset line that could not be read (it has no row in `per_row`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Unreadable {
+    pub line: Option<usize>,
+    pub error: String,
 }
 
 /// A whole run.
@@ -524,6 +630,13 @@ pub struct Report {
     pub failed_rows: usize,
     /// Rows without a score (call or render errors).
     pub error_rows: usize,
+    /// Rows that could not be read or rendered: the dataset's unreadable lines
+    /// (`unreadable`) and the rows of `per_row` marked `bad_row`. The score is over the
+    /// other rows (`scored`).
+    pub bad_rows: usize,
+    pub unreadable: Vec<Unreadable>,
+    /// Rows whose calls ran out of attempts and were tried again in the final round.
+    pub retried_rows: usize,
     /// HTTP requests made (retries included; cache hits are not calls).
     pub calls: u64,
     pub cache_hits: u64,
@@ -599,10 +712,15 @@ pub async fn run(
     // The row futures are made up front (they do nothing until polled): a lazily mapped
     // iterator of borrowed rows makes the run's future not provably `Send` (rustc's
     // higher-ranked lifetime limitation), and the editor spawns runs on other threads.
+    let to_call: Vec<(usize, Prepared)> = to_call.into_iter().map(|(i, (p, _))| (i, p)).collect();
     let calls: Vec<_> = to_call
-        .into_iter()
-        .map(|(i, (p, _))| async move { (i, evaluate_row(plan, client, p).await) })
+        .iter()
+        .enumerate()
+        .map(|(at, (i, p))| async move { (at, *i, evaluate_row(plan, client, p).await) })
         .collect();
+    // Rows whose calls ran out of attempts on transient faults wait for the final round
+    // (they are not shown as done yet).
+    let mut again: Vec<(usize, RowResult)> = Vec::new();
     let mut stream = futures_util::stream::iter(calls).buffer_unordered(concurrency.max(1));
     loop {
         let next = tokio::select! {
@@ -610,10 +728,57 @@ pub async fn run(
             _ = cancel.cancelled() => return Err(Cancelled),
             next = stream.next() => next,
         };
-        let Some(result) = next else { break };
-        results.push(result);
+        let Some((at, i, result)) = next else { break };
+        if result.transient {
+            again.push((at, result));
+            continue;
+        }
+        results.push((i, result));
         if let Some((_, last)) = results.last() {
             on_row(last, results.len(), total);
+        }
+    }
+    drop(stream);
+    if !again.is_empty() {
+        // The final round: after the rest of the run, each such row once more with fresh
+        // backoff (and `Retry-After` honoured by the client), a few at a time, so a
+        // provider that was briefly overloaded answers every row. A row that fails again
+        // fails for good.
+        let pause = client.policy().delay(1, crate::llm::retry::jitter(), None);
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(Cancelled),
+            _ = tokio::time::sleep(pause) => {}
+        }
+        tracing::info!(
+            "{} row(s) ran out of attempts; trying them again in a final round",
+            again.len()
+        );
+        let round: Vec<_> = again
+            .into_iter()
+            .map(|(at, first)| {
+                let (i, p) = &to_call[at];
+                async move {
+                    let mut result = evaluate_row(plan, client, p).await;
+                    result.calls += first.calls;
+                    result.retried = true;
+                    (*i, result)
+                }
+            })
+            .collect();
+        let mut stream = futures_util::stream::iter(round)
+            .buffer_unordered(final_round_concurrency(concurrency));
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(Cancelled),
+                next = stream.next() => next,
+            };
+            let Some(result) = next else { break };
+            results.push(result);
+            if let Some((_, last)) = results.last() {
+                on_row(last, results.len(), total);
+            }
         }
     }
     results.sort_by_key(|(i, _)| *i);
@@ -625,7 +790,13 @@ pub async fn run(
     ))
 }
 
+/// Rows at once in the final round: a quarter of the run's, at least one.
+fn final_round_concurrency(concurrency: usize) -> usize {
+    (concurrency / 4).max(1)
+}
+
 /// A row ready to send: its request and expected outputs, or the error that stops it.
+#[derive(Clone)]
 struct Prepared {
     result: RowResult,
     request: Option<ChatRequest>,
@@ -657,12 +828,16 @@ fn prepare(plan: &Plan, index: usize, row: &Row) -> Prepared {
         completion_tokens: 0,
         cost_usd: 0.0,
         latency_ms: 0.0,
+        bad_row: false,
+        retried: false,
+        transient: false,
         key: String::new(),
     };
     let references = match expected {
         Ok(r) => r,
         Err(e) => {
             result.error = Some(e);
+            result.bad_row = true;
             return Prepared {
                 result,
                 request: None,
@@ -674,6 +849,7 @@ fn prepare(plan: &Plan, index: usize, row: &Row) -> Prepared {
         Ok(r) => r,
         Err(e) => {
             result.error = Some(e);
+            result.bad_row = true;
             return Prepared {
                 result,
                 request: None,
@@ -713,20 +889,22 @@ fn finish(plan: &Plan, prepared: Prepared, answer: Answer, latency_ms: f64) -> R
     result
 }
 
-async fn evaluate_row(plan: &Plan, client: &Client, prepared: Prepared) -> RowResult {
+async fn evaluate_row(plan: &Plan, client: &Client, prepared: &Prepared) -> RowResult {
     let Some(request) = &prepared.request else {
-        return prepared.result;
+        return prepared.result.clone();
     };
     let began = Instant::now();
     let answer = match client.chat(&plan.provider, request).await {
         Ok(a) => a,
         Err(e) => {
-            let mut result = prepared.result;
+            let mut result = prepared.result.clone();
             result.calls = e.attempts;
             result.error = Some(e.message);
+            result.transient = e.transient;
             return result;
         }
     };
+    let prepared = prepared.clone();
     let latency = if answer.cached {
         0.0
     } else {
@@ -796,6 +974,7 @@ async fn judge_row(
             result.calls += e.attempts;
             result.score = None;
             result.error = Some(format!("judge: {}", e.message));
+            result.transient = e.transient;
         }
     }
 }
@@ -852,6 +1031,16 @@ pub fn summarise(plan: &Plan, per_row: Vec<RowResult>, wall_ms: f64) -> Report {
             .filter(|r| !r.passed && r.score.is_some())
             .count(),
         error_rows: per_row.iter().filter(|r| r.score.is_none()).count(),
+        bad_rows: per_row.iter().filter(|r| r.bad_row).count() + plan.dataset_errors.len(),
+        unreadable: plan
+            .dataset_errors
+            .iter()
+            .map(|e| Unreadable {
+                line: e.line,
+                error: e.message.clone(),
+            })
+            .collect(),
+        retried_rows: per_row.iter().filter(|r| r.retried).count(),
         calls: per_row.iter().map(|r| u64::from(r.calls)).sum(),
         cache_hits: per_row.iter().filter(|r| r.cached).count() as u64,
         prompt_tokens: per_row.iter().map(|r| r.prompt_tokens).sum(),
@@ -923,5 +1112,63 @@ fn aggregate_with_interval(
             let (lo, hi) = interval::for_mean(scores);
             (mean, [lo, hi])
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace(prompt: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("promptls.toml"), "").unwrap();
+        std::fs::write(dir.path().join("data.csv"), "text,label\nhi,a\n").unwrap();
+        let file = dir.path().join("p.prompt");
+        std::fs::write(&file, prompt).unwrap();
+        (dir, file)
+    }
+
+    const HEAD: &str = "---\nmodel: ollama/tiny\ninput:\n  schema:\n    text: string\npromptls.dataset: data.csv\npromptls.target: label\n---\n";
+
+    #[test]
+    fn preflight_names_each_problem_at_its_place() {
+        let prompt = format!("{HEAD}Say {{{{txet}}}}\n{{{{> footer}}}}\n");
+        let (_dir, file) = workspace(&prompt);
+        let e = preflight(&file, &prompt, false).unwrap_err();
+        let shown = file.display().to_string();
+        assert!(
+            e.contains(&format!("{shown}:9:7: `txet` is not declared")),
+            "{e}"
+        );
+        assert!(e.contains("[undeclared-variable]"), "{e}");
+        assert!(
+            e.contains(&format!("{shown}:10:")) && e.contains("[missing-partial]"),
+            "{e}"
+        );
+        assert!(e.contains("nothing was sent"), "{e}");
+
+        let broken = format!("{HEAD}{{{{#if text}}}}{{{{text}}}}\n");
+        assert!(preflight(&file, &broken, false)
+            .unwrap_err()
+            .contains("[unclosed-block]"));
+        let fine = format!("{HEAD}Say {{{{text}}}}\n");
+        assert_eq!(preflight(&file, &fine, false), Ok(()));
+    }
+
+    #[test]
+    fn dataset_columns_count_only_for_the_prompts_own_dataset() {
+        let prompt = "---\nmodel: ollama/tiny\npromptls.dataset: data.csv\npromptls.target: label\n---\nSay {{txet}}\n";
+        let (_dir, file) = workspace(prompt);
+        let e = preflight(&file, prompt, false).unwrap_err();
+        assert!(e.contains("[variable-not-in-dataset]"), "{e}");
+        // `--dataset` reads another file, whose columns the check did not see.
+        assert_eq!(preflight(&file, prompt, true), Ok(()));
+    }
+
+    #[test]
+    fn the_final_round_runs_fewer_rows_at_once() {
+        assert_eq!(final_round_concurrency(1), 1);
+        assert_eq!(final_round_concurrency(8), 2);
+        assert_eq!(final_round_concurrency(32), 8);
     }
 }

@@ -19,6 +19,10 @@ pub struct CallError {
     pub message: String,
     /// Attempts made.
     pub attempts: u32,
+    /// The call was retried until its attempts ran out (429, 5xx, timeouts, broken
+    /// connections): the provider may well answer later, so an evaluation tries the row
+    /// once more in a final round. `false` for answers that will not change (400, 401…).
+    pub transient: bool,
 }
 
 impl std::fmt::Display for CallError {
@@ -150,6 +154,7 @@ impl Client {
             return Err(CallError {
                 message: refusal.to_string(),
                 attempts: 0,
+                transient: false,
             });
         }
         let key = self
@@ -227,11 +232,14 @@ impl Client {
             }
         }
         let attempts = self.policy.attempts.max(1);
-        Err(self.error(
-            provider,
-            format!("{what}: {last} (gave up after {attempts} attempts)"),
-            attempts,
-        ))
+        Err(CallError {
+            transient: true,
+            ..self.error(
+                provider,
+                format!("{what}: {last} (gave up after {attempts} attempts)"),
+                attempts,
+            )
+        })
     }
 
     /// An error whose text cannot hold the key, even if a provider echoed it back: the
@@ -242,7 +250,11 @@ impl Client {
             _ => message,
         };
         let message = crate::secrets::redact_owned(message);
-        CallError { message, attempts }
+        CallError {
+            message,
+            attempts,
+            transient: false,
+        }
     }
 
     /// Whether `provider`'s endpoint answers: one `GET {base}/models` (every supported

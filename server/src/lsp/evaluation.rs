@@ -204,7 +204,7 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
         }
         if let Ok(Some(report)) = &outcome {
             // A complete run over every row is recorded in the history with its score.
-            if args.limit.is_none() && report.error_rows == 0 {
+            if args.limit.is_none() && report.error_rows == 0 && report.bad_rows == 0 {
                 let (path, text, report) = (path.clone(), text.to_string(), report.clone());
                 let _ = tokio::task::spawn_blocking(move || {
                     super::history::record_evaluation(&path, &text, &report)
@@ -212,18 +212,25 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
                 .await;
             }
             publish_rows(&client, &state, report).await;
-            if report.error_rows > 0 {
+            if report.error_rows > 0 || report.bad_rows > 0 {
                 let first = report
                     .per_row
                     .iter()
                     .find_map(|r| r.error.as_deref())
+                    .or(report.unreadable.first().map(|u| u.error.as_str()))
                     .unwrap_or("");
                 client
                     .show_message(
                         MessageType::WARNING,
                         format!(
-                            "{} of {} rows could not be evaluated: {first}",
-                            report.error_rows, report.rows
+                            "{} of {} rows could not be evaluated{}: {first}",
+                            report.error_rows + report.unreadable.len(),
+                            report.rows + report.unreadable.len(),
+                            if report.scored == 0 {
+                                " (no score: every row failed)"
+                            } else {
+                                ""
+                            }
                         ),
                     )
                     .await;
@@ -342,6 +349,11 @@ async fn evaluate(
     };
     let (result, ()) = tokio::join!(running, forward);
     let end = match &result {
+        Ok(report) if report.scored == 0 => format!(
+            "no score: every row failed · {} calls · {}",
+            report.calls,
+            run::dollars(report.cost_usd)
+        ),
         Ok(report) => format!(
             "{} {:.3} · {}/{} rows · {} calls, {} cached · {}",
             report.metric,
@@ -548,7 +560,11 @@ pub fn live_scores(state: &Shared, path: &Path, text: &str, version: Option<i32>
     if !config.cache_path().is_file() {
         return None;
     }
-    let plan = run::plan(path, text, &config, &Overrides::default()).ok()?;
+    let overrides = Overrides {
+        offline: true,
+        ..Overrides::default()
+    };
+    let plan = run::plan(path, text, &config, &overrides).ok()?;
     if plan.rows.len() > LIVE_MAX_ROWS {
         return None;
     }
@@ -585,6 +601,9 @@ pub fn live_scores(state: &Shared, path: &Path, text: &str, version: Option<i32>
             completion_tokens: 0,
             cost_usd: 0.0,
             latency_ms: 0.0,
+            bad_row: false,
+            retried: false,
+            transient: false,
             key: String::new(),
         });
     }
