@@ -237,8 +237,16 @@ impl Outcome {
     }
 }
 
-/// `promptls.optimizer` as written: a name or `{name, trials, demos}`.
-pub fn optimizer_setting(source: &str) -> (Option<String>, Option<usize>, Option<usize>) {
+/// `promptls.optimizer` as written: a name or `{name, trials, demos, max_calls, max_cost}`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Setting {
+    pub name: Option<String>,
+    pub trials: Option<usize>,
+    pub demos: Option<usize>,
+    pub budget: Budget,
+}
+
+pub fn optimizer_setting(source: &str) -> Setting {
     let parsed = crate::syntax::parse(source);
     let Some(value) = parsed
         .frontmatter
@@ -246,18 +254,29 @@ pub fn optimizer_setting(source: &str) -> (Option<String>, Option<usize>, Option
         .and_then(|fm| crate::settings::get(fm, "optimizer"))
         .map(|v| v.to_json())
     else {
-        return (None, None, None);
+        return Setting::default();
     };
     match value {
-        Value::String(name) => (Some(name), None, None),
-        Value::Object(map) => (
-            map.get("name").and_then(Value::as_str).map(str::to_string),
-            map.get("trials")
+        Value::String(name) => Setting {
+            name: Some(name),
+            ..Setting::default()
+        },
+        Value::Object(map) => Setting {
+            name: map.get("name").and_then(Value::as_str).map(str::to_string),
+            trials: map
+                .get("trials")
                 .and_then(Value::as_u64)
                 .map(|n| n as usize),
-            map.get("demos").and_then(Value::as_u64).map(|n| n as usize),
-        ),
-        _ => (None, None, None),
+            demos: map.get("demos").and_then(Value::as_u64).map(|n| n as usize),
+            budget: Budget {
+                max_calls: map.get("max_calls").and_then(Value::as_u64),
+                max_cost: map
+                    .get("max_cost")
+                    .and_then(Value::as_f64)
+                    .filter(|c| *c >= 0.0),
+            },
+        },
+        _ => Setting::default(),
     }
 }
 
@@ -310,7 +329,14 @@ pub async fn run(
     on_trial: OnTrial<'_>,
 ) -> Result<Outcome, JobError> {
     let usage = JobError::Usage;
-    let (named, trials_setting, demos_setting) = optimizer_setting(source);
+    let setting = optimizer_setting(source);
+    let (named, trials_setting, demos_setting) =
+        (setting.name.clone(), setting.trials, setting.demos);
+    // The request's budget first, each limit else from `promptls.optimizer`.
+    let budget = Budget {
+        max_calls: request.budget.max_calls.or(setting.budget.max_calls),
+        max_cost: request.budget.max_cost.or(setting.budget.max_cost),
+    };
     let optimizer = match (request.optimizer, named.as_deref()) {
         (Some(o), _) => o,
         (None, Some(name)) => Optimizer::from_name(name).ok_or_else(|| {
@@ -428,7 +454,7 @@ pub async fn run(
         train,
         teacher,
         concurrency,
-        request.budget,
+        budget,
         cancel,
         request.seed,
         on_trial,
@@ -444,7 +470,7 @@ pub async fn run(
         .with_source(source)
         .map_err(JobError::Usage)?;
     let need = session.needs(&baseline_plan);
-    if let Some(max) = request.budget.max_calls {
+    if let Some(max) = budget.max_calls {
         if need.calls > max {
             return Err(usage(format!(
                 "--max-calls {max} cannot score the prompt as it is: its {} validation rows need {} calls",
@@ -453,7 +479,7 @@ pub async fn run(
             )));
         }
     }
-    if let Some(max) = request.budget.max_cost {
+    if let Some(max) = budget.max_cost {
         if need.cost > max {
             return Err(usage(format!(
                 "--max-cost {max} cannot score the prompt as it is: its {} validation rows ({} calls) may cost up to ${:.4}",
