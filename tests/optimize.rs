@@ -336,7 +336,7 @@ async fn gepa_reflects_on_failures_and_evolves_the_instruction() {
         "{r:#}"
     );
     // A budget: with --max-calls on a fresh cache the run stops early, keeps its best so
-    // far, and goes over by at most one evaluation (30 validation rows).
+    // far, and makes no call past the budget.
     let fresh = Mock::start_with(sim_model::respond).await;
     let ws = workspace(&fresh);
     std::fs::write(ws.path().join("sentiment.prompt"), &prompt).unwrap();
@@ -361,7 +361,9 @@ async fn gepa_reflects_on_failures_and_evolves_the_instruction() {
         .await,
     );
     let calls = capped["total_calls"].as_u64().unwrap();
-    assert!(calls < 60 + 30, "{capped:#}");
+    assert!(calls <= 60, "{capped:#}");
+    assert!(fresh.requests().len() <= 60);
+    assert_eq!(capped["stopped"], "max-calls", "{capped:#}");
     assert!(calls < r["total_calls"].as_u64().unwrap(), "{capped:#}");
     assert!(capped["score"].as_f64().unwrap() >= capped["baseline_score"].as_f64().unwrap());
 }
@@ -580,6 +582,17 @@ async fn a_budget_too_small_for_the_baseline_is_an_error_before_any_call() {
             assert_eq!(mock.requests().len(), 0, "{flag} {optimizer}");
         }
     }
+    // A model without a price cannot be bounded by --max-cost (the teacher here).
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = small_workspace(&mock, prices, 24);
+    let out = promptls(ws.path(), &optimize_args("bootstrap", &["--max-cost", "1"])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", cli_run::text(&out));
+    assert!(
+        cli_run::text(&out).contains("--max-cost needs the price of `sim/teacher-70b`"),
+        "{}",
+        cli_run::text(&out)
+    );
+    assert_eq!(mock.requests().len(), 0);
 }
 
 /// An instruction the simulated student answers every row right with.

@@ -489,6 +489,19 @@ pub async fn run(
             )));
         }
     }
+    if budget.max_cost.is_some() {
+        // A call of a model without a price would count as free: --max-cost could not
+        // bound it.
+        let mut models = vec![session.dev.model.clone(), config.resolve_model(&session.teacher).to_string()];
+        if let crate::eval::run::Scoring::Judge { model, .. } = &session.dev.scoring {
+            models.push(model.clone());
+        }
+        if let Some(unpriced) = models.iter().find(|m| config.price(m).is_none()) {
+            return Err(usage(format!(
+                "--max-cost needs the price of `{unpriced}`: set `prices` for it in promptls.toml"
+            )));
+        }
+    }
     let baseline = session
         .score(&start, None, "baseline")
         .await
@@ -570,4 +583,51 @@ pub async fn run(
         calls_made: session.spent().0,
         split,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auto(seed: u64) -> SplitInfo {
+        SplitInfo {
+            train: vec![1, 3],
+            dev: vec![2, 4],
+            seed: Some(seed),
+            source: "auto",
+        }
+    }
+
+    #[test]
+    fn the_auto_split_is_written_into_the_frontmatter_once() {
+        let text = "---\nmodel: m/x\npromptls.dataset: d.csv\n---\nHi {{text}}\n";
+        let with = with_split(text, &auto(7));
+        assert_eq!(
+            with,
+            "---\nmodel: m/x\npromptls.dataset: d.csv\npromptls.split: {train: 0.5, seed: 7}\n---\nHi {{text}}\n"
+        );
+        assert_eq!(with_split(&with, &auto(7)), with);
+        let given = SplitInfo {
+            source: "promptls.split",
+            ..auto(7)
+        };
+        assert_eq!(with_split(text, &given), text);
+        assert!(auto(7).describe().starts_with("auto, seed 7: 2 train rows (1, 3)"));
+    }
+
+    #[test]
+    fn the_budget_comes_from_promptls_optimizer_too() {
+        let s = optimizer_setting(
+            "---\npromptls.optimizer: {name: random, trials: 3, max_calls: 40, max_cost: 0.5}\n---\nHi\n",
+        );
+        assert_eq!(s.name.as_deref(), Some("random"));
+        assert_eq!(s.trials, Some(3));
+        assert_eq!(
+            s.budget,
+            Budget {
+                max_calls: Some(40),
+                max_cost: Some(0.5)
+            }
+        );
+    }
 }
