@@ -509,10 +509,15 @@ fn an_optimization_stops_at_the_budget_in_promptls_optimizer() {
     let end = progress(&mut client, "end");
     let message = end["value"]["message"].as_str().unwrap();
     assert!(
-        message.contains("stopped: max-calls reached after") && message.contains("kept the best of"),
+        message.contains("stopped: max-calls reached after")
+            && message.contains("kept the best of"),
         "{message}"
     );
-    assert!(mock.requests().len() <= 20, "{} requests", mock.requests().len());
+    assert!(
+        mock.requests().len() <= 20,
+        "{} requests",
+        mock.requests().len()
+    );
     assert_eq!(client.shutdown_and_exit().code(), Some(0));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
 }
@@ -535,7 +540,8 @@ fn an_optimization_that_finds_no_improvement_offers_no_apply() {
     let end = progress(&mut client, "end");
     let message = end["value"]["message"].as_str().unwrap();
     assert!(
-        message.starts_with("exact_match 1.000 → 1.000") && message.contains("no improvement found"),
+        message.starts_with("exact_match 1.000 → 1.000")
+            && message.contains("no improvement found"),
         "{message}"
     );
     // A notice, not a question with Apply.

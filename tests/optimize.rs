@@ -500,11 +500,23 @@ async fn max_calls_bounds_every_request_of_every_optimizer() {
             let ws = small_workspace(&mock, "", 24);
             let n = max.to_string();
             let out = promptls(ws.path(), &optimize_args(optimizer, &["--max-calls", &n])).await;
-            assert_eq!(out.status.code(), Some(0), "{optimizer} {max}: {}", cli_run::text(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{optimizer} {max}: {}",
+                cli_run::text(&out)
+            );
             let r = report(&out);
             let received = mock.requests().len() as u64;
-            assert!(received <= max, "{optimizer} --max-calls {max}: {received} requests");
-            assert_eq!(r["total_calls"].as_u64().unwrap(), received, "{optimizer} {max}");
+            assert!(
+                received <= max,
+                "{optimizer} --max-calls {max}: {received} requests"
+            );
+            assert_eq!(
+                r["total_calls"].as_u64().unwrap(),
+                received,
+                "{optimizer} {max}"
+            );
             let stopped = &r["stopped"];
             assert!(
                 stopped.is_null() || stopped == "max-calls",
@@ -549,10 +561,18 @@ async fn max_cost_bounds_the_spend_with_prices_from_the_config() {
             let ws = small_workspace(&mock, prices, 24);
             let usd = max.to_string();
             let out = promptls(ws.path(), &optimize_args(optimizer, &["--max-cost", &usd])).await;
-            assert_eq!(out.status.code(), Some(0), "{optimizer} {max}: {}", cli_run::text(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{optimizer} {max}: {}",
+                cli_run::text(&out)
+            );
             let r = report(&out);
             let cost = r["cost_usd"].as_f64().unwrap();
-            assert!(cost > 0.0 && cost <= max, "{optimizer} --max-cost {max}: ${cost}");
+            assert!(
+                cost > 0.0 && cost <= max,
+                "{optimizer} --max-cost {max}: ${cost}"
+            );
             let stopped = &r["stopped"];
             assert!(stopped.is_null() || stopped == "max-cost", "{stopped}");
             assert_eq!(
@@ -596,7 +616,8 @@ async fn a_budget_too_small_for_the_baseline_is_an_error_before_any_call() {
 }
 
 /// An instruction the simulated student answers every row right with.
-const OPTIMAL: &str = "Classify the sentiment of the review. Mind negation and sarcasm. Answer in one word.";
+const OPTIMAL: &str =
+    "Classify the sentiment of the review. Mind negation and sarcasm. Answer in one word.";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn write_writes_only_an_improvement_unless_forced() {
@@ -625,12 +646,19 @@ async fn write_writes_only_an_improvement_unless_forced() {
     let out = promptls(ws.path(), &args).await;
     assert_eq!(out.status.code(), Some(0));
     let text = cli_run::text(&out);
-    assert!(text.contains("not written: 1.000 → 1.000 is no improvement"), "{text}");
+    assert!(
+        text.contains("not written: 1.000 → 1.000 is no improvement"),
+        "{text}"
+    );
     assert!(!text.contains("wrote "), "{text}");
     assert_eq!(std::fs::read(&file).unwrap(), optimal.as_bytes());
 
     // --force writes it anyway.
-    let out = promptls(ws.path(), &optimize_args("bootstrap", &["--write", "--force"])).await;
+    let out = promptls(
+        ws.path(),
+        &optimize_args("bootstrap", &["--write", "--force"]),
+    )
+    .await;
     let r = report(&out);
     assert_eq!(r["written"], true, "{r:#}");
     let written = std::fs::read_to_string(&file).unwrap();
@@ -655,7 +683,11 @@ async fn without_a_split_validation_rows_are_never_training_rows() {
         let file = ws.path().join("sentiment.prompt");
         let unsplit = PROMPT.replace("promptls.split: {train: 0.5, seed: 3}\n", "");
         std::fs::write(&file, &unsplit).unwrap();
-        let out = promptls(ws.path(), &optimize_args(optimizer, &["--write", "--force"])).await;
+        let out = promptls(
+            ws.path(),
+            &optimize_args(optimizer, &["--write", "--force"]),
+        )
+        .await;
         assert_eq!(out.status.code(), Some(0), "{}", cli_run::text(&out));
         let r = report(&out);
         let split = &r["split"];
@@ -686,11 +718,17 @@ async fn without_a_split_validation_rows_are_never_training_rows() {
         }
         let written = std::fs::read_to_string(&file).unwrap();
         if r["written"] == true {
-            assert!(written.contains("promptls.split: {train: 0.5, seed: 1}"), "{written}");
+            assert!(
+                written.contains("promptls.split: {train: 0.5, seed: 1}"),
+                "{written}"
+            );
         }
         let check = promptls(ws.path(), &["check", "sentiment.prompt"]).await;
         let text = cli_run::text(&check);
-        assert!(!text.contains("demo-leak"), "{optimizer}: {text}\n{written}");
+        assert!(
+            !text.contains("demo-leak"),
+            "{optimizer}: {text}\n{written}"
+        );
     }
     // Fewer than 2 rows: an error.
     let mock = Mock::start_with(sim_model::respond).await;

@@ -33,7 +33,10 @@ pub(super) fn check(
         let (_, dev) = crate::eval::split::split_indices(d.rows.len(), train, seed);
         Some(Dataset {
             columns: d.columns.clone(),
-            rows: dev.into_iter().filter_map(|i| d.rows.get(i).cloned()).collect(),
+            rows: dev
+                .into_iter()
+                .filter_map(|i| d.rows.get(i).cloned())
+                .collect(),
             errors: Vec::new(),
         })
     });

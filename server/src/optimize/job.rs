@@ -172,7 +172,10 @@ impl Outcome {
             .filter(|t| !t.minibatch && !t.pruned && t.label != "final")
             .count();
         Some(match limit {
-            Limit::Cancelled => format!("stopped: cancelled after {} calls; kept the best of {full} trials", self.calls_made),
+            Limit::Cancelled => format!(
+                "stopped: cancelled after {} calls; kept the best of {full} trials",
+                self.calls_made
+            ),
             limit => format!(
                 "stopped: {} reached after {} calls; kept the best of {full} trials",
                 limit.name(),
@@ -385,11 +388,12 @@ pub async fn run(
         "auto"
     };
     let mut split_seed = match &split_setting {
-        Some(v) if request.valset.is_none() => match crate::eval::split::Split::from_json(Some(v))
-        {
-            Ok(crate::eval::split::Split::Ratio { seed, .. }) => Some(seed),
-            _ => None,
-        },
+        Some(v) if request.valset.is_none() => {
+            match crate::eval::split::Split::from_json(Some(v)) {
+                Ok(crate::eval::split::Split::Ratio { seed, .. }) => Some(seed),
+                _ => None,
+            }
+        }
         _ => None,
     };
     if source_name == "auto" {
@@ -465,10 +469,7 @@ pub async fn run(
     };
     let stopped = JobError::Stopped;
     // A budget that cannot even score the prompt as it is: an error before any call.
-    let baseline_plan = session
-        .dev
-        .with_source(source)
-        .map_err(JobError::Usage)?;
+    let baseline_plan = session.dev.with_source(source).map_err(JobError::Usage)?;
     let need = session.needs(&baseline_plan);
     if let Some(max) = budget.max_calls {
         if need.calls > max {
@@ -492,7 +493,10 @@ pub async fn run(
     if budget.max_cost.is_some() {
         // A call of a model without a price would count as free: --max-cost could not
         // bound it.
-        let mut models = vec![session.dev.model.clone(), config.resolve_model(&session.teacher).to_string()];
+        let mut models = vec![
+            session.dev.model.clone(),
+            config.resolve_model(&session.teacher).to_string(),
+        ];
         if let crate::eval::run::Scoring::Judge { model, .. } = &session.dev.scoring {
             models.push(model.clone());
         }
@@ -612,7 +616,9 @@ mod tests {
             ..auto(7)
         };
         assert_eq!(with_split(text, &given), text);
-        assert!(auto(7).describe().starts_with("auto, seed 7: 2 train rows (1, 3)"));
+        assert!(auto(7)
+            .describe()
+            .starts_with("auto, seed 7: 2 train rows (1, 3)"));
     }
 
     #[test]

@@ -83,10 +83,15 @@ pub fn estimate_prompt_tokens(messages: &[serde_json::Value]) -> u64 {
 /// The output tokens a request's config allows (`maxOutputTokens`, `max_tokens`,
 /// `maxTokens`), else `DEFAULT_MAX_OUTPUT_TOKENS`.
 pub fn max_output_tokens(config: &serde_json::Map<String, serde_json::Value>) -> u64 {
-    ["maxOutputTokens", "max_tokens", "maxTokens", "max_output_tokens"]
-        .iter()
-        .find_map(|k| config.get(*k).and_then(serde_json::Value::as_u64))
-        .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS)
+    [
+        "maxOutputTokens",
+        "max_tokens",
+        "maxTokens",
+        "max_output_tokens",
+    ]
+    .iter()
+    .find_map(|k| config.get(*k).and_then(serde_json::Value::as_u64))
+    .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS)
 }
 
 fn worst_cost(price: Option<crate::llm::catalog::Price>, prompt: u64, completion: u64) -> f64 {
