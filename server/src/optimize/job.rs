@@ -77,7 +77,7 @@ pub struct SplitInfo {
 }
 
 impl SplitInfo {
-    /// "auto (seed 0, half the rows): 30 train rows (1, 4, …), 30 validation rows (2, …)".
+    /// "auto, seed 0: 30 train rows (1, 4, …), scored on 30 validation rows (2, …)".
     pub fn describe(&self) -> String {
         let list = |rows: &[usize]| {
             let shown: Vec<String> = rows.iter().take(12).map(|r| r.to_string()).collect();
@@ -86,7 +86,7 @@ impl SplitInfo {
         };
         let seed = self.seed.map_or(String::new(), |s| format!(", seed {s}"));
         format!(
-            "{}{seed}: {} train rows ({}), {} validation rows ({})",
+            "{}{seed}: {} train rows ({}), scored on {} validation rows ({})",
             self.source,
             self.train.len(),
             list(&self.train),
@@ -473,8 +473,13 @@ pub async fn run(
     let need = session.needs(&baseline_plan);
     if let Some(max) = budget.max_calls {
         if need.calls > max {
+            let name = if request.budget.max_calls.is_some() {
+                "--max-calls"
+            } else {
+                "promptls.optimizer max_calls:"
+            };
             return Err(usage(format!(
-                "--max-calls {max} cannot score the prompt as it is: its {} validation rows need {} calls",
+                "{name} {max} cannot score the prompt as it is: its {} validation rows need {} calls",
                 session.dev.rows.len(),
                 need.calls
             )));
@@ -482,8 +487,13 @@ pub async fn run(
     }
     if let Some(max) = budget.max_cost {
         if need.cost > max {
+            let name = if request.budget.max_cost.is_some() {
+                "--max-cost"
+            } else {
+                "promptls.optimizer max_cost:"
+            };
             return Err(usage(format!(
-                "--max-cost {max} cannot score the prompt as it is: its {} validation rows ({} calls) may cost up to ${:.4}",
+                "{name} {max} cannot score the prompt as it is: its {} validation rows ({} calls) may cost up to ${:.4} at worst",
                 session.dev.rows.len(),
                 need.calls,
                 need.cost
