@@ -487,6 +487,79 @@ fn a_cancelled_optimization_leaves_the_file_untouched() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
 }
 
+#[test]
+fn an_optimization_stops_at_the_budget_in_promptls_optimizer() {
+    let (_rt, mock) = mock(sim_model::respond);
+    let dir = sim_model::workspace(&mock.base_url, "", 24, 11);
+    let text = "---\nmodel: sim/small\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.split: {train: 0.5, seed: 3}\npromptls.teacher: sim/teacher-70b\npromptls.optimizer: {name: random, trials: 6, max_calls: 20}\n---\n{{role \"system\"}}\nClassify the sentiment of the review.\n{{role \"user\"}}\n{{text}}\n";
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let path = root.join("sentiment.prompt");
+    std::fs::write(&path, text).unwrap();
+    let mut client = start(&root);
+    let uri = client.open(&path, text, 1);
+    client.replies.insert(
+        "window/showMessageRequest".into(),
+        json!({"title": "Discard"}),
+    );
+    let started = client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.optimize", "arguments": [{"uri": uri}]}),
+    );
+    assert_eq!(started, json!({"started": true}));
+    let end = progress(&mut client, "end");
+    let message = end["value"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("stopped: max-calls reached after")
+            && message.contains("kept the best of"),
+        "{message}"
+    );
+    assert!(
+        mock.requests().len() <= 20,
+        "{} requests",
+        mock.requests().len()
+    );
+    assert_eq!(client.shutdown_and_exit().code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
+
+#[test]
+fn an_optimization_that_finds_no_improvement_offers_no_apply() {
+    let (_rt, mock) = mock(sim_model::respond);
+    let dir = sim_model::workspace(&mock.base_url, "", 24, 11);
+    // The simulated student answers every row right with this instruction.
+    let text = "---\nmodel: sim/small\npromptls.dataset: data/reviews.csv\npromptls.target: label\npromptls.split: {train: 0.5, seed: 3}\npromptls.teacher: sim/teacher-70b\n---\n{{role \"system\"}}\nClassify the sentiment of the review. Mind negation and sarcasm. Answer in one word.\n{{role \"user\"}}\n{{text}}\n";
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let path = root.join("sentiment.prompt");
+    std::fs::write(&path, text).unwrap();
+    let mut client = start(&root);
+    let uri = client.open(&path, text, 1);
+    client.request(
+        "workspace/executeCommand",
+        json!({"command": "promptls.optimize", "arguments": [{"uri": uri, "optimizer": "bootstrap"}]}),
+    );
+    let end = progress(&mut client, "end");
+    let message = end["value"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("exact_match 1.000 → 1.000")
+            && message.contains("no improvement found"),
+        "{message}"
+    );
+    // A notice, not a question with Apply.
+    let told = client.wait_for("the notice", |m| {
+        m["method"] == "window/showMessage" || m["method"] == "window/showMessageRequest"
+    });
+    assert_eq!(told["method"], "window/showMessage", "{told}");
+    assert!(
+        told["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("found no improvement on exact_match 1.000; the file is untouched"),
+        "{told}"
+    );
+    assert_eq!(client.shutdown_and_exit().code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
+
 /// The byte offset of an LSP position in ASCII text.
 fn offset(text: &str, position: &Value) -> usize {
     let line = position["line"].as_u64().unwrap() as usize;

@@ -17,6 +17,30 @@ pub(super) fn check(
     dataset: Option<&Dataset>,
     out: &mut Vec<Diagnostic>,
 ) {
+    // With `promptls.split` as a share, only the validation rows are scored: a demo
+    // from a training row leaks nothing.
+    let validation = dataset.and_then(|d| {
+        let split = input
+            .parsed
+            .frontmatter
+            .as_ref()
+            .and_then(|fm| crate::settings::get(fm, "split"))?;
+        let crate::eval::split::Split::Ratio { train, seed } =
+            crate::eval::split::Split::from_json(Some(&split.to_json())).ok()?
+        else {
+            return None;
+        };
+        let (_, dev) = crate::eval::split::split_indices(d.rows.len(), train, seed);
+        Some(Dataset {
+            columns: d.columns.clone(),
+            rows: dev
+                .into_iter()
+                .filter_map(|i| d.rows.get(i).cloned())
+                .collect(),
+            errors: Vec::new(),
+        })
+    });
+    let dataset = validation.as_ref().or(dataset);
     let (regions, strays) = demos::demos(template);
     for stray in strays {
         out.push(Diagnostic::error(

@@ -1,7 +1,10 @@
 //! `promptls optimize FILE`: finds a better instruction and demos for a prompt, scored on
 //! its validation rows. Without `--write` it prints the candidate's diff; with `--write`
-//! it replaces the file atomically (a temporary file renamed over it). Exit codes: 0
-//! done, 1 the run stopped without a result, 2 usage and setup errors.
+//! it replaces the file atomically (a temporary file renamed over it), and only with a
+//! result that scores better than the start (`--force` writes it anyway). Exit codes: 0
+//! done (a budget that stopped the run keeps the best so far), 1 the run stopped without
+//! a result or was interrupted, 2 usage and setup errors (a budget too small to score
+//! the prompt as it is among them).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +19,7 @@ use crate::config::Config;
 use crate::eval::run::dollars;
 use crate::optimize::job::{self, JobError, Optimizer, Request};
 use crate::optimize::mipro;
-use crate::optimize::session::{Budget, Stop, Trial};
+use crate::optimize::session::{Budget, Limit, Stop, Trial};
 
 #[derive(Args)]
 pub struct OptimizeArgs {
@@ -49,18 +52,23 @@ pub struct OptimizeArgs {
     teacher: Option<String>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Stop (keeping the best so far) after this many model calls.
+    /// At most this many model calls in all (task, teacher, judge, the scoring before
+    /// and after included); the run stops at it and keeps the best so far.
     #[arg(long, value_name = "N")]
     max_calls: Option<u64>,
-    /// Stop after spending this many US dollars.
+    /// At most this many US dollars in all, each call counted at its worst case until
+    /// it is answered; the run stops at it and keeps the best so far.
     #[arg(long, value_name = "USD")]
     max_cost: Option<f64>,
     /// Rows evaluated at once.
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
-    /// Write the result into the file.
+    /// Write the result into the file (only when it scores better than the start).
     #[arg(long)]
     write: bool,
+    /// With --write: write the result even when it scores no better than the start.
+    #[arg(long, requires = "write")]
+    force: bool,
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
 }
@@ -171,21 +179,34 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         JobError::Stopped(other) => (1, format!("{other}; the file is unchanged")),
     })?;
     let program = &outcome.program;
-    let new_source = program.apply(&source).map_err(|e| (1, e))?;
+    let cancelled = outcome.stopped == Some(Limit::Cancelled);
+    let new_source = if *program == outcome.start {
+        source.clone()
+    } else {
+        job::with_split(&program.apply(&source).map_err(|e| (1, e))?, &outcome.split)
+    };
 
     let mut written = false;
+    let mut not_written: Option<String> = None;
     if args.write && new_source != source {
-        // The file may have been edited while the run went on: apply the program to
-        // what is there now (the optimizer owns only the instruction and the demos).
-        let now = read(&args.file)?;
-        let target = program.apply(&now).map_err(|e| {
-            (
-                1,
-                format!("{}: cannot apply the result: {e}", args.file.display()),
-            )
-        })?;
-        write_atomically(&args.file, &target).map_err(|e| (1, e))?;
-        written = true;
+        if cancelled {
+            not_written = Some("not written: the run was interrupted".into());
+        } else if !outcome.improved() && !args.force {
+            not_written = outcome.not_written_note();
+        } else {
+            // The file may have been edited while the run went on: apply the program to
+            // what is there now (the optimizer owns only the instruction and the demos).
+            let now = read(&args.file)?;
+            let target = program.apply(&now).map_err(|e| {
+                (
+                    1,
+                    format!("{}: cannot apply the result: {e}", args.file.display()),
+                )
+            })?;
+            let target = job::with_split(&target, &outcome.split);
+            write_atomically(&args.file, &target).map_err(|e| (1, e))?;
+            written = true;
+        }
     }
 
     let version = record_history(
@@ -227,6 +248,9 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
                 "instruction": program.instruction,
                 "demos": program.demos,
                 "written": written,
+                "not_written": not_written,
+                "stopped": outcome.stopped,
+                "split": outcome.split,
                 "versions": version,
                 "diff": diff,
             });
@@ -252,14 +276,36 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
                     dollars(u.cost_usd)
                 ));
             }
+            out.push_str(&format!("  split: {}\n", outcome.split.describe()));
+            if let Some(note) = outcome.stop_note() {
+                out.push_str(&note);
+                out.push('\n');
+            }
             if new_source == source {
                 out.push_str("no better prompt found; the file is unchanged\n");
             } else if written {
                 out.push_str(&format!("wrote {}\n", args.file.display()));
+                if job::with_split(&source, &outcome.split) != source {
+                    out.push_str(&format!(
+                        "  with promptls.split: {{train: {}, seed: {}}} (the rows it was optimized on)\n",
+                        job::AUTO_TRAIN_SHARE,
+                        outcome.split.seed.unwrap_or(0)
+                    ));
+                }
+            } else if let Some(why) = &not_written {
+                out.push_str(why);
+                out.push('\n');
             } else {
                 out.push('\n');
                 out.push_str(&diff);
-                out.push_str("(not written: pass --write to apply)\n");
+                if outcome.improved() {
+                    out.push_str("(not written: pass --write to apply)\n");
+                } else {
+                    out.push_str(&format!(
+                        "(no improvement: {:.3} → {:.3}; --write --force writes it anyway)\n",
+                        outcome.baseline, outcome.score
+                    ));
+                }
             }
             out
         }
@@ -267,6 +313,9 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     std::io::stdout()
         .write_all(crate::secrets::redact(&out).as_bytes())
         .map_err(|e| (2, format!("cannot write the report: {e}")))?;
+    if cancelled {
+        return Err((1, "interrupted; the file is unchanged".to_string()));
+    }
     Ok(0)
 }
 

@@ -3,8 +3,10 @@
 //! count and best score) that the user can cancel while they keep editing. When it ends
 //! the user is asked to apply the result or to see the diff first; applying is a
 //! WorkspaceEdit over the parts the job owns (the instruction and the demos) of the
-//! file as it is then, so edits made meanwhile elsewhere in the file survive. A
-//! cancelled or failed job leaves the file untouched and says why.
+//! file as it is then, so edits made meanwhile elsewhere in the file survive. Only a
+//! result that scores better than the start is offered; a job that found none, or was
+//! cancelled or failed, leaves the file untouched and says why (and that a budget,
+//! `promptls.optimizer: {max_calls, max_cost}`, stopped it).
 
 use std::path::Path;
 
@@ -22,7 +24,7 @@ use super::position;
 use super::progress::Progress;
 use super::state::{lock, Shared};
 use crate::optimize::job::{self, JobError, Optimizer, Outcome, Request};
-use crate::optimize::session::{Stop, Trial};
+use crate::optimize::session::{Limit, Stop, Trial};
 
 /// `promptls.optimize {uri, optimizer?}`: starts an optimization in the background and
 /// returns `{started: true}` (or `{started: false, reason}`).
@@ -162,18 +164,30 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: OptimizeArgs
         super::evaluation::refresh_after_live(&client, &state).await;
         let name = file_name(&path);
         match outcome {
+            Ok(outcome) if outcome.stopped == Some(Limit::Cancelled) => {
+                client
+                    .show_message(
+                        MessageType::INFO,
+                        format!("{name}: optimization cancelled; the file is untouched"),
+                    )
+                    .await
+            }
             Ok(outcome) if outcome.improved() => {
                 offer(&client, &state, &uri, &path, &text, outcome).await
             }
             Ok(outcome) => {
+                // No improvement: nothing to apply.
                 client
                     .show_message(
                         MessageType::INFO,
                         format!(
-                            "{name}: {} found nothing better than {} {:.3}; the file is untouched",
+                            "{name}: {} found no improvement on {} {:.3}{}; the file is untouched",
                             outcome.optimizer.name(),
                             outcome.metric,
-                            outcome.baseline
+                            outcome.baseline,
+                            outcome
+                                .stop_note()
+                                .map_or(String::new(), |n| format!(" ({n})"))
                         ),
                     )
                     .await
@@ -295,7 +309,17 @@ async fn optimize(
     let (result, ()) = tokio::join!(running, forward);
     progress
         .end(match &result {
-            Ok(o) => format!("{} {:.3} → {:.3}", o.metric, o.baseline, o.score),
+            Ok(o) if o.stopped == Some(Limit::Cancelled) => "cancelled".to_string(),
+            Ok(o) => {
+                let mut end = format!("{} {:.3} → {:.3}", o.metric, o.baseline, o.score);
+                if let Some(note) = o.stop_note() {
+                    end.push_str(&format!("; {note}"));
+                }
+                if !o.improved() {
+                    end.push_str("; no improvement found");
+                }
+                end
+            }
             Err(JobError::Stopped(Stop::Cancelled)) => "cancelled".to_string(),
             Err(e) => format!("failed: {e}"),
         })
@@ -316,12 +340,15 @@ async fn offer(
     let calls: u64 = outcome.usage.values().map(|u| u.calls).sum();
     let cost: f64 = outcome.usage.values().map(|u| u.cost_usd).sum();
     let summary = format!(
-        "{name}: {} raised {} from {:.3} to {:.3} ({calls} calls, {}).",
+        "{name}: {} raised {} from {:.3} to {:.3} ({calls} calls, {}{}).",
         outcome.optimizer.name(),
         outcome.metric,
         outcome.baseline,
         outcome.score,
-        crate::eval::run::dollars(cost)
+        crate::eval::run::dollars(cost),
+        outcome
+            .stop_note()
+            .map_or(String::new(), |n| format!("; {n}"))
     );
     let item = |t: &str| MessageActionItem {
         title: t.to_string(),
@@ -338,7 +365,11 @@ async fn offer(
         .flatten()
         .map(|a| a.title);
     if choice.as_deref() == Some("Show diff") {
-        let new_source = outcome.program.apply(started_from).unwrap_or_default();
+        let new_source = outcome
+            .program
+            .apply(started_from)
+            .map(|t| job::with_split(&t, &outcome.split))
+            .unwrap_or_default();
         let diff = similar::TextDiff::from_lines(started_from, &new_source)
             .unified_diff()
             .context_radius(3)
@@ -375,8 +406,10 @@ async fn offer(
         Ok(s) => (s.text.to_string(), s.version),
         Err(_) => return,
     };
+    // With the split the optimizer made itself, so that evaluations score the same
+    // validation rows.
     let updated = match outcome.program.apply(&current) {
-        Ok(u) => u,
+        Ok(u) => job::with_split(&u, &outcome.split),
         Err(e) => {
             client
                 .show_message(

@@ -8,7 +8,9 @@
 //!   needed (DSPy goes row by row; the calls are the same);
 //! - the demos are ordered so that their labels alternate (a model that copies the last
 //!   demo's label is not nudged by a run of equal ones);
-//! - a row is never both a bootstrapped and a labelled demo, and no demo repeats.
+//! - a row is never both a bootstrapped and a labelled demo, and no demo repeats;
+//! - no demo shows a validation row's input (such a demo is dropped);
+//! - out of budget, the demos found so far are kept (topped up with labelled rows).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -69,7 +71,13 @@ pub async fn demos(
         let batch = settings.max_bootstrapped - found;
         let chunk: Vec<usize> = order[next..(next + batch).min(order.len())].to_vec();
         next += chunk.len();
-        let report = session.run(&teacher.with_rows(&chunk), "teacher").await?;
+        let report = match session.run(&teacher.with_rows(&chunk), "teacher").await {
+            Ok(r) => r,
+            // Out of budget: the demos found so far, topped up with labelled rows (they
+            // cost nothing).
+            Err(Stop::Budget(_)) => break,
+            Err(e) => return Err(e),
+        };
         for (&i, row) in chunk.iter().zip(&report.per_row) {
             if !row.passed {
                 continue;
@@ -77,6 +85,9 @@ pub async fn demos(
             let (Some(output), Ok(input)) = (&row.output, session.train.user_turn(&rows[i])) else {
                 continue;
             };
+            if session.is_dev_input(&input) {
+                continue;
+            }
             passing.entry(row.expected.clone()).or_default().push((
                 i,
                 Demo {
@@ -125,10 +136,15 @@ pub async fn demos(
             continue;
         };
         let demo = Demo { input, output };
+        if session.is_dev_input(&demo.input) {
+            continue;
+        }
         if seen.insert(demo.clone()) {
             demos.push(demo);
         }
     }
+    // Validation rows are never training rows: a demo that shows one is dropped.
+    demos.retain(|d| !session.is_dev_input(&d.input));
     Ok(demos)
 }
 

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::bootstrap::Settings as DemoSettings;
 use super::program::Program;
-use super::session::{Budget, OnTrial, Session, Stop, Trial, Usage};
+use super::session::{Budget, Limit, OnTrial, Session, Stop, Trial, Usage};
 use super::{bootstrap, gepa, mipro, random};
 use crate::config::Config;
 use crate::eval::run::{self, Overrides, Rows};
@@ -61,6 +61,70 @@ pub struct Request {
     pub concurrency: Option<usize>,
 }
 
+/// The share of the rows that trains when the optimizer splits them itself.
+pub const AUTO_TRAIN_SHARE: f64 = 0.5;
+
+/// Which rows trained and which validated, and where that came from.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct SplitInfo {
+    /// Row numbers (1-based, in their file) of the training rows.
+    pub train: Vec<usize>,
+    /// Row numbers of the validation rows (what the scores are on).
+    pub dev: Vec<usize>,
+    pub seed: Option<u64>,
+    /// `auto`, `promptls.split`, `--valset` or `--dataset`.
+    pub source: &'static str,
+}
+
+impl SplitInfo {
+    /// "auto, seed 0: 30 train rows (1, 4, …), scored on 30 validation rows (2, …)".
+    pub fn describe(&self) -> String {
+        let list = |rows: &[usize]| {
+            let shown: Vec<String> = rows.iter().take(12).map(|r| r.to_string()).collect();
+            let more = if rows.len() > 12 { ", …" } else { "" };
+            format!("{}{more}", shown.join(", "))
+        };
+        let seed = self.seed.map_or(String::new(), |s| format!(", seed {s}"));
+        format!(
+            "{}{seed}: {} train rows ({}), scored on {} validation rows ({})",
+            self.source,
+            self.train.len(),
+            list(&self.train),
+            self.dev.len(),
+            list(&self.dev)
+        )
+    }
+}
+
+/// `text` with the split the optimizer made itself (`auto`) written into its
+/// frontmatter as `promptls.split`, so that `eval` and `check` later score the same
+/// validation rows (and see the demos' rows as training rows). Other splits, or a file
+/// that already has one, are left as they are.
+pub fn with_split(text: &str, split: &SplitInfo) -> String {
+    let (Some(seed), "auto") = (split.seed, split.source) else {
+        return text.to_string();
+    };
+    let parsed = crate::syntax::parse(text);
+    let has_split = parsed
+        .frontmatter
+        .as_ref()
+        .and_then(|fm| crate::settings::get(fm, "split"))
+        .is_some();
+    let Some(span) = parsed.split.frontmatter else {
+        return text.to_string();
+    };
+    if has_split || parsed.frontmatter_failed {
+        return text.to_string();
+    }
+    let line = format!("promptls.split: {{train: {AUTO_TRAIN_SHARE}, seed: {seed}}}");
+    let at = span.end;
+    if text[..at].ends_with('\n') {
+        format!("{}{line}\n{}", &text[..at], &text[at..])
+    } else {
+        format!("{}\n{line}{}", &text[..at], &text[at..])
+    }
+}
+
 /// What a run found.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -85,11 +149,49 @@ pub struct Outcome {
     pub optimizer_ms: f64,
     pub trials: Vec<Trial>,
     pub wall_ms: f64,
+    /// Why the run stopped before the optimizer was done, if it did.
+    pub stopped: Option<Limit>,
+    /// Calls the run made when it stopped (every call, the scoring included).
+    pub calls_made: u64,
+    pub split: SplitInfo,
 }
 
 impl Outcome {
+    /// Whether the result scores strictly better than the start on the validation rows.
     pub fn improved(&self) -> bool {
         self.score > self.baseline && self.program != self.start
+    }
+
+    /// "stopped: max-calls reached after 40 calls; kept the best of 5 trials", if the
+    /// run stopped early.
+    pub fn stop_note(&self) -> Option<String> {
+        let limit = self.stopped?;
+        let full = self
+            .trials
+            .iter()
+            .filter(|t| !t.minibatch && !t.pruned && t.label != "final")
+            .count();
+        Some(match limit {
+            Limit::Cancelled => format!(
+                "stopped: cancelled after {} calls; kept the best of {full} trials",
+                self.calls_made
+            ),
+            limit => format!(
+                "stopped: {} reached after {} calls; kept the best of {full} trials",
+                limit.name(),
+                self.calls_made
+            ),
+        })
+    }
+
+    /// Why the result is not written: it is no better than the start.
+    pub fn not_written_note(&self) -> Option<String> {
+        (!self.improved()).then(|| {
+            format!(
+                "not written: {:.3} → {:.3} is no improvement; --force writes it anyway",
+                self.baseline, self.score
+            )
+        })
     }
 
     /// Records the prompt as the run began with its baseline score and, when `result`
@@ -138,8 +240,16 @@ impl Outcome {
     }
 }
 
-/// `promptls.optimizer` as written: a name or `{name, trials, demos}`.
-pub fn optimizer_setting(source: &str) -> (Option<String>, Option<usize>, Option<usize>) {
+/// `promptls.optimizer` as written: a name or `{name, trials, demos, max_calls, max_cost}`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Setting {
+    pub name: Option<String>,
+    pub trials: Option<usize>,
+    pub demos: Option<usize>,
+    pub budget: Budget,
+}
+
+pub fn optimizer_setting(source: &str) -> Setting {
     let parsed = crate::syntax::parse(source);
     let Some(value) = parsed
         .frontmatter
@@ -147,18 +257,29 @@ pub fn optimizer_setting(source: &str) -> (Option<String>, Option<usize>, Option
         .and_then(|fm| crate::settings::get(fm, "optimizer"))
         .map(|v| v.to_json())
     else {
-        return (None, None, None);
+        return Setting::default();
     };
     match value {
-        Value::String(name) => (Some(name), None, None),
-        Value::Object(map) => (
-            map.get("name").and_then(Value::as_str).map(str::to_string),
-            map.get("trials")
+        Value::String(name) => Setting {
+            name: Some(name),
+            ..Setting::default()
+        },
+        Value::Object(map) => Setting {
+            name: map.get("name").and_then(Value::as_str).map(str::to_string),
+            trials: map
+                .get("trials")
                 .and_then(Value::as_u64)
                 .map(|n| n as usize),
-            map.get("demos").and_then(Value::as_u64).map(|n| n as usize),
-        ),
-        _ => (None, None, None),
+            demos: map.get("demos").and_then(Value::as_u64).map(|n| n as usize),
+            budget: Budget {
+                max_calls: map.get("max_calls").and_then(Value::as_u64),
+                max_cost: map
+                    .get("max_cost")
+                    .and_then(Value::as_f64)
+                    .filter(|c| *c >= 0.0),
+            },
+        },
+        _ => Setting::default(),
     }
 }
 
@@ -211,7 +332,14 @@ pub async fn run(
     on_trial: OnTrial<'_>,
 ) -> Result<Outcome, JobError> {
     let usage = JobError::Usage;
-    let (named, trials_setting, demos_setting) = optimizer_setting(source);
+    let setting = optimizer_setting(source);
+    let (named, trials_setting, demos_setting) =
+        (setting.name.clone(), setting.trials, setting.demos);
+    // The request's budget first, each limit else from `promptls.optimizer`.
+    let budget = Budget {
+        max_calls: request.budget.max_calls.or(setting.budget.max_calls),
+        max_cost: request.budget.max_cost.or(setting.budget.max_cost),
+    };
     let optimizer = match (request.optimizer, named.as_deref()) {
         (Some(o), _) => o,
         (None, Some(name)) => Optimizer::from_name(name).ok_or_else(|| {
@@ -236,13 +364,65 @@ pub async fn run(
         )
         .map_err(JobError::Usage)
     };
-    let dev = plan(&request.valset, Rows::Dev)?;
-    let train = plan(&request.dataset, Rows::Train)?;
+    let mut dev = plan(&request.valset, Rows::Dev)?;
+    let mut train = plan(&request.dataset, Rows::Train)?;
+    let split_setting = {
+        let parsed = crate::syntax::parse(source);
+        parsed
+            .frontmatter
+            .as_ref()
+            .and_then(|fm| crate::settings::get(fm, "split"))
+            .map(|v| v.to_json())
+    };
+    let same_file = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    let source_name = if request.valset.is_some() {
+        "--valset"
+    } else if split_setting.is_some() {
+        "promptls.split"
+    } else if request.dataset.is_some() && !same_file(&train.dataset, &dev.dataset) {
+        "--dataset"
+    } else {
+        "auto"
+    };
+    let mut split_seed = match &split_setting {
+        Some(v) if request.valset.is_none() => {
+            match crate::eval::split::Split::from_json(Some(v)) {
+                Ok(crate::eval::split::Split::Ratio { seed, .. }) => Some(seed),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if source_name == "auto" {
+        // No split given: the optimizer splits the rows itself, so no row both trains
+        // (gives demos) and validates (is scored).
+        let rows = dev.rows.len();
+        if rows < 2 {
+            return Err(usage(format!(
+                "the dataset has {rows} row{}: an optimization needs at least 2 (one to train, one to validate)",
+                if rows == 1 { "" } else { "s" }
+            )));
+        }
+        let (train_rows, dev_rows) =
+            crate::eval::split::split_indices(rows, AUTO_TRAIN_SHARE, request.seed);
+        train = dev.with_rows(&train_rows);
+        dev = dev.with_rows(&dev_rows);
+        split_seed = Some(request.seed);
+    }
     if dev.rows.is_empty() || train.rows.is_empty() {
         return Err(usage(
             "the dataset needs training and validation rows".into(),
         ));
     }
+    let split = SplitInfo {
+        train: train.row_numbers.clone(),
+        dev: dev.row_numbers.clone(),
+        seed: split_seed,
+        source: source_name,
+    };
     let teacher = request
         .teacher
         .clone()
@@ -278,7 +458,7 @@ pub async fn run(
         train,
         teacher,
         concurrency,
-        request.budget,
+        budget,
         cancel,
         request.seed,
         on_trial,
@@ -288,6 +468,54 @@ pub async fn run(
         max_labeled: demos,
     };
     let stopped = JobError::Stopped;
+    // A budget that cannot even score the prompt as it is: an error before any call.
+    let baseline_plan = session.dev.with_source(source).map_err(JobError::Usage)?;
+    let need = session.needs(&baseline_plan);
+    if let Some(max) = budget.max_calls {
+        if need.calls > max {
+            let name = if request.budget.max_calls.is_some() {
+                "--max-calls"
+            } else {
+                "promptls.optimizer max_calls:"
+            };
+            return Err(usage(format!(
+                "{name} {max} cannot score the prompt as it is: its {} validation rows need {} calls",
+                session.dev.rows.len(),
+                need.calls
+            )));
+        }
+    }
+    if let Some(max) = budget.max_cost {
+        if need.cost > max {
+            let name = if request.budget.max_cost.is_some() {
+                "--max-cost"
+            } else {
+                "promptls.optimizer max_cost:"
+            };
+            return Err(usage(format!(
+                "{name} {max} cannot score the prompt as it is: its {} validation rows ({} calls) may cost up to ${:.4} at worst",
+                session.dev.rows.len(),
+                need.calls,
+                need.cost
+            )));
+        }
+    }
+    if budget.max_cost.is_some() {
+        // A call of a model without a price would count as free: --max-cost could not
+        // bound it.
+        let mut models = vec![
+            session.dev.model.clone(),
+            config.resolve_model(&session.teacher).to_string(),
+        ];
+        if let crate::eval::run::Scoring::Judge { model, .. } = &session.dev.scoring {
+            models.push(model.clone());
+        }
+        if let Some(unpriced) = models.iter().find(|m| config.price(m).is_none()) {
+            return Err(usage(format!(
+                "--max-cost needs the price of `{unpriced}`: set `prices` for it in promptls.toml"
+            )));
+        }
+    }
     let baseline = session
         .score(&start, None, "baseline")
         .await
@@ -295,7 +523,19 @@ pub async fn run(
     let before = session.usage();
     let optimizer_started = std::time::Instant::now();
     let best = match optimizer {
-        Optimizer::Bootstrap => bootstrap::optimize(&session, &start, settings).await,
+        Optimizer::Bootstrap => {
+            // The demos it finds are scored after it: room for that scoring is held back
+            // (their prompts are longer than the start's, hence twice its worst cost).
+            let mut scoring = session.needs_of(&baseline_plan, false);
+            scoring.cost *= 2.0;
+            if session.hold(scoring) {
+                let found = bootstrap::optimize(&session, &start, settings).await;
+                session.release(scoring);
+                found
+            } else {
+                Err(Stop::Budget("no room to score demos".into()))
+            }
+        }
         Optimizer::Random => {
             random::optimize(&session, &start, settings, trials.unwrap_or(8).max(1)).await
         }
@@ -313,13 +553,28 @@ pub async fn run(
             }
             gepa::optimize(&session, &start, gepa_settings).await
         }
-    }
-    .map_err(stopped)?;
+    };
     let optimizer_usage = difference(&session.usage(), &before);
     let optimizer_ms = optimizer_started.elapsed().as_secs_f64() * 1000.0;
-    let score = session.final_score(&best).await.map_err(stopped)?;
+    // A budget or a cancel that stopped the optimizer keeps the best program scored on
+    // every validation row so far (at least the start).
+    let kept = || {
+        session
+            .best_so_far()
+            .map(|(s, p)| (p, s))
+            .unwrap_or((start.clone(), baseline))
+    };
+    let (program, score) = match best {
+        Ok(best) => match session.final_score(&best).await {
+            Ok(score) => (best, score),
+            Err(Stop::Budget(_) | Stop::Cancelled) => kept(),
+            Err(e) => return Err(stopped(e)),
+        },
+        Err(Stop::Budget(_) | Stop::Cancelled) => kept(),
+        Err(e) => return Err(stopped(e)),
+    };
     let (program, score) = if score >= baseline {
-        (best, score)
+        (program, score)
     } else {
         (start.clone(), baseline)
     };
@@ -338,5 +593,57 @@ pub async fn run(
         optimizer_ms,
         trials: session.trials(),
         wall_ms: session.started.elapsed().as_secs_f64() * 1000.0,
+        stopped: session.stopped(),
+        calls_made: session.spent().0,
+        split,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auto(seed: u64) -> SplitInfo {
+        SplitInfo {
+            train: vec![1, 3],
+            dev: vec![2, 4],
+            seed: Some(seed),
+            source: "auto",
+        }
+    }
+
+    #[test]
+    fn the_auto_split_is_written_into_the_frontmatter_once() {
+        let text = "---\nmodel: m/x\npromptls.dataset: d.csv\n---\nHi {{text}}\n";
+        let with = with_split(text, &auto(7));
+        assert_eq!(
+            with,
+            "---\nmodel: m/x\npromptls.dataset: d.csv\npromptls.split: {train: 0.5, seed: 7}\n---\nHi {{text}}\n"
+        );
+        assert_eq!(with_split(&with, &auto(7)), with);
+        let given = SplitInfo {
+            source: "promptls.split",
+            ..auto(7)
+        };
+        assert_eq!(with_split(text, &given), text);
+        assert!(auto(7)
+            .describe()
+            .starts_with("auto, seed 7: 2 train rows (1, 3)"));
+    }
+
+    #[test]
+    fn the_budget_comes_from_promptls_optimizer_too() {
+        let s = optimizer_setting(
+            "---\npromptls.optimizer: {name: random, trials: 3, max_calls: 40, max_cost: 0.5}\n---\nHi\n",
+        );
+        assert_eq!(s.name.as_deref(), Some("random"));
+        assert_eq!(s.trials, Some(3));
+        assert_eq!(
+            s.budget,
+            Budget {
+                max_calls: Some(40),
+                max_cost: Some(0.5)
+            }
+        );
+    }
 }

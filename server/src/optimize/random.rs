@@ -19,6 +19,20 @@ pub async fn candidates(
 ) -> Result<Vec<(String, Vec<Demo>)>, Stop> {
     let mut out: Vec<(String, Vec<Demo>)> = Vec::new();
     out.push(("zero-shot".into(), Vec::new()));
+    match more_candidates(session, start, settings, count, &mut out).await {
+        // Out of budget: the candidates made so far.
+        Ok(()) | Err(Stop::Budget(_)) => Ok(out),
+        Err(e) => Err(e),
+    }
+}
+
+async fn more_candidates(
+    session: &Session<'_>,
+    start: &Program,
+    settings: Settings,
+    count: usize,
+    out: &mut Vec<(String, Vec<Demo>)>,
+) -> Result<(), Stop> {
     if count > 1 {
         let order = bootstrap::order(session.train.rows.len(), Some(session.seed));
         let labeled = bootstrap::demos(
@@ -60,7 +74,7 @@ pub async fn candidates(
             demos,
         ));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Random search: every candidate scored on all validation rows; the best kept.

@@ -25,11 +25,100 @@ pub struct Usage {
     pub cost_usd: f64,
 }
 
-/// Limits on a run; the optimizer stops (keeping its best so far) when one is reached.
+/// Limits on a run: ceilings on every model call of it (task, teacher, judge; the
+/// scoring before and after included). A call is reserved at its worst-case cost before
+/// it is sent and settled at its real cost when the answer comes; the optimizer stops
+/// (keeping its best so far) when a call no longer fits.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Budget {
     pub max_calls: Option<u64>,
     pub max_cost: Option<f64>,
+}
+
+/// Output tokens a call is assumed to use at worst when its config sets no
+/// `maxOutputTokens` (or `max_tokens`).
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 1024;
+
+/// What some calls need at worst: their count and their cost in US dollars.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Need {
+    pub calls: u64,
+    pub cost: f64,
+}
+
+impl Need {
+    fn add(&mut self, other: Need) {
+        self.calls += other.calls;
+        self.cost += other.cost;
+    }
+}
+
+/// Calls and spend settled, and reserved for calls in flight.
+#[derive(Debug, Default)]
+struct Ledger {
+    calls: u64,
+    cost: f64,
+    held: Need,
+}
+
+/// Prompt tokens at most for messages: a token is at least a byte for the usual
+/// tokenizers, but at a third of the characters plus a few per message it is a
+/// generous bound for text.
+pub fn estimate_prompt_tokens(messages: &[serde_json::Value]) -> u64 {
+    fn chars(v: &serde_json::Value) -> u64 {
+        match v {
+            serde_json::Value::String(s) => s.chars().count() as u64,
+            serde_json::Value::Array(a) => a.iter().map(chars).sum(),
+            serde_json::Value::Object(m) => m.values().map(chars).sum(),
+            _ => 0,
+        }
+    }
+    messages
+        .iter()
+        .map(|m| chars(m).div_ceil(3) + 4)
+        .sum::<u64>()
+        .max(1)
+}
+
+/// The output tokens a request's config allows (`maxOutputTokens`, `max_tokens`,
+/// `maxTokens`), else `DEFAULT_MAX_OUTPUT_TOKENS`.
+pub fn max_output_tokens(config: &serde_json::Map<String, serde_json::Value>) -> u64 {
+    [
+        "maxOutputTokens",
+        "max_tokens",
+        "maxTokens",
+        "max_output_tokens",
+    ]
+    .iter()
+    .find_map(|k| config.get(*k).and_then(serde_json::Value::as_u64))
+    .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS)
+}
+
+fn worst_cost(price: Option<crate::llm::catalog::Price>, prompt: u64, completion: u64) -> f64 {
+    price.map_or(0.0, |p| {
+        (prompt as f64 * p.input + completion as f64 * p.output) / 1_000_000.0
+    })
+}
+
+/// Which budget stopped a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Limit {
+    #[serde(rename = "max-calls")]
+    MaxCalls,
+    #[serde(rename = "max-cost")]
+    MaxCost,
+    #[serde(rename = "cancelled")]
+    Cancelled,
+}
+
+impl Limit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::MaxCalls => "max-calls",
+            Limit::MaxCost => "max-cost",
+            Limit::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// One scored candidate.
@@ -87,6 +176,13 @@ pub struct Session<'a> {
     usage: Mutex<BTreeMap<String, Usage>>,
     trials: Mutex<Vec<Trial>>,
     best: Mutex<f64>,
+    /// The best program scored on every validation row (not pruned), with its score:
+    /// what a stopped run keeps.
+    best_program: Mutex<Option<(f64, Program)>>,
+    ledger: Mutex<Ledger>,
+    stopped: Mutex<Option<Limit>>,
+    /// The user turns of the validation rows: no demo may show one.
+    dev_inputs: std::collections::HashSet<String>,
     pub started: Instant,
 }
 
@@ -105,6 +201,11 @@ impl<'a> Session<'a> {
         seed: u64,
         on_trial: OnTrial<'a>,
     ) -> Session<'a> {
+        let dev_inputs = dev
+            .rows
+            .iter()
+            .filter_map(|r| dev.user_turn(r).ok())
+            .collect();
         Session {
             config,
             client,
@@ -120,6 +221,10 @@ impl<'a> Session<'a> {
             usage: Mutex::new(BTreeMap::new()),
             trials: Mutex::new(Vec::new()),
             best: Mutex::new(f64::NEG_INFINITY),
+            best_program: Mutex::new(None),
+            ledger: Mutex::new(Ledger::default()),
+            stopped: Mutex::new(None),
+            dev_inputs,
             started: Instant::now(),
         }
     }
@@ -151,36 +256,171 @@ impl<'a> Session<'a> {
         entry.cost_usd += report.cost_usd;
     }
 
-    /// Whether the budget allows another run.
+    /// Whether `input` (a demo's) is the user turn of a validation row.
+    pub fn is_dev_input(&self, input: &str) -> bool {
+        self.dev_inputs.contains(input.trim())
+    }
+
+    /// Which budget stopped the run, if one did (or it was cancelled).
+    pub fn stopped(&self) -> Option<Limit> {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The best program scored on every validation row so far, with its score.
+    pub fn best_so_far(&self) -> Option<(f64, Program)> {
+        self.best_program
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Calls settled so far, and their cost.
+    pub fn spent(&self) -> (u64, f64) {
+        let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        (ledger.calls, ledger.cost)
+    }
+
+    fn stop(&self, limit: Limit, why: String) -> Stop {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        stopped.get_or_insert(limit);
+        if limit == Limit::Cancelled {
+            Stop::Cancelled
+        } else {
+            Stop::Budget(why)
+        }
+    }
+
+    /// Whether the run was cancelled.
     pub fn check_budget(&self) -> Result<(), Stop> {
         if self.cancel.is_cancelled() {
-            return Err(Stop::Cancelled);
-        }
-        let usage = self.usage();
-        let calls: u64 = usage.values().map(|u| u.calls).sum();
-        let cost: f64 = usage.values().map(|u| u.cost_usd).sum();
-        if let Some(max) = self.budget.max_calls {
-            if calls >= max {
-                return Err(Stop::Budget(format!("{calls} calls of --max-calls {max}")));
-            }
-        }
-        if let Some(max) = self.budget.max_cost {
-            if cost >= max {
-                return Err(Stop::Budget(format!("${cost:.4} of --max-cost {max}")));
-            }
+            return Err(self.stop(Limit::Cancelled, String::new()));
         }
         Ok(())
     }
 
-    /// Runs `plan` (the task model unless `role` says otherwise) and records its usage.
-    pub async fn run(&self, plan: &Plan, role: &str) -> Result<Report, Stop> {
+    /// Reserves `need` against the budget, atomically: `Err` (and nothing reserved) when
+    /// the calls settled, those in flight and these would go over a ceiling. A need of no
+    /// call (every answer cached) always fits.
+    fn reserve(&self, need: Need) -> Result<(), Stop> {
         self.check_budget()?;
-        self.run_unchecked(plan, role).await
+        if need.calls == 0 {
+            return Ok(());
+        }
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(max) = self.budget.max_calls {
+            let after = ledger.calls + ledger.held.calls + need.calls;
+            if after > max {
+                let made = ledger.calls;
+                drop(ledger);
+                return Err(self.stop(
+                    Limit::MaxCalls,
+                    format!(
+                        "max-calls reached after {made} calls ({} more needed, --max-calls {max})",
+                        need.calls
+                    ),
+                ));
+            }
+        }
+        if let Some(max) = self.budget.max_cost {
+            let after = ledger.cost + ledger.held.cost + need.cost;
+            if after > max + 1e-12 {
+                let spent = ledger.cost;
+                drop(ledger);
+                return Err(self.stop(
+                    Limit::MaxCost,
+                    format!(
+                        "max-cost reached after ${spent:.4} (${:.4} more at worst, --max-cost {max})",
+                        need.cost
+                    ),
+                ));
+            }
+        }
+        ledger.held.add(need);
+        Ok(())
     }
 
-    /// `run` without the budget check: the final score of the winner (already scored,
-    /// so normally from the cache) is reported even when the budget is spent.
-    async fn run_unchecked(&self, plan: &Plan, role: &str) -> Result<Report, Stop> {
+    /// Holds `need` back for a later call (the final scoring of a result not yet scored);
+    /// `false` when it does not fit.
+    pub fn hold(&self, need: Need) -> bool {
+        self.reserve(need).is_ok()
+    }
+
+    /// Gives back what `hold` held.
+    pub fn release(&self, need: Need) {
+        self.settle(need, 0, 0.0);
+    }
+
+    /// Replaces the reservation `held` by what the calls really made and cost.
+    fn settle(&self, held: Need, calls: u64, cost: f64) {
+        if held.calls == 0 && calls == 0 {
+            return;
+        }
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        ledger.held.calls = ledger.held.calls.saturating_sub(held.calls);
+        ledger.held.cost = (ledger.held.cost - held.cost).max(0.0);
+        ledger.calls += calls;
+        ledger.cost += cost;
+    }
+
+    /// What running `plan` needs at worst: a call for each row without a cached answer
+    /// (at its rendered prompt and the config's output tokens) and, with a judge, a
+    /// judge call for each row.
+    pub fn needs(&self, plan: &Plan) -> Need {
+        self.needs_of(plan, true)
+    }
+
+    /// As `needs`, as if nothing were cached when `cached` is false.
+    pub fn needs_of(&self, plan: &Plan, cached: bool) -> Need {
+        let mut need = Need::default();
+        let judge = match &plan.scoring {
+            crate::eval::run::Scoring::Judge { model, .. } => Some(self.config.price(model)),
+            _ => None,
+        };
+        let price = self.config.price(&plan.model);
+        let requests: Vec<_> = plan
+            .rows
+            .iter()
+            .filter_map(|r| plan.request(r).ok())
+            .collect();
+        let keys: Vec<String> = requests
+            .iter()
+            .map(|r| crate::llm::cache::key(&plan.provider.name, r))
+            .collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let hits = if cached {
+            self.client.cached_many(&refs)
+        } else {
+            vec![None; refs.len()]
+        };
+        for (request, hit) in requests.iter().zip(hits) {
+            let prompt = estimate_prompt_tokens(&request.messages);
+            let output = max_output_tokens(&request.config);
+            if hit.is_none() {
+                need.add(Need {
+                    calls: 1,
+                    cost: worst_cost(price, prompt, output),
+                });
+            }
+            if let Some(judge_price) = judge {
+                // The judge reads the row, the answer and its rubric.
+                need.add(Need {
+                    calls: 1,
+                    cost: worst_cost(
+                        judge_price,
+                        prompt + output + 400,
+                        DEFAULT_MAX_OUTPUT_TOKENS,
+                    ),
+                });
+            }
+        }
+        need
+    }
+
+    /// Runs `plan` (the task model unless `role` says otherwise) within the budget and
+    /// records its usage.
+    pub async fn run(&self, plan: &Plan, role: &str) -> Result<Report, Stop> {
+        let need = self.needs(plan);
+        self.reserve(need)?;
         let report = run::run(
             plan,
             self.client,
@@ -188,8 +428,16 @@ impl<'a> Session<'a> {
             &self.cancel,
             &|_, _, _| {},
         )
-        .await
-        .map_err(|_| Stop::Cancelled)?;
+        .await;
+        let report = match report {
+            Ok(r) => r,
+            Err(_) => {
+                // What the cancelled calls made is unknown: the reservation stands.
+                self.settle(need, need.calls, need.cost);
+                return Err(self.stop(Limit::Cancelled, String::new()));
+            }
+        };
+        self.settle(need, report.calls, report.cost_usd);
         self.record(&plan.model, role, &report);
         if report.error_rows > 0 && report.error_rows == report.rows {
             let first = report
@@ -205,7 +453,6 @@ impl<'a> Session<'a> {
     /// Asks the teacher directly (a data summary, an instruction proposal, a reflection),
     /// through the shared client (cached, paced, retried), and records the call.
     pub async fn ask_teacher(&self, system: &str, user: &str) -> Result<String, Stop> {
-        self.check_budget()?;
         let model = self.config.resolve_model(&self.teacher).to_string();
         let (provider_name, model_name) =
             crate::llm::provider::split_model(&model).ok_or_else(|| {
@@ -223,11 +470,45 @@ impl<'a> Session<'a> {
             config,
             json_output: false,
         };
+        let price = self.config.price(&model);
+        let key = crate::llm::cache::key(&provider.name, &request);
+        let need = if self.client.cached_many(&[key.as_str()])[0].is_some() {
+            Need::default()
+        } else {
+            Need {
+                calls: 1,
+                cost: worst_cost(
+                    price,
+                    estimate_prompt_tokens(&request.messages),
+                    max_output_tokens(&request.config),
+                ),
+            }
+        };
+        self.reserve(need)?;
         let answer = tokio::select! {
-            _ = self.cancel.cancelled() => return Err(Stop::Cancelled),
+            _ = self.cancel.cancelled() => {
+                self.settle(need, need.calls, need.cost);
+                return Err(self.stop(Limit::Cancelled, String::new()));
+            }
             answer = self.client.chat(&provider, &request) => answer,
-        }
-        .map_err(|e| Stop::Failed(format!("the teacher failed: {}", e.message)))?;
+        };
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                self.settle(need, u64::from(e.attempts), 0.0);
+                return Err(Stop::Failed(format!("the teacher failed: {}", e.message)));
+            }
+        };
+        let cost = if answer.cached {
+            0.0
+        } else {
+            worst_cost(
+                price,
+                answer.response.prompt_tokens,
+                answer.response.completion_tokens,
+            )
+        };
+        self.settle(need, u64::from(answer.attempts), cost);
         let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
         let entry = usage.entry(model.clone()).or_default();
         if entry.role.is_empty() {
@@ -241,11 +522,7 @@ impl<'a> Session<'a> {
         } else {
             entry.prompt_tokens += answer.response.prompt_tokens;
             entry.completion_tokens += answer.response.completion_tokens;
-            if let Some(price) = self.config.price(&model) {
-                entry.cost_usd += (answer.response.prompt_tokens as f64 * price.input
-                    + answer.response.completion_tokens as f64 * price.output)
-                    / 1_000_000.0;
-            }
+            entry.cost_usd += cost;
         }
         Ok(answer.response.text)
     }
@@ -295,8 +572,20 @@ impl<'a> Session<'a> {
             label: label.to_string(),
             pruned: false,
         };
+        if rows.is_none() {
+            self.consider(program, report.score);
+        }
         self.record_trial(trial);
         Ok(report)
+    }
+
+    /// Keeps `program` as the best so far if it scored above it on every validation row
+    /// (the earliest on a tie).
+    fn consider(&self, program: &Program, score: f64) {
+        let mut best = self.best_program.lock().unwrap_or_else(|p| p.into_inner());
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            *best = Some((score, program.clone()));
+        }
     }
 
     fn record_trial(&self, trial: Trial) {
@@ -362,6 +651,9 @@ impl<'a> Session<'a> {
         } else {
             sum / total
         };
+        if rows.is_none() && !pruned {
+            self.consider(program, score);
+        }
         self.record_trial(Trial {
             score,
             minibatch: rows.is_some(),
@@ -377,11 +669,13 @@ impl<'a> Session<'a> {
         Ok((score, pruned))
     }
 
-    /// The validation score of the program an optimizer returned (outside the budget).
+    /// The validation score of the program an optimizer returned (within the budget: a
+    /// winner already scored answers from the cache, at no cost).
     pub async fn final_score(&self, program: &Program) -> Result<f64, Stop> {
         let source = self.source_of(program)?;
         let plan = self.dev.with_source(&source).map_err(Stop::Failed)?;
-        let report = self.run_unchecked(&plan, "task").await?;
+        let report = self.run(&plan, "task").await?;
+        self.consider(program, report.score);
         let trial = Trial {
             score: report.score,
             minibatch: false,
@@ -406,5 +700,33 @@ impl<'a> Session<'a> {
             .with_source(&source)
             .map_err(Stop::Failed)?;
         self.run(&plan, "task").await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_worst_case_of_a_call_bounds_the_usual_token_counts() {
+        let messages = vec![
+            json!({"role": "system", "content": [{"text": "Classify the sentiment of the review."}]}),
+            json!({"role": "user", "content": [{"text": "I love this lamp, it works perfectly."}]}),
+        ];
+        let estimate = estimate_prompt_tokens(&messages);
+        // Characters over four is the usual count; the estimate is above it.
+        let chars = 37 + 37 + "system".len() + "user".len();
+        assert!(estimate as usize >= chars / 4 + 2, "{estimate}");
+        let mut config = serde_json::Map::new();
+        assert_eq!(max_output_tokens(&config), DEFAULT_MAX_OUTPUT_TOKENS);
+        config.insert("maxOutputTokens".into(), json!(64));
+        assert_eq!(max_output_tokens(&config), 64);
+        let price = crate::llm::catalog::Price {
+            input: 1.0,
+            output: 2.0,
+        };
+        assert!((worst_cost(Some(price), 1000, 500) - 0.002).abs() < 1e-12);
+        assert_eq!(worst_cost(None, 1000, 500), 0.0);
     }
 }
