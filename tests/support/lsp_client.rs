@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a message may take before the test fails: a liveness bound, not a speed
+/// goal (speed is the benchmarks' business); a 10 MB document is checked by a debug build
+/// in about 13 s on 2 loaded cores.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct Client {
     child: Child,
