@@ -182,11 +182,14 @@ impl Gen {
             self.rng.pick(&["p", "q", "lines", "ctx"]).to_string()
         };
         let w = self.ws();
+        // A hash value that is undefined is a documented deviation (README): the
+        // reference keeps the key, holding undefined; promptls drops it.
+        let defined = ["t", "n", "s", "xs", "o", "\"s\"", "1", "null", "'v'"];
         match self.rng.below(5) {
             0 => format!("{o}>{w}{name}{w}{c}"),
             1 => format!("{o}> {name} o{c}"),
-            2 => format!("{o}> {name} k={}{c}", self.arg()),
-            3 => format!("{o}> {name} o k={} a=\"A\"{c}", self.arg()),
+            2 => format!("{o}> {name} k={}{c}", self.rng.pick(&defined)),
+            3 => format!("{o}> {name} o k={} a=\"A\"{c}", self.rng.pick(&defined)),
             _ => format!("{o}> \"{name}\"{c}"),
         }
     }

@@ -500,6 +500,18 @@ mod tests {
             codes("{{> footer}} hi"),
             ["missing-partial: partial `footer` not found: expected /p/_footer.prompt"]
         );
+        // Inline partials, partial blocks over them, raw blocks and `{{~{x}~}}` are
+        // Handlebars Dotprompt renders: no missing partial, no unknown helper.
+        assert!(codes("{{#*inline \"row\"}}- {{x}}{{/inline}}{{> row}}{{#> row}}fb{{/row}}")
+            .is_empty());
+        assert!(codes("a {{~{html}~}} b {{{{raw}}}} {{x}} {{{{/raw}}}}").is_empty());
+        assert_eq!(
+            codes("{{#*decorate}}x{{/decorate}}"),
+            [
+                "invalid-expression: Dotprompt's only decorator is `{{#*inline \"name\"}}`",
+                "unexpected-close: `{{/decorate}}` closes a block that was never opened"
+            ]
+        );
     }
 
     #[cfg(unix)]

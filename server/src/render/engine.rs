@@ -179,6 +179,7 @@ pub fn render(
         outer: None,
         data: &root_data,
         partial_block: None,
+        block_home: None,
         inline: None,
     };
     let env = Env {
@@ -343,6 +344,8 @@ struct Scope<'s> {
     data: &'s DataFrame<'s>,
     /// The block of a `{{#> partial}}...{{/partial}}` call, for `{{> @partial-block}}`.
     partial_block: Option<&'s [Node]>,
+    /// Where that block stands: its `../` chain and block params.
+    block_home: Option<&'s Scope<'s>>,
     /// The inline partials `{{#*inline}}` in force, innermost frame first.
     inline: Option<&'s InlineFrame<'s>>,
 }
@@ -394,6 +397,7 @@ impl<'s> Scope<'s> {
             outer: self.outer,
             data: self.data,
             partial_block: self.partial_block,
+            block_home: self.block_home,
             inline,
         }
     }
@@ -408,6 +412,7 @@ impl<'s> Scope<'s> {
             outer: self.outer,
             data: self.data,
             partial_block: self.partial_block,
+            block_home: self.block_home,
             inline: Some(frame),
         }
     }
@@ -743,14 +748,23 @@ impl<'e> Env<'e> {
             }
         };
         if name == "@partial-block" {
-            if let Some(block) = scope.partial_block {
-                let mut rendered = String::new();
-                self.budget.enter("@partial-block")?;
-                let result = self.nodes(block, scope, &mut rendered, depth + 1);
-                self.budget.leave();
-                result?;
-                self.push_indented(out, &rendered, &partial.indent)?;
-            }
+            let (Some(block), Some(home)) = (scope.partial_block, scope.block_home) else {
+                return Err(Box::new(EngineError {
+                    limit: false,
+                    span: Some(partial.span),
+                    message: "The partial @partial-block could not be found".into(),
+                }));
+            };
+            // The block renders in the partial's context, with the `../` chain and block
+            // params of where it was written.
+            let mut at_home = push_context(home, scope.ctx, &[], scope.data);
+            at_home.inline = scope.inline;
+            let mut rendered = String::new();
+            self.budget.enter("@partial-block")?;
+            let result = self.nodes(block, &at_home, &mut rendered, depth + 1);
+            self.budget.leave();
+            result?;
+            self.push_indented(out, &rendered, &partial.indent)?;
             return Ok(());
         }
         let Some(template) = self.find_partial(&name, scope) else {
@@ -863,7 +877,13 @@ impl<'e> Env<'e> {
         }
         let ctx_ref: &Value = ctx.get().unwrap_or(&NULL);
         let mut inner = push_context(scope, ctx_ref, &[], scope.data);
-        inner.partial_block = partial_block.or(scope.partial_block);
+        // A partial starts its own `../` chain (handlebars.js passes `depths` on only
+        // in compat mode).
+        inner.parent = None;
+        if partial_block.is_some() {
+            inner.partial_block = partial_block;
+            inner.block_home = Some(scope);
+        }
         self.budget.enter(name)?;
         if indent.is_empty() {
             let result = self.nodes(template, &inner, out, depth + 1);
@@ -1173,6 +1193,7 @@ fn push_context<'s>(
         outer: Some(scope),
         data,
         partial_block: scope.partial_block,
+        block_home: scope.block_home,
         inline: scope.inline,
     }
 }
@@ -1488,6 +1509,43 @@ mod tests {
         for (t, input, expected) in cases {
             assert_eq!(run(t, input), expected, "{t}");
         }
+    }
+
+    #[test]
+    fn handlebars_forms_render_like_npm_dotprompt() {
+        // Outputs from npm dotprompt 1.1.2 (handlebars 4.7.10).
+        let partials = [
+            ("p", "P({{a}})"),
+            ("layout", "<{{> body}}|{{> @partial-block}}>"),
+            ("ctx", "{{k}}|{{a}}"),
+        ];
+        let input = json!({"a": "A", "html": "<b>", "t": true, "f": false, "xs": [1, null, "z"],
+            "o": {"k": "K", "a": "oa"}, "weird key": "W"});
+        let cases = [
+            ("a {{~{html}~}} b", "a<b>b"),
+            ("{{#*inline \"q\"}}Q{{a}}{{/inline}}{{> q}}", "QA"),
+            ("{{> q}}{{#*inline \"q\"}}hoisted{{/inline}}", "hoisted"),
+            ("{{#*inline \"q\"}}out{{/inline}}{{#if t}}{{#*inline \"q\"}}in{{/inline}}{{> q}}{{/if}}{{> q}}", "inout"),
+            ("{{#> layout}}{{#*inline \"body\"}}B{{a}}{{/inline}}{{/layout}}", "<BA|>"),
+            ("{{#> p}}fallback{{/p}}|{{#> nope}}fb {{a}}{{/nope}}", "P(A)|fb A"),
+            ("{{{{raw}}}} {{a}} {{{{/raw}}}}|{{{{t}}}} {{a}} {{{{/t}}}}|{{{{xs}}}}[{{this}}]{{{{/xs}}}}", "| {{a}} |[{{this}}][{{this}}][{{this}}]"),
+            ("{{!--}}x{{!---}}y{{!-- a --~}}  z", "xyz"),
+            ("{{^f}}A{{else}}B{{/f}}|{{^t}}A{{else}}B{{/t}}", "A|B"),
+            ("{{#each xs as |item idx|}}{{idx}}={{item}}{{#if @first}}F{{/if}}{{#if @last}}L{{/if}};{{/each}}", "0=1F;1=;2=zL;"),
+            ("{{#each o}}{{@key}}:{{this}};{{/each}}", "k:K;a:oa;"),
+            ("{{lookup o \"k\"}}|{{lookup xs 1}}|{{o.[k]}}|{{[weird key]}}|{{./a}}|{{this/a}}|{{@root.a}}", "K||K|W|A|A|A"),
+            ("{{#if f}}F{{else if t}}T{{else}}E{{/if}}", "T"),
+            ("{{> ctx o k=undefined}}|{{> ctx o k=\"K\"}}", "K|oa|K|oa"),
+            ("  {{#if t}}\n  yes\n  {{~else~}}\n  no\n  {{/if}}\nend", "  yesend"),
+            ("{{#with missing}}x{{else}}{{this}}{{/with}}", "[object Object]"),
+        ];
+        for (t, expected) in cases {
+            assert_eq!(run_with(t, input.clone(), &partials).as_deref(), Ok(expected), "{t}");
+        }
+        assert_eq!(
+            run_with("{{> layout}}", json!({}), &partials).unwrap_err(),
+            "The partial body could not be found"
+        );
     }
 
     #[test]

@@ -670,7 +670,7 @@ fn find_close(s: &str, close: &str) -> Option<usize> {
         match bytes[i] {
             q @ (b'"' | b'\'') => match string_end(&bytes[i..], q) {
                 Some(e) => i += e + 1,
-                None => i += 1,
+                None => return None,
             },
             b'}' if s[i..].starts_with(close) => return Some(i),
             b'{' if s[i..].starts_with("{{") => return None,
@@ -1231,23 +1231,7 @@ fn whitespace_control(tokens: &mut [Token]) {
     }
     // `{{else if}}` chains, as the tags that end each part: [else1, else2, ..., close].
     let chains = chain_bounds(tokens);
-    for bounds in &chains {
-        // handlebars.js hands `~` on to the chain's links oddly: `{{~/if}}` strips the
-        // end of the first and second links (not the last), and `{{~else if}}` from the
-        // second link on also strips the end of the part after its own.
-        let k = bounds.len() - 1;
-        for j in 2..=k {
-            if matches!(&tokens[bounds[j - 1]], Token::Tag(t) if t.strip_left
-                && matches!(t.kind, TagKind::ElseChain { .. }))
-            {
-                omit_left(tokens, bounds[(j + 1).min(k)], true);
-            }
-        }
-        if matches!(&tokens[bounds[k]], Token::Tag(t) if t.strip_left) {
-            omit_left(tokens, bounds[1], true);
-            omit_left(tokens, bounds[2.min(k)], true);
-        }
-    }
+    let mut inward = Vec::new();
     let n = tokens.len();
     for i in 0..n {
         if let Some(bounds) = chains.iter().find(|b| b.last() == Some(&i)) {
@@ -1270,11 +1254,31 @@ fn whitespace_control(tokens: &mut [Token]) {
             ),
             Token::Content(_) => continue,
         };
+        // The `~` a block's tags turn inwards (`{{#x~}}`, `{{~else~}}`, `{{~/x}}`) is
+        // applied after the standalone lines inside, as handlebars.js visits a block's
+        // programs before its own strip.
+        let (inner_left, inner_right) = match &tokens[i] {
+            Token::Tag(t) => match t.kind {
+                TagKind::Open { .. } => (false, true),
+                TagKind::Else | TagKind::ElseChain { .. } => (true, true),
+                TagKind::Close { .. } => (true, false),
+                _ => (false, false),
+            },
+            Token::Content(_) => (false, false),
+        };
         if strip_left {
-            omit_left(tokens, i, true);
+            if inner_left {
+                inward.push((i, true));
+            } else {
+                omit_left(tokens, i, true);
+            }
         }
         if strip_right {
-            omit_right(tokens, i, true);
+            if inner_right {
+                inward.push((i, false));
+            } else {
+                omit_right(tokens, i, true);
+            }
         }
         if standalone_kind && is_prev_whitespace(tokens, i) && is_next_whitespace(tokens, i) {
             omit_right(tokens, i, false);
@@ -1287,6 +1291,30 @@ fn whitespace_control(tokens: &mut [Token]) {
                     t.indent = indent;
                 }
             }
+        }
+    }
+    for (i, left) in inward {
+        if left {
+            omit_left(tokens, i, true);
+        } else {
+            omit_right(tokens, i, true);
+        }
+    }
+    for bounds in &chains {
+        // handlebars.js hands `~` on to the chain's links oddly: `{{~/if}}` strips the
+        // end of the first and second links (not the last), and `{{~else if}}` from the
+        // second link on also strips the end of the part after its own.
+        let k = bounds.len() - 1;
+        for j in 2..=k {
+            if matches!(&tokens[bounds[j - 1]], Token::Tag(t) if t.strip_left
+                && matches!(t.kind, TagKind::ElseChain { .. }))
+            {
+                omit_left(tokens, bounds[(j + 1).min(k)], true);
+            }
+        }
+        if matches!(&tokens[bounds[k]], Token::Tag(t) if t.strip_left) {
+            omit_left(tokens, bounds[1], true);
+            omit_left(tokens, bounds[2.min(k)], true);
         }
     }
     for &(open, els, close) in swaps.iter().rev() {
@@ -1765,6 +1793,31 @@ mod tests {
         assert_eq!(codes("{{}}"), ["invalid-expression"]);
         assert_eq!(codes("{{a b=}}"), ["invalid-expression"]);
         assert_eq!(codes("{{else}}"), ["unexpected-else"]);
+        // handlebars.js's lexer: `}}}` and `}}}}` close other tags, `as ||` names
+        // nothing, a subexpression cannot be the helper.
+        assert_eq!(codes("{{a}}}"), ["invalid-expression"]);
+        assert_eq!(codes("{{{a}}}}"), ["invalid-expression"]);
+        assert_eq!(
+            codes("{{#each a as ||}}x{{/each}}"),
+            ["invalid-expression", "unexpected-close"]
+        );
+        assert_eq!(codes("{{(lookup a b)}}"), ["invalid-expression"]);
+        assert_eq!(
+            codes("{{#*deco}}x{{/deco}}"),
+            ["invalid-expression", "unexpected-close"]
+        );
+        // ... and what it accepts.
+        for ok in [
+            "{{#if a}}x{{else}}}{{/if}}",
+            "{{~{a}~}}",
+            "{{!--}}",
+            "{{!---}}",
+            "{{#*inline \"p\"}}x{{/inline}}",
+            "{{{{raw}}}}{{x}}{{{{/raw}}}}",
+            "{{a 'q\\'}}",
+        ] {
+            assert_eq!(codes(ok), Vec::<&str>::new(), "{ok}");
+        }
         let (t, _) = parse("Hello {{name");
         let texts: Vec<&str> = t
             .nodes
