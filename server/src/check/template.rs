@@ -310,7 +310,8 @@ fn walk<'t>(
                             }
                         }
                     }
-                } else if !matches!(&block.call.path, Expr::Path(p) if inline.contains(&p.original.as_str())) {
+                } else if !matches!(&block.call.path, Expr::Path(p) if inline.contains(&p.original.as_str()))
+                {
                     check_partial_name(input, &block.call.path, out);
                 }
                 let before = params.len();
@@ -502,8 +503,9 @@ mod tests {
         );
         // Inline partials, partial blocks over them, raw blocks and `{{~{x}~}}` are
         // Handlebars Dotprompt renders: no missing partial, no unknown helper.
-        assert!(codes("{{#*inline \"row\"}}- {{x}}{{/inline}}{{> row}}{{#> row}}fb{{/row}}")
-            .is_empty());
+        assert!(
+            codes("{{#*inline \"row\"}}- {{x}}{{/inline}}{{> row}}{{#> row}}fb{{/row}}").is_empty()
+        );
         assert!(codes("a {{~{html}~}} b {{{{raw}}}} {{x}} {{{{/raw}}}}").is_empty());
         assert_eq!(
             codes("{{#*decorate}}x{{/decorate}}"),

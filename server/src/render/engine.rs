@@ -1540,7 +1540,11 @@ mod tests {
             ("{{#with missing}}x{{else}}{{this}}{{/with}}", "[object Object]"),
         ];
         for (t, expected) in cases {
-            assert_eq!(run_with(t, input.clone(), &partials).as_deref(), Ok(expected), "{t}");
+            assert_eq!(
+                run_with(t, input.clone(), &partials).as_deref(),
+                Ok(expected),
+                "{t}"
+            );
         }
         assert_eq!(
             run_with("{{> layout}}", json!({}), &partials).unwrap_err(),

@@ -1353,7 +1353,9 @@ fn chain_bounds(tokens: &[Token]) -> Vec<Vec<usize>> {
 /// Each closed block, innermost first: (open, inverted, its else tags as (index, is an
 /// `{{else if}}`), close).
 fn for_blocks(tokens: &[Token], mut f: impl FnMut(usize, bool, &[(usize, bool)], usize)) {
-    let mut stack: Vec<(usize, bool, Vec<(usize, bool)>)> = Vec::new();
+    /// (open index, inverted, else tags as (index, is an `{{else if}}`)).
+    type Open = (usize, bool, Vec<(usize, bool)>);
+    let mut stack: Vec<Open> = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
         let Token::Tag(t) = token else { continue };
         match &t.kind {
