@@ -356,14 +356,16 @@ struct Scope<'s> {
 struct InlineFrame<'s> {
     defs: Vec<(&'s str, &'s [Node])>,
     parent: Option<&'s InlineFrame<'s>>,
+    /// Where the definitions stand: their `../` chain.
+    home: &'s Scope<'s>,
 }
 
 impl<'s> InlineFrame<'s> {
-    fn find(&self, name: &str) -> Option<&'s [Node]> {
+    fn find(&self, name: &str) -> Option<(&'s [Node], &'s Scope<'s>)> {
         let mut frame = Some(self);
         while let Some(f) = frame {
             if let Some((_, nodes)) = f.defs.iter().rev().find(|(n, _)| *n == name) {
-                return Some(nodes);
+                return Some((nodes, f.home));
             }
             frame = f.parent;
         }
@@ -474,6 +476,7 @@ impl<'e> Env<'e> {
             frame = InlineFrame {
                 defs,
                 parent: scope.inline,
+                home: scope,
             };
             with_inline = scope.with_inline(&frame);
             &with_inline
@@ -811,6 +814,7 @@ impl<'e> Env<'e> {
                     frame = InlineFrame {
                         defs,
                         parent: scope.inline,
+                        home: scope,
                     };
                     with_inline = scope.with_inline(&frame);
                     &with_inline
@@ -832,21 +836,26 @@ impl<'e> Env<'e> {
     }
 
     /// A partial by name: the inline partials in force, then the registered ones.
-    fn find_partial<'s>(&self, name: &str, scope: &Scope<'s>) -> Option<&'s [Node]>
+    /// A partial by name, and for an inline partial the scope it was defined in.
+    fn find_partial<'s>(
+        &self,
+        name: &str,
+        scope: &Scope<'s>,
+    ) -> Option<(&'s [Node], Option<&'s Scope<'s>>)>
     where
         'e: 's,
     {
-        if let Some(nodes) = scope.inline.and_then(|f| f.find(name)) {
-            return Some(nodes);
+        if let Some((nodes, home)) = scope.inline.and_then(|f| f.find(name)) {
+            return Some((nodes, Some(home)));
         }
-        self.partials.partial(name).map(|t| &t.nodes[..])
+        self.partials.partial(name).map(|t| (&t.nodes[..], None))
     }
 
     #[allow(clippy::too_many_arguments)]
     fn invoke_partial<'s>(
         &self,
         name: &str,
-        template: &[Node],
+        (template, home): (&[Node], Option<&Scope<'s>>),
         context: Option<&Expr>,
         hash: &[crate::syntax::handlebars::HashPair],
         indent: &str,
@@ -880,6 +889,15 @@ impl<'e> Env<'e> {
         // A partial starts its own `../` chain (handlebars.js passes `depths` on only
         // in compat mode).
         inner.parent = None;
+        if let Some(home) = home {
+            // An inline partial is a program of its template: it keeps the `../` chain
+            // of where it was defined.
+            inner.parent = if loose_equals(ctx_ref, home.ctx) {
+                home.parent
+            } else {
+                Some(home)
+            };
+        }
         if partial_block.is_some() {
             inner.partial_block = partial_block;
             inner.block_home = Some(scope);
@@ -1112,6 +1130,11 @@ impl<'e> Env<'e> {
                 V::Undefined
             }
         };
+        // An undefined context (a partial or block given `undefined`) reads as
+        // undefined, not null.
+        if matches!(current, V::Ref(v) if std::ptr::eq(v, &NULL)) {
+            current = V::Undefined;
+        }
         for part in parts {
             current = step(current, part);
             if current.is_nullish() {
