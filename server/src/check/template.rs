@@ -44,7 +44,8 @@ pub(super) fn check(
         out.push(d);
     }
     let mut block_params: Vec<&str> = Vec::new();
-    walk(input, &template.nodes, &mut block_params, out);
+    let inline = template.inline_partial_names();
+    walk(input, &template.nodes, &mut block_params, &inline, out);
     partial_graph(input, template, out);
 }
 
@@ -52,16 +53,20 @@ pub(super) fn check(
 /// whether it always renders (not inside a block).
 fn includes(template: &Template) -> Vec<(String, Span, bool)> {
     let mut found = Vec::new();
+    let inline = template.inline_partial_names();
     template.walk(&mut |node, depth| match node {
         Node::Partial(p) => {
             if let PartialName::Static { name, span } = &p.name {
-                if name != "@partial-block" {
+                if name != "@partial-block" && !inline.contains(&name.as_str()) {
                     found.push((name.clone(), *span, depth == 0));
                 }
             }
         }
         Node::Block(b) if b.partial_block => {
             if let Expr::Path(p) = &b.call.path {
+                if inline.contains(&p.original.as_str()) {
+                    return;
+                }
                 found.push((p.original.clone(), b.open, depth == 0));
             }
         }
@@ -263,6 +268,7 @@ fn walk<'t>(
     input: &CheckInput,
     nodes: &'t [Node],
     params: &mut Vec<&'t str>,
+    inline: &[&str],
     out: &mut Vec<Diagnostic>,
 ) {
     for node in nodes {
@@ -280,7 +286,8 @@ fn walk<'t>(
                 }
             }
             Node::Block(block) => {
-                if !block.partial_block {
+                if block.inline_partial {
+                } else if !block.partial_block {
                     check_roles(&block.call, params, out);
                     if let Some(name) = block.call.simple_name().filter(|n| !params.contains(n)) {
                         if let Some((_, arity)) = BLOCK_HELPERS.iter().find(|(b, _)| *b == name) {
@@ -303,18 +310,20 @@ fn walk<'t>(
                             }
                         }
                     }
-                } else {
+                } else if !matches!(&block.call.path, Expr::Path(p) if inline.contains(&p.original.as_str()))
+                {
                     check_partial_name(input, &block.call.path, out);
                 }
                 let before = params.len();
                 params.extend(block.block_params.iter().map(String::as_str));
-                walk(input, &block.program, params, out);
+                walk(input, &block.program, params, inline, out);
                 params.truncate(before);
                 if let Some(inverse) = &block.inverse {
-                    walk(input, inverse, params, out);
+                    walk(input, inverse, params, inline, out);
                 }
             }
             Node::Partial(partial) => match &partial.name {
+                PartialName::Static { name, .. } if inline.contains(&name.as_str()) => {}
                 PartialName::Static { name, span } => check_partial(input, name, *span, out),
                 PartialName::Dynamic(call) => check_roles(call, params, out),
             },
@@ -491,6 +500,19 @@ mod tests {
         assert_eq!(
             codes("{{> footer}} hi"),
             ["missing-partial: partial `footer` not found: expected /p/_footer.prompt"]
+        );
+        // Inline partials, partial blocks over them, raw blocks and `{{~{x}~}}` are
+        // Handlebars Dotprompt renders: no missing partial, no unknown helper.
+        assert!(
+            codes("{{#*inline \"row\"}}- {{x}}{{/inline}}{{> row}}{{#> row}}fb{{/row}}").is_empty()
+        );
+        assert!(codes("a {{~{html}~}} b {{{{raw}}}} {{x}} {{{{/raw}}}}").is_empty());
+        assert_eq!(
+            codes("{{#*decorate}}x{{/decorate}}"),
+            [
+                "invalid-expression: Dotprompt's only decorator is `{{#*inline \"name\"}}`",
+                "unexpected-close: `{{/decorate}}` closes a block that was never opened"
+            ]
         );
     }
 

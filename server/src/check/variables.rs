@@ -140,11 +140,23 @@ fn collect<'t>(nodes: &'t [Node], level: usize, params: &mut Vec<&'t str>, usage
         match node {
             Node::Mustache { call, .. } => call_usage(call, level, params, usage),
             Node::Block(block) => {
-                call_usage(&block.call, level, params, usage);
+                // `{{#*inline "name"}}` and `{{#> name}}` name partials, not variables.
+                if block.inline_partial || block.partial_block {
+                    let call = &block.call;
+                    for e in call.params.iter().chain(call.hash.iter().map(|h| &h.value)) {
+                        if !block.inline_partial {
+                            expr_usage(e, level, params, usage);
+                        }
+                    }
+                } else {
+                    call_usage(&block.call, level, params, usage);
+                }
                 let name = block.call.simple_name().filter(|n| !params.contains(n));
                 // Blocks that keep the context; every other block (each, with, sections)
                 // renders its program in a new one.
+                // An inline partial's body renders where `{{> name}}` is, usually here.
                 let keeps = block.partial_block
+                    || block.inline_partial
                     || matches!(name, Some("if" | "unless" | "ifEquals" | "unlessEquals"))
                     || block.inverted;
                 let inner = if keeps { level } else { level + 1 };
@@ -284,6 +296,7 @@ mod tests {
             ("{{name}}{{#each items as |it|}}{{it}}{{../mood}}{{x}}{{/each}}", &[]),
             ("{{#with name}}{{length}}{{/with}} {{@root.items}} {{json @root.mood}}", &[]),
             ("{{json this}} {{other}}", &["undeclared-variable@other: `other` is not declared in `input.schema`, so it is always empty"]),
+            ("{{#*inline \"row\"}}{{name}} {{items}}{{/inline}}{{> row}}{{#> row}}{{mood}}{{/row}}", &[]),
         ];
         for (body, expected) in cases {
             let source = format!("{SCHEMA}{body}");

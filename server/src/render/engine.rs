@@ -124,7 +124,7 @@ pub fn unknown_helpers(template: &Template) -> Vec<(Span, String)> {
             match node {
                 Node::Mustache { call: c, .. } => call(c, params, false, out),
                 Node::Block(b) => {
-                    if !b.partial_block {
+                    if !b.partial_block && !b.inline_partial {
                         call(&b.call, params, false, out);
                     }
                     let before = params.len();
@@ -179,6 +179,8 @@ pub fn render(
         outer: None,
         data: &root_data,
         partial_block: None,
+        block_home: None,
+        inline: None,
     };
     let env = Env {
         partials,
@@ -342,6 +344,91 @@ struct Scope<'s> {
     data: &'s DataFrame<'s>,
     /// The block of a `{{#> partial}}...{{/partial}}` call, for `{{> @partial-block}}`.
     partial_block: Option<&'s [Node]>,
+    /// Where that block stands: its `../` chain and block params.
+    block_home: Option<&'s Scope<'s>>,
+    /// The inline partials `{{#*inline}}` in force, innermost frame first.
+    inline: Option<&'s InlineFrame<'s>>,
+}
+
+/// The inline partials one node list defines (handlebars.js's `inline` decorator: they
+/// hold for the whole list, before and after the definition, and for everything it
+/// renders, partials included).
+struct InlineFrame<'s> {
+    defs: Vec<(&'s str, &'s [Node])>,
+    parent: Option<&'s InlineFrame<'s>>,
+    /// Where the definitions stand: their `../` chain.
+    home: &'s Scope<'s>,
+}
+
+impl<'s> InlineFrame<'s> {
+    fn find(&self, name: &str) -> Option<(&'s [Node], &'s Scope<'s>)> {
+        let mut frame = Some(self);
+        while let Some(f) = frame {
+            if let Some((_, nodes)) = f.defs.iter().rev().find(|(n, _)| *n == name) {
+                return Some((nodes, f.home));
+            }
+            frame = f.parent;
+        }
+        None
+    }
+}
+
+/// handlebars.js's `container.nullContext`: what a helper gets as `this` in a null or
+/// undefined context, so its blocks see `{}`.
+static NULL_CONTEXT: std::sync::LazyLock<Value> =
+    std::sync::LazyLock::new(|| Value::Object(Map::new()));
+
+impl<'s> Scope<'s> {
+    /// The scope a helper's `options.fn(this)` renders in: `{}` for a null context (no
+    /// new `../` level, as handlebars.js skips it for `nullContext` over `null`).
+    fn this_for_helper(&self) -> Scope<'_> {
+        let mut scope = self.with_parts(self.inline);
+        if self.ctx.is_null() {
+            scope.ctx = &NULL_CONTEXT;
+        }
+        scope
+    }
+
+    fn with_parts<'f>(&'f self, inline: Option<&'f InlineFrame<'f>>) -> Scope<'f> {
+        Scope {
+            ctx: self.ctx,
+            root: self.root,
+            vars: self.vars,
+            parent: self.parent,
+            params: self.params,
+            outer: self.outer,
+            data: self.data,
+            partial_block: self.partial_block,
+            block_home: self.block_home,
+            inline,
+        }
+    }
+
+    fn with_inline<'f>(&'f self, frame: &'f InlineFrame<'f>) -> Scope<'f> {
+        Scope {
+            ctx: self.ctx,
+            root: self.root,
+            vars: self.vars,
+            parent: self.parent,
+            params: self.params,
+            outer: self.outer,
+            data: self.data,
+            partial_block: self.partial_block,
+            block_home: self.block_home,
+            inline: Some(frame),
+        }
+    }
+}
+
+/// The inline partials defined directly in `nodes`.
+fn inline_defs(nodes: &[Node]) -> Vec<(&str, &[Node])> {
+    nodes
+        .iter()
+        .filter_map(|n| match n {
+            Node::Block(b) => b.inline_name().map(|name| (name, &b.program[..])),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A handlebars data frame (`createFrame`): iteration variables over the parent's.
@@ -380,6 +467,20 @@ impl<'e> Env<'e> {
                 "more than {MAX_BODIES} blocks and partials rendered in one render"
             )));
         }
+        let frame;
+        let with_inline;
+        let defs = inline_defs(nodes);
+        let scope = if defs.is_empty() {
+            scope
+        } else {
+            frame = InlineFrame {
+                defs,
+                parent: scope.inline,
+                home: scope,
+            };
+            with_inline = scope.with_inline(&frame);
+            &with_inline
+        };
         for node in nodes {
             match node {
                 Node::Text { text, .. } => {
@@ -437,6 +538,9 @@ impl<'e> Env<'e> {
     ) -> Result<(), Box<EngineError>> {
         if block.partial_block {
             return self.partial_block(block, scope, out, depth);
+        }
+        if block.inline_partial {
+            return Ok(());
         }
         let inverse: &[Node] = block.inverse.as_deref().unwrap_or(&[]);
         let (program, inverse) = if block.inverted {
@@ -504,7 +608,7 @@ impl<'e> Env<'e> {
                 let falsy = (!include_zero && !cond.truthy()) || cond.is_empty();
                 let take_program = if name == "if" { !falsy } else { falsy };
                 let nodes = if take_program { b.program } else { b.inverse };
-                self.nodes(nodes, scope, out, depth + 1)
+                self.nodes(nodes, &scope.this_for_helper(), out, depth + 1)
             }
             "ifEquals" | "unlessEquals" => {
                 arity(2, "two arguments")?;
@@ -514,7 +618,7 @@ impl<'e> Env<'e> {
                 let take_program = if name == "ifEquals" { equal } else { !equal };
                 self.nodes(
                     if take_program { b.program } else { b.inverse },
-                    scope,
+                    &scope.this_for_helper(),
                     out,
                     depth + 1,
                 )
@@ -523,13 +627,15 @@ impl<'e> Env<'e> {
                 arity(1, "one argument")?;
                 let value = self.expr(&call.params[0], scope)?;
                 if value.is_empty() {
-                    self.nodes(b.inverse, scope, out, depth + 1)
+                    self.nodes(b.inverse, &scope.this_for_helper(), out, depth + 1)
                 } else {
                     self.with_context(value, b.program, &b.block.block_params, scope, out, depth)
                 }
             }
             "each" => {
-                if call.params.is_empty() {
+                // A second argument takes the place of `options`, which handlebars.js
+                // then fails on.
+                if call.params.len() != 1 {
                     return Err(Box::new(EngineError {
                         limit: false,
                         span: Some(b.block.open),
@@ -621,7 +727,7 @@ impl<'e> Env<'e> {
             _ => {}
         }
         if iterations == 0 {
-            self.nodes(b.inverse, scope, out, depth + 1)?;
+            self.nodes(b.inverse, &scope.this_for_helper(), out, depth + 1)?;
         }
         Ok(())
     }
@@ -645,17 +751,26 @@ impl<'e> Env<'e> {
             }
         };
         if name == "@partial-block" {
-            if let Some(block) = scope.partial_block {
-                let mut rendered = String::new();
-                self.budget.enter("@partial-block")?;
-                let result = self.nodes(block, scope, &mut rendered, depth + 1);
-                self.budget.leave();
-                result?;
-                self.push_indented(out, &rendered, &partial.indent)?;
-            }
+            let (Some(block), Some(home)) = (scope.partial_block, scope.block_home) else {
+                return Err(Box::new(EngineError {
+                    limit: false,
+                    span: Some(partial.span),
+                    message: "The partial @partial-block could not be found".into(),
+                }));
+            };
+            // The block renders in the partial's context, with the `../` chain and block
+            // params of where it was written.
+            let mut at_home = push_context(home, scope.ctx, &[], scope.data);
+            at_home.inline = scope.inline;
+            let mut rendered = String::new();
+            self.budget.enter("@partial-block")?;
+            let result = self.nodes(block, &at_home, &mut rendered, depth + 1);
+            self.budget.leave();
+            result?;
+            self.push_indented(out, &rendered, &partial.indent)?;
             return Ok(());
         }
-        let Some(template) = self.partials.partial(&name) else {
+        let Some(template) = self.find_partial(&name, scope) else {
             return Err(Box::new(EngineError {
                 limit: false,
                 span: Some(partial.span),
@@ -687,27 +802,60 @@ impl<'e> Env<'e> {
             Expr::String { value, .. } => value.clone(),
             other => to_js_string(&self.expr(other, scope)?),
         };
-        match self.partials.partial(&name) {
-            Some(template) => self.invoke_partial(
-                &name,
-                template,
-                block.call.params.first(),
-                &block.call.hash,
-                "",
-                Some(&block.program),
-                scope,
-                out,
-                depth,
-            ),
+        match self.find_partial(&name, scope) {
+            Some(template) => {
+                // The block's inline partials are the partial's too (the layout pattern).
+                let frame;
+                let with_inline;
+                let defs = inline_defs(&block.program);
+                let scope = if defs.is_empty() {
+                    scope
+                } else {
+                    frame = InlineFrame {
+                        defs,
+                        parent: scope.inline,
+                        home: scope,
+                    };
+                    with_inline = scope.with_inline(&frame);
+                    &with_inline
+                };
+                self.invoke_partial(
+                    &name,
+                    template,
+                    block.call.params.first(),
+                    &block.call.hash,
+                    "",
+                    Some(&block.program),
+                    scope,
+                    out,
+                    depth,
+                )
+            }
             None => self.nodes(&block.program, scope, out, depth + 1),
         }
+    }
+
+    /// A partial by name: the inline partials in force, then the registered ones.
+    /// A partial by name, and for an inline partial the scope it was defined in.
+    fn find_partial<'s>(
+        &self,
+        name: &str,
+        scope: &Scope<'s>,
+    ) -> Option<(&'s [Node], Option<&'s Scope<'s>>)>
+    where
+        'e: 's,
+    {
+        if let Some((nodes, home)) = scope.inline.and_then(|f| f.find(name)) {
+            return Some((nodes, Some(home)));
+        }
+        self.partials.partial(name).map(|t| (&t.nodes[..], None))
     }
 
     #[allow(clippy::too_many_arguments)]
     fn invoke_partial<'s>(
         &self,
         name: &str,
-        template: &Template,
+        (template, home): (&[Node], Option<&Scope<'s>>),
         context: Option<&Expr>,
         hash: &[crate::syntax::handlebars::HashPair],
         indent: &str,
@@ -724,6 +872,10 @@ impl<'e> Env<'e> {
             // Utils.extend({}, context, hash)
             let mut merged = ctx.get().map(js::spread).unwrap_or_default();
             for pair in hash {
+                // handlebars.js leaves `key=undefined` (the literal) out of the hash.
+                if matches!(pair.value, Expr::Undefined { .. }) {
+                    continue;
+                }
                 let v = self.expr(&pair.value, scope)?;
                 match v.get() {
                     Some(v) => merged.insert(pair.key.clone(), v.clone()),
@@ -734,15 +886,30 @@ impl<'e> Env<'e> {
         }
         let ctx_ref: &Value = ctx.get().unwrap_or(&NULL);
         let mut inner = push_context(scope, ctx_ref, &[], scope.data);
-        inner.partial_block = partial_block.or(scope.partial_block);
+        // A partial starts its own `../` chain (handlebars.js passes `depths` on only
+        // in compat mode).
+        inner.parent = None;
+        if let Some(home) = home {
+            // An inline partial is a program of its template: it keeps the `../` chain
+            // of where it was defined.
+            inner.parent = if loose_equals(ctx_ref, home.ctx) {
+                home.parent
+            } else {
+                Some(home)
+            };
+        }
+        if partial_block.is_some() {
+            inner.partial_block = partial_block;
+            inner.block_home = Some(scope);
+        }
         self.budget.enter(name)?;
         if indent.is_empty() {
-            let result = self.nodes(&template.nodes, &inner, out, depth + 1);
+            let result = self.nodes(template, &inner, out, depth + 1);
             self.budget.leave();
             return result;
         }
         let mut rendered = String::new();
-        let result = self.nodes(&template.nodes, &inner, &mut rendered, depth + 1);
+        let result = self.nodes(template, &inner, &mut rendered, depth + 1);
         self.budget.leave();
         result?;
         self.push_indented(out, &rendered, indent)
@@ -856,8 +1023,16 @@ impl<'e> Env<'e> {
             }
             "lookup" => {
                 let obj = arg(0)?;
-                if !obj.truthy() {
+                if !obj.truthy() && !call.params.is_empty() {
                     return Ok(obj);
+                }
+                if call.params.len() != 2 {
+                    // handlebars.js takes an argument short or over as its `options`.
+                    return Err(Box::new(EngineError {
+                        limit: false,
+                        span: Some(span),
+                        message: "lookup takes an object and a field".into(),
+                    }));
                 }
                 let field = arg(1)?;
                 let key = to_js_string(&field);
@@ -955,6 +1130,11 @@ impl<'e> Env<'e> {
                 V::Undefined
             }
         };
+        // An undefined context (a partial or block given `undefined`) reads as
+        // undefined, not null.
+        if matches!(current, V::Ref(v) if std::ptr::eq(v, &NULL)) {
+            current = V::Undefined;
+        }
         for part in parts {
             current = step(current, part);
             if current.is_nullish() {
@@ -1036,6 +1216,8 @@ fn push_context<'s>(
         outer: Some(scope),
         data,
         partial_block: scope.partial_block,
+        block_home: scope.block_home,
+        inline: scope.inline,
     }
 }
 
@@ -1131,6 +1313,10 @@ fn property<'v>(value: &'v Value, key: &str) -> Option<std::borrow::Cow<'v, Valu
 /// One property step on a value.
 fn step<'s>(current: V<'s>, key: &str) -> V<'s> {
     use std::borrow::Cow;
+    // handlebars.js compiles `a.b` to `a != null ? lookup(a, "b") : a`: null stays null.
+    if matches!(current.get(), Some(Value::Null)) {
+        return current;
+    }
     match current {
         V::Ref(v) => match property(v, key) {
             Some(Cow::Borrowed(p)) => V::Ref(p),
@@ -1346,6 +1532,47 @@ mod tests {
         for (t, input, expected) in cases {
             assert_eq!(run(t, input), expected, "{t}");
         }
+    }
+
+    #[test]
+    fn handlebars_forms_render_like_npm_dotprompt() {
+        // Outputs from npm dotprompt 1.1.2 (handlebars 4.7.10).
+        let partials = [
+            ("p", "P({{a}})"),
+            ("layout", "<{{> body}}|{{> @partial-block}}>"),
+            ("ctx", "{{k}}|{{a}}"),
+        ];
+        let input = json!({"a": "A", "html": "<b>", "t": true, "f": false, "xs": [1, null, "z"],
+            "o": {"k": "K", "a": "oa"}, "weird key": "W"});
+        let cases = [
+            ("a {{~{html}~}} b", "a<b>b"),
+            ("{{#*inline \"q\"}}Q{{a}}{{/inline}}{{> q}}", "QA"),
+            ("{{> q}}{{#*inline \"q\"}}hoisted{{/inline}}", "hoisted"),
+            ("{{#*inline \"q\"}}out{{/inline}}{{#if t}}{{#*inline \"q\"}}in{{/inline}}{{> q}}{{/if}}{{> q}}", "inout"),
+            ("{{#> layout}}{{#*inline \"body\"}}B{{a}}{{/inline}}{{/layout}}", "<BA|>"),
+            ("{{#> p}}fallback{{/p}}|{{#> nope}}fb {{a}}{{/nope}}", "P(A)|fb A"),
+            ("{{{{raw}}}} {{a}} {{{{/raw}}}}|{{{{t}}}} {{a}} {{{{/t}}}}|{{{{xs}}}}[{{this}}]{{{{/xs}}}}", "| {{a}} |[{{this}}][{{this}}][{{this}}]"),
+            ("{{!--}}x{{!---}}y{{!-- a --~}}  z", "xyz"),
+            ("{{^f}}A{{else}}B{{/f}}|{{^t}}A{{else}}B{{/t}}", "A|B"),
+            ("{{#each xs as |item idx|}}{{idx}}={{item}}{{#if @first}}F{{/if}}{{#if @last}}L{{/if}};{{/each}}", "0=1F;1=;2=zL;"),
+            ("{{#each o}}{{@key}}:{{this}};{{/each}}", "k:K;a:oa;"),
+            ("{{lookup o \"k\"}}|{{lookup xs 1}}|{{o.[k]}}|{{[weird key]}}|{{./a}}|{{this/a}}|{{@root.a}}", "K||K|W|A|A|A"),
+            ("{{#if f}}F{{else if t}}T{{else}}E{{/if}}", "T"),
+            ("{{> ctx o k=undefined}}|{{> ctx o k=\"K\"}}", "K|oa|K|oa"),
+            ("  {{#if t}}\n  yes\n  {{~else~}}\n  no\n  {{/if}}\nend", "  yesend"),
+            ("{{#with missing}}x{{else}}{{this}}{{/with}}", "[object Object]"),
+        ];
+        for (t, expected) in cases {
+            assert_eq!(
+                run_with(t, input.clone(), &partials).as_deref(),
+                Ok(expected),
+                "{t}"
+            );
+        }
+        assert_eq!(
+            run_with("{{> layout}}", json!({}), &partials).unwrap_err(),
+            "The partial body could not be found"
+        );
     }
 
     #[test]

@@ -49,6 +49,22 @@ pub struct Block {
     pub inverted: bool,
     /// `{{#> name}}default{{/name}}`: a partial whose block is its fallback content.
     pub partial_block: bool,
+    /// `{{#*inline "name"}}...{{/inline}}`: an inline partial (the only decorator
+    /// Dotprompt has), defined for the node list that contains it; renders nothing.
+    pub inline_partial: bool,
+}
+
+impl Block {
+    /// The name an inline partial `{{#*inline "name"}}` defines.
+    pub fn inline_name(&self) -> Option<&str> {
+        if !self.inline_partial {
+            return None;
+        }
+        match self.call.params.first() {
+            Some(Expr::String { value, .. }) => Some(value),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +196,22 @@ impl Template {
         go(&self.nodes, 0, f);
     }
 
+    /// Names of the inline partials `{{#*inline "name"}}` defined anywhere in the template.
+    pub fn inline_partial_names(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        self.walk(&mut |node, _| {
+            if let Some(name) = match node {
+                Node::Block(b) => b.inline_name(),
+                _ => None,
+            } {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        });
+        names
+    }
+
     /// Names of the static partials `{{> name}}` used anywhere in the template.
     pub fn partial_names(&self) -> Vec<&str> {
         let mut names = Vec::new();
@@ -239,6 +271,7 @@ enum TagKind {
         block_params: Vec<String>,
         inverted: bool,
         partial_block: bool,
+        inline_partial: bool,
     },
     /// `{{else}}` or `{{^}}`.
     Else,
@@ -257,8 +290,6 @@ enum TagKind {
         hash: Vec<HashPair>,
     },
     Comment(String),
-    /// A raw block `{{{{x}}}}...{{{{/x}}}}` (its content renders verbatim).
-    Raw(String),
     /// A tag that failed to parse (already reported); renders nothing.
     Invalid,
 }
@@ -266,10 +297,7 @@ enum TagKind {
 impl TagKind {
     /// Tags that can stand alone on a line (and then take the line with them).
     fn standalone_kind(&self) -> bool {
-        !matches!(
-            self,
-            TagKind::Mustache(_) | TagKind::Invalid | TagKind::Raw(_)
-        )
+        !matches!(self, TagKind::Mustache(_) | TagKind::Invalid)
     }
 }
 
@@ -327,8 +355,16 @@ fn lex(src: &str, base: usize, errors: &mut Vec<TemplateError>) -> Vec<Token> {
             continue;
         }
         flush(&mut tokens, &mut text, text_start, at);
-        let (tag, end) = lex_tag(src, at, base, errors);
-        if let Some(tag) = tag {
+        let mut raw = Vec::new();
+        let (tag, end) = lex_tag(src, at, base, errors, &mut raw);
+        let raw_block = !raw.is_empty();
+        tokens.append(&mut raw);
+        if raw_block {
+            if let Some(tag) = tag {
+                tokens.push(Token::Tag(tag));
+            }
+            text_start = end;
+        } else if let Some(tag) = tag {
             tokens.push(Token::Tag(tag));
             text_start = end;
         } else {
@@ -353,6 +389,7 @@ fn lex_tag(
     at: usize,
     base: usize,
     errors: &mut Vec<TemplateError>,
+    raw: &mut Vec<Token>,
 ) -> (Option<Tag>, usize) {
     let rest = &src[at..];
     let err = |errors: &mut Vec<TemplateError>,
@@ -367,7 +404,9 @@ fn lex_tag(
         });
     };
 
-    // Raw blocks: {{{{name}}}} ... {{{{/name}}}}
+    // Raw blocks `{{{{name args}}}} ... {{{{/name}}}}`: handlebars.js makes them a block
+    // whose program is the verbatim content (so under knownHelpersOnly, an unknown name
+    // is a section over the context's value, as `{{#name}}` would be).
     if rest.starts_with("{{{{") {
         let Some(close) = rest.find("}}}}") else {
             err(
@@ -379,14 +418,20 @@ fn lex_tag(
             );
             return (None, src.len());
         };
-        let name = rest[4..close].trim().to_string();
         let content_start = at + close + 4;
+        let mut parser = ExprParser {
+            src,
+            pos: at + 4,
+            end: at + close,
+            base,
+            errors,
+            depth: 0,
+        };
+        let call = parser.call();
+        let name = call.as_ref().map(block_name).unwrap_or_default();
         let end_tag = format!("{{{{{{{{/{name}}}}}}}}}");
-        let (content, end) = match src[content_start..].find(&end_tag) {
-            Some(p) => (
-                src[content_start..content_start + p].to_string(),
-                content_start + p + end_tag.len(),
-            ),
+        let (content_end, end) = match raw_block_end(&src[content_start..], &end_tag) {
+            Some(p) => (content_start + p, content_start + p + end_tag.len()),
             None => {
                 err(
                     errors,
@@ -395,25 +440,59 @@ fn lex_tag(
                     "unclosed-block",
                     format!("raw block `{name}` is never closed with `{end_tag}`"),
                 );
-                (src[content_start..].to_string(), src.len())
+                (src.len(), src.len())
             }
         };
-        let tag = Tag {
-            span: Span::new(base + at, base + end),
-            kind: TagKind::Raw(content),
+        let tag = |s: usize, e: usize, kind| Tag {
+            span: Span::new(base + s, base + e),
+            kind,
             strip_left: false,
             strip_right: false,
             indent: String::new(),
         };
-        return (Some(tag), end);
+        let Some(call) = call else {
+            return (Some(tag(at, end, TagKind::Invalid)), end);
+        };
+        let name_span = call.path.span();
+        raw.push(Token::Tag(tag(
+            at,
+            content_start,
+            TagKind::Open {
+                call,
+                block_params: Vec::new(),
+                inverted: false,
+                partial_block: false,
+                inline_partial: false,
+            },
+        )));
+        if content_end > content_start {
+            let text = src[content_start..content_end].to_string();
+            raw.push(Token::Content(Content {
+                span: Span::new(base + content_start, base + content_end),
+                original: text.clone(),
+                value: text,
+                left_stripped: false,
+                right_stripped: false,
+            }));
+        }
+        if content_end == end {
+            return (None, end);
+        }
+        return (
+            Some(tag(content_end, end, TagKind::Close { name, name_span })),
+            end,
+        );
     }
 
     // Comments.
     let after_open = if rest.starts_with("{{~") { 3 } else { 2 };
     let strip_left = after_open == 3;
     let body = &rest[after_open..];
-    if let Some(comment) = body.strip_prefix("!--") {
-        let Some(p) = comment.find("--").and_then(|_| find_comment_end(comment)) else {
+    if body.starts_with("!--") {
+        // handlebars.js matches `[\s\S]*?--~?}}` from the tag's start, so the opening
+        // dashes can close the comment too (`{{!--}}`).
+        let dashes = &body[1..];
+        let Some((p, close_len, strip_right)) = find_comment_end(dashes) else {
             err(
                 errors,
                 at,
@@ -423,9 +502,8 @@ fn lex_tag(
             );
             return (None, src.len());
         };
-        let (text_len, close_len, strip_right) = p;
-        let end = at + after_open + 3 + text_len + close_len;
-        let text = comment[..text_len].to_string();
+        let end = at + after_open + 1 + p + close_len;
+        let text = dashes.get(2..p).unwrap_or("").to_string();
         let tag = Tag {
             span: Span::new(base + at, base + end),
             kind: TagKind::Comment(text),
@@ -463,7 +541,25 @@ fn lex_tag(
     let triple = body.starts_with('{');
     let close_pat = if triple { "}}}" } else { "}}" };
     let inner_start = at + after_open + usize::from(triple);
-    let Some(close_rel) = find_close(&src[inner_start..], close_pat) else {
+    // `{{{x}~}}`: the `~` of a triple-stash stands between its braces.
+    let found = if triple {
+        find_close(&src[inner_start..], "}").and_then(|p| {
+            let after = &src[inner_start + p + 1..];
+            if after.starts_with("}}") {
+                Some((p, 3, false))
+            } else if after.starts_with("~}}") {
+                Some((p, 4, true))
+            } else {
+                None
+            }
+        })
+    } else {
+        find_close(&src[inner_start..], close_pat).map(|p| {
+            let tilde = p > 0 && src[..inner_start + p].ends_with('~');
+            (p, 2, tilde)
+        })
+    };
+    let Some((close_rel, close_len, strip_right)) = found else {
         let line_end = src[at..].find('\n').map_or(src.len(), |p| at + p);
         err(
             errors,
@@ -475,9 +571,31 @@ fn lex_tag(
         return (None, line_end.max(at + 2));
     };
     let mut inner_end = inner_start + close_rel;
-    let end = inner_end + close_pat.len();
-    let strip_right = src[..inner_end].ends_with('~') && inner_end > inner_start;
-    if strip_right {
+    let end = inner_end + close_len;
+    if triple && !strip_right && src[inner_end..].starts_with("}}}}") {
+        err(
+            errors,
+            inner_end,
+            end + 1,
+            "invalid-expression",
+            "`}}}}` closes only a `{{{{raw}}}}` block; write `}}} }` for a brace after the mustache"
+                .into(),
+        );
+    }
+    let bare_else = matches!(src[inner_start..inner_end].trim(), "else" | "^");
+    if !triple && !strip_right && !bare_else && src[inner_end..].starts_with("}}}") {
+        // handlebars.js lexes `}}}` as the close of a triple-stash first (its `{{else}}`
+        // and `{{^}}` tokens take their own `}}`).
+        err(
+            errors,
+            inner_end,
+            end + 1,
+            "invalid-expression",
+            "`}}}` closes only a `{{{` triple-stash; write `}} }` for a brace after the mustache"
+                .into(),
+        );
+    }
+    if strip_right && !triple {
         inner_end -= 1;
     }
     let span = Span::new(base + at, base + end);
@@ -525,19 +643,35 @@ fn find_comment_end(comment: &str) -> Option<(usize, usize, bool)> {
     None
 }
 
+/// Where the string literal opening `s` with `quote` closes, as handlebars.js's lexer
+/// reads `"(\\"|[^"])*"`: `\"` does not close it, unless no other quote follows, when
+/// the last `\"` does (its backslash is then part of the string).
+fn string_end(s: &[u8], quote: u8) -> Option<usize> {
+    let mut last_escaped = None;
+    let mut i = 1;
+    while i < s.len() {
+        if s[i] == b'\\' && s.get(i + 1) == Some(&quote) {
+            last_escaped = Some(i + 1);
+            i += 2;
+        } else if s[i] == quote {
+            return Some(i);
+        } else {
+            i += 1;
+        }
+    }
+    last_escaped
+}
+
 /// The offset of `close` in `s`, skipping string literals.
 fn find_close(s: &str, close: &str) -> Option<usize> {
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            q @ (b'"' | b'\'') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != q {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
+            q @ (b'"' | b'\'') => match string_end(&bytes[i..], q) {
+                Some(e) => i += e + 1,
+                None => return None,
+            },
             b'}' if s[i..].starts_with(close) => return Some(i),
             b'{' if s[i..].starts_with("{{") => return None,
             _ => i += 1,
@@ -597,15 +731,30 @@ impl ExprParser<'_, '_> {
                     block_params: Vec::new(),
                     inverted: false,
                     partial_block: true,
+                    inline_partial: false,
                 })
             }
             Some('#') if inner[1..].starts_with('*') => {
-                self.error(
-                    self.pos,
-                    self.end,
-                    "decorators (`{{#*...}}`) are not supported by Dotprompt".into(),
-                );
-                None
+                let start = self.pos;
+                self.pos += 2;
+                let call = self.call()?;
+                let inline = call.simple_name() == Some("inline")
+                    && matches!(call.params.as_slice(), [Expr::String { .. }]);
+                if !inline {
+                    self.error(
+                        start,
+                        self.end,
+                        "Dotprompt's only decorator is `{{#*inline \"name\"}}`".into(),
+                    );
+                    return None;
+                }
+                Some(TagKind::Open {
+                    call,
+                    block_params: Vec::new(),
+                    inverted: false,
+                    partial_block: false,
+                    inline_partial: true,
+                })
             }
             Some('#') => {
                 self.pos += 1;
@@ -615,6 +764,7 @@ impl ExprParser<'_, '_> {
                     block_params,
                     inverted: false,
                     partial_block: false,
+                    inline_partial: false,
                 })
             }
             Some('^') => {
@@ -629,6 +779,7 @@ impl ExprParser<'_, '_> {
                     block_params,
                     inverted: true,
                     partial_block: false,
+                    inline_partial: false,
                 })
             }
             Some('/') => {
@@ -744,6 +895,11 @@ impl ExprParser<'_, '_> {
                 .trim_end()
                 .trim_end_matches('|');
             block_params = inner.split_whitespace().map(str::to_string).collect();
+            if block_params.is_empty() {
+                let at = self.pos + p;
+                self.error(at, self.end, "`as ||` needs a name: `as |item|`".into());
+                return None;
+            }
             let saved_end = self.end;
             self.end = self.pos + p;
             let call = self.call();
@@ -782,6 +938,16 @@ impl ExprParser<'_, '_> {
         self.skip_ws();
         let start = self.pos;
         let path = self.expr()?;
+        if let Expr::SubExpr(sub) = &path {
+            // handlebars.js: a helper name is a path or a literal, never `(...)`.
+            let span = sub.span;
+            self.error(
+                span.start - self.base,
+                span.end - self.base,
+                "a subexpression cannot stand first: write `{{helper (sub ...)}}`".into(),
+            );
+            return None;
+        }
         let mut params = Vec::new();
         let mut hash = Vec::new();
         loop {
@@ -916,27 +1082,15 @@ impl ExprParser<'_, '_> {
 
     fn string(&mut self, quote: char) -> Option<Expr> {
         let start = self.pos;
-        let mut value = String::new();
-        let mut chars = self.rest().char_indices().skip(1);
-        while let Some((i, ch)) = chars.next() {
-            if ch == '\\' {
-                if let Some((_, next)) = chars.next() {
-                    // handlebars.js only unescapes the quote itself.
-                    if next != quote {
-                        value.push('\\');
-                    }
-                    value.push(next);
-                }
-                continue;
-            }
-            if ch == quote {
-                self.pos += i + 1;
-                return Some(Expr::String {
-                    span: self.span(start),
-                    value,
-                });
-            }
-            value.push(ch);
+        if let Some(e) = string_end(self.rest().as_bytes(), quote as u8) {
+            // handlebars.js only unescapes the quote itself.
+            let escaped = format!("\\{quote}");
+            let value = self.rest()[1..e].replace(&escaped, &quote.to_string());
+            self.pos += e + 1;
+            return Some(Expr::String {
+                span: self.span(start),
+                value,
+            });
         }
         self.error(start, self.end, "string is never closed".into());
         self.errors.last_mut().expect("just pushed").code = "unterminated-string";
@@ -1033,6 +1187,25 @@ fn is_number(t: &str) -> bool {
         && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Where the raw block's `end_tag` closes it in `s`, past nested raw blocks.
+fn raw_block_end(s: &str, end_tag: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(p) = s[i..].find("{{{{") {
+        let at = i + p;
+        if s[at..].starts_with("{{{{/") {
+            if depth == 0 {
+                return s[at..].starts_with(end_tag).then_some(at);
+            }
+            depth -= 1;
+        } else {
+            depth += 1;
+        }
+        i = at + 4;
+    }
+    None
+}
+
 /// Where ` as |...|` starts in a block tag's text, if it has block params.
 fn find_block_params(s: &str) -> Option<usize> {
     let trimmed = s.trim_end();
@@ -1049,8 +1222,29 @@ fn find_block_params(s: &str) -> Option<usize> {
 // Whitespace control (handlebars.js compiler/whitespace-control.js, on the flat list).
 
 fn whitespace_control(tokens: &mut [Token]) {
+    // handlebars.js gives an inverted block with an `{{else}}`, `{{^x}}A{{else}}B{{/x}}`,
+    // B as its program and A as its inverse, and strips whitespace as if B came first:
+    // swap the two for the stripping and back after it.
+    let swaps = inverted_else_blocks(tokens);
+    for &(open, els, close) in &swaps {
+        swap_parts(tokens, open, els, close);
+    }
+    // `{{else if}}` chains, as the tags that end each part: [else1, else2, ..., close].
+    let chains = chain_bounds(tokens);
+    let mut inward = Vec::new();
     let n = tokens.len();
     for i in 0..n {
+        if let Some(bounds) = chains.iter().find(|b| b.last() == Some(&i)) {
+            // The close of an `{{else if}}` chain: handlebars.js tests the end of the
+            // chain's first link (not the last) and strips only after the tag.
+            if matches!(&tokens[i], Token::Tag(t) if t.strip_right) {
+                omit_right(tokens, i, true);
+            }
+            if is_prev_whitespace(tokens, bounds[1]) && is_next_whitespace(tokens, i) {
+                omit_right(tokens, i, false);
+            }
+            continue;
+        }
         let (strip_left, strip_right, standalone_kind, is_partial) = match &tokens[i] {
             Token::Tag(t) => (
                 t.strip_left,
@@ -1060,11 +1254,31 @@ fn whitespace_control(tokens: &mut [Token]) {
             ),
             Token::Content(_) => continue,
         };
+        // The `~` a block's tags turn inwards (`{{#x~}}`, `{{~else~}}`, `{{~/x}}`) is
+        // applied after the standalone lines inside, as handlebars.js visits a block's
+        // programs before its own strip.
+        let (inner_left, inner_right) = match &tokens[i] {
+            Token::Tag(t) => match t.kind {
+                TagKind::Open { .. } => (false, true),
+                TagKind::Else | TagKind::ElseChain { .. } => (true, true),
+                TagKind::Close { .. } => (true, false),
+                _ => (false, false),
+            },
+            Token::Content(_) => (false, false),
+        };
         if strip_left {
-            omit_left(tokens, i, true);
+            if inner_left {
+                inward.push((i, true));
+            } else {
+                omit_left(tokens, i, true);
+            }
         }
         if strip_right {
-            omit_right(tokens, i, true);
+            if inner_right {
+                inward.push((i, false));
+            } else {
+                omit_right(tokens, i, true);
+            }
         }
         if standalone_kind && is_prev_whitespace(tokens, i) && is_next_whitespace(tokens, i) {
             omit_right(tokens, i, false);
@@ -1079,6 +1293,97 @@ fn whitespace_control(tokens: &mut [Token]) {
             }
         }
     }
+    for (i, left) in inward {
+        if left {
+            omit_left(tokens, i, true);
+        } else {
+            omit_right(tokens, i, true);
+        }
+    }
+    for bounds in &chains {
+        // handlebars.js hands `~` on to the chain's links oddly: `{{~/if}}` strips the
+        // end of the first and second links (not the last), and `{{~else if}}` from the
+        // second link on also strips the end of the part after its own.
+        let k = bounds.len() - 1;
+        for j in 2..=k {
+            if matches!(&tokens[bounds[j - 1]], Token::Tag(t) if t.strip_left
+                && matches!(t.kind, TagKind::ElseChain { .. }))
+            {
+                omit_left(tokens, bounds[(j + 1).min(k)], true);
+            }
+        }
+        if matches!(&tokens[bounds[k]], Token::Tag(t) if t.strip_left) {
+            omit_left(tokens, bounds[1], true);
+            omit_left(tokens, bounds[2.min(k)], true);
+        }
+    }
+    for &(open, els, close) in swaps.iter().rev() {
+        // After the swap the else stands where B ended.
+        let b = close - els - 1;
+        swap_parts(tokens, open, open + 1 + b, close);
+    }
+}
+
+/// Inverted blocks with one plain `{{else}}`, as (open, else, close) token indices,
+/// innermost first.
+fn inverted_else_blocks(tokens: &[Token]) -> Vec<(usize, usize, usize)> {
+    let mut found = Vec::new();
+    for_blocks(tokens, |open, inverted, elses, close| {
+        if inverted && elses.len() == 1 && !elses[0].1 {
+            found.push((open, elses[0].0, close));
+        }
+    });
+    found
+}
+
+/// For each block whose first `{{else}}` is `{{else if}}`: its else tags and its close
+/// tag, in order (the tags that end each part after the first).
+fn chain_bounds(tokens: &[Token]) -> Vec<Vec<usize>> {
+    let mut found = Vec::new();
+    for_blocks(tokens, |_, _, elses, close| {
+        if elses.first().is_some_and(|e| e.1) {
+            let mut bounds: Vec<usize> = elses.iter().map(|e| e.0).collect();
+            bounds.push(close);
+            found.push(bounds);
+        }
+    });
+    found
+}
+
+/// Each closed block, innermost first: (open, inverted, its else tags as (index, is an
+/// `{{else if}}`), close).
+fn for_blocks(tokens: &[Token], mut f: impl FnMut(usize, bool, &[(usize, bool)], usize)) {
+    /// (open index, inverted, else tags as (index, is an `{{else if}}`)).
+    type Open = (usize, bool, Vec<(usize, bool)>);
+    let mut stack: Vec<Open> = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let Token::Tag(t) = token else { continue };
+        match &t.kind {
+            TagKind::Open { inverted, .. } => stack.push((i, *inverted, Vec::new())),
+            TagKind::Else | TagKind::ElseChain { .. } => {
+                if let Some(top) = stack.last_mut() {
+                    top.2.push((i, matches!(t.kind, TagKind::ElseChain { .. })));
+                }
+            }
+            TagKind::Close { .. } => {
+                if let Some((open, inverted, elses)) = stack.pop() {
+                    f(open, inverted, &elses, i);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `tokens[open+1..els]` (A) and `tokens[els+1..close]` (B) change places around the
+/// else tag: `[A, else, B]` becomes `[B, else, A]`.
+fn swap_parts(tokens: &mut [Token], open: usize, els: usize, close: usize) {
+    let range = &mut tokens[open + 1..close];
+    let a = els - open - 1;
+    // [A, else, B] -> [else, B, A] -> [B, else, A]
+    range.rotate_left(a);
+    let b = range.len() - a - 1;
+    range[..b + 1].rotate_left(1);
 }
 
 fn trailing_blanks(s: &str) -> &str {
@@ -1222,10 +1527,6 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
                 span: tag.span,
                 text,
             }),
-            TagKind::Raw(text) => target(&mut root, &mut stack).push(Node::Text {
-                span: tag.span,
-                text,
-            }),
             TagKind::Invalid => {}
             TagKind::Partial {
                 name,
@@ -1246,6 +1547,7 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
                 block_params,
                 inverted,
                 partial_block,
+                inline_partial,
             } => {
                 if stack.len() >= MAX_NESTING {
                     errors.push(TemplateError {
@@ -1267,6 +1569,7 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
                         inverse: None,
                         inverted,
                         partial_block,
+                        inline_partial,
                     },
                     in_inverse: false,
                     chained: Vec::new(),
@@ -1310,6 +1613,7 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
                         inverse: None,
                         inverted: false,
                         partial_block: false,
+                        inline_partial: false,
                     });
                 }
                 None => errors.push(TemplateError {
@@ -1491,6 +1795,31 @@ mod tests {
         assert_eq!(codes("{{}}"), ["invalid-expression"]);
         assert_eq!(codes("{{a b=}}"), ["invalid-expression"]);
         assert_eq!(codes("{{else}}"), ["unexpected-else"]);
+        // handlebars.js's lexer: `}}}` and `}}}}` close other tags, `as ||` names
+        // nothing, a subexpression cannot be the helper.
+        assert_eq!(codes("{{a}}}"), ["invalid-expression"]);
+        assert_eq!(codes("{{{a}}}}"), ["invalid-expression"]);
+        assert_eq!(
+            codes("{{#each a as ||}}x{{/each}}"),
+            ["invalid-expression", "unexpected-close"]
+        );
+        assert_eq!(codes("{{(lookup a b)}}"), ["invalid-expression"]);
+        assert_eq!(
+            codes("{{#*deco}}x{{/deco}}"),
+            ["invalid-expression", "unexpected-close"]
+        );
+        // ... and what it accepts.
+        for ok in [
+            "{{#if a}}x{{else}}}{{/if}}",
+            "{{~{a}~}}",
+            "{{!--}}",
+            "{{!---}}",
+            "{{#*inline \"p\"}}x{{/inline}}",
+            "{{{{raw}}}}{{x}}{{{{/raw}}}}",
+            "{{a 'q\\'}}",
+        ] {
+            assert_eq!(codes(ok), Vec::<&str>::new(), "{ok}");
+        }
         let (t, _) = parse("Hello {{name");
         let texts: Vec<&str> = t
             .nodes
