@@ -118,6 +118,7 @@ fn human(reports: &[FileReport]) -> String {
         let path = report.path.display().to_string();
         // Key literals found in the file are shown masked (CI logs keep this output).
         let source = check::masked_source(&report.source, &report.diagnostics);
+        let index = LineIndex::new(&source);
         for d in &report.diagnostics {
             let level = match d.severity {
                 Severity::Error => Level::ERROR,
@@ -125,11 +126,13 @@ fn human(reports: &[FileReport]) -> String {
                 Severity::Info => Level::NOTE,
             };
             let span = clamp(d.span, &report.source);
+            let excerpt = Excerpt::around(&index, &source, span);
             let mut groups = vec![level.primary_title(d.message.as_str()).id(d.code).element(
-                Snippet::source(source.as_ref())
+                Snippet::source(&source[excerpt.start..excerpt.end])
+                    .line_start(excerpt.first_line)
                     .path(path.as_str())
                     .fold(true)
-                    .annotation(AnnotationKind::Primary.span(span.start..span.end)),
+                    .annotation(AnnotationKind::Primary.span(excerpt.span)),
             )];
             if let Some(fix) = &d.fix {
                 groups.push(Group::with_title(
@@ -162,6 +165,50 @@ fn human(reports: &[FileReport]) -> String {
         ));
     }
     out
+}
+
+/// The lines a snippet shows: those of the span, at most `EXCERPT_LINES` of them (a span
+/// over more is shown on its first line). Handing the renderer the whole file for every
+/// diagnostic made the human output quadratic: a 5 MB prompt with many problems ran
+/// for most of an hour.
+struct Excerpt {
+    start: usize,
+    end: usize,
+    /// 1-based number of the first line shown.
+    first_line: usize,
+    /// The annotated span, relative to `start`.
+    span: std::ops::Range<usize>,
+}
+
+const EXCERPT_LINES: usize = 12;
+
+impl Excerpt {
+    fn around(index: &LineIndex, source: &str, span: Span) -> Excerpt {
+        let first = index.line_col(span.start).line;
+        let mut last = index.line_col(span.end).line;
+        let mut end_offset = span.end;
+        if last - first >= EXCERPT_LINES {
+            last = first;
+            end_offset = line_end(index, source, first);
+        }
+        let start = index.line_start(first);
+        let end = line_end(index, source, last);
+        Excerpt {
+            start,
+            end,
+            first_line: first + 1,
+            span: span.start - start..end_offset.min(end).max(span.start) - start,
+        }
+    }
+}
+
+/// The offset of the end of `line` (before its newline).
+fn line_end(index: &LineIndex, source: &str, line: usize) -> usize {
+    if line + 1 < index.line_count() {
+        index.line_start(line + 1) - 1
+    } else {
+        source.len()
+    }
 }
 
 /// A span the snippet renderer accepts: inside the text and on character boundaries.
@@ -203,4 +250,32 @@ fn to_json(reports: &[FileReport]) -> serde_json::Value {
         "notes": count(reports, Severity::Info),
         "diagnostics": diagnostics,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snippet_holds_the_lines_of_its_span_only() {
+        let source: String = (1..=40).map(|i| format!("line {i}\n")).collect();
+        let index = LineIndex::new(&source);
+        let at = |line: usize| index.line_start(line - 1);
+        // A span on line 3: that line alone, numbered 3.
+        let e = Excerpt::around(&index, &source, Span::new(at(3), at(3) + 4));
+        assert_eq!(&source[e.start..e.end], "line 3");
+        assert_eq!((e.first_line, e.span.clone()), (3, 0..4));
+        // Lines 5 to 7: the three lines.
+        let e = Excerpt::around(&index, &source, Span::new(at(5) + 2, at(7) + 3));
+        assert_eq!(&source[e.start..e.end], "line 5\nline 6\nline 7");
+        assert_eq!(&source[e.start..e.end][e.span.clone()], "ne 5\nline 6\nlin");
+        // A span over 30 lines is shown on its first line.
+        let e = Excerpt::around(&index, &source, Span::new(at(2), at(32)));
+        assert_eq!(&source[e.start..e.end], "line 2");
+        assert_eq!(e.span, 0..6);
+        // The last line, without a newline after it.
+        let short = LineIndex::new("a\nbc");
+        let e = Excerpt::around(&short, "a\nbc", Span::new(2, 4));
+        assert_eq!((e.start, e.end, e.first_line), (2, 4, 2));
+    }
 }
