@@ -3,12 +3,15 @@
 //! refused with a message naming it, and afterwards its bytes are the same and no `-wal`
 //! or `-shm` sits beside it. Commands that only read the history do not write it.
 
+#[path = "support/cli_run.rs"]
+mod cli_run;
 #[path = "support/mock_llm.rs"]
 mod mock_llm;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use cli_run::text;
 use mock_llm::{Mock, Reply};
 use serde_json::json;
 
@@ -35,27 +38,14 @@ fn workspace(base_url: &str) -> (tempfile::TempDir, Vec<(String, String)>) {
     (dir, env)
 }
 
+/// Runs the binary in a trusted workspace (the repository is the test's own).
 async fn promptls(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("PROMPTLS_LOG")
-        .env("PROMPTLS_TRUST_WORKSPACE", "1");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    tokio::task::spawn_blocking(move || command.output().expect("promptls runs"))
-        .await
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    let mut env = env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect::<Vec<_>>();
+    env.push(("PROMPTLS_TRUST_WORKSPACE", "1"));
+    cli_run::promptls_with_env(dir, args, &env).await
 }
 
 /// Another program's database: a table of its own, rows, a rollback journal.

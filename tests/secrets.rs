@@ -3,12 +3,15 @@
 //! (cut by promptls's excerpt in the middle of the key), and `promptls check` on a file
 //! holding a key literal, in every output format.
 
+#[path = "support/cli_run.rs"]
+mod cli_run;
 #[path = "support/mock_llm.rs"]
 mod mock_llm;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use cli_run::text;
 use mock_llm::{Mock, Received, Reply};
 use serde_json::json;
 
@@ -68,27 +71,11 @@ fn workspace() -> tempfile::TempDir {
     dir
 }
 
+/// Runs the binary in a trusted workspace (the repository is the test's own).
 async fn promptls(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("PROMPTLS_LOG")
-        .env("PROMPTLS_TRUST_WORKSPACE", "1");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    tokio::task::spawn_blocking(move || command.output().expect("promptls runs"))
-        .await
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    let mut env = env.to_vec();
+    env.push(("PROMPTLS_TRUST_WORKSPACE", "1"));
+    cli_run::promptls_with_env(dir, args, &env).await
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

@@ -9,11 +9,19 @@ use serde_json::Value;
 
 /// Runs promptls in `dir` (without `PROMPTLS_LOG` from the environment).
 pub async fn promptls(dir: &Path, args: &[&str]) -> Output {
+    promptls_with_env(dir, args, &[]).await
+}
+
+/// As `promptls`, with `env` set in its environment.
+pub async fn promptls_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_promptls"));
     command
         .args(args)
         .current_dir(dir)
         .env_remove("PROMPTLS_LOG");
+    for (k, v) in env {
+        command.env(k, v);
+    }
     tokio::task::spawn_blocking(move || command.output().expect("promptls runs"))
         .await
         .unwrap()

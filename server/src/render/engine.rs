@@ -405,18 +405,7 @@ impl<'s> Scope<'s> {
     }
 
     fn with_inline<'f>(&'f self, frame: &'f InlineFrame<'f>) -> Scope<'f> {
-        Scope {
-            ctx: self.ctx,
-            root: self.root,
-            vars: self.vars,
-            parent: self.parent,
-            params: self.params,
-            outer: self.outer,
-            data: self.data,
-            partial_block: self.partial_block,
-            block_home: self.block_home,
-            inline: Some(frame),
-        }
+        self.with_parts(Some(frame))
     }
 }
 
