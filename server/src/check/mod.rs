@@ -174,6 +174,12 @@ pub fn check(source: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Ve
 }
 
 pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
+    check_parsed_with_syntax(input).0
+}
+
+/// `check_parsed`, and the codes of the template's Handlebars syntax errors among the
+/// diagnostics (what `eval` stops on before any call), from the same parse.
+pub fn check_parsed_with_syntax(input: &CheckInput) -> (Vec<Diagnostic>, Vec<&'static str>) {
     let mut out: Vec<Diagnostic> = input
         .parsed
         .errors
@@ -197,7 +203,7 @@ pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
     secrets::mask_quotes(input.source, &mut out);
     out.sort_by_key(|d| (d.span.start, d.span.end, d.severity));
     out.dedup();
-    out
+    (out, template_errors.iter().map(|e| e.code).collect())
 }
 
 /// A model written as an alias from the workspace's `promptls.toml` (`[models.aliases]`)

@@ -331,12 +331,7 @@ const BREAKS_EVERY_ROW: &[&str] = &[
 pub fn preflight(file: &Path, source: &str, other_dataset: bool) -> Result<(), String> {
     use crate::check::{CheckInput, Disk, Severity};
     let parsed = crate::syntax::parse(source);
-    let span = parsed.template_span;
-    let (_, syntax_errors) = crate::syntax::handlebars::parse_template(
-        source.get(span.start..span.end).unwrap_or(""),
-        span.start,
-    );
-    let diagnostics = crate::check::check_parsed(&CheckInput {
+    let (diagnostics, syntax_codes) = crate::check::check_parsed_with_syntax(&CheckInput {
         source,
         path: Some(file),
         parsed: &parsed,
@@ -346,8 +341,7 @@ pub fn preflight(file: &Path, source: &str, other_dataset: bool) -> Result<(), S
     let problems: Vec<String> = diagnostics
         .iter()
         .filter(|d| {
-            let syntax =
-                d.severity == Severity::Error && syntax_errors.iter().any(|e| e.code == d.code);
+            let syntax = d.severity == Severity::Error && syntax_codes.contains(&d.code);
             (syntax || BREAKS_EVERY_ROW.contains(&d.code))
                 && !(other_dataset && d.code == "variable-not-in-dataset")
         })
