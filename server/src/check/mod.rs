@@ -195,6 +195,9 @@ pub fn check_parsed_with_syntax(input: &CheckInput) -> (Vec<Diagnostic>, Vec<&'s
     template::check(input, &template, &template_errors, &mut out);
     demos::check(input, &template, &schemas, dataset.as_ref(), &mut out);
     variables::check(input, &template, &schemas, dataset.as_ref(), &mut out);
+    // The budget check renders the prompt with a tree of its own: free this one first, so
+    // a large template is never held twice.
+    drop(template);
     budget::check(input, dataset.as_ref(), &mut out);
     naming::check(input, &mut out);
     secrets::check(input, &mut out);

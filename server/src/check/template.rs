@@ -58,7 +58,7 @@ fn includes(template: &Template) -> Vec<(String, Span, bool)> {
         Node::Partial(p) => {
             if let PartialName::Static { name, span } = &p.name {
                 if name != "@partial-block" && !inline.contains(&name.as_str()) {
-                    found.push((name.clone(), *span, depth == 0));
+                    found.push((name.to_string(), *span, depth == 0));
                 }
             }
         }
@@ -67,7 +67,7 @@ fn includes(template: &Template) -> Vec<(String, Span, bool)> {
                 if inline.contains(&p.original.as_str()) {
                     return;
                 }
-                found.push((p.original.clone(), b.open, depth == 0));
+                found.push((p.original.to_string(), b.open, depth == 0));
             }
         }
         _ => {}
@@ -315,7 +315,7 @@ fn walk<'t>(
                     check_partial_name(input, &block.call.path, out);
                 }
                 let before = params.len();
-                params.extend(block.block_params.iter().map(String::as_str));
+                params.extend(block.block_params.iter().map(|p| p.as_str()));
                 walk(input, &block.program, params, inline, out);
                 params.truncate(before);
                 if let Some(inverse) = &block.inverse {

@@ -161,7 +161,7 @@ fn collect<'t>(nodes: &'t [Node], level: usize, params: &mut Vec<&'t str>, usage
                     || block.inverted;
                 let inner = if keeps { level } else { level + 1 };
                 let before = params.len();
-                params.extend(block.block_params.iter().map(String::as_str));
+                params.extend(block.block_params.iter().map(|p| p.as_str()));
                 collect(&block.program, inner, params, usage);
                 params.truncate(before);
                 if let Some(inverse) = &block.inverse {
@@ -209,7 +209,7 @@ fn path_usage(path: &Path, level: usize, params: &[&str], usage: &mut Usage) {
     if path.data {
         if path.parts.first().is_some_and(|p| p == "root") {
             match path.parts.get(1) {
-                Some(name) => usage.used.push((name.clone(), path.span)),
+                Some(name) => usage.used.push((name.to_string(), path.span)),
                 None => usage.whole_context = true,
             }
         }
@@ -228,7 +228,7 @@ fn path_usage(path: &Path, level: usize, params: &[&str], usage: &mut Usage) {
         return;
     }
     match path.parts.first() {
-        Some(name) => usage.used.push((name.clone(), path.span)),
+        Some(name) => usage.used.push((name.to_string(), path.span)),
         None => usage.whole_context = true,
     }
 }
@@ -253,7 +253,7 @@ fn collect_partials(
                 // A partial given its own context does not read ours.
                 PartialName::Static { .. } if p.context.is_some() => {}
                 PartialName::Static { name, .. } => {
-                    if !seen.insert(name.clone()) {
+                    if !seen.insert(name.to_string()) {
                         return;
                     }
                     let Some(text) = input

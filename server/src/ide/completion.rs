@@ -545,7 +545,7 @@ fn scope_at(input: &CheckInput, open: usize) -> Scope {
                 (Some(schema), Some(p)) => p
                     .parts
                     .iter()
-                    .try_fold(schema, |s, part| s.get("properties")?.get(part)),
+                    .try_fold(schema, |s, part| s.get("properties")?.get(part.as_str())),
                 _ => None,
             };
             if name == "each" {
@@ -578,7 +578,7 @@ fn scope_at(input: &CheckInput, open: usize) -> Scope {
         for param in &block.block_params {
             scope
                 .names
-                .push((param.clone(), format!("`{name}` block parameter")));
+                .push((param.to_string(), format!("`{name}` block parameter")));
         }
         nodes = &block.program;
     }

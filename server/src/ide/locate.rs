@@ -128,7 +128,7 @@ fn in_nodes(nodes: &[Node], child_context: bool, offset: usize) -> Option<At> {
                 if let PartialName::Static { name, span } = &partial.name {
                     if touches(*span, offset) {
                         return Some(At::Partial {
-                            name: name.clone(),
+                            name: name.to_string(),
                             span: *span,
                         });
                     }
@@ -160,7 +160,10 @@ fn in_call(call: &Call, mustache: bool, child_context: bool, offset: usize) -> O
             };
             let helper = !mustache || call.has_arguments() || is_known_helper(&name);
             if helper && p.is_simple() {
-                return Some(At::Helper { name, span: p.span });
+                return Some(At::Helper {
+                    name: name.to_string(),
+                    span: p.span,
+                });
             }
             return variable(p, child_context);
         }
@@ -169,7 +172,7 @@ fn in_call(call: &Call, mustache: bool, child_context: bool, offset: usize) -> O
         if let Some(Expr::String { span, value }) = call.params.first() {
             if touches(*span, offset) {
                 return Some(At::Role {
-                    name: value.clone(),
+                    name: value.to_string(),
                     span: *span,
                 });
             }
@@ -199,7 +202,7 @@ fn variable(p: &crate::syntax::handlebars::Path, child_context: bool) -> Option<
     if p.data && p.parts.first().is_some_and(|r| r == "root") {
         return match p.parts.get(1) {
             Some(name) => Some(At::Variable {
-                name: name.clone(),
+                name: name.to_string(),
                 span: p.span,
             }),
             None => Some(At::Data {
@@ -225,7 +228,7 @@ fn variable(p: &crate::syntax::handlebars::Path, child_context: bool) -> Option<
         return None;
     }
     Some(At::Variable {
-        name: p.parts[0].clone(),
+        name: p.parts[0].to_string(),
         span: p.span,
     })
 }

@@ -81,7 +81,7 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
             if call.simple_name() == Some("role") && !in_demos(span.start) =>
         {
             let role = match call.params.first() {
-                Some(Expr::String { value, .. }) => value.clone(),
+                Some(Expr::String { value, .. }) => value.to_string(),
                 _ => "role".to_string(),
             };
             markers.push((role, *span));

@@ -42,7 +42,7 @@ fn role_of(node: &Node) -> Option<String> {
         return None;
     }
     match call.params.first() {
-        Some(Expr::String { value, .. }) => Some(value.clone()),
+        Some(Expr::String { value, .. }) => Some(value.to_string()),
         _ => Some(String::new()),
     }
 }

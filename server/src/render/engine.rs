@@ -106,7 +106,7 @@ pub fn unknown_helpers(template: &Template) -> Vec<(Span, String)> {
         let is_param = c.simple_name().is_some_and(|n| params.contains(&n));
         if (sub || c.has_arguments()) && !is_param {
             let name = match &c.path {
-                Expr::Path(p) => p.parts.first().map(String::as_str).unwrap_or(&p.original),
+                Expr::Path(p) => p.parts.first().map(|s| s.as_str()).unwrap_or(&p.original),
                 _ => "",
             };
             if !is_known_helper(name) {
@@ -128,7 +128,7 @@ pub fn unknown_helpers(template: &Template) -> Vec<(Span, String)> {
                         call(&b.call, params, false, out);
                     }
                     let before = params.len();
-                    params.extend(b.block_params.iter().map(String::as_str));
+                    params.extend(b.block_params.iter().map(|s| s.as_str()));
                     nodes(&b.program, params, out);
                     params.truncate(before);
                     if let Some(inverse) = &b.inverse {
@@ -648,7 +648,7 @@ impl<'e> Env<'e> {
         &self,
         value: V<'s>,
         program: &[Node],
-        block_params: &[String],
+        block_params: &[crate::syntax::handlebars::SharedStr],
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
@@ -729,7 +729,7 @@ impl<'e> Env<'e> {
         depth: usize,
     ) -> Result<(), Box<EngineError>> {
         let name = match &partial.name {
-            PartialName::Static { name, .. } => name.clone(),
+            PartialName::Static { name, .. } => name.to_string(),
             PartialName::Dynamic(call) => {
                 let v = if let Some(h) = self.helper_name(call, scope) {
                     self.call_helper(h, call, call.span, scope)?
@@ -787,8 +787,8 @@ impl<'e> Env<'e> {
         depth: usize,
     ) -> Result<(), Box<EngineError>> {
         let name = match &block.call.path {
-            Expr::Path(p) => p.original.clone(),
-            Expr::String { value, .. } => value.clone(),
+            Expr::Path(p) => p.original.to_string(),
+            Expr::String { value, .. } => value.to_string(),
             other => to_js_string(&self.expr(other, scope)?),
         };
         match self.find_partial(&name, scope) {
@@ -867,8 +867,8 @@ impl<'e> Env<'e> {
                 }
                 let v = self.expr(&pair.value, scope)?;
                 match v.get() {
-                    Some(v) => merged.insert(pair.key.clone(), v.clone()),
-                    None => merged.shift_remove(&pair.key),
+                    Some(v) => merged.insert(pair.key.to_string(), v.clone()),
+                    None => merged.shift_remove(pair.key.as_str()),
                 };
             }
             ctx = V::Own(Value::Object(merged));
@@ -1051,7 +1051,7 @@ impl<'e> Env<'e> {
     /// in handlebars.js (`{{"foo bar"}}` and `{{12}}` look up `foo bar` and `12`).
     fn value_of<'s>(&self, path: &Expr, scope: &Scope<'s>) -> Result<V<'s>, Box<EngineError>> {
         let key = match path {
-            Expr::String { value, .. } => value.clone(),
+            Expr::String { value, .. } => value.to_string(),
             Expr::Number { value, .. } => to_js_string(&V::Own(number(*value))),
             Expr::Boolean { value, .. } => value.to_string(),
             Expr::Null { .. } => "null".into(),
@@ -1064,7 +1064,7 @@ impl<'e> Env<'e> {
     fn expr<'s>(&self, expr: &Expr, scope: &Scope<'s>) -> Result<V<'s>, Box<EngineError>> {
         Ok(match expr {
             Expr::Path(p) => self.path(p, scope),
-            Expr::String { value, .. } => V::Own(Value::String(value.clone())),
+            Expr::String { value, .. } => V::Own(Value::String(value.to_string())),
             Expr::Number { value, .. } => V::Own(number(*value)),
             Expr::Boolean { value, .. } => V::Own(Value::Bool(*value)),
             Expr::Null { .. } => V::Own(Value::Null),
@@ -1180,8 +1180,8 @@ fn call_name(call: &Call) -> String {
         Expr::Path(p) => p
             .parts
             .first()
-            .cloned()
-            .unwrap_or_else(|| p.original.clone()),
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| p.original.to_string()),
         other => format!("{other:?}"),
     }
 }

@@ -59,7 +59,7 @@ fn role(node: &Node) -> Option<(String, Span)> {
         return None;
     }
     let role = match call.params.first() {
-        Some(Expr::String { value, .. }) => value.clone(),
+        Some(Expr::String { value, .. }) => value.to_string(),
         _ => String::new(),
     };
     Some((role, *span))

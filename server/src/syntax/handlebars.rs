@@ -7,7 +7,14 @@
 //! only concatenates. handlebars.js decides standalone lines from each tag's neighbouring
 //! content; on the flat token list those neighbours are simply the tokens beside the tag.
 
+use arcstr::ArcStr;
+
 use super::Span;
+
+/// Text in the tree: a reference-counted slice of the one copy of the template's source
+/// (or of a string made for it, for the rare text an escape changed). 16 bytes and no
+/// allocation per node, so a parsed template stays in proportion to its source.
+pub type SharedStr = arcstr::Substr;
 
 /// Nesting deeper than this is reported instead of built, so no template can exhaust
 /// the stack of the (recursive) renderer.
@@ -21,15 +28,15 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
     /// Literal text; `text` is what renders after whitespace control.
-    Text { span: Span, text: String },
+    Text { span: Span, text: SharedStr },
     /// `{{expr}}`, `{{{expr}}}`, `{{&expr}}`.
-    Mustache { span: Span, call: Call },
+    Mustache { span: Span, call: Box<Call> },
     /// `{{#name ...}}...{{else}}...{{/name}}` and inverted `{{^name}}...{{/name}}`.
     Block(Box<Block>),
     /// `{{> name ctx key=value}}`.
     Partial(Box<Partial>),
     /// `{{! ... }}` and `{{!-- ... --}}`.
-    Comment { span: Span, text: String },
+    Comment { span: Span, text: SharedStr },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +48,7 @@ pub struct Block {
     pub close: Option<Span>,
     pub call: Call,
     /// `as |item index|`.
-    pub block_params: Vec<String>,
+    pub block_params: Vec<SharedStr>,
     pub program: Vec<Node>,
     /// After `{{else}}`; an `{{else if x}}` chain is a single nested block here.
     pub inverse: Option<Vec<Node>>,
@@ -74,12 +81,12 @@ pub struct Partial {
     pub context: Option<Expr>,
     pub hash: Vec<HashPair>,
     /// Indentation of a standalone partial, applied to each line it renders.
-    pub indent: String,
+    pub indent: SharedStr,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PartialName {
-    Static { name: String, span: Span },
+    Static { name: SharedStr, span: Span },
     Dynamic(Box<Call>),
 }
 
@@ -88,8 +95,9 @@ pub enum PartialName {
 pub struct Call {
     pub span: Span,
     pub path: Expr,
-    pub params: Vec<Expr>,
-    pub hash: Vec<HashPair>,
+    /// Boxed slices rather than vectors: no spare capacity, 16 bytes when empty.
+    pub params: Box<[Expr]>,
+    pub hash: Box<[HashPair]>,
 }
 
 impl Call {
@@ -111,7 +119,7 @@ impl Call {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HashPair {
     pub span: Span,
-    pub key: String,
+    pub key: SharedStr,
     pub key_span: Span,
     pub value: Expr,
 }
@@ -119,7 +127,7 @@ pub struct HashPair {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Path(Path),
-    String { span: Span, value: String },
+    String { span: Span, value: SharedStr },
     Number { span: Span, value: f64 },
     Boolean { span: Span, value: bool },
     Null { span: Span },
@@ -149,11 +157,11 @@ pub struct Path {
     /// How many `../` lead the path.
     pub depth: usize,
     /// Segments after `this`/`..`; empty for `this` or `.` alone.
-    pub parts: Vec<String>,
+    pub parts: smallvec::SmallVec<[SharedStr; 1]>,
     /// Starts with `this` or `.` (never a helper, never a block param).
     pub this_relative: bool,
     /// As written.
-    pub original: String,
+    pub original: SharedStr,
 }
 
 impl Path {
@@ -173,7 +181,8 @@ pub struct TemplateError {
 /// Parses `src` (the template text); spans are offsets into `src` plus `base`.
 pub fn parse_template(src: &str, base: usize) -> (Template, Vec<TemplateError>) {
     let mut errors = Vec::new();
-    let mut tokens = lex(src, base, &mut errors);
+    let shared = ArcStr::from(src);
+    let mut tokens = lex(&shared, base, &mut errors);
     whitespace_control(&mut tokens);
     let nodes = build(tokens, base + src.len(), &mut errors);
     (Template { nodes }, errors)
@@ -236,16 +245,18 @@ impl Template {
 #[derive(Debug)]
 enum Token {
     Content(Content),
-    Tag(Tag),
+    /// Boxed: a tag is several times the size of a content token, and the token list
+    /// of a large template is held whole while whitespace control looks around.
+    Tag(Box<Tag>),
 }
 
 #[derive(Debug)]
 struct Content {
     span: Span,
     /// The text as written (standalone detection looks at this).
-    original: String,
+    original: SharedStr,
     /// The text after whitespace control.
-    value: String,
+    value: SharedStr,
     left_stripped: bool,
     right_stripped: bool,
 }
@@ -259,16 +270,16 @@ struct Tag {
     /// `~}}`: strip whitespace after the tag.
     strip_right: bool,
     /// For standalone partials: the indentation removed before the tag.
-    indent: String,
+    indent: SharedStr,
 }
 
 #[derive(Debug)]
 enum TagKind {
-    Mustache(Call),
+    Mustache(Box<Call>),
     /// `{{#x}}`, `{{^x}}` (inverted), `{{#> x}}` (partial block).
     Open {
         call: Call,
-        block_params: Vec<String>,
+        block_params: Vec<SharedStr>,
         inverted: bool,
         partial_block: bool,
         inline_partial: bool,
@@ -278,10 +289,10 @@ enum TagKind {
     /// `{{else if x}}`.
     ElseChain {
         call: Call,
-        block_params: Vec<String>,
+        block_params: Vec<SharedStr>,
     },
     Close {
-        name: String,
+        name: SharedStr,
         name_span: Span,
     },
     Partial {
@@ -289,7 +300,7 @@ enum TagKind {
         context: Option<Expr>,
         hash: Vec<HashPair>,
     },
-    Comment(String),
+    Comment(SharedStr),
     /// A tag that failed to parse (already reported); renders nothing.
     Invalid,
 }
@@ -301,15 +312,30 @@ impl TagKind {
     }
 }
 
-fn lex(src: &str, base: usize, errors: &mut Vec<TemplateError>) -> Vec<Token> {
+/// `text`, which was read from `shared[start..end]`, as a slice of `shared` when it is
+/// that slice (no escapes changed it), else a string of its own.
+fn share(shared: &ArcStr, start: usize, end: usize, text: &str) -> SharedStr {
+    if shared.get(start..end) == Some(text) {
+        shared.substr(start..end)
+    } else {
+        SharedStr::from(ArcStr::from(text))
+    }
+}
+
+fn lex(shared: &ArcStr, base: usize, errors: &mut Vec<TemplateError>) -> Vec<Token> {
+    let src = shared.as_str();
     let bytes = src.as_bytes();
-    let mut tokens = Vec::new();
+    // At most a tag per `{{` and a text between tags: reserved once, so a large template's
+    // list is not grown by doubling (which leaves up to half of it unused).
+    let tags = memchr::memmem::find_iter(bytes, b"{{").count();
+    let mut tokens = Vec::with_capacity(2 * tags + 1);
     let mut text = String::new();
     let mut text_start = 0;
     let mut i = 0;
     let flush = |tokens: &mut Vec<Token>, text: &mut String, start: usize, end: usize| {
         if !text.is_empty() {
-            let t = std::mem::take(text);
+            let t = share(shared, start, end, text);
+            text.clear();
             tokens.push(Token::Content(Content {
                 span: Span::new(base + start, base + end),
                 original: t.clone(),
@@ -356,16 +382,16 @@ fn lex(src: &str, base: usize, errors: &mut Vec<TemplateError>) -> Vec<Token> {
         }
         flush(&mut tokens, &mut text, text_start, at);
         let mut raw = Vec::new();
-        let (tag, end) = lex_tag(src, at, base, errors, &mut raw);
+        let (tag, end) = lex_tag(shared, at, base, errors, &mut raw);
         let raw_block = !raw.is_empty();
         tokens.append(&mut raw);
         if raw_block {
             if let Some(tag) = tag {
-                tokens.push(Token::Tag(tag));
+                tokens.push(Token::Tag(Box::new(tag)));
             }
             text_start = end;
         } else if let Some(tag) = tag {
-            tokens.push(Token::Tag(tag));
+            tokens.push(Token::Tag(Box::new(tag)));
             text_start = end;
         } else {
             // Unterminated: the rest is text.
@@ -385,12 +411,13 @@ fn memchr2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
 /// Lexes the tag starting at `at` (`{{`). Returns the tag (or `None` when it is not
 /// terminated: the caller keeps the text) and where lexing continues.
 fn lex_tag(
-    src: &str,
+    shared: &ArcStr,
     at: usize,
     base: usize,
     errors: &mut Vec<TemplateError>,
     raw: &mut Vec<Token>,
 ) -> (Option<Tag>, usize) {
+    let src = shared.as_str();
     let rest = &src[at..];
     let err = |errors: &mut Vec<TemplateError>,
                s: usize,
@@ -420,6 +447,7 @@ fn lex_tag(
         };
         let content_start = at + close + 4;
         let mut parser = ExprParser {
+            shared,
             src,
             pos: at + 4,
             end: at + close,
@@ -448,13 +476,13 @@ fn lex_tag(
             kind,
             strip_left: false,
             strip_right: false,
-            indent: String::new(),
+            indent: SharedStr::default(),
         };
         let Some(call) = call else {
             return (Some(tag(at, end, TagKind::Invalid)), end);
         };
         let name_span = call.path.span();
-        raw.push(Token::Tag(tag(
+        raw.push(Token::Tag(Box::new(tag(
             at,
             content_start,
             TagKind::Open {
@@ -464,9 +492,9 @@ fn lex_tag(
                 partial_block: false,
                 inline_partial: false,
             },
-        )));
+        ))));
         if content_end > content_start {
-            let text = src[content_start..content_end].to_string();
+            let text = shared.substr(content_start..content_end);
             raw.push(Token::Content(Content {
                 span: Span::new(base + content_start, base + content_end),
                 original: text.clone(),
@@ -503,13 +531,16 @@ fn lex_tag(
             return (None, src.len());
         };
         let end = at + after_open + 1 + p + close_len;
-        let text = dashes.get(2..p).unwrap_or("").to_string();
+        let text = match dashes.get(2..p) {
+            Some(t) => shared.substr_from(t),
+            None => SharedStr::default(),
+        };
         let tag = Tag {
             span: Span::new(base + at, base + end),
             kind: TagKind::Comment(text),
             strip_left,
             strip_right,
-            indent: String::new(),
+            indent: SharedStr::default(),
         };
         return (Some(tag), end);
     }
@@ -529,10 +560,10 @@ fn lex_tag(
         let end = at + after_open + 1 + p + 2;
         let tag = Tag {
             span: Span::new(base + at, base + end),
-            kind: TagKind::Comment(comment[..text_len].to_string()),
+            kind: TagKind::Comment(shared.substr_from(&comment[..text_len])),
             strip_left,
             strip_right,
-            indent: String::new(),
+            indent: SharedStr::default(),
         };
         return (Some(tag), end);
     }
@@ -601,6 +632,7 @@ fn lex_tag(
     let span = Span::new(base + at, base + end);
     let inner = &src[inner_start..inner_end];
     let mut parser = ExprParser {
+        shared,
         src,
         pos: inner_start,
         end: inner_end,
@@ -609,7 +641,7 @@ fn lex_tag(
         depth: 0,
     };
     let kind = if triple {
-        parser.call().map(TagKind::Mustache)
+        parser.call().map(|c| TagKind::Mustache(Box::new(c)))
     } else {
         parser.tag_kind(inner)
     };
@@ -620,7 +652,7 @@ fn lex_tag(
             kind,
             strip_left,
             strip_right,
-            indent: String::new(),
+            indent: SharedStr::default(),
         }),
         end,
     )
@@ -684,6 +716,7 @@ fn find_close(s: &str, close: &str) -> Option<usize> {
 // Expressions inside a tag.
 
 struct ExprParser<'a, 'e> {
+    shared: &'a ArcStr,
     src: &'a str,
     pos: usize,
     end: usize,
@@ -739,7 +772,7 @@ impl ExprParser<'_, '_> {
                 self.pos += 2;
                 let call = self.call()?;
                 let inline = call.simple_name() == Some("inline")
-                    && matches!(call.params.as_slice(), [Expr::String { .. }]);
+                    && matches!(&*call.params, [Expr::String { .. }]);
                 if !inline {
                     self.error(
                         start,
@@ -786,7 +819,7 @@ impl ExprParser<'_, '_> {
                 self.pos += 1;
                 self.skip_ws();
                 let start = self.pos;
-                let name = self.rest().trim_end().to_string();
+                let name = self.shared.substr_from(self.rest().trim_end());
                 self.pos = self.end;
                 Some(TagKind::Close {
                     name,
@@ -802,7 +835,7 @@ impl ExprParser<'_, '_> {
             }
             Some('&') => {
                 self.pos += 1;
-                self.call().map(TagKind::Mustache)
+                self.call().map(|c| TagKind::Mustache(Box::new(c)))
             }
             _ => {
                 let trimmed = inner.trim_start();
@@ -817,7 +850,7 @@ impl ExprParser<'_, '_> {
                         return Some(TagKind::ElseChain { call, block_params });
                     }
                 }
-                self.call().map(TagKind::Mustache)
+                self.call().map(|c| TagKind::Mustache(Box::new(c)))
             }
         }
     }
@@ -848,7 +881,7 @@ impl ExprParser<'_, '_> {
                 );
                 return None;
             }
-            let name = self.rest()[..len].to_string();
+            let name = self.shared.substr_from(&self.rest()[..len]);
             self.pos += len;
             PartialName::Static {
                 name,
@@ -883,7 +916,7 @@ impl ExprParser<'_, '_> {
         })
     }
 
-    fn call_with_block_params(&mut self) -> Option<(Call, Vec<String>)> {
+    fn call_with_block_params(&mut self) -> Option<(Call, Vec<SharedStr>)> {
         // `as |a b|` ends the tag.
         let mut block_params = Vec::new();
         let rest = self.rest();
@@ -894,7 +927,10 @@ impl ExprParser<'_, '_> {
                 .trim_start_matches('|')
                 .trim_end()
                 .trim_end_matches('|');
-            block_params = inner.split_whitespace().map(str::to_string).collect();
+            block_params = inner
+                .split_whitespace()
+                .map(|p| self.shared.substr_from(p))
+                .collect();
             if block_params.is_empty() {
                 let at = self.pos + p;
                 self.error(at, self.end, "`as ||` needs a name: `as |item|`".into());
@@ -973,8 +1009,8 @@ impl ExprParser<'_, '_> {
         Some(Call {
             span: self.span(start),
             path,
-            params,
-            hash,
+            params: params.into(),
+            hash: hash.into(),
         })
     }
 
@@ -988,7 +1024,7 @@ impl ExprParser<'_, '_> {
         let start = self.pos;
         let rest = self.rest();
         let id_len = rest.find(|c: char| !is_id_char(c)).unwrap_or(rest.len());
-        let key = rest[..id_len].to_string();
+        let key = self.shared.substr_from(&rest[..id_len]);
         self.pos += id_len;
         let key_span = self.span(start);
         self.skip_ws();
@@ -1085,7 +1121,12 @@ impl ExprParser<'_, '_> {
         if let Some(e) = string_end(self.rest().as_bytes(), quote as u8) {
             // handlebars.js only unescapes the quote itself.
             let escaped = format!("\\{quote}");
-            let value = self.rest()[1..e].replace(&escaped, &quote.to_string());
+            let inner = &self.rest()[1..e];
+            let value = if inner.contains(&escaped) {
+                SharedStr::from(ArcStr::from(inner.replace(&escaped, &quote.to_string())))
+            } else {
+                self.shared.substr_from(inner)
+            };
             self.pos += e + 1;
             return Some(Expr::String {
                 span: self.span(start),
@@ -1105,35 +1146,36 @@ impl ExprParser<'_, '_> {
             self.pos += 1;
         }
         let mut depth = 0;
-        let mut parts: Vec<String> = Vec::new();
+        let mut parts: smallvec::SmallVec<[SharedStr; 1]> = smallvec::SmallVec::new();
         let mut this_relative = false;
         let mut first = true;
+        let shared = self.shared;
         loop {
-            let rest = self.rest();
+            let rest = &shared.as_str()[self.pos..self.end];
             let seg_len;
-            let seg: String;
+            let seg: &str;
             if rest.starts_with('[') {
                 let Some(close) = rest.find(']') else {
                     self.error(start, self.end, "`[` is never closed with `]`".into());
                     return None;
                 };
-                seg = rest[1..close].to_string();
+                seg = &rest[1..close];
                 seg_len = close + 1;
-                parts.push(seg.clone());
+                parts.push(shared.substr_from(seg));
             } else {
                 let len = rest
                     .find(|c: char| !is_id_char(c) && c != '.')
                     .unwrap_or(rest.len());
                 // Take one segment: up to '.' or '/' (but `..` and `.` are segments).
                 let word = &rest[..len];
-                let (s, l) = if word.starts_with("..") {
-                    ("..".to_string(), 2)
+                let l = if word.starts_with("..") {
+                    2
                 } else if word.starts_with('.') && first {
-                    (".".to_string(), 1)
+                    1
                 } else {
-                    let l = word.find('.').unwrap_or(word.len());
-                    (word[..l].to_string(), l)
+                    word.find('.').unwrap_or(word.len())
                 };
+                let s = &word[..l];
                 if l == 0 {
                     let p = self.pos;
                     let shown: String = rest.chars().take(12).collect();
@@ -1146,10 +1188,10 @@ impl ExprParser<'_, '_> {
                 }
                 seg = s;
                 seg_len = l;
-                match seg.as_str() {
+                match seg {
                     ".." if parts.is_empty() && !data => depth += 1,
                     "." | "this" if parts.is_empty() && depth == 0 && first => this_relative = true,
-                    _ => parts.push(seg.clone()),
+                    _ => parts.push(shared.substr_from(seg)),
                 }
             }
             self.pos += seg_len;
@@ -1164,7 +1206,7 @@ impl ExprParser<'_, '_> {
             }
             break;
         }
-        let original = self.src[start..self.pos].to_string();
+        let original = shared.substr(start..self.pos);
         Some(Expr::Path(Path {
             span: self.span(start),
             data,
@@ -1283,8 +1325,8 @@ fn whitespace_control(tokens: &mut [Token]) {
         if standalone_kind && is_prev_whitespace(tokens, i) && is_next_whitespace(tokens, i) {
             omit_right(tokens, i, false);
             let indent = match i.checked_sub(1).map(|p| &tokens[p]) {
-                Some(Token::Content(c)) => trailing_blanks(&c.original).to_string(),
-                _ => String::new(),
+                Some(Token::Content(c)) => c.original.substr_from(trailing_blanks(&c.original)),
+                _ => SharedStr::default(),
             };
             if omit_left(tokens, i, false) && is_partial {
                 if let Token::Tag(t) = &mut tokens[i] {
@@ -1446,7 +1488,7 @@ fn omit_right(tokens: &mut [Token], i: usize, multiple: bool) {
             .or_else(|| v.strip_prefix('\r'))
             .unwrap_or(v)
     };
-    c.value = stripped.to_string();
+    c.value = c.value.substr_from(stripped);
     c.right_stripped = c.value.len() != before;
 }
 
@@ -1467,7 +1509,7 @@ fn omit_left(tokens: &mut [Token], i: usize, multiple: bool) -> bool {
     } else {
         c.value.trim_end_matches([' ', '\t'])
     };
-    c.value.truncate(stripped.len());
+    c.value = c.value.substr(..stripped.len());
     c.left_stripped = c.value.len() != before;
     c.left_stripped
 }
@@ -1481,7 +1523,7 @@ struct OpenBlock {
     in_inverse: bool,
     /// Blocks opened by `{{else if}}` close together with this one.
     chained: Vec<Block>,
-    name: String,
+    name: SharedStr,
 }
 
 fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec<Node> {
@@ -1505,7 +1547,14 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
         }
     }
 
-    for token in tokens {
+    // Taken from the back of the reversed list, which is trimmed as it empties: the
+    // tokens' memory is given back while the tree that replaces it grows.
+    let mut tokens = tokens;
+    tokens.reverse();
+    while let Some(token) = tokens.pop() {
+        if tokens.capacity() > 4096 && tokens.len() < tokens.capacity() / 2 {
+            tokens.shrink_to_fit();
+        }
         let tag = match token {
             Token::Content(c) => {
                 if !c.value.is_empty() {
@@ -1516,7 +1565,7 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
                 }
                 continue;
             }
-            Token::Tag(tag) => tag,
+            Token::Tag(tag) => *tag,
         };
         match tag.kind {
             TagKind::Mustache(call) => target(&mut root, &mut stack).push(Node::Mustache {
@@ -1669,19 +1718,32 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
         let node = finish(open, None, end);
         target(&mut root, &mut stack).push(node);
     }
+    root.shrink_to_fit();
     root
 }
 
+fn shrink(block: &mut Block) {
+    block.program.shrink_to_fit();
+    if let Some(inverse) = &mut block.inverse {
+        inverse.shrink_to_fit();
+    }
+}
+
 /// The name a close tag must repeat: the helper path as written.
-fn block_name(call: &Call) -> String {
+fn block_name(call: &Call) -> SharedStr {
     match &call.path {
         Expr::Path(p) => p.original.clone(),
         Expr::String { value, .. } => value.clone(),
-        other => format!("{other:?}"),
+        other => SharedStr::from(ArcStr::from(format!("{other:?}"))),
     }
 }
 
 fn finish(mut open: OpenBlock, close: Option<Span>, end: usize) -> Node {
+    // Lists grow by doubling; a finished one is trimmed so the tree holds what it uses.
+    shrink(&mut open.block);
+    for link in &mut open.chained {
+        shrink(link);
+    }
     // Fold an `{{else if}}` chain from the inside out: each link is the inverse of the one before.
     while let Some(mut link) = open.chained.pop() {
         link.span = Span::new(link.span.start, end);
@@ -1718,7 +1780,12 @@ mod tests {
         };
         assert_eq!(call.simple_name(), Some("helper"));
         let p = |i: usize| match &call.params[i] {
-            Expr::Path(p) => (p.parts.clone(), p.depth, p.data, p.this_relative),
+            Expr::Path(p) => (
+                p.parts.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                p.depth,
+                p.data,
+                p.this_relative,
+            ),
             other => panic!("{other:?}"),
         };
         assert_eq!(
