@@ -1547,14 +1547,7 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
         }
     }
 
-    // Taken from the back of the reversed list, which is trimmed as it empties: the
-    // tokens' memory is given back while the tree that replaces it grows.
-    let mut tokens = tokens;
-    tokens.reverse();
-    while let Some(token) = tokens.pop() {
-        if tokens.capacity() > 4096 && tokens.len() < tokens.capacity() / 2 {
-            tokens.shrink_to_fit();
-        }
+    for token in tokens {
         let tag = match token {
             Token::Content(c) => {
                 if !c.value.is_empty() {
