@@ -53,7 +53,8 @@ pub struct OptimizeArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// At most this many model calls in all (task, teacher, judge, the scoring before
-    /// and after included); the run stops at it and keeps the best so far.
+    /// and after included), counted as HTTP requests, retries included; the run stops at
+    /// it and keeps the best so far.
     #[arg(long, value_name = "N")]
     max_calls: Option<u64>,
     /// At most this many US dollars in all, each call counted at its worst case until
