@@ -782,3 +782,41 @@ async fn retries_are_reserved_so_max_calls_counts_every_request() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_dataset_row_fails_the_run_unless_bad_rows_are_allowed() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = small_workspace(&mock, "", 24);
+    let data = ws.path().join("data/reviews.csv");
+    let mut csv = std::fs::read_to_string(&data).unwrap();
+    // Line 6 of the file: three fields under a header of two.
+    let at = csv.match_indices('\n').nth(4).unwrap().0 + 1;
+    csv.insert_str(at, "\"A lamp\",positive,extra\n");
+    std::fs::write(&data, csv).unwrap();
+
+    let out = promptls(ws.path(), &optimize_args("bootstrap", &[])).await;
+    let all = cli_run::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("1 dataset row could not be read or rendered:")
+            && all.contains("reviews.csv line 6:")
+            && all.contains("--allow-bad-rows"),
+        "{all}"
+    );
+    assert_eq!(mock.requests().len(), 0, "nothing is sent");
+
+    let out = promptls(
+        ws.path(),
+        &optimize_args("bootstrap", &["--allow-bad-rows"]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", cli_run::text(&out));
+    let r = report(&out);
+    assert_eq!(r["bad_rows"], 1, "{r:#}");
+    let why = r["bad_row_errors"][0].as_str().unwrap();
+    assert!(why.contains("reviews.csv line 6:"), "{why}");
+    // The 24 readable rows are split and optimized on; the bad one is in neither part.
+    let split = |part: &str| r["split"][part].as_array().unwrap().len();
+    assert_eq!(split("train") + split("dev"), 24, "{r:#}");
+    assert!(r["score"].as_f64().unwrap() >= r["baseline_score"].as_f64().unwrap());
+}
