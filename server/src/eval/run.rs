@@ -112,6 +112,9 @@ pub struct Plan {
     json_output: bool,
     schema: Option<Arc<jsonschema::Validator>>,
     config: Map<String, Value>,
+    /// The rows come from another file than `promptls.dataset` (`--dataset`), as
+    /// `preflight` needs to know.
+    other_dataset: bool,
 }
 
 /// Builds the plan for the prompt `source` at `file`.
@@ -310,6 +313,7 @@ pub fn plan(
         compiled,
         json_output,
         schema,
+        other_dataset: overrides.dataset.is_some(),
     })
 }
 
@@ -410,8 +414,11 @@ impl Plan {
     }
 
     /// The same plan for another text of the prompt with the same frontmatter (an
-    /// optimizer's candidate: another instruction or other demos).
+    /// optimizer's candidate: another instruction or other demos), after the same
+    /// pre-call checks as `plan`: a candidate that would break every row is refused
+    /// before any call rather than scored.
     pub fn with_source(&self, source: &str) -> Result<Plan, String> {
+        preflight(&self.file, source, self.other_dataset)?;
         let compiled = Renderer::for_file(&self.file)
             .compile(source)
             .map_err(|e| format!("{}: {e}", self.file.display()))?;
@@ -1203,6 +1210,29 @@ mod tests {
         assert!(e.contains("[variable-not-in-dataset]"), "{e}");
         // `--dataset` reads another file, whose columns the check did not see.
         assert_eq!(preflight(&file, prompt, true), Ok(()));
+    }
+
+    #[test]
+    fn a_candidate_that_breaks_every_row_is_refused_before_any_call() {
+        let prompt = format!("{HEAD}Say {{{{text}}}}\n");
+        let (_dir, file) = workspace(&prompt);
+        let config = Config::load(&file).unwrap();
+        let plan = plan(&file, &prompt, &config, &Overrides::default()).unwrap();
+        let fine = format!("{HEAD}Answer in one word: {{{{text}}}}\n");
+        assert!(plan.with_source(&fine).is_ok());
+        // An instruction with a backslash before `{{` (written escaped by the optimizer
+        // as `\\{{`) turns into a live expression: a variable no row has.
+        let program = crate::optimize::program::Program {
+            instruction: "Say \\{{txet}}".into(),
+            demos: Vec::new(),
+        };
+        let candidate = program.apply(&prompt).unwrap();
+        let e = plan.with_source(&candidate).err().unwrap();
+        assert!(e.contains("[undeclared-variable]"), "{e}");
+        assert!(e.contains("nothing was sent"), "{e}");
+        let unclosed = format!("{HEAD}{{{{#if text}}}}Say {{{{text}}}}\n");
+        let e = plan.with_source(&unclosed).err().unwrap();
+        assert!(e.contains("[unclosed-block]"), "{e}");
     }
 
     #[test]

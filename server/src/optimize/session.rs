@@ -627,6 +627,13 @@ impl<'a> Session<'a> {
         &self.source[span.start..span.end]
     }
 
+    /// Whether `program` passes the pre-call checks (`Plan::with_source`); `Err` says
+    /// why it would break every row (a proposed instruction that makes a template error).
+    pub fn admits(&self, program: &Program) -> Result<(), String> {
+        let source = program.apply(&self.source)?;
+        self.dev.with_source(&source).map(|_| ())
+    }
+
     /// The source with `program` written in.
     pub fn source_of(&self, program: &Program) -> Result<String, Stop> {
         program.apply(&self.source).map_err(Stop::Failed)
