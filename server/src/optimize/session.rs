@@ -586,9 +586,7 @@ impl<'a> Session<'a> {
             Err(e) => {
                 self.settle(need, u64::from(e.attempts), 0.0);
                 if e.over_budget {
-                    return Err(attempts
-                        .refused()
-                        .unwrap_or_else(|| Stop::Budget(e.message)));
+                    return Err(attempts.refused().unwrap_or(Stop::Budget(e.message)));
                 }
                 return Err(Stop::Failed(format!("the teacher failed: {}", e.message)));
             }
