@@ -490,6 +490,26 @@ fn optimize_args<'a>(optimizer: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// The JSON report of `optimizer` with a budget (`--max-calls N`, `--max-cost USD`) on 24
+/// rows against `mock`, which must succeed.
+async fn optimize_within(
+    mock: &Mock,
+    settings: &str,
+    optimizer: &str,
+    flag: &str,
+    max: &str,
+) -> serde_json::Value {
+    let ws = small_workspace(mock, settings, 24);
+    let out = promptls(ws.path(), &optimize_args(optimizer, &[flag, max])).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{optimizer} {flag} {max}: {}",
+        cli_run::text(&out)
+    );
+    report(&out)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn max_calls_bounds_every_request_of_every_optimizer() {
     // 24 rows, half of them validation rows: the baseline needs 12 calls.
@@ -497,16 +517,7 @@ async fn max_calls_bounds_every_request_of_every_optimizer() {
         let mut unbounded = None;
         for max in [12u64, 15, 30, 60] {
             let mock = Mock::start_with(sim_model::respond).await;
-            let ws = small_workspace(&mock, "", 24);
-            let n = max.to_string();
-            let out = promptls(ws.path(), &optimize_args(optimizer, &["--max-calls", &n])).await;
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{optimizer} {max}: {}",
-                cli_run::text(&out)
-            );
-            let r = report(&out);
+            let r = optimize_within(&mock, "", optimizer, "--max-calls", &max.to_string()).await;
             let received = mock.requests().len() as u64;
             assert!(
                 received <= max,
@@ -558,16 +569,7 @@ async fn max_cost_bounds_the_spend_with_prices_from_the_config() {
     for optimizer in ["bootstrap", "random", "mipro", "gepa"] {
         for max in [0.03f64, 0.06, 0.15] {
             let mock = Mock::start_with(sim_model::respond).await;
-            let ws = small_workspace(&mock, prices, 24);
-            let usd = max.to_string();
-            let out = promptls(ws.path(), &optimize_args(optimizer, &["--max-cost", &usd])).await;
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{optimizer} {max}: {}",
-                cli_run::text(&out)
-            );
-            let r = report(&out);
+            let r = optimize_within(&mock, prices, optimizer, "--max-cost", &max.to_string()).await;
             let cost = r["cost_usd"].as_f64().unwrap();
             assert!(
                 cost > 0.0 && cost <= max,
@@ -739,4 +741,82 @@ async fn without_a_split_validation_rows_are_never_training_rows() {
     assert_eq!(out.status.code(), Some(2), "{}", cli_run::text(&out));
     assert!(cli_run::text(&out).contains("at least 2"));
     assert_eq!(mock.requests().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_are_reserved_so_max_calls_counts_every_request() {
+    // 24 rows, 12 of them validation rows: the baseline's 12 requests are answered, and
+    // every request after them is a 503 or a 429, so each later call is retried (and its
+    // row tried again in the final round) until the budget refuses an attempt.
+    for optimizer in ["random", "mipro", "gepa", "bootstrap"] {
+        for max in [14u64, 21] {
+            let count = Arc::new(AtomicUsize::new(0));
+            let counter = count.clone();
+            let mock = Mock::start_with(move |request| {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                if n < 12 {
+                    sim_model::respond(request)
+                } else if n.is_multiple_of(2) {
+                    Reply::status(503, "{\"error\": \"overloaded\"}")
+                } else {
+                    Reply::retry_after(429, "0")
+                }
+            })
+            .await;
+            let r = optimize_within(&mock, "", optimizer, "--max-calls", &max.to_string()).await;
+            let received = mock.requests().len() as u64;
+            eprintln!("{optimizer} --max-calls {max}: {received} requests");
+            assert!(
+                received <= max,
+                "{optimizer} --max-calls {max}: {received} requests"
+            );
+            assert_eq!(r["total_calls"].as_u64().unwrap(), received, "{r:#}");
+            assert_eq!(r["stopped"], "max-calls", "{optimizer} {max}: {r:#}");
+            // The baseline is kept: no failed call was scored.
+            assert_eq!(r["score"], r["baseline_score"], "{r:#}");
+            if matches!(optimizer, "random" | "mipro") {
+                // Their first calls after the baseline fit (a one-row bootstrap, a
+                // teacher question), so retries spend the budget to the last request.
+                assert_eq!(received, max, "{optimizer}: {r:#}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_dataset_row_fails_the_run_unless_bad_rows_are_allowed() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = small_workspace(&mock, "", 24);
+    let data = ws.path().join("data/reviews.csv");
+    let mut csv = std::fs::read_to_string(&data).unwrap();
+    // Line 6 of the file: three fields under a header of two.
+    let at = csv.match_indices('\n').nth(4).unwrap().0 + 1;
+    csv.insert_str(at, "\"A lamp\",positive,extra\n");
+    std::fs::write(&data, csv).unwrap();
+
+    let out = promptls(ws.path(), &optimize_args("bootstrap", &[])).await;
+    let all = cli_run::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("1 dataset row could not be read or rendered:")
+            && all.contains("reviews.csv line 6:")
+            && all.contains("--allow-bad-rows"),
+        "{all}"
+    );
+    assert_eq!(mock.requests().len(), 0, "nothing is sent");
+
+    let out = promptls(
+        ws.path(),
+        &optimize_args("bootstrap", &["--allow-bad-rows"]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", cli_run::text(&out));
+    let r = report(&out);
+    assert_eq!(r["bad_rows"], 1, "{r:#}");
+    let why = r["bad_row_errors"][0].as_str().unwrap();
+    assert!(why.contains("reviews.csv line 6:"), "{why}");
+    // The 24 readable rows are split and optimized on; the bad one is in neither part.
+    let split = |part: &str| r["split"][part].as_array().unwrap().len();
+    assert_eq!(split("train") + split("dev"), 24, "{r:#}");
+    assert!(r["score"].as_f64().unwrap() >= r["baseline_score"].as_f64().unwrap());
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use promptls::llm::cache::Cache;
-use promptls::llm::client::Client;
+use promptls::llm::client::{Client, Reserve};
 use promptls::llm::limits::Limits;
 use promptls::llm::provider::{Api, Provider, Secret};
 use promptls::llm::retry::RetryPolicy;
@@ -187,6 +187,67 @@ async fn gives_up_after_three_attempts_with_a_clear_error() {
     assert!(text.contains("gave up after 3 attempts"), "{text}");
     assert!(!text.contains(KEY), "the key leaked into: {text}");
     assert!(text.contains("***"), "{text}");
+}
+
+/// A budget of `left` attempts beyond those reserved in advance, counting what it is asked.
+struct Attempts {
+    left: std::sync::Mutex<u32>,
+    asked: std::sync::Mutex<Vec<bool>>,
+}
+
+impl Attempts {
+    fn new(left: u32) -> Attempts {
+        Attempts {
+            left: std::sync::Mutex::new(left),
+            asked: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Reserve for Attempts {
+    fn attempt(&self, _: &Provider, _: &ChatRequest, reserved: bool) -> Result<(), String> {
+        self.asked.lock().unwrap().push(reserved);
+        let mut left = self.left.lock().unwrap();
+        if reserved {
+            return Ok(());
+        }
+        if *left == 0 {
+            return Err("max-calls reached".into());
+        }
+        *left -= 1;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_retry_is_reserved_before_it_is_sent() {
+    let mock = Mock::start(vec![Reply::status(503, "{}")]).await;
+    let budget = Attempts::new(1);
+    let e = Client::new(fast())
+        .chat_within(&provider(&mock, Api::OpenAi), &request(), &budget, 1)
+        .await
+        .unwrap_err();
+    // The first attempt was reserved, the second reserved now, the third refused.
+    assert_eq!(*budget.asked.lock().unwrap(), [true, false, false]);
+    assert_eq!(mock.requests().len(), 2);
+    assert_eq!(e.attempts, 2);
+    assert!(e.over_budget && !e.transient, "{e:?}");
+    assert!(
+        e.message
+            .contains("mock/llama-3.1-8b-instant: not sent: max-calls reached"),
+        "{}",
+        e.message
+    );
+
+    // Nothing reserved in advance (a final round): the first attempt is asked too.
+    let mock = Mock::start(vec![openai_answer("positive")]).await;
+    let none = Attempts::new(0);
+    let e = Client::new(fast())
+        .chat_within(&provider(&mock, Api::OpenAi), &request(), &none, 0)
+        .await
+        .unwrap_err();
+    assert_eq!((e.attempts, mock.requests().len()), (0, 0));
+    assert!(e.over_budget);
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use super::schema::Schemas;
 use super::{did_you_mean, CheckInput, Diagnostic};
-use crate::eval::dataset::{Dataset, Format};
+use crate::eval::dataset::{Dataset, Format, StreamError};
 use crate::eval::split::Split;
 use crate::settings;
 
@@ -49,28 +49,41 @@ pub(super) fn check(
             return None;
         }
     };
-    let text = match input.workspace.read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) => {
-            let why = if e.kind() == std::io::ErrorKind::NotFound {
-                "not found".to_string()
-            } else {
-                e.to_string()
-            };
-            out.push(Diagnostic::error(
-                "dataset-missing",
-                dataset_node.span,
-                format!(
-                    "dataset `{relative}`: {why} (looked for {})",
-                    path.display()
-                ),
-            ));
-            return None;
+    let missing = |why: String| {
+        Diagnostic::error(
+            "dataset-missing",
+            dataset_node.span,
+            format!(
+                "dataset `{relative}`: {why} (looked for {})",
+                path.display()
+            ),
+        )
+    };
+    let io_why = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            "not found".to_string()
+        } else {
+            e.to_string()
         }
     };
-    let dataset = match Dataset::parse(&text, Format::of(&path)) {
+    // Read as a stream: the file's text is never held whole beside its rows.
+    let read = input
+        .workspace
+        .open(&path)
+        .map_err(StreamError::Io)
+        .and_then(|file| Dataset::read(file, Format::of(&path)));
+    let dataset = match read {
         Ok(d) => d,
-        Err(e) => {
+        Err(StreamError::Io(e)) => {
+            out.push(missing(io_why(e)));
+            return None;
+        }
+        // What reading the file as text says of it.
+        Err(StreamError::NotUtf8(_)) => {
+            out.push(missing("stream did not contain valid UTF-8".into()));
+            return None;
+        }
+        Err(StreamError::Invalid(e)) => {
             out.push(Diagnostic::error(
                 "dataset-invalid",
                 dataset_node.span,
@@ -183,6 +196,47 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn a_dataset_on_disk_is_streamed_with_the_same_findings() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("promptls.toml"), "").unwrap();
+        let path = dir.path().join("a.prompt");
+        let data = dir.path().join("data.csv");
+        let on_disk = |bytes: Option<&[u8]>| -> Vec<String> {
+            match bytes {
+                Some(bytes) => std::fs::write(&data, bytes).unwrap(),
+                None => std::fs::remove_file(&data).unwrap(),
+            }
+            check(HEADER, Some(&path), &crate::check::Disk)
+                .into_iter()
+                .map(|d| format!("{}: {}", d.code, d.message))
+                .collect()
+        };
+        assert_eq!(
+            on_disk(Some(b"\xEF\xBB\xBFtext,label\nhi,pos\n")),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            on_disk(Some(b"text,label\nhi,pos\nbad\n")),
+            ["dataset-invalid: dataset `data.csv`, line 3: row has 1 fields, the header has 2"]
+        );
+        // As reading the file as text said it.
+        assert_eq!(
+            on_disk(Some(b"text,label\nh\xFFi,pos\n")),
+            [format!(
+                "dataset-missing: dataset `data.csv`: stream did not contain valid UTF-8 (looked for {})",
+                data.display()
+            )]
+        );
+        assert_eq!(
+            on_disk(None),
+            [format!(
+                "dataset-missing: dataset `data.csv`: not found (looked for {})",
+                data.display()
+            )]
+        );
     }
 
     const HEADER: &str = "---\ninput:\n  schema:\n    text: string\n    lang?: string\npromptls.dataset: data.csv\npromptls.target: label\n---\n{{text}}{{lang}}";

@@ -116,6 +116,14 @@ impl Diagnostic {
 /// answer from open editor buffers first.
 pub trait Workspace {
     fn read_to_string(&self, path: &Path) -> std::io::Result<String>;
+
+    /// The file to read as a stream (a large dataset need not be read whole); by
+    /// default the text `read_to_string` gives.
+    fn open(&self, path: &Path) -> std::io::Result<Box<dyn std::io::Read + '_>> {
+        Ok(Box::new(std::io::Cursor::new(
+            self.read_to_string(path)?.into_bytes(),
+        )))
+    }
 }
 
 /// The files on disk.
@@ -124,6 +132,10 @@ pub struct Disk;
 impl Workspace for Disk {
     fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
         std::fs::read_to_string(path)
+    }
+
+    fn open(&self, path: &Path) -> std::io::Result<Box<dyn std::io::Read + '_>> {
+        Ok(Box::new(std::fs::File::open(path)?))
     }
 }
 

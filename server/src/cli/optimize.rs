@@ -3,7 +3,8 @@
 //! it replaces the file atomically (a temporary file renamed over it), and only with a
 //! result that scores better than the start (`--force` writes it anyway). Exit codes: 0
 //! done (a budget that stopped the run keeps the best so far), 1 the run stopped without
-//! a result or was interrupted, 2 usage and setup errors (a budget too small to score
+//! a result or was interrupted, or dataset rows cannot be read or rendered (without
+//! `--allow-bad-rows`), 2 usage and setup errors (a budget too small to score
 //! the prompt as it is among them).
 
 use std::io::Write;
@@ -53,7 +54,8 @@ pub struct OptimizeArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// At most this many model calls in all (task, teacher, judge, the scoring before
-    /// and after included); the run stops at it and keeps the best so far.
+    /// and after included), counted as HTTP requests, retries included; the run stops at
+    /// it and keeps the best so far.
     #[arg(long, value_name = "N")]
     max_calls: Option<u64>,
     /// At most this many US dollars in all, each call counted at its worst case until
@@ -63,6 +65,10 @@ pub struct OptimizeArgs {
     /// Rows evaluated at once.
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
+    /// Dataset rows that cannot be read or rendered are left out and counted instead of
+    /// failing the run (as `promptls eval --allow-bad-rows`).
+    #[arg(long)]
+    allow_bad_rows: bool,
     /// Write the result into the file (only when it scores better than the start).
     #[arg(long)]
     write: bool,
@@ -141,6 +147,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
             max_cost: args.max_cost,
         },
         concurrency: args.concurrency,
+        allow_bad_rows: args.allow_bad_rows,
     };
 
     let bar = if args.format == Format::Human {
@@ -175,6 +182,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     bar.finish_and_clear();
     let outcome = result.map_err(|e| match e {
         JobError::Usage(m) => (2, m),
+        JobError::BadRows(m) => (1, format!("{m}; the file is unchanged")),
         JobError::Stopped(Stop::Cancelled) => (1, "interrupted; the file is unchanged".to_string()),
         JobError::Stopped(other) => (1, format!("{other}; the file is unchanged")),
     })?;
@@ -250,6 +258,8 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
                 "written": written,
                 "not_written": not_written,
                 "stopped": outcome.stopped,
+                "bad_rows": outcome.bad_rows.len(),
+                "bad_row_errors": outcome.bad_rows,
                 "split": outcome.split,
                 "versions": version,
                 "diff": diff,
@@ -277,6 +287,14 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
                 ));
             }
             out.push_str(&format!("  split: {}\n", outcome.split.describe()));
+            if !outcome.bad_rows.is_empty() {
+                out.push_str(&format!(
+                    "  {} bad row{} left out (--allow-bad-rows): {}\n",
+                    outcome.bad_rows.len(),
+                    if outcome.bad_rows.len() == 1 { "" } else { "s" },
+                    outcome.bad_rows.join("; ")
+                ));
+            }
             if let Some(note) = outcome.stop_note() {
                 out.push_str(&note);
                 out.push('\n');

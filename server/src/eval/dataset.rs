@@ -1,5 +1,8 @@
-//! Dataset files named by `promptls.dataset`: CSV (with a header row) or JSONL.
+//! Dataset files named by `promptls.dataset`: CSV (with a header row) or JSONL, read
+//! record by record (`stream`), so a caller that needs a count, the columns or one row
+//! never holds the whole file.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -38,22 +41,225 @@ impl std::fmt::Display for DatasetError {
 
 impl Dataset {
     pub fn load(path: &Path) -> Result<Dataset, DatasetError> {
-        let bytes = std::fs::read(path).map_err(|e| DatasetError {
-            line: None,
-            message: format!("cannot read {}: {e}", path.display()),
-        })?;
-        let text = String::from_utf8(bytes).map_err(|e| DatasetError {
-            line: None,
-            message: format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
-        })?;
-        Dataset::parse(&text, Format::of(path))
+        let file = std::fs::File::open(path).map_err(|e| StreamError::Io(e).of_file(path))?;
+        Dataset::read(file, Format::of(path)).map_err(|e| e.of_file(path))
     }
 
     pub fn parse(text: &str, format: Format) -> Result<Dataset, DatasetError> {
-        match format {
-            Format::Csv => parse_csv(text),
-            Format::Jsonl => parse_jsonl(text),
+        Dataset::read(text.as_bytes(), format).map_err(StreamError::into_dataset_error)
+    }
+
+    /// Every row and bad row of `reader`.
+    pub fn read(reader: impl Read, format: Format) -> Result<Dataset, StreamError> {
+        let (mut rows, mut errors) = (Vec::new(), Vec::new());
+        let columns = stream(reader, format, &mut |record, _| {
+            match record {
+                Record::Row(row) => rows.push(row),
+                Record::Bad(e) => errors.push(e),
+            }
+            true
+        })?;
+        Ok(Dataset {
+            columns,
+            rows,
+            errors,
+        })
+    }
+
+    /// The first rows of `reader`: those that end within `limits[0]` bytes, or when
+    /// none does, within the next limit, and so on (the whole file past the last); it
+    /// reads no further. JSONL columns that first appear further down are missing.
+    pub fn head(reader: impl Read, format: Format, limits: &[u64]) -> Result<Dataset, StreamError> {
+        let (mut rows, mut errors) = (Vec::new(), Vec::new());
+        let mut limit = limits.iter().copied();
+        let mut within = limit.next().unwrap_or(u64::MAX);
+        let columns = stream(reader, format, &mut |record, end| {
+            while rows.is_empty() && end > within {
+                within = limit.next().unwrap_or(u64::MAX);
+            }
+            if end > within {
+                return false;
+            }
+            match record {
+                Record::Row(row) => rows.push(row),
+                Record::Bad(e) => errors.push(e),
+            }
+            true
+        })?;
+        let columns = match format {
+            Format::Csv => columns,
+            // Only the columns of the rows kept (not of the one that ended the head).
+            Format::Jsonl => {
+                let mut seen: Vec<String> = Vec::new();
+                for key in rows.iter().flat_map(|r| r.values.keys()) {
+                    if !seen.contains(key) {
+                        seen.push(key.clone());
+                    }
+                }
+                seen
+            }
+        };
+        Ok(Dataset {
+            columns,
+            rows,
+            errors,
+        })
+    }
+}
+
+/// What a whole dataset holds, without its rows: what a hover or the row diagnostics
+/// show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub columns: Vec<String>,
+    /// Rows read.
+    pub rows: usize,
+    pub errors: Vec<DatasetError>,
+}
+
+impl Summary {
+    /// Reads all of `reader`, keeping no row.
+    pub fn read(reader: impl Read, format: Format) -> Result<Summary, StreamError> {
+        let (mut rows, mut errors) = (0, Vec::new());
+        let columns = stream(reader, format, &mut |record, _| {
+            match record {
+                Record::Row(_) => rows += 1,
+                Record::Bad(e) => errors.push(e),
+            }
+            true
+        })?;
+        Ok(Summary {
+            columns,
+            rows,
+            errors,
+        })
+    }
+}
+
+/// One record of a dataset as it is read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Row(Row),
+    /// A row that cannot be read; the rows after it still are.
+    Bad(DatasetError),
+}
+
+/// Why a dataset could not be read at all.
+#[derive(Debug)]
+pub enum StreamError {
+    /// Reading the file failed.
+    Io(std::io::Error),
+    /// The file is not UTF-8: the offset of the first byte that is not.
+    NotUtf8(u64),
+    /// It cannot be parsed (a CSV without a header).
+    Invalid(DatasetError),
+}
+
+impl StreamError {
+    /// As `Dataset::load` reports it for the file at `path`.
+    pub fn of_file(self, path: &Path) -> DatasetError {
+        match self {
+            StreamError::Io(e) => DatasetError {
+                line: None,
+                message: format!("cannot read {}: {e}", path.display()),
+            },
+            other => other.into_dataset_error(),
         }
+    }
+
+    /// As `Dataset::parse` reports it.
+    pub fn into_dataset_error(self) -> DatasetError {
+        match self {
+            StreamError::Io(e) => DatasetError {
+                line: None,
+                message: e.to_string(),
+            },
+            StreamError::NotUtf8(byte) => DatasetError {
+                line: None,
+                message: format!("not UTF-8 (byte {byte})"),
+            },
+            StreamError::Invalid(e) => e,
+        }
+    }
+}
+
+/// Reads `reader` record by record, handing each row and bad row to `each` with the
+/// bytes read through its end, and `each` says whether to go on. Returns the columns: the CSV header, or the JSONL keys in order of
+/// first appearance in the rows read. Invalid UTF-8 anywhere in what is read fails it,
+/// as reading the file as text would.
+pub fn stream(
+    reader: impl Read,
+    format: Format,
+    each: &mut dyn FnMut(Record, u64) -> bool,
+) -> Result<Vec<String>, StreamError> {
+    let checked = Utf8Reader {
+        inner: reader,
+        offset: 0,
+        pending: Vec::new(),
+    };
+    let mut reader = BufReader::with_capacity(64 * 1024, checked);
+    match format {
+        Format::Csv => stream_csv(&mut reader, each),
+        Format::Jsonl => stream_jsonl(&mut reader, each),
+    }
+}
+
+/// Passes bytes through, failing with `NOT_UTF8` (and remembering where) at the first
+/// byte that is not UTF-8; a character cut between two reads is checked with the next.
+struct Utf8Reader<R> {
+    inner: R,
+    /// The file offset of the first byte not yet known to be valid (`pending`'s start).
+    offset: u64,
+    /// The start of a character the last read cut off.
+    pending: Vec<u8>,
+}
+
+/// The message of the `io::Error` a `Utf8Reader` fails with; the offset is in the
+/// error's payload.
+const NOT_UTF8: &str = "not UTF-8";
+
+#[derive(Debug)]
+struct NotUtf8(u64);
+
+impl std::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{NOT_UTF8} (byte {})", self.0)
+    }
+}
+
+impl std::error::Error for NotUtf8 {}
+
+impl<R: Read> Read for Utf8Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let bad = |at: u64| std::io::Error::new(std::io::ErrorKind::InvalidData, NotUtf8(at));
+        if n == 0 {
+            return if self.pending.is_empty() {
+                Ok(0)
+            } else {
+                Err(bad(self.offset))
+            };
+        }
+        self.pending.extend_from_slice(&buf[..n]);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => return Err(bad(self.offset + e.valid_up_to() as u64)),
+        };
+        self.offset += valid as u64;
+        self.pending.drain(..valid);
+        Ok(n)
+    }
+}
+
+/// The `StreamError` of an I/O error, telling a `Utf8Reader`'s apart.
+fn io_error(e: std::io::Error) -> StreamError {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<NotUtf8>())
+    {
+        Some(NotUtf8(at)) => StreamError::NotUtf8(*at),
+        None => StreamError::Io(e),
     }
 }
 
@@ -91,21 +297,28 @@ pub fn prompt_row(
     crate::confine::confine_named(&root, folder, relative)
         .map_err(|e| RowError::Usage(format!("{}: promptls.dataset {e}", file.display())))?;
     let path = folder.join(relative);
-    let dataset =
-        Dataset::load(&path).map_err(|e| RowError::Dataset(format!("{}: {e}", path.display())))?;
-    let count = dataset.rows.len();
-    if n == 0 || n > count {
-        return Err(RowError::Usage(format!(
+    let failed =
+        |e: StreamError| RowError::Dataset(format!("{}: {}", path.display(), e.of_file(&path)));
+    let file = std::fs::File::open(&path).map_err(|e| failed(StreamError::Io(e)))?;
+    // Read up to row `n` only; the count of a shorter file is what is left.
+    let (mut count, mut found) = (0, None);
+    stream(file, Format::of(&path), &mut |record, _| {
+        if let Record::Row(row) = record {
+            count += 1;
+            if count == n {
+                found = Some(row.values);
+            }
+        }
+        found.is_none()
+    })
+    .map_err(failed)?;
+    match found {
+        Some(values) if n > 0 => Ok(values),
+        _ => Err(RowError::Usage(format!(
             "{what} {n} is out of range: {} has {count} rows (counting from 1)",
             path.display()
-        )));
+        ))),
     }
-    Ok(dataset
-        .rows
-        .into_iter()
-        .nth(n - 1)
-        .map(|r| r.values)
-        .unwrap_or_default())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,48 +342,64 @@ impl Format {
     }
 }
 
-fn parse_csv(text: &str) -> Result<Dataset, DatasetError> {
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+fn stream_csv(
+    reader: &mut impl BufRead,
+    each: &mut dyn FnMut(Record, u64) -> bool,
+) -> Result<Vec<String>, StreamError> {
+    // A byte order mark is not part of the first column's name.
+    let bom = reader
+        .fill_buf()
+        .map_err(io_error)?
+        .starts_with(b"\xEF\xBB\xBF");
+    if bom {
+        reader.consume(3);
+    }
+    let skipped = if bom { 3 } else { 0 };
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
-        .from_reader(text.as_bytes());
-    let columns: Vec<String> = reader
-        .headers()
-        .map_err(|e| csv_error(&e))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+        .from_reader(reader);
+    // Only for I/O errors (`is_io_error`).
+    let fails = |e: csv::Error| match e.into_kind() {
+        csv::ErrorKind::Io(e) => io_error(e),
+        other => StreamError::Invalid(DatasetError {
+            line: None,
+            message: format!("{other:?}"),
+        }),
+    };
+    let columns: Vec<String> = match reader.headers() {
+        Ok(headers) => headers.iter().map(|h| h.trim().to_string()).collect(),
+        Err(e) if e.is_io_error() => return Err(fails(e)),
+        Err(e) => return Err(StreamError::Invalid(csv_error(&e))),
+    };
     if columns.iter().all(String::is_empty) {
-        return Err(DatasetError {
+        return Err(StreamError::Invalid(DatasetError {
             line: Some(1),
             message: "the CSV has no header row".into(),
-        });
+        }));
     }
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            // A malformed row is skipped and reported; a reader that cannot go on stops.
-            Err(e) if e.is_io_error() => return Err(csv_error(&e)),
-            Err(e) => {
-                errors.push(csv_error(&e));
-                continue;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let read = match reader.read_record(&mut record) {
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                let values = columns
+                    .iter()
+                    .zip(record.iter())
+                    .map(|(c, v)| (c.clone(), Value::String(v.to_string())))
+                    .collect();
+                Record::Row(Row { line, values })
             }
+            Ok(false) => break,
+            // A reader that cannot go on stops.
+            Err(e) if e.is_io_error() => return Err(fails(e)),
+            // A malformed row is skipped and reported.
+            Err(e) => Record::Bad(csv_error(&e)),
         };
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        let values = columns
-            .iter()
-            .zip(record.iter())
-            .map(|(c, v)| (c.clone(), Value::String(v.to_string())))
-            .collect();
-        rows.push(Row { line, values });
+        if !each(read, skipped + reader.position().byte()) {
+            break;
+        }
     }
-    Ok(Dataset {
-        columns,
-        rows,
-        errors,
-    })
+    Ok(columns)
 }
 
 fn csv_error(e: &csv::Error) -> DatasetError {
@@ -187,47 +416,60 @@ fn csv_error(e: &csv::Error) -> DatasetError {
     DatasetError { line, message }
 }
 
-fn parse_jsonl(text: &str) -> Result<Dataset, DatasetError> {
+fn stream_jsonl(
+    reader: &mut impl BufRead,
+    each: &mut dyn FnMut(Record, u64) -> bool,
+) -> Result<Vec<String>, StreamError> {
     let mut columns: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
+    let mut bytes = Vec::new();
+    let mut line_no = 0;
+    let mut end = 0u64;
+    loop {
+        bytes.clear();
+        let read = reader.read_until(b'\n', &mut bytes).map_err(io_error)?;
+        if read == 0 {
+            break;
+        }
+        end += read as u64;
+        line_no += 1;
+        // As `str::lines`: a line ends at `\n` or `\r\n`.
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+            if bytes.last() == Some(&b'\r') {
+                bytes.pop();
+            }
+        }
+        // The reader let only UTF-8 through.
+        let line = std::str::from_utf8(&bytes).unwrap_or_default();
         if line.trim().is_empty() {
             continue;
         }
-        let value: Value = match serde_json::from_str(line) {
-            Ok(value) => value,
-            Err(e) => {
-                errors.push(DatasetError {
-                    line: Some(line_no),
-                    message: format!("invalid JSON: {e}"),
-                });
-                continue;
+        let record = match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(values)) => {
+                for key in values.keys() {
+                    if !columns.contains(key) {
+                        columns.push(key.clone());
+                    }
+                }
+                Record::Row(Row {
+                    line: line_no,
+                    values,
+                })
             }
-        };
-        let Value::Object(values) = value else {
-            errors.push(DatasetError {
+            Ok(_) => Record::Bad(DatasetError {
                 line: Some(line_no),
                 message: "each line must be a JSON object".into(),
-            });
-            continue;
+            }),
+            Err(e) => Record::Bad(DatasetError {
+                line: Some(line_no),
+                message: format!("invalid JSON: {e}"),
+            }),
         };
-        for key in values.keys() {
-            if !columns.contains(key) {
-                columns.push(key.clone());
-            }
+        if !each(record, end) {
+            break;
         }
-        rows.push(Row {
-            line: line_no,
-            values,
-        });
     }
-    Ok(Dataset {
-        columns,
-        rows,
-        errors,
-    })
+    Ok(columns)
 }
 
 #[cfg(test)]
@@ -271,6 +513,143 @@ mod tests {
         let lines: Vec<Option<usize>> = d.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![Some(2), Some(3)]);
         assert!(d.errors[1].message.contains("JSON object"));
+    }
+
+    /// Hands out at most `step` bytes a read, and counts what was read.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+        read: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            self.read.set(self.read.get() + n);
+            Ok(n)
+        }
+    }
+
+    fn trickle(bytes: &[u8], step: usize) -> (Trickle<'_>, std::rc::Rc<std::cell::Cell<usize>>) {
+        let read = std::rc::Rc::new(std::cell::Cell::new(0));
+        let t = Trickle {
+            bytes,
+            step,
+            read: read.clone(),
+        };
+        (t, read)
+    }
+
+    #[test]
+    fn utf8_is_checked_across_reads_at_the_offset_of_the_first_bad_byte() {
+        let good = "text,label\n\"héllo — ünïcode 🎉\",pos\n".as_bytes();
+        for step in [1, 2, 3, 5, 4096] {
+            let d = Dataset::read(trickle(good, step).0, Format::Csv).unwrap();
+            assert_eq!(
+                d.rows[0].values["text"],
+                json!("héllo — ünïcode 🎉"),
+                "{step}"
+            );
+        }
+        // A bad byte mid-file, and a character cut off at the end of the file.
+        let mut bad = good.to_vec();
+        bad.insert(20, 0xFF);
+        let mut cut = good.to_vec();
+        cut.extend_from_slice(&"🎉".as_bytes()[..2]);
+        for bytes in [bad, cut] {
+            let want = String::from_utf8(bytes.clone())
+                .unwrap_err()
+                .utf8_error()
+                .valid_up_to();
+            for step in [1, 3, 4096] {
+                for format in [Format::Csv, Format::Jsonl] {
+                    match Dataset::read(trickle(&bytes, step).0, format) {
+                        Err(StreamError::NotUtf8(at)) => assert_eq!(at, want as u64),
+                        other => panic!("{step}: {other:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The head as it was read before streaming: whole-file text cut at the last line
+    /// break within each limit, until a cut has a row.
+    fn head_of_text(text: &str, format: Format, limits: &[u64]) -> Dataset {
+        for &limit in limits {
+            let limit = limit as usize;
+            if text.len() <= limit {
+                break;
+            }
+            let Some(cut) = text.as_bytes()[..limit].iter().rposition(|&b| b == b'\n') else {
+                continue;
+            };
+            let d = Dataset::parse(&text[..=cut], format).unwrap();
+            if !d.rows.is_empty() {
+                return d;
+            }
+        }
+        Dataset::parse(text, format).unwrap()
+    }
+
+    #[test]
+    fn the_head_is_the_rows_within_the_first_limit_that_has_one_and_reads_no_further() {
+        let mut jsonl = String::new();
+        let mut csv = String::from("\u{FEFF}text,label\n");
+        for i in 0..20_000 {
+            // Rows of different lengths, a key that appears late, a bad line.
+            let text = "x".repeat(i % 37);
+            jsonl.push_str(&format!(
+                "{{\"text\": \"{text}{i}\", \"label\": \"l{}\"",
+                i % 3
+            ));
+            jsonl.push_str(if i == 90 { ", \"late\": 1}\n" } else { "}\n" });
+            if i == 5 {
+                jsonl.push_str("{oops\n");
+            }
+            csv.push_str(&format!("\"{text}, {i}\",l{}\n", i % 3));
+        }
+        // The first row alone is longer than the first limit.
+        let long = format!(
+            "{{\"text\": \"{}\"}}\n{{\"text\": \"b\"}}\n",
+            "y".repeat(300)
+        );
+        for (text, format) in [
+            (jsonl.as_str(), Format::Jsonl),
+            (csv.as_str(), Format::Csv),
+            (long.as_str(), Format::Jsonl),
+        ] {
+            for limits in [&[8 * 1024, 256 * 1024][..], &[100, 200][..], &[1 << 30][..]] {
+                let (reader, read) = trickle(text.as_bytes(), 1000);
+                let head = Dataset::head(reader, format, limits).unwrap();
+                assert_eq!(head, head_of_text(text, format, limits), "{limits:?}");
+                assert!(!head.rows.is_empty());
+                if limits[0] < text.len() as u64 && head.rows.len() < 100 {
+                    // What one buffer holds past the limit, not the whole file.
+                    assert!(read.get() <= 256 * 1024 + 128 * 1024, "{}", read.get());
+                }
+            }
+        }
+        // Where the text was cut inside a quoted field spanning lines, that row came out
+        // as a bad one; read as a stream, every row of the head is whole.
+        let multiline = format!("text,label\n{}", "\"a\nb\",x\n".repeat(40));
+        let head = Dataset::head(multiline.as_bytes(), Format::Csv, &[100]).unwrap();
+        // 11 bytes of header, 8 bytes a row: 11 rows end within 100 bytes.
+        assert!(head.errors.is_empty() && head.rows.len() == 11, "{head:?}");
+        assert_eq!(head.rows[0].values["text"], json!("a\nb"));
+    }
+
+    #[test]
+    fn a_summary_counts_what_the_whole_dataset_holds() {
+        let text = "{\"a\": 1}\n\n{oops\n{\"a\": 2, \"b\": [1]}\r\n[1]\n{\"c\": 3}";
+        let whole = Dataset::parse(text, Format::Jsonl).unwrap();
+        let summary = Summary::read(text.as_bytes(), Format::Jsonl).unwrap();
+        assert_eq!(summary.columns, whole.columns);
+        assert_eq!(summary.rows, whole.rows.len());
+        assert_eq!(summary.errors, whole.errors);
+        assert_eq!((summary.rows, summary.columns.len()), (3, 3));
+        assert_eq!(whole.rows[1].line, 4);
     }
 
     #[test]

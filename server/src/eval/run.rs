@@ -25,7 +25,7 @@ use super::split::{self, Split};
 use crate::config::Config;
 use crate::llm::cache;
 use crate::llm::catalog::Price;
-use crate::llm::client::{Answer, Client};
+use crate::llm::client::{Answer, Client, Reserve, Unlimited};
 use crate::llm::provider::{self, Provider};
 use crate::llm::wire::ChatRequest;
 use crate::render::{CompiledPrompt, DataArgument, Renderer};
@@ -112,6 +112,9 @@ pub struct Plan {
     json_output: bool,
     schema: Option<Arc<jsonschema::Validator>>,
     config: Map<String, Value>,
+    /// The rows come from another file than `promptls.dataset` (`--dataset`), as
+    /// `preflight` needs to know.
+    other_dataset: bool,
 }
 
 /// Builds the plan for the prompt `source` at `file`.
@@ -310,6 +313,7 @@ pub fn plan(
         compiled,
         json_output,
         schema,
+        other_dataset: overrides.dataset.is_some(),
     })
 }
 
@@ -410,8 +414,11 @@ impl Plan {
     }
 
     /// The same plan for another text of the prompt with the same frontmatter (an
-    /// optimizer's candidate: another instruction or other demos).
+    /// optimizer's candidate: another instruction or other demos), after the same
+    /// pre-call checks as `plan`: a candidate that would break every row is refused
+    /// before any call rather than scored.
     pub fn with_source(&self, source: &str) -> Result<Plan, String> {
+        preflight(&self.file, source, self.other_dataset)?;
         let compiled = Renderer::for_file(&self.file)
             .compile(source)
             .map_err(|e| format!("{}: {e}", self.file.display()))?;
@@ -670,6 +677,21 @@ pub async fn run(
     cancel: &CancellationToken,
     on_row: &(dyn Fn(&RowResult, usize, usize) + Send + Sync),
 ) -> Result<Report, Cancelled> {
+    run_within(plan, client, &Unlimited, concurrency, cancel, on_row).await
+}
+
+/// As `run`, with every HTTP attempt asked of `budget` first: the first attempt of each
+/// call (task and judge) in the main round counts as reserved with the run, retries and
+/// the final round's attempts are reserved one by one. A row whose attempt the budget
+/// refuses ends without an answer (its error says why; the budget knows it refused).
+pub async fn run_within(
+    plan: &Plan,
+    client: &Client,
+    budget: &dyn Reserve,
+    concurrency: usize,
+    cancel: &CancellationToken,
+    on_row: &(dyn Fn(&RowResult, usize, usize) + Send + Sync),
+) -> Result<Report, Cancelled> {
     use rayon::prelude::*;
     let started = Instant::now();
     let total = plan.rows.len();
@@ -710,7 +732,7 @@ pub async fn run(
     let calls: Vec<_> = to_call
         .iter()
         .enumerate()
-        .map(|(at, (i, p))| async move { (at, *i, evaluate_row(plan, client, p).await) })
+        .map(|(at, (i, p))| async move { (at, *i, evaluate_row(plan, client, p, budget, 1).await) })
         .collect();
     // Rows whose calls ran out of attempts on transient faults wait for the final round
     // (they are not shown as done yet).
@@ -753,7 +775,8 @@ pub async fn run(
             .map(|(at, first)| {
                 let (i, p) = &to_call[at];
                 async move {
-                    let mut result = evaluate_row(plan, client, p).await;
+                    // Nothing of this round was reserved with the run.
+                    let mut result = evaluate_row(plan, client, p, budget, 0).await;
                     result.calls += first.calls;
                     result.retried = true;
                     (*i, result)
@@ -883,12 +906,22 @@ fn finish(plan: &Plan, prepared: Prepared, answer: Answer, latency_ms: f64) -> R
     result
 }
 
-async fn evaluate_row(plan: &Plan, client: &Client, prepared: &Prepared) -> RowResult {
+/// `reserved`: attempts of each call (the task's, the judge's) already reserved.
+async fn evaluate_row(
+    plan: &Plan,
+    client: &Client,
+    prepared: &Prepared,
+    budget: &dyn Reserve,
+    reserved: u32,
+) -> RowResult {
     let Some(request) = &prepared.request else {
         return prepared.result.clone();
     };
     let began = Instant::now();
-    let answer = match client.chat(&plan.provider, request).await {
+    let answer = match client
+        .chat_within(&plan.provider, request, budget, reserved)
+        .await
+    {
         Ok(a) => a,
         Err(e) => {
             let mut result = prepared.result.clone();
@@ -912,22 +945,39 @@ async fn evaluate_row(plan: &Plan, client: &Client, prepared: &Prepared) -> RowR
     } = &plan.scoring
     {
         if result.problems.is_empty() && result.error.is_none() {
-            judge_row(plan, client, judge, model, provider, &mut result).await;
+            let judge = JudgeCall {
+                judge,
+                model,
+                provider,
+            };
+            judge_row(plan, client, &judge, budget, reserved, &mut result).await;
         }
     }
     result.passed = result.score.is_some_and(|s| s >= plan.threshold - 1e-12);
     result
 }
 
+/// The judge of a run and where it is called.
+struct JudgeCall<'a> {
+    judge: &'a Judge,
+    model: &'a str,
+    provider: &'a Provider,
+}
+
 /// Tier 3: asks the judge model to grade the row's output.
 async fn judge_row(
     plan: &Plan,
     client: &Client,
-    judge: &Judge,
-    model: &str,
-    provider: &Provider,
+    call: &JudgeCall<'_>,
+    budget: &dyn Reserve,
+    reserved: u32,
     result: &mut RowResult,
 ) {
+    let JudgeCall {
+        judge,
+        model,
+        provider,
+    } = *call;
     let (_, judge_model) = provider::split_model(model).unwrap_or(("", model));
     let mut config = Map::new();
     config.insert("temperature".into(), Value::from(0));
@@ -941,7 +991,10 @@ async fn judge_row(
         config,
         json_output: true,
     };
-    match client.chat(provider, &request).await {
+    match client
+        .chat_within(provider, &request, budget, reserved)
+        .await
+    {
         Ok(answer) => {
             result.calls += answer.attempts;
             if !answer.cached {
@@ -1157,6 +1210,29 @@ mod tests {
         assert!(e.contains("[variable-not-in-dataset]"), "{e}");
         // `--dataset` reads another file, whose columns the check did not see.
         assert_eq!(preflight(&file, prompt, true), Ok(()));
+    }
+
+    #[test]
+    fn a_candidate_that_breaks_every_row_is_refused_before_any_call() {
+        let prompt = format!("{HEAD}Say {{{{text}}}}\n");
+        let (_dir, file) = workspace(&prompt);
+        let config = Config::load(&file).unwrap();
+        let plan = plan(&file, &prompt, &config, &Overrides::default()).unwrap();
+        let fine = format!("{HEAD}Answer in one word: {{{{text}}}}\n");
+        assert!(plan.with_source(&fine).is_ok());
+        // An instruction with a backslash before `{{` (written escaped by the optimizer
+        // as `\\{{`) turns into a live expression: a variable no row has.
+        let program = crate::optimize::program::Program {
+            instruction: "Say \\{{txet}}".into(),
+            demos: Vec::new(),
+        };
+        let candidate = program.apply(&prompt).unwrap();
+        let e = plan.with_source(&candidate).err().unwrap();
+        assert!(e.contains("[undeclared-variable]"), "{e}");
+        assert!(e.contains("nothing was sent"), "{e}");
+        let unclosed = format!("{HEAD}{{{{#if text}}}}Say {{{{text}}}}\n");
+        let e = plan.with_source(&unclosed).err().unwrap();
+        assert!(e.contains("[unclosed-block]"), "{e}");
     }
 
     #[test]

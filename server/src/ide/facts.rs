@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::check::schema::{self, Schemas};
 use crate::check::CheckInput;
-use crate::eval::dataset::{Dataset, Format};
+use crate::eval::dataset::{Dataset, Format, Summary};
 use crate::settings;
 use crate::syntax::handlebars::{parse_template, Template};
 use crate::syntax::Span;
@@ -31,38 +31,25 @@ pub fn dataset_path(input: &CheckInput) -> Option<(String, PathBuf)> {
     Some((written, resolved))
 }
 
-pub fn dataset(input: &CheckInput) -> Option<(PathBuf, Dataset)> {
+/// The dataset's columns, row count and bad rows, read as a stream (no row is kept).
+pub fn dataset(input: &CheckInput) -> Option<(PathBuf, Summary)> {
     let (_, path) = dataset_path(input)?;
-    let text = input.workspace.read_to_string(&path).ok()?;
-    let dataset = Dataset::parse(&text, Format::of(&path)).ok()?;
-    Some((path, dataset))
+    let file = input.workspace.open(&path).ok()?;
+    let summary = Summary::read(file, Format::of(&path)).ok()?;
+    Some((path, summary))
 }
 
 /// Bytes of a dataset read for its columns and first rows (hovers and completion run
 /// per keystroke; a whole 10,000-row file takes milliseconds to parse). When no whole
 /// row fits, the next size is tried.
-const HEAD_BYTES: [usize; 3] = [8 * 1024, 256 * 1024, 4 * 1024 * 1024];
+const HEAD_BYTES: [u64; 3] = [8 * 1024, 256 * 1024, 4 * 1024 * 1024];
 
 /// The dataset's first rows, with the columns they show. JSONL columns that first
 /// appear further down are missing.
 pub fn dataset_head(input: &CheckInput) -> Option<(PathBuf, Dataset)> {
     let (_, path) = dataset_path(input)?;
-    let text = input.workspace.read_to_string(&path).ok()?;
-    for limit in HEAD_BYTES {
-        if text.len() <= limit {
-            break;
-        }
-        // Cut after a line break, so the last row read is whole (a quoted CSV field
-        // spanning lines may still be cut; that row is then dropped or short).
-        let Some(cut) = text.as_bytes()[..limit].iter().rposition(|&b| b == b'\n') else {
-            continue;
-        };
-        let dataset = Dataset::parse(&text[..=cut], Format::of(&path)).ok()?;
-        if !dataset.rows.is_empty() {
-            return Some((path, dataset));
-        }
-    }
-    let dataset = Dataset::parse(&text, Format::of(&path)).ok()?;
+    let file = input.workspace.open(&path).ok()?;
+    let dataset = Dataset::head(file, Format::of(&path), &HEAD_BYTES).ok()?;
     Some((path, dataset))
 }
 

@@ -141,7 +141,7 @@ fn dataset(input: &CheckInput) -> String {
         Some((path, data)) => format!(
             "Dataset `{}`: {} rows; columns {}",
             path.display(),
-            data.rows.len(),
+            data.rows,
             data.columns
                 .iter()
                 .map(|c| format!("`{c}`"))

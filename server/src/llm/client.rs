@@ -23,6 +23,9 @@ pub struct CallError {
     /// connections): the provider may well answer later, so an evaluation tries the row
     /// once more in a final round. `false` for answers that will not change (400, 401…).
     pub transient: bool,
+    /// The run's budget refused the next attempt: the call stopped without a provider
+    /// error (`attempts` were made before it).
+    pub over_budget: bool,
 }
 
 impl std::fmt::Display for CallError {
@@ -40,6 +43,29 @@ pub struct Answer {
     pub attempts: u32,
     /// Whether the answer came from the cache.
     pub cached: bool,
+}
+
+/// A budget asked before every HTTP attempt of a call, retries included, so a run's
+/// ceiling holds for requests actually sent.
+pub trait Reserve: Send + Sync {
+    /// May one more attempt of `request` to `provider` be sent? `reserved`: this attempt
+    /// was already reserved with the run (a first attempt); otherwise it is reserved now.
+    /// `Err` says why not, and ends the call.
+    fn attempt(
+        &self,
+        provider: &Provider,
+        request: &ChatRequest,
+        reserved: bool,
+    ) -> Result<(), String>;
+}
+
+/// No budget: every attempt may go.
+pub struct Unlimited;
+
+impl Reserve for Unlimited {
+    fn attempt(&self, _: &Provider, _: &ChatRequest, _: bool) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Shared by every call of a process (wrap it in an `Arc`): each provider's pacing and
@@ -148,6 +174,18 @@ impl Client {
         provider: &Provider,
         request: &ChatRequest,
     ) -> Result<Answer, CallError> {
+        self.chat_within(provider, request, &Unlimited, 0).await
+    }
+
+    /// As `chat`, with every HTTP attempt asked of `budget` before it is sent; the first
+    /// `reserved` attempts were reserved in advance (a run reserves each call's first).
+    pub async fn chat_within(
+        &self,
+        provider: &Provider,
+        request: &ChatRequest,
+        budget: &dyn Reserve,
+        reserved: u32,
+    ) -> Result<Answer, CallError> {
         let what = format!("{}/{}", provider.name, request.model);
         if let Some(refusal) = &provider.refused {
             // The last line of defence: front-ends refuse before they start a run.
@@ -155,6 +193,7 @@ impl Client {
                 message: refusal.to_string(),
                 attempts: 0,
                 transient: false,
+                over_budget: false,
             });
         }
         let key = self
@@ -175,6 +214,12 @@ impl Client {
         let tokens = estimate_tokens(request);
         let mut last = String::new();
         for attempt in 1..=self.policy.attempts.max(1) {
+            if let Err(why) = budget.attempt(provider, request, attempt <= reserved) {
+                return Err(CallError {
+                    over_budget: true,
+                    ..self.error(provider, format!("{what}: not sent: {why}"), attempt - 1)
+                });
+            }
             let outcome = {
                 let _in_flight = gate.enter(tokens).await;
                 self.attempt(provider, request).await
@@ -254,6 +299,7 @@ impl Client {
             message,
             attempts,
             transient: false,
+            over_budget: false,
         }
     }
 

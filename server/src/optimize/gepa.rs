@@ -160,6 +160,11 @@ pub async fn optimize(
                 instruction,
                 demos: pool[parent].demos.clone(),
             };
+            if let Err(why) = session.admits(&child) {
+                // Never scored: it would break every row.
+                tracing::info!("iteration {iteration}: the child is refused: {why}");
+                return Ok(None);
+            }
             let after = session.rollout(&child, &batch).await?;
             let gained = mean(&row_scores(&after)) > mean(&row_scores(&before));
             if !gained {

@@ -14,7 +14,7 @@ use super::program::Program;
 use super::session::{Budget, Limit, OnTrial, Session, Stop, Trial, Usage};
 use super::{bootstrap, gepa, mipro, random};
 use crate::config::Config;
-use crate::eval::run::{self, Overrides, Rows};
+use crate::eval::run::{self, Overrides, Plan, Rows};
 use crate::llm::client::Client;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,9 @@ pub struct Request {
     pub seed: u64,
     pub budget: Budget,
     pub concurrency: Option<usize>,
+    /// Dataset rows that cannot be read or rendered are left out (and counted) instead
+    /// of failing the run.
+    pub allow_bad_rows: bool,
 }
 
 /// The share of the rows that trains when the optimizer splits them itself.
@@ -154,6 +157,9 @@ pub struct Outcome {
     /// Calls the run made when it stopped (every call, the scoring included).
     pub calls_made: u64,
     pub split: SplitInfo,
+    /// The dataset rows left out because they could not be read or rendered
+    /// (`allow_bad_rows`), each as `data.csv line 3: why`.
+    pub bad_rows: Vec<String>,
 }
 
 impl Outcome {
@@ -305,20 +311,57 @@ fn difference(
         .collect()
 }
 
-/// Why a run could not start (`Usage`) or did not finish (`Stopped`).
+/// Why a run could not start (`Usage`, `BadRows`) or did not finish (`Stopped`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobError {
     Usage(String),
+    /// Dataset rows cannot be read or rendered, and they were not allowed.
+    BadRows(String),
     Stopped(Stop),
 }
 
 impl std::fmt::Display for JobError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            JobError::Usage(m) => f.write_str(m),
+            JobError::Usage(m) | JobError::BadRows(m) => f.write_str(m),
             JobError::Stopped(s) => write!(f, "{s}"),
         }
     }
+}
+
+/// The rows of `plans` that cannot be read (the dataset's unreadable lines) or rendered
+/// (no target value, a render error), each once, as `data.csv line 3: why`, in order.
+fn bad_rows(plans: &[&Plan]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut bad = Vec::new();
+    for plan in plans {
+        let dataset = plan.dataset.display().to_string();
+        for e in &plan.dataset_errors {
+            if seen.insert((dataset.clone(), e.line)) {
+                bad.push(format!("{dataset} {e}"));
+            }
+        }
+        for row in &plan.rows {
+            let why = plan.expected(row).and_then(|_| plan.request(row)).err();
+            if let Some(why) = why {
+                if seen.insert((dataset.clone(), Some(row.line))) {
+                    bad.push(format!("{dataset} line {}: {why}", row.line));
+                }
+            }
+        }
+    }
+    bad
+}
+
+/// `plan` without its rows that cannot be rendered.
+fn without_bad_rows(plan: &Plan) -> Plan {
+    let good: Vec<usize> = (0..plan.rows.len())
+        .filter(|&i| {
+            let row = &plan.rows[i];
+            plan.expected(row).is_ok() && plan.request(row).is_ok()
+        })
+        .collect();
+    plan.with_rows(&good)
 }
 
 /// Runs an optimization of the prompt `source` at `file`.
@@ -366,6 +409,26 @@ pub async fn run(
     };
     let mut dev = plan(&request.valset, Rows::Dev)?;
     let mut train = plan(&request.dataset, Rows::Train)?;
+    // As `promptls eval`: a row that cannot be read or rendered fails the run unless
+    // bad rows are allowed, and then it is left out and counted, never scored as 0.
+    let bad = bad_rows(&[&dev, &train]);
+    if !bad.is_empty() {
+        if !request.allow_bad_rows {
+            let shown = bad.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
+            let more = if bad.len() > 5 {
+                format!("; and {} more", bad.len() - 5)
+            } else {
+                String::new()
+            };
+            return Err(JobError::BadRows(format!(
+                "{} dataset row{} could not be read or rendered: {shown}{more} (--allow-bad-rows optimizes with the others)",
+                bad.len(),
+                if bad.len() == 1 { "" } else { "s" }
+            )));
+        }
+        dev = without_bad_rows(&dev);
+        train = without_bad_rows(&train);
+    }
     let split_setting = {
         let parsed = crate::syntax::parse(source);
         parsed
@@ -596,6 +659,7 @@ pub async fn run(
         stopped: session.stopped(),
         calls_made: session.spent().0,
         split,
+        bad_rows: bad,
     })
 }
 

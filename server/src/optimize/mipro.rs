@@ -151,8 +151,17 @@ async fn instructions(
             demos.map(|d| examples_text(d)).unwrap_or_default(),
         );
         let proposal = clean_instruction(&session.ask_teacher(PROPOSER, &user).await?);
-        if !proposal.is_empty() && !out.contains(&proposal) {
-            out.push(proposal);
+        if proposal.is_empty() || out.contains(&proposal) {
+            continue;
+        }
+        let candidate = Program {
+            instruction: proposal.clone(),
+            demos: Vec::new(),
+        };
+        match session.admits(&candidate) {
+            Ok(()) => out.push(proposal),
+            // Never scored: it would break every row.
+            Err(why) => tracing::info!("proposal {i} refused: {why}"),
         }
     }
     Ok(out)

@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::program::Program;
 use crate::config::Config;
 use crate::eval::run::{self, Plan, Report};
-use crate::llm::client::Client;
+use crate::llm::client::{Client, Reserve};
+use crate::llm::provider::Provider;
+use crate::llm::wire::ChatRequest;
 
 /// Calls and spend of one model in one role.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -26,8 +28,9 @@ pub struct Usage {
 }
 
 /// Limits on a run: ceilings on every model call of it (task, teacher, judge; the
-/// scoring before and after included). A call is reserved at its worst-case cost before
-/// it is sent and settled at its real cost when the answer comes; the optimizer stops
+/// scoring before and after included), counted in HTTP attempts, retries included. A
+/// call is reserved at its worst-case cost before it is sent, each retry before it is
+/// sent too, and settled at its real cost when the answer comes; the optimizer stops
 /// (keeping its best so far) when a call no longer fits.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Budget {
@@ -153,6 +156,79 @@ impl std::fmt::Display for Stop {
             Stop::Cancelled => f.write_str("cancelled"),
             Stop::Budget(why) => write!(f, "budget reached: {why}"),
             Stop::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The budget of one `Session::run` or teacher question, asked before every HTTP attempt:
+/// first attempts were reserved with it, others (retries, the final round) are reserved
+/// one at a time. Once one is refused, no attempt of it goes any more.
+struct Attempts<'s, 'a> {
+    session: &'s Session<'a>,
+    /// Reserved here, beyond the reservation made in advance.
+    extra: Mutex<Need>,
+    /// Why an attempt was refused, once one was.
+    refused: Mutex<Option<Stop>>,
+}
+
+impl<'s, 'a> Attempts<'s, 'a> {
+    fn new(session: &'s Session<'a>) -> Attempts<'s, 'a> {
+        Attempts {
+            session,
+            extra: Mutex::new(Need::default()),
+            refused: Mutex::new(None),
+        }
+    }
+
+    fn extra(&self) -> Need {
+        *self.extra.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn refused(&self) -> Option<Stop> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl Reserve for Attempts<'_, '_> {
+    fn attempt(
+        &self,
+        provider: &Provider,
+        request: &ChatRequest,
+        reserved: bool,
+    ) -> Result<(), String> {
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(stop) = refused.as_ref() {
+            // The run is over budget: what it still sends would be thrown away.
+            return Err(stop.to_string());
+        }
+        if reserved {
+            return Ok(());
+        }
+        let model = format!("{}/{}", provider.name, request.model);
+        let need = Need {
+            calls: 1,
+            cost: worst_cost(
+                self.session.config.price(&model),
+                estimate_prompt_tokens(&request.messages),
+                max_output_tokens(&request.config),
+            ),
+        };
+        match self.session.reserve(need) {
+            Ok(()) => {
+                self.extra
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .add(need);
+                Ok(())
+            }
+            Err(stop) => {
+                let why = stop.to_string();
+                *refused = Some(stop);
+                Err(why)
+            }
         }
     }
 }
@@ -421,24 +497,32 @@ impl<'a> Session<'a> {
     pub async fn run(&self, plan: &Plan, role: &str) -> Result<Report, Stop> {
         let need = self.needs(plan);
         self.reserve(need)?;
-        let report = run::run(
+        let attempts = Attempts::new(self);
+        let report = run::run_within(
             plan,
             self.client,
+            &attempts,
             self.concurrency,
             &self.cancel,
             &|_, _, _| {},
         )
         .await;
+        let mut held = need;
+        held.add(attempts.extra());
         let report = match report {
             Ok(r) => r,
             Err(_) => {
                 // What the cancelled calls made is unknown: the reservation stands.
-                self.settle(need, need.calls, need.cost);
+                self.settle(held, held.calls, held.cost);
                 return Err(self.stop(Limit::Cancelled, String::new()));
             }
         };
-        self.settle(need, report.calls, report.cost_usd);
+        self.settle(held, report.calls, report.cost_usd);
         self.record(&plan.model, role, &report);
+        if let Some(stop) = attempts.refused() {
+            // Some rows went unanswered: the report is not a score of the plan.
+            return Err(stop);
+        }
         if report.error_rows > 0 && report.error_rows == report.rows {
             let first = report
                 .per_row
@@ -485,17 +569,25 @@ impl<'a> Session<'a> {
             }
         };
         self.reserve(need)?;
+        let attempts = Attempts::new(self);
         let answer = tokio::select! {
             _ = self.cancel.cancelled() => {
-                self.settle(need, need.calls, need.cost);
+                let mut held = need;
+                held.add(attempts.extra());
+                self.settle(held, held.calls, held.cost);
                 return Err(self.stop(Limit::Cancelled, String::new()));
             }
-            answer = self.client.chat(&provider, &request) => answer,
+            answer = self.client.chat_within(&provider, &request, &attempts, 1) => answer,
         };
+        let mut need = need;
+        need.add(attempts.extra());
         let answer = match answer {
             Ok(a) => a,
             Err(e) => {
                 self.settle(need, u64::from(e.attempts), 0.0);
+                if e.over_budget {
+                    return Err(attempts.refused().unwrap_or(Stop::Budget(e.message)));
+                }
                 return Err(Stop::Failed(format!("the teacher failed: {}", e.message)));
             }
         };
@@ -531,6 +623,13 @@ impl<'a> Session<'a> {
     pub fn template(&self) -> &str {
         let span = crate::syntax::parse(&self.source).template_span;
         &self.source[span.start..span.end]
+    }
+
+    /// Whether `program` passes the pre-call checks (`Plan::with_source`); `Err` says
+    /// why it would break every row (a proposed instruction that makes a template error).
+    pub fn admits(&self, program: &Program) -> Result<(), String> {
+        let source = program.apply(&self.source)?;
+        self.dev.with_source(&source).map(|_| ())
     }
 
     /// The source with `program` written in.
