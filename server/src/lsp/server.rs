@@ -18,7 +18,7 @@ use super::document::Document;
 use super::navigation::{path_of, uri_of};
 use super::state::{self, find_prompts, lock, LiveFiles, Shared, State};
 use super::{
-    code_actions, commands, completion, diagnostics, evaluation, folding, history, hover,
+    code_actions, commands, completion, diagnostics, evaluation, folding, history, hover, memory,
     navigation, optimization, semantic_tokens, LogHandle,
 };
 use crate::check::Workspace;
@@ -185,6 +185,8 @@ impl Backend {
                         diagnostics::dataset_to_lsp(&problems, &text),
                     ))
                 });
+                // The check's parse is freed by now; a large one's pages go back at once.
+                memory::release_after(job.text.len());
                 Some((published, dataset))
             })
             .await;
@@ -621,7 +623,18 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        let path = lock(self.state()).docs.remove(&uri).and_then(|d| d.path);
+        // Everything of the document (rope, text, tree, diagnostics) is dropped here; a
+        // check still running on it holds its text until it ends, and then publishes
+        // nothing (the document is no longer current).
+        let closed = lock(self.state()).docs.remove(&uri);
+        let path = closed.as_ref().and_then(|d| d.path.clone());
+        let len = closed.as_ref().map_or(0, |d| d.text.len());
+        drop(closed);
+        memory::release_after(len);
+        // The checks ran on the blocking pool; one of its threads collects too.
+        if len > 0 {
+            tokio::task::spawn_blocking(move || memory::release_after(len));
+        }
         self.inner
             .client
             .publish_diagnostics(uri, Vec::new(), None)
@@ -764,7 +777,9 @@ impl LanguageServer for Backend {
             }
         };
         let core = snapshot.analyze(self.state(), |input, _| ide::folds(input))?;
-        Ok(Some(folding::to_lsp(&snapshot, tree_folds, core)))
+        let folds = folding::to_lsp(&snapshot, tree_folds, core);
+        memory::release_after(snapshot.text.len());
+        Ok(Some(folds))
     }
 
     async fn semantic_tokens_full(
@@ -773,9 +788,9 @@ impl LanguageServer for Backend {
     ) -> Result<Option<SemanticTokensResult>> {
         let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
         let tokens = snapshot.analyze(self.state(), |input, _| ide::semantic_tokens(input))?;
-        Ok(Some(SemanticTokensResult::Tokens(semantic_tokens::to_lsp(
-            &snapshot, tokens,
-        ))))
+        let tokens = semantic_tokens::to_lsp(&snapshot, tokens);
+        memory::release_after(snapshot.text.len());
+        Ok(Some(SemanticTokensResult::Tokens(tokens)))
     }
 
     async fn document_link(&self, params: DocumentLinkParams) -> Result<Option<Vec<DocumentLink>>> {
