@@ -219,6 +219,111 @@ fn closing_clears_diagnostics() {
     assert!(client.shutdown_and_exit().success());
 }
 
+/// A document over the server's size limit (16 MB) gets one diagnostic saying what is
+/// off, and no folding, tokens, hover or symbols; cut below the limit it is checked again,
+/// grown over it again it is declined again, and once closed the server has nothing of it.
+#[test]
+fn a_document_over_the_size_limit_is_declined_with_one_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = start(dir.path());
+    // Not on disk, so after didClose the server cannot fall back to a file.
+    let path = dir.path().join("huge.prompt");
+    let small =
+        "---\ninput:\n  schema:\n    text: string\n---\n{{#if text}}\nyes\n{{/if}}\n{{nope}}\n";
+    let filler = "word {{text}} more {{#if text}}a{{/if}} word\n";
+    let huge = format!("{small}{}", filler.repeat(17_000_000 / filler.len()));
+    assert!(huge.len() > 17_000_000);
+    let uri = client.open(&path, &huge, 1);
+    let doc = json!({"textDocument": {"uri": uri}});
+
+    let declined = |client: &mut Client, version: i64| {
+        let diagnostics = client.diagnostics_for_version(&uri, version);
+        assert_eq!(
+            codes(&diagnostics),
+            vec!["document-too-large"],
+            "{diagnostics:?}"
+        );
+        let note = &diagnostics[0];
+        assert_eq!(note["severity"], 2, "a warning: {note}");
+        assert_eq!(
+            note["range"],
+            range(0, 0, 0, 3),
+            "over the first line: {note}"
+        );
+        let message = note["message"].as_str().unwrap();
+        assert!(
+            message.contains("17.0 MB, over the 16 MB")
+                && message.contains("folding")
+                && message.contains("semantic highlighting"),
+            "{message}"
+        );
+        let folds = client.request("textDocument/foldingRange", doc.clone());
+        assert_eq!(folds, json!([]));
+        let tokens = client.request("textDocument/semanticTokens/full", doc.clone());
+        assert_eq!(tokens["data"], json!([]), "{tokens}");
+        // On `text` in `{{#if text}}`, which has a hover in a smaller document.
+        let at = json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": 7}});
+        assert_eq!(client.request("textDocument/hover", at), Value::Null);
+        let symbols = client.request("textDocument/documentSymbol", doc.clone());
+        assert_eq!(symbols, Value::Null);
+    };
+    declined(&mut client, 1);
+
+    // Cut to its first ten lines: checked and folded as any document.
+    let lines = huge.lines().count() as u32;
+    client.change(
+        &uri,
+        2,
+        json!([{"range": range(9, 0, lines, 0), "text": ""}]),
+    );
+    let checked = client.diagnostics_for_version(&uri, 2);
+    let checked = codes(&checked);
+    assert!(
+        checked.contains(&"undeclared-variable".to_string())
+            && !checked.contains(&"document-too-large".to_string()),
+        "{checked:?}"
+    );
+    let folds = client.request("textDocument/foldingRange", doc.clone());
+    assert!(
+        folds
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["startLine"] == 5),
+        "the `{{{{#if}}}}` block folds: {folds}"
+    );
+    let at = json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": 7}});
+    assert_ne!(client.request("textDocument/hover", at), Value::Null);
+
+    // Grown over the limit again by one edit.
+    let grown = filler.repeat(17_000_000 / filler.len());
+    client.change(
+        &uri,
+        3,
+        json!([{"range": range(9, 0, 9, 0), "text": grown}]),
+    );
+    declined(&mut client, 3);
+
+    client.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let cleared = client.diagnostics(&uri, |p| p["diagnostics"] == json!([]));
+    assert!(cleared.get("version").is_none_or(Value::is_null));
+    // Nothing of it is left: a request on it now goes to the disk, where it is not.
+    let id = client.request_async("textDocument/foldingRange", doc);
+    let response = client.response(id);
+    assert_eq!(response["error"]["code"], -32602, "{response}");
+    assert!(
+        response["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not open"),
+        "{response}"
+    );
+    assert!(client.shutdown_and_exit().success());
+}
+
 #[test]
 fn hover_completion_and_definition() {
     let dir = workspace();
