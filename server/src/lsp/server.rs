@@ -801,12 +801,9 @@ impl LanguageServer for Backend {
             let open = st.docs.get_mut(&uri);
             match open {
                 Some(doc) if Some(doc.version) == snapshot.version => {
-                    let text = doc.text.clone();
-                    doc.tree()
-                        .map(|tree| syntax::tree::folds(tree, &text))
-                        .unwrap_or_default()
+                    doc.tree().map(folding::tree_folds).unwrap_or_default()
                 }
-                _ => syntax::tree::folds(&syntax::tree::parse_tree(&snapshot.text), &snapshot.text),
+                _ => folding::tree_folds(&syntax::tree::parse_tree(&snapshot.text)),
             }
         };
         let core = snapshot.analyze(self.state(), |input, _| ide::folds(input))?;
