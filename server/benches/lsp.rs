@@ -28,8 +28,11 @@ use lsp_client::Client;
 use serde_json::{json, Value};
 
 fn binary() -> PathBuf {
-    // `cargo bench` builds the binary in release mode next to the bench executable.
-    PathBuf::from(env!("CARGO_BIN_EXE_promptls"))
+    // `cargo bench` builds the binary in release mode next to the bench executable;
+    // `LSP_BENCH_BINARY` measures another build (an older commit's, for a before/after).
+    std::env::var_os("LSP_BENCH_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_promptls")))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
