@@ -70,6 +70,13 @@ fn find<'a>(diagnostics: &'a [Value], code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no `{code}` diagnostic in {diagnostics:#?}"))
 }
 
+/// That `response` is an error with `code` and a message containing `part`.
+fn assert_error(response: &Value, code: i64, part: &str) {
+    assert_eq!(response["error"]["code"], code, "{response}");
+    let message = response["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains(part), "{response}");
+}
+
 fn range(l1: u32, c1: u32, l2: u32, c2: u32) -> Value {
     json!({"start": {"line": l1, "character": c1}, "end": {"line": l2, "character": c2}})
 }
@@ -312,15 +319,7 @@ fn a_document_over_the_size_limit_is_declined_with_one_diagnostic() {
     assert!(cleared.get("version").is_none_or(Value::is_null));
     // Nothing of it is left: a request on it now goes to the disk, where it is not.
     let id = client.request_async("textDocument/foldingRange", doc);
-    let response = client.response(id);
-    assert_eq!(response["error"]["code"], -32602, "{response}");
-    assert!(
-        response["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("is not open"),
-        "{response}"
-    );
+    assert_error(&client.response(id), -32602, "is not open");
     assert!(client.shutdown_and_exit().success());
 }
 
@@ -793,15 +792,7 @@ fn hostile_frames_are_refused_and_the_server_keeps_serving() {
     }
     client.send_raw(&vec![b'a'; length - 3 - sent]);
     client.send_raw(b"\"}}");
-    let refused = client.response(777);
-    assert_eq!(refused["error"]["code"], -32600, "{refused}");
-    assert!(
-        refused["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("over the 64 MiB limit"),
-        "{refused}"
-    );
+    assert_error(&client.response(777), -32600, "over the 64 MiB limit");
     let uri = client.open(&dir.path().join("after.prompt"), "Hi {{name}}\n", 1);
     client.diagnostics_for_version(&uri, 1);
     let hover = client.request_async(
