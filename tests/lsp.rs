@@ -70,6 +70,13 @@ fn find<'a>(diagnostics: &'a [Value], code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no `{code}` diagnostic in {diagnostics:#?}"))
 }
 
+/// That `response` is an error with `code` and a message containing `part`.
+fn assert_error(response: &Value, code: i64, part: &str) {
+    assert_eq!(response["error"]["code"], code, "{response}");
+    let message = response["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains(part), "{response}");
+}
+
 fn range(l1: u32, c1: u32, l2: u32, c2: u32) -> Value {
     json!({"start": {"line": l1, "character": c1}, "end": {"line": l2, "character": c2}})
 }
@@ -216,6 +223,103 @@ fn closing_clears_diagnostics() {
     );
     let cleared = client.diagnostics(&uri, |p| p["diagnostics"] == json!([]));
     assert!(cleared.get("version").is_none_or(Value::is_null));
+    assert!(client.shutdown_and_exit().success());
+}
+
+/// A document over the server's size limit (16 MB) gets one diagnostic saying what is
+/// off, and no folding, tokens, hover or symbols; cut below the limit it is checked again,
+/// grown over it again it is declined again, and once closed the server has nothing of it.
+#[test]
+fn a_document_over_the_size_limit_is_declined_with_one_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = start(dir.path());
+    // Not on disk, so after didClose the server cannot fall back to a file.
+    let path = dir.path().join("huge.prompt");
+    let small =
+        "---\ninput:\n  schema:\n    text: string\n---\n{{#if text}}\nyes\n{{/if}}\n{{nope}}\n";
+    let filler = "word {{text}} more {{#if text}}a{{/if}} word\n";
+    let huge = format!("{small}{}", filler.repeat(17_000_000 / filler.len()));
+    assert!(huge.len() > 17_000_000);
+    let uri = client.open(&path, &huge, 1);
+    let doc = json!({"textDocument": {"uri": uri}});
+
+    let declined = |client: &mut Client, version: i64| {
+        let diagnostics = client.diagnostics_for_version(&uri, version);
+        assert_eq!(
+            codes(&diagnostics),
+            vec!["document-too-large"],
+            "{diagnostics:?}"
+        );
+        let note = &diagnostics[0];
+        assert_eq!(note["severity"], 2, "a warning: {note}");
+        assert_eq!(
+            note["range"],
+            range(0, 0, 0, 3),
+            "over the first line: {note}"
+        );
+        let message = note["message"].as_str().unwrap();
+        assert!(
+            message.contains("17.0 MB, over the 16 MB")
+                && message.contains("folding")
+                && message.contains("semantic highlighting"),
+            "{message}"
+        );
+        let folds = client.request("textDocument/foldingRange", doc.clone());
+        assert_eq!(folds, json!([]));
+        let tokens = client.request("textDocument/semanticTokens/full", doc.clone());
+        assert_eq!(tokens["data"], json!([]), "{tokens}");
+        // On `text` in `{{#if text}}`, which has a hover in a smaller document.
+        let at = json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": 7}});
+        assert_eq!(client.request("textDocument/hover", at), Value::Null);
+        let symbols = client.request("textDocument/documentSymbol", doc.clone());
+        assert_eq!(symbols, Value::Null);
+    };
+    declined(&mut client, 1);
+
+    // Cut to its first ten lines: checked and folded as any document.
+    let lines = huge.lines().count() as u32;
+    client.change(
+        &uri,
+        2,
+        json!([{"range": range(9, 0, lines, 0), "text": ""}]),
+    );
+    let checked = client.diagnostics_for_version(&uri, 2);
+    let checked = codes(&checked);
+    assert!(
+        checked.contains(&"undeclared-variable".to_string())
+            && !checked.contains(&"document-too-large".to_string()),
+        "{checked:?}"
+    );
+    let folds = client.request("textDocument/foldingRange", doc.clone());
+    assert!(
+        folds
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["startLine"] == 5),
+        "the `{{{{#if}}}}` block folds: {folds}"
+    );
+    let at = json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": 7}});
+    assert_ne!(client.request("textDocument/hover", at), Value::Null);
+
+    // Grown over the limit again by one edit.
+    let grown = filler.repeat(17_000_000 / filler.len());
+    client.change(
+        &uri,
+        3,
+        json!([{"range": range(9, 0, 9, 0), "text": grown}]),
+    );
+    declined(&mut client, 3);
+
+    client.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let cleared = client.diagnostics(&uri, |p| p["diagnostics"] == json!([]));
+    assert!(cleared.get("version").is_none_or(Value::is_null));
+    // Nothing of it is left: a request on it now goes to the disk, where it is not.
+    let id = client.request_async("textDocument/foldingRange", doc);
+    assert_error(&client.response(id), -32602, "is not open");
     assert!(client.shutdown_and_exit().success());
 }
 
@@ -688,15 +792,7 @@ fn hostile_frames_are_refused_and_the_server_keeps_serving() {
     }
     client.send_raw(&vec![b'a'; length - 3 - sent]);
     client.send_raw(b"\"}}");
-    let refused = client.response(777);
-    assert_eq!(refused["error"]["code"], -32600, "{refused}");
-    assert!(
-        refused["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("over the 64 MiB limit"),
-        "{refused}"
-    );
+    assert_error(&client.response(777), -32600, "over the 64 MiB limit");
     let uri = client.open(&dir.path().join("after.prompt"), "Hi {{name}}\n", 1);
     client.diagnostics_for_version(&uri, 1);
     let hover = client.request_async(

@@ -4,7 +4,12 @@
 //!   typed back to back (each edit waits for its diagnostics), and in a burst paced at
 //!   one edit per 2 ms (every version's latency, where it was published);
 //! - resident memory with 200 open prompt files;
-//! - start-up: process spawn to the `initialize` reply.
+//! - start-up: process spawn to the `initialize` reply;
+//! - one 50 MB document (`LSP_BENCH=large`, `LSP_BENCH_MB` sets the size), in two
+//!   shapes: `scripts/big_prompt.py`'s prose and a line of 12 random picks of
+//!   `word`, `{{text}}`, `{{#if text}}a{{/if}}`, `more` (far more mustaches): the
+//!   server's peak and resident memory from didOpen through diagnostics, folding and
+//!   semantic tokens to didClose, and how long folding and semantic tokens take.
 //!
 //!     cargo bench --bench lsp
 //!
@@ -23,8 +28,11 @@ use lsp_client::Client;
 use serde_json::{json, Value};
 
 fn binary() -> PathBuf {
-    // `cargo bench` builds the binary in release mode next to the bench executable.
-    PathBuf::from(env!("CARGO_BIN_EXE_promptls"))
+    // `cargo bench` builds the binary in release mode next to the bench executable;
+    // `LSP_BENCH_BINARY` measures another build (an older commit's, for a before/after).
+    std::env::var_os("LSP_BENCH_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_promptls")))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -198,6 +206,154 @@ fn memory(root: &Path, only_big: bool) {
     client.shutdown_and_exit();
 }
 
+/// `scripts/big_prompt.py`'s prompt of about `bytes` bytes (prose with some mustaches).
+fn prose_prompt(root: &Path, bytes: usize) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/big_prompt.py");
+    let out = root.join("prose.prompt");
+    let status = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&out)
+        .arg(bytes.to_string())
+        .status()
+        .expect("python3 runs scripts/big_prompt.py");
+    assert!(status.success(), "{} failed", script.display());
+    std::fs::read_to_string(&out).unwrap()
+}
+
+/// About `bytes` bytes of lines of 12 random picks, most of them mustaches: the worst
+/// case for the parse, the tree and the semantic tokens.
+fn mustache_prompt(bytes: usize) -> String {
+    let picks = ["word", "{{text}}", "{{#if text}}a{{/if}}", "more"];
+    let mut out = String::from("---\ninput:\n  schema:\n    text: string\n---\n");
+    // xorshift64: the same text on every run without a dependency.
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    while out.len() < bytes {
+        for i in 0..12 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(picks[(seed % 4) as usize]);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Kills the server (a child of this process) if its resident memory passes `cap_kib`,
+/// so a run of the old code cannot take the machine's memory; returns whether it did.
+fn rss_cap(pid: u32, cap_kib: u64) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let killed = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = killed.clone();
+    std::thread::spawn(move || loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"));
+        if status.is_err() {
+            return;
+        }
+        let (rss, _) = resident_kib(pid);
+        if rss > cap_kib {
+            flag.store(true, Ordering::SeqCst);
+            eprintln!(
+                "the server passed {} MiB resident; killing it",
+                cap_kib / 1024
+            );
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    killed
+}
+
+fn large_one(root: &Path, name: &str, text: &str) {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let input_mb = text.len() as f64 / 1e6;
+    let mut client = start(root);
+    // Minutes, not the tests' liveness bound: the old code took that long.
+    client.timeout = Duration::from_secs(1800);
+    let pid = client.pid();
+    let cap_mib: u64 = std::env::var("LSP_BENCH_MAX_RSS_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12_000);
+    let _killed = rss_cap(pid, cap_mib * 1024);
+    let (idle, _) = resident_kib(pid);
+    let path = root.join(format!("{name}.prompt"));
+    let sent = Instant::now();
+    let uri = client.open(&path, text, 1);
+    let diagnostics = client.diagnostics_for_version(&uri, 1);
+    let diagnostics_ms = client.last_arrival().duration_since(sent).as_secs_f64() * 1e3;
+    let (rss_diagnosed, _) = resident_kib(pid);
+
+    let sent = Instant::now();
+    let folds = client.request(
+        "textDocument/foldingRange",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let folding_ms = client.last_arrival().duration_since(sent).as_secs_f64() * 1e3;
+    let sent = Instant::now();
+    let tokens = client.request(
+        "textDocument/semanticTokens/full",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let tokens_ms = client.last_arrival().duration_since(sent).as_secs_f64() * 1e3;
+    let (rss_open, peak) = resident_kib(pid);
+
+    client.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    client.diagnostics(&uri, |p| p["diagnostics"] == json!([]));
+    let (rss_closed, _) = resident_kib(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let (rss_closed_later, _) = resident_kib(pid);
+
+    println!("{name}, {input_mb:.1} MB, {} lines:", text.lines().count());
+    println!(
+        "  didOpen -> diagnostics {diagnostics_ms:.0} ms ({} published)",
+        diagnostics.len()
+    );
+    println!(
+        "  folding {folding_ms:.0} ms ({} ranges), semantic tokens {tokens_ms:.0} ms ({} tokens)",
+        folds.as_array().map_or(0, Vec::len),
+        tokens["data"].as_array().map_or(0, |d| d.len() / 5),
+    );
+    println!(
+        "  peak RSS {:.0} MiB = {:.1} MiB per input MB (idle {:.1} MiB, {:.0} MiB after diagnostics, {:.0} MiB after folding and tokens)",
+        mib(peak),
+        mib(peak) / input_mb,
+        mib(idle),
+        mib(rss_diagnosed),
+        mib(rss_open)
+    );
+    println!(
+        "  RSS after didClose {:.0} MiB at once, {:.0} MiB 3 s later",
+        mib(rss_closed),
+        mib(rss_closed_later)
+    );
+    client.shutdown_and_exit();
+}
+
+fn large(root: &Path) {
+    let mb: f64 = std::env::var("LSP_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50.0);
+    let bytes = (mb * 1e6) as usize;
+    let shape = std::env::var("LSP_BENCH_SHAPE").ok();
+    if shape.as_deref().is_none_or(|s| s == "prose") {
+        large_one(root, "prose", &prose_prompt(root, bytes));
+    }
+    if shape.as_deref().is_none_or(|s| s == "mustaches") {
+        large_one(root, "mustaches", &mustache_prompt(bytes));
+    }
+}
+
 fn startup(root: &Path) {
     let mut samples = Vec::new();
     for _ in 0..50 {
@@ -229,6 +385,10 @@ fn main() {
     if run("memory") {
         memory(&dir, false);
         memory(&dir, true);
+    }
+    // Not part of the default run: it takes minutes and gigabytes on the old code.
+    if only.as_deref() == Some("large") {
+        large(&dir);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

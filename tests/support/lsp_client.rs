@@ -30,6 +30,8 @@ pub struct Client {
     /// Results for the server's own requests by method (`window/showMessageRequest`,
     /// `workspace/applyEdit`, ...); others get `null`.
     pub replies: std::collections::HashMap<String, Value>,
+    /// How long `wait_for` and `wait_exit` wait (`TIMEOUT` unless a benchmark needs more).
+    pub timeout: Duration,
 }
 
 enum Incoming {
@@ -92,6 +94,7 @@ impl Client {
             pending: Vec::new(),
             last_arrival: Instant::now(),
             replies: std::collections::HashMap::new(),
+            timeout: TIMEOUT,
         }
     }
 
@@ -144,7 +147,7 @@ impl Client {
             self.last_arrival = arrived;
             return message;
         }
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + self.timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.incoming.recv_timeout(left) {
@@ -161,7 +164,8 @@ impl Client {
                 }
                 Ok(Incoming::Closed) => panic!("the server closed stdout while waiting for {what}"),
                 Err(RecvTimeoutError::Timeout) => panic!(
-                    "timed out after {TIMEOUT:?} waiting for {what}; received meanwhile: {}",
+                    "timed out after {:?} waiting for {what}; received meanwhile: {}",
+                    self.timeout,
                     serde_json::to_string(&self.pending.iter().map(|(m, _)| m).collect::<Vec<_>>())
                         .unwrap_or_default()
                 ),
@@ -239,14 +243,14 @@ impl Client {
 
     /// Waits for the process to end (killing it after the timeout).
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + self.timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("the server did not exit within {TIMEOUT:?}");
+                panic!("the server did not exit within {:?}", self.timeout);
             }
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -74,6 +74,12 @@ impl Snapshot {
         })
     }
 
+    /// Whether the document is over the size the server analyzes; requests on it are
+    /// answered with nothing (see `document::MAX_ANALYZED_BYTES`).
+    pub fn too_large(&self) -> bool {
+        super::document::too_large(self.text.len())
+    }
+
     pub fn offset(&self, position: Position) -> usize {
         position::to_offset(&self.rope, position, self.encoding).byte
     }

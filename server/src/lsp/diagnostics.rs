@@ -102,6 +102,33 @@ pub fn one_to_lsp(
     }
 }
 
+/// The one diagnostic of a document over `MAX_ANALYZED_BYTES`, over its first line: what
+/// is off and why, instead of its checks.
+pub fn too_large(len: usize, rope: &Rope, encoding: Encoding) -> lsp::Diagnostic {
+    // The first line without its line break.
+    let line = rope.line(0);
+    let mut content = line.len_bytes();
+    while content > 0 && matches!(line.byte(content - 1), b'\n' | b'\r') {
+        content -= 1;
+    }
+    let end = position::to_position(rope, content, encoding);
+    lsp::Diagnostic {
+        range: lsp::Range::new(lsp::Position::new(0, 0), end),
+        severity: Some(lsp::DiagnosticSeverity::WARNING),
+        code: Some(NumberOrString::String("document-too-large".into())),
+        source: Some("promptls".into()),
+        message: format!(
+            "this document is {:.1} MB, over the {} MB that promptls analyzes in the editor: \
+             diagnostics, folding, semantic highlighting, hover, completion, go to definition, \
+             symbols, links, code actions and code lenses are off for it \
+             (`promptls check FILE` still checks it)",
+            len as f64 / 1e6,
+            super::document::MAX_ANALYZED_BYTES / 1_000_000
+        ),
+        ..Default::default()
+    }
+}
+
 /// Diagnostics for the dataset file: one per bad row, over that whole line.
 pub fn dataset_to_lsp(problems: &[crate::ide::DatasetProblem], text: &str) -> Vec<lsp::Diagnostic> {
     let lines: Vec<&str> = text.lines().collect();

@@ -1,6 +1,7 @@
 //! An open document: its text as a rope (edited in place), the text as one string for the
 //! analysis core, its version, and its tree-sitter tree (edited and reparsed
-//! incrementally).
+//! incrementally). A document over `MAX_ANALYZED_BYTES` keeps only its text: no tree,
+//! no checks, no editor features (see `too_large`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +14,17 @@ use super::position::{self, Encoding};
 use crate::check;
 use crate::syntax::tree as syntax_tree;
 
+/// The largest document the server analyzes (diagnostics, folding, semantic tokens and
+/// the other features), in bytes. Over it a 50 MB prompt cost seconds per request and
+/// over a gigabyte of memory (BENCHMARKS.md, "Memory: the language server and a 50 MB
+/// document"); editors turn their own features off at about this size too.
+pub const MAX_ANALYZED_BYTES: usize = 16_000_000;
+
+/// Whether a text of `len` bytes is over `MAX_ANALYZED_BYTES`.
+pub fn too_large(len: usize) -> bool {
+    len > MAX_ANALYZED_BYTES
+}
+
 pub struct Document {
     pub rope: Rope,
     /// The same text as `rope`; shared with checks running in the background.
@@ -22,7 +34,9 @@ pub struct Document {
     pub path: Option<PathBuf>,
     /// The syntax tree. Every edit is told to it (`Tree::edit`) but it is reparsed
     /// (incrementally) only when asked for, so a burst of keystrokes costs one parse.
-    tree: Tree,
+    /// `None` while the document is too large (and after a wholesale replacement, until
+    /// asked for).
+    tree: Option<Tree>,
     tree_state: TreeState,
     /// The tier-1 diagnostics of this version, once its check has finished.
     pub diagnostics: Option<Arc<Vec<check::Diagnostic>>>,
@@ -43,16 +57,25 @@ pub struct EditOutOfRange;
 
 impl Document {
     pub fn new(text: String, version: i32, path: Option<PathBuf>) -> Document {
-        let tree = syntax_tree::parse_tree(&text);
+        let (tree, tree_state) = if too_large(text.len()) {
+            (None, TreeState::Replaced)
+        } else {
+            (Some(syntax_tree::parse_tree(&text)), TreeState::Current)
+        };
         Document {
             rope: Rope::from_str(&text),
             text: text.into(),
             version,
             path,
             tree,
-            tree_state: TreeState::Current,
+            tree_state,
             diagnostics: None,
         }
+    }
+
+    /// Whether the document is over `MAX_ANALYZED_BYTES` (and so not analyzed).
+    pub fn too_large(&self) -> bool {
+        too_large(self.text.len())
     }
 
     /// Applies LSP content changes in order. Positions outside the document are clamped
@@ -68,6 +91,8 @@ impl Document {
             match change.range {
                 None => {
                     self.rope = Rope::from_str(&change.text);
+                    // Nothing of the old tree can be reused: free it now.
+                    self.tree = None;
                     self.tree_state = TreeState::Replaced;
                 }
                 Some(range) => {
@@ -83,18 +108,26 @@ impl Document {
                     if self.tree_state == TreeState::Current {
                         self.tree_state = TreeState::Edited;
                     }
-                    self.tree.edit(&InputEdit {
-                        start_byte: span.start,
-                        old_end_byte: span.end,
-                        new_end_byte: new_end,
-                        start_position: start_point,
-                        old_end_position: old_end_point,
-                        new_end_position: self.point(new_end),
-                    });
+                    let new_end_position = self.point(new_end);
+                    if let Some(tree) = &mut self.tree {
+                        tree.edit(&InputEdit {
+                            start_byte: span.start,
+                            old_end_byte: span.end,
+                            new_end_byte: new_end,
+                            start_position: start_point,
+                            old_end_position: old_end_point,
+                            new_end_position,
+                        });
+                    }
                 }
             }
         }
         self.text = self.rope.to_string().into();
+        if self.too_large() {
+            // Grown over the limit: the tree would only hold memory.
+            self.tree = None;
+            self.tree_state = TreeState::Replaced;
+        }
         self.version = version;
         self.diagnostics = None;
         if clamped {
@@ -104,15 +137,18 @@ impl Document {
         }
     }
 
-    /// The syntax tree of the current text.
-    pub fn tree(&mut self) -> &Tree {
-        match self.tree_state {
-            TreeState::Current => {}
-            TreeState::Edited => self.tree = syntax_tree::reparse_tree(&self.text, &self.tree),
-            TreeState::Replaced => self.tree = syntax_tree::parse_tree(&self.text),
+    /// The syntax tree of the current text; `None` if the document is too large.
+    pub fn tree(&mut self) -> Option<&Tree> {
+        if self.too_large() {
+            return None;
         }
+        let tree = match (self.tree_state, self.tree.take()) {
+            (TreeState::Current, Some(tree)) => tree,
+            (TreeState::Edited, Some(old)) => syntax_tree::reparse_tree(&self.text, &old),
+            _ => syntax_tree::parse_tree(&self.text),
+        };
         self.tree_state = TreeState::Current;
-        &self.tree
+        Some(self.tree.insert(tree))
     }
 
     /// Tree-sitter's point (row, byte column) of a byte offset in the current rope.
@@ -143,7 +179,7 @@ mod tests {
             .unwrap();
         let fresh = syntax_tree::parse_tree(&doc.text);
         assert_eq!(
-            doc.tree().root_node().to_sexp(),
+            doc.tree().unwrap().root_node().to_sexp(),
             fresh.root_node().to_sexp()
         );
         doc.apply_changes(
@@ -159,7 +195,7 @@ mod tests {
         assert_eq!(doc.version, 3);
         let fresh = syntax_tree::parse_tree(&doc.text);
         assert_eq!(
-            doc.tree().root_node().to_sexp(),
+            doc.tree().unwrap().root_node().to_sexp(),
             fresh.root_node().to_sexp()
         );
 
@@ -170,9 +206,37 @@ mod tests {
             .unwrap();
         let fresh = syntax_tree::parse_tree(&doc.text);
         assert_eq!(
-            doc.tree().root_node().to_sexp(),
+            doc.tree().unwrap().root_node().to_sexp(),
             fresh.root_node().to_sexp()
         );
+    }
+
+    #[test]
+    fn a_document_over_the_limit_has_no_tree_until_it_shrinks() {
+        let line = "word {{text}} more\n";
+        let big = line.repeat(MAX_ANALYZED_BYTES / line.len() + 1);
+        let mut doc = Document::new(big, 1, None);
+        assert!(doc.too_large());
+        assert!(doc.tree.is_none());
+        assert!(doc.tree().is_none());
+        // Cut it to its first line: analyzed again, with a fresh tree.
+        // ropey counts the empty line after the last line break: the end of the text.
+        let end = doc.rope.len_lines() as u32 - 1;
+        doc.apply_changes(vec![change(1, 0, end, 0, "")], 2, Encoding::Utf8)
+            .unwrap();
+        assert_eq!(&*doc.text, line);
+        assert!(!doc.too_large());
+        let fresh = syntax_tree::parse_tree(line);
+        assert_eq!(
+            doc.tree().unwrap().root_node().to_sexp(),
+            fresh.root_node().to_sexp()
+        );
+        // Grown over the limit again by one edit: the tree is dropped at once.
+        let more = line.repeat(MAX_ANALYZED_BYTES / line.len() + 1);
+        doc.apply_changes(vec![change(1, 0, 1, 0, &more)], 3, Encoding::Utf8)
+            .unwrap();
+        assert!(doc.too_large());
+        assert!(doc.tree.is_none());
     }
 
     #[test]

@@ -4,11 +4,52 @@
 use std::collections::BTreeMap;
 
 use tower_lsp_server::ls_types::{FoldingRange, FoldingRangeKind};
+use tree_sitter::Tree;
 
 use super::analysis::Snapshot;
 use super::position;
 use crate::ide::{self, FoldKind};
 use crate::syntax::Span;
+
+/// The node kinds the grammar's `queries/folds.scm` captures (a test keeps the two equal).
+const FOLDED_KINDS: [&str; 6] = [
+    "frontmatter",
+    "block",
+    "else_clause",
+    "demos_block",
+    "raw_block",
+    "comment",
+];
+
+/// The spans of the nodes `folds.scm` folds, sorted, as `syntax::tree::folds` gives them,
+/// by a walk of the tree rather than running the query: tree-sitter's query cursor spends
+/// time on each node in proportion to its earlier siblings (`ts_tree_cursor_current_status`),
+/// so on the flat top level of a large document it was quadratic (3 minutes for 50 MB of
+/// mustaches). The walk visits each node once.
+pub fn tree_folds(tree: &Tree) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut cursor = tree.walk();
+    'walk: loop {
+        let node = cursor.node();
+        if FOLDED_KINDS.contains(&node.kind()) {
+            out.push(Span::new(node.start_byte(), node.end_byte()));
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
 
 pub fn to_lsp(
     snapshot: &Snapshot,
@@ -57,4 +98,30 @@ pub fn to_lsp(
         }
     }
     by_line.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::tree;
+
+    #[test]
+    fn the_walk_finds_what_the_folds_query_finds() {
+        let src = "---\na: 1\n---\n{{#if x}}\ny\n{{else}}\nz\n{{/if}}\n{{!-- a\ncomment --}}\n\
+                   {{{{raw}}}}\n{{x}}\n{{{{/raw}}}}\n{{#each xs}}{{#if a}}\nb{{/if}}{{/each}}\n\
+                   {{!-- promptls:demos --}}\nd\n{{!-- /promptls:demos --}}\n{{#if broken}}\n";
+        let parsed = tree::parse_tree(src);
+        let walked = tree_folds(&parsed);
+        assert_eq!(walked, tree::folds(&parsed, src));
+        assert!(walked.len() >= 7, "{walked:?}");
+        // The same kinds as folds.scm.
+        let query = tree_sitter_prompt::FOLDS_QUERY;
+        for kind in FOLDED_KINDS {
+            assert!(
+                query.contains(&format!("({kind})")),
+                "{kind} is not in folds.scm"
+            );
+        }
+        assert_eq!(query.matches(')').count(), FOLDED_KINDS.len());
+    }
 }

@@ -19,6 +19,7 @@ mod folding;
 mod history;
 mod hover;
 mod jobs;
+mod memory;
 mod navigation;
 mod optimization;
 mod position;

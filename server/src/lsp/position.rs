@@ -116,6 +116,78 @@ pub fn to_position(rope: &Rope, offset: usize, encoding: Encoding) -> Position {
     Position::new(line as u32, character as u32)
 }
 
+/// Positions of increasing byte offsets by one pass over the text, for results with
+/// millions of positions in order (semantic tokens): `to_position` walks the rope for
+/// each one, which was most of the time of the tokens of a large document.
+pub struct Cursor<'a> {
+    text: &'a [u8],
+    encoding: Encoding,
+    byte: usize,
+    line: u32,
+    character: u32,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(text: &'a str, encoding: Encoding) -> Cursor<'a> {
+        Cursor {
+            text: text.as_bytes(),
+            encoding,
+            byte: 0,
+            line: 0,
+            character: 0,
+        }
+    }
+
+    /// The position of byte `offset` (clamped to the text, moved back to a char start, as
+    /// `to_position`). `line_end(line, character)` is told of every line ending passed on
+    /// the way, with the column where that line's content ends. An offset behind the
+    /// cursor starts it again from the beginning (correct, only slower).
+    pub fn advance(&mut self, offset: usize, mut line_end: impl FnMut(u32, u32)) -> Position {
+        let offset = offset.min(self.text.len());
+        if offset < self.byte {
+            (self.byte, self.line, self.character) = (0, 0, 0);
+        }
+        while self.byte < offset {
+            let b = self.text[self.byte];
+            match b {
+                b'\n' => {
+                    // The CR of a CRLF was counted as a column; the content ends before it.
+                    let crlf = self.byte > 0 && self.text[self.byte - 1] == b'\r';
+                    line_end(self.line, self.character - u32::from(crlf));
+                    self.line += 1;
+                    self.character = 0;
+                    self.byte += 1;
+                }
+                b'\r' if self.text.get(self.byte + 1) != Some(&b'\n') => {
+                    line_end(self.line, self.character);
+                    self.line += 1;
+                    self.character = 0;
+                    self.byte += 1;
+                }
+                _ => {
+                    let len = match b {
+                        0..=0x7F => 1,
+                        0xC0..=0xDF => 2,
+                        0xE0..=0xEF => 3,
+                        _ => 4,
+                    };
+                    if self.byte + len > offset {
+                        // Inside a character: its start.
+                        break;
+                    }
+                    self.character += match (self.encoding, len) {
+                        (Encoding::Utf8, _) => len as u32,
+                        (Encoding::Utf16, 4) => 2,
+                        (Encoding::Utf16, _) => 1,
+                    };
+                    self.byte += len;
+                }
+            }
+        }
+        Position::new(self.line, self.character)
+    }
+}
+
 pub fn to_range(rope: &Rope, span: Span, encoding: Encoding) -> Range {
     Range::new(
         to_position(rope, span.start, encoding),
@@ -190,6 +262,35 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The cursor gives `to_position`'s answer for any increasing offsets, and tells
+        /// of the line endings passed with each line's content end.
+        #[test]
+        fn cursor_agrees_with_to_position(
+            text in "[a-zé😀\r\n ]{0,40}",
+            mut offsets in proptest::collection::vec(0usize..45, 0..12),
+            utf8 in proptest::prelude::any::<bool>(),
+        ) {
+            let encoding = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
+            let rope = Rope::from_str(&text);
+            offsets.sort();
+            let mut cursor = Cursor::new(&text, encoding);
+            let mut ends = Vec::new();
+            for offset in &offsets {
+                let at = cursor.advance(*offset, |line, character| ends.push((line, character)));
+                proptest::prop_assert_eq!(at, to_position(&rope, *offset, encoding));
+            }
+            // Every line ending passed, with its content end as `line_content_bytes` says.
+            let last = offsets.last().map_or(0, |o| to_position(&rope, *o, encoding).line);
+            let expected: Vec<(u32, u32)> = (0..last)
+                .map(|line| {
+                    let start = rope.line_to_byte(line as usize);
+                    let end = start + line_content_bytes(&rope, line as usize);
+                    (line, to_position(&rope, end, encoding).character)
+                })
+                .collect();
+            proptest::prop_assert_eq!(ends, expected);
+        }
+
         /// Any position in any text maps to a char boundary inside it, and a boundary's
         /// position maps back to the same byte.
         #[test]

@@ -7,7 +7,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::analysis::Snapshot;
-use super::position;
+use super::position::{self, Encoding};
 use crate::ide::{Token, TokenKind};
 
 pub fn legend() -> SemanticTokensLegend {
@@ -39,9 +39,18 @@ fn index(kind: TokenKind) -> u32 {
 }
 
 pub fn to_lsp(snapshot: &Snapshot, tokens: Vec<Token>) -> SemanticTokens {
-    let rope = &snapshot.rope;
-    let mut data = Vec::with_capacity(tokens.len());
-    let (mut prev_line, mut prev_start) = (0u32, 0u32);
+    encode(&snapshot.text, snapshot.encoding, tokens)
+}
+
+/// The tokens of `text`, split at line ends and delta-encoded, in one pass over the text
+/// (the tokens are in order).
+fn encode(text: &str, encoding: Encoding, tokens: Vec<Token>) -> SemanticTokens {
+    let mut out = Encoder {
+        data: Vec::with_capacity(tokens.len()),
+        prev_line: 0,
+        prev_start: 0,
+    };
+    let mut cursor = position::Cursor::new(text, encoding);
     let mut last_end = 0usize;
     for token in tokens {
         // Defensive: the core promises sorted, non-overlapping tokens.
@@ -49,48 +58,138 @@ pub fn to_lsp(snapshot: &Snapshot, tokens: Vec<Token>) -> SemanticTokens {
             continue;
         }
         last_end = token.span.end;
-        let start = position::to_position(rope, token.span.start, snapshot.encoding);
-        let end = position::to_position(rope, token.span.end, snapshot.encoding);
-        for line in start.line..=end.line {
-            let from = if line == start.line {
+        let kind = index(token.kind);
+        let start = cursor.advance(token.span.start, |_, _| {});
+        let from = |line: u32| {
+            if line == start.line {
                 start.character
             } else {
                 0
-            };
-            let to = if line == end.line {
-                end.character
-            } else {
-                let next_line_start = rope.line_to_byte(line as usize + 1);
-                // The end of this line's content, before its line break.
-                let last = rope.byte_to_char(next_line_start).saturating_sub(1);
-                let mut content_end = rope.char_to_byte(last);
-                if content_end > 0 && rope.byte(content_end - 1) == b'\r' {
-                    content_end -= 1;
-                }
-                position::to_position(rope, content_end, snapshot.encoding).character
-            };
-            if to <= from {
-                continue;
             }
-            let delta_line = line - prev_line;
-            let delta_start = if delta_line == 0 {
-                from - prev_start
-            } else {
-                from
-            };
-            data.push(SemanticToken {
-                delta_line,
-                delta_start,
-                length: to - from,
-                token_type: index(token.kind),
-                token_modifiers_bitset: 0,
-            });
-            prev_line = line;
-            prev_start = from;
-        }
+        };
+        // Each line the token ends on the way is one piece, up to that line's content end.
+        let end = cursor.advance(token.span.end, |line, content_end| {
+            out.push(line, from(line), content_end, kind)
+        });
+        out.push(end.line, from(end.line), end.character, kind);
     }
     SemanticTokens {
         result_id: None,
-        data,
+        data: out.data,
+    }
+}
+
+/// The protocol's relative encoding of single-line tokens.
+struct Encoder {
+    data: Vec<SemanticToken>,
+    prev_line: u32,
+    prev_start: u32,
+}
+
+impl Encoder {
+    fn push(&mut self, line: u32, from: u32, to: u32, token_type: u32) {
+        if to <= from {
+            return;
+        }
+        let delta_line = line - self.prev_line;
+        let delta_start = if delta_line == 0 {
+            from - self.prev_start
+        } else {
+            from
+        };
+        self.data.push(SemanticToken {
+            delta_line,
+            delta_start,
+            length: to - from,
+            token_type,
+            token_modifiers_bitset: 0,
+        });
+        self.prev_line = line;
+        self.prev_start = from;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::Span;
+    use ropey::Rope;
+
+    /// The encoding as it was done with a rope lookup per position: what `encode` must
+    /// still produce. (One fix: the old code took a lone CR ending the line before for
+    /// the CR of a CRLF, and gave an empty CR-ended line a token one unit long.)
+    fn by_rope(text: &str, encoding: Encoding, tokens: &[Token]) -> Vec<SemanticToken> {
+        let rope = Rope::from_str(text);
+        let mut out = Encoder {
+            data: Vec::new(),
+            prev_line: 0,
+            prev_start: 0,
+        };
+        let mut last_end = 0usize;
+        for token in tokens {
+            if token.span.start < last_end || token.span.is_empty() {
+                continue;
+            }
+            last_end = token.span.end;
+            let start = position::to_position(&rope, token.span.start, encoding);
+            let end = position::to_position(&rope, token.span.end, encoding);
+            for line in start.line..=end.line {
+                let from = if line == start.line {
+                    start.character
+                } else {
+                    0
+                };
+                let to = if line == end.line {
+                    end.character
+                } else {
+                    let next_line_start = rope.line_to_byte(line as usize + 1);
+                    let last = rope.byte_to_char(next_line_start).saturating_sub(1);
+                    let mut content_end = rope.char_to_byte(last);
+                    if rope.char(last) == '\n'
+                        && content_end > 0
+                        && rope.byte(content_end - 1) == b'\r'
+                    {
+                        content_end -= 1;
+                    }
+                    position::to_position(&rope, content_end, encoding).character
+                };
+                out.push(line, from, to, index(token.kind));
+            }
+        }
+        out.data
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_encoding_matches_the_rope_lookups(
+            text in "[a-zé😀\r\n ]{0,60}",
+            cuts in proptest::collection::vec(0usize..70, 0..16),
+            utf8 in proptest::prelude::any::<bool>(),
+        ) {
+            let encoding = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
+            // Pairs of sorted cuts as spans, moved to char boundaries, some overlapping.
+            let mut cuts: Vec<usize> = cuts
+                .into_iter()
+                .map(|c| {
+                    let mut c = c.min(text.len());
+                    while !text.is_char_boundary(c) {
+                        c -= 1;
+                    }
+                    c
+                })
+                .collect();
+            cuts.sort();
+            let tokens: Vec<Token> = cuts
+                .chunks(2)
+                .filter(|pair| pair.len() == 2)
+                .enumerate()
+                .map(|(i, pair)| Token {
+                    span: Span::new(pair[0], pair[1]),
+                    kind: TokenKind::ALL[i % TokenKind::ALL.len()],
+                })
+                .collect();
+            let expected = by_rope(&text, encoding, &tokens);
+            proptest::prop_assert_eq!(encode(&text, encoding, tokens).data, expected);
+        }
     }
 }

@@ -18,8 +18,8 @@ use super::document::Document;
 use super::navigation::{path_of, uri_of};
 use super::state::{self, find_prompts, lock, LiveFiles, Shared, State};
 use super::{
-    code_actions, commands, completion, diagnostics, evaluation, folding, history, hover,
-    navigation, optimization, semantic_tokens, LogHandle,
+    code_actions, commands, completion, diagnostics, document, evaluation, folding, history, hover,
+    memory, navigation, optimization, semantic_tokens, LogHandle,
 };
 use crate::check::Workspace;
 use crate::ide;
@@ -155,9 +155,16 @@ impl Backend {
             let text_for_live = job.text.clone();
             let version = job.version;
             let path = job.path.clone();
+            let too_large = document::too_large(job.text.len());
             let checked = tokio::task::spawn_blocking(move || {
                 if !is_current(&state, &job.uri, job.version) {
                     return None;
+                }
+                if too_large {
+                    // Not checked (seconds and gigabytes at 50 MB): one diagnostic saying so.
+                    let encoding = lock(&state).encoding;
+                    let note = diagnostics::too_large(job.text.len(), &job.rope, encoding);
+                    return Some((vec![note], None));
                 }
                 let checked =
                     diagnostics::run(&job.text, job.path.as_deref(), &LiveFiles(state.clone()));
@@ -185,6 +192,8 @@ impl Backend {
                         diagnostics::dataset_to_lsp(&problems, &text),
                     ))
                 });
+                // The check's parse is freed by now; a large one's pages go back at once.
+                memory::release_after(job.text.len());
                 Some((published, dataset))
             })
             .await;
@@ -229,7 +238,7 @@ impl Backend {
                     }
                 }
             }
-            if let (Some(version), Some(path)) = (version, &path) {
+            if let (Some(version), Some(path), false) = (version, &path, too_large) {
                 if path.extension().is_some_and(|e| e == "prompt") {
                     this.schedule_live_scores(uri_for_live, version, text_for_live, path.clone());
                 }
@@ -368,7 +377,14 @@ fn is_current(state: &Shared, uri: &Uri, version: Option<i32>) -> bool {
 
 /// Reads a prompt from disk and records what it depends on.
 fn index_file(state: &Shared, path: &Path) {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    // A file too large to analyze when open is not parsed for the index either.
+    let readable = std::fs::metadata(path).is_ok_and(|m| !document::too_large(m.len() as usize));
+    let text = if readable {
+        std::fs::read_to_string(path).ok()
+    } else {
+        None
+    };
+    let Some(text) = text else {
         lock(state).deps.remove(path);
         return;
     };
@@ -621,7 +637,18 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        let path = lock(self.state()).docs.remove(&uri).and_then(|d| d.path);
+        // Everything of the document (rope, text, tree, diagnostics) is dropped here; a
+        // check still running on it holds its text until it ends, and then publishes
+        // nothing (the document is no longer current).
+        let closed = lock(self.state()).docs.remove(&uri);
+        let path = closed.as_ref().and_then(|d| d.path.clone());
+        let len = closed.as_ref().map_or(0, |d| d.text.len());
+        drop(closed);
+        memory::release_after(len);
+        // The checks ran on the blocking pool; one of its threads collects too.
+        if len > 0 {
+            tokio::task::spawn_blocking(move || memory::release_after(len));
+        }
         self.inner
             .client
             .publish_diagnostics(uri, Vec::new(), None)
@@ -689,6 +716,9 @@ impl LanguageServer for Backend {
             ));
         }
         let snapshot = Snapshot::take(self.state(), &at.text_document.uri)?;
+        if snapshot.too_large() {
+            return Ok(None);
+        }
         let (markdown, config) = {
             let st = lock(self.state());
             (st.client.markdown_hover, st.config.clone())
@@ -714,6 +744,9 @@ impl LanguageServer for Backend {
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         let at = params.text_document_position;
         let snapshot = Snapshot::take(self.state(), &at.text_document.uri)?;
+        if snapshot.too_large() {
+            return Ok(None);
+        }
         let snippets = lock(self.state()).client.snippets;
         let offset = snapshot.offset(at.position);
         let items = snapshot.analyze(self.state(), |input, _| ide::completions(input, offset))?;
@@ -728,6 +761,9 @@ impl LanguageServer for Backend {
     ) -> Result<Option<GotoDefinitionResponse>> {
         let at = params.text_document_position_params;
         let snapshot = Snapshot::take(self.state(), &at.text_document.uri)?;
+        if snapshot.too_large() {
+            return Ok(None);
+        }
         let offset = snapshot.offset(at.position);
         let target = snapshot.analyze(self.state(), |input, _| ide::definition(input, offset))?;
         Ok(target
@@ -740,6 +776,9 @@ impl LanguageServer for Backend {
         params: DocumentSymbolParams,
     ) -> Result<Option<DocumentSymbolResponse>> {
         let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
+        if snapshot.too_large() {
+            return Ok(None);
+        }
         let hierarchical = lock(self.state()).client.hierarchical_symbols;
         let symbols = snapshot.analyze(self.state(), |input, _| ide::symbols(input))?;
         Ok(Some(if hierarchical {
@@ -752,19 +791,25 @@ impl LanguageServer for Backend {
     async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
         let uri = params.text_document.uri;
         let snapshot = Snapshot::take(self.state(), &uri)?;
+        if snapshot.too_large() {
+            // Declined: no ranges (the diagnostic on line 1 says why).
+            return Ok(Some(Vec::new()));
+        }
         // The open document's tree is kept current by incremental reparsing.
         let tree_folds = {
             let mut st = lock(self.state());
-            match st.docs.get_mut(&uri) {
+            let open = st.docs.get_mut(&uri);
+            match open {
                 Some(doc) if Some(doc.version) == snapshot.version => {
-                    let text = doc.text.clone();
-                    syntax::tree::folds(doc.tree(), &text)
+                    doc.tree().map(folding::tree_folds).unwrap_or_default()
                 }
-                _ => syntax::tree::folds(&syntax::tree::parse_tree(&snapshot.text), &snapshot.text),
+                _ => folding::tree_folds(&syntax::tree::parse_tree(&snapshot.text)),
             }
         };
         let core = snapshot.analyze(self.state(), |input, _| ide::folds(input))?;
-        Ok(Some(folding::to_lsp(&snapshot, tree_folds, core)))
+        let folds = folding::to_lsp(&snapshot, tree_folds, core);
+        memory::release_after(snapshot.text.len());
+        Ok(Some(folds))
     }
 
     async fn semantic_tokens_full(
@@ -772,20 +817,32 @@ impl LanguageServer for Backend {
         params: SemanticTokensParams,
     ) -> Result<Option<SemanticTokensResult>> {
         let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
+        if snapshot.too_large() {
+            // Declined: no tokens (the diagnostic on line 1 says why).
+            return Ok(Some(
+                SemanticTokensResult::Tokens(SemanticTokens::default()),
+            ));
+        }
         let tokens = snapshot.analyze(self.state(), |input, _| ide::semantic_tokens(input))?;
-        Ok(Some(SemanticTokensResult::Tokens(semantic_tokens::to_lsp(
-            &snapshot, tokens,
-        ))))
+        let tokens = semantic_tokens::to_lsp(&snapshot, tokens);
+        memory::release_after(snapshot.text.len());
+        Ok(Some(SemanticTokensResult::Tokens(tokens)))
     }
 
     async fn document_link(&self, params: DocumentLinkParams) -> Result<Option<Vec<DocumentLink>>> {
         let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
+        if snapshot.too_large() {
+            return Ok(None);
+        }
         let links = snapshot.analyze(self.state(), |input, _| ide::links(input))?;
         Ok(Some(navigation::links(&snapshot, links)))
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
+        if snapshot.too_large() {
+            return Ok(None);
+        }
         let range = snapshot.span(params.range);
         let (config, create_files) = {
             let st = lock(self.state());
@@ -818,6 +875,9 @@ impl LanguageServer for Backend {
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
         let snapshot = Snapshot::take(self.state(), &params.text_document.uri)?;
+        if snapshot.too_large() {
+            return Ok(Some(Vec::new()));
+        }
         let mut lenses = evaluation::lenses(self.state(), &snapshot);
         let snapshot = std::sync::Arc::new(snapshot);
         let for_history = snapshot.clone();
