@@ -185,6 +185,7 @@ pub fn render(
     let env = Env {
         partials,
         budget: Budget::default(),
+        top_level: std::cell::Cell::new(true),
     };
     env.nodes(&template.nodes, &scope, &mut out, 0)
         .map_err(|e| *e)?;
@@ -238,6 +239,10 @@ impl<'a> V<'a> {
 struct Env<'e> {
     partials: &'e dyn PartialLookup,
     budget: Budget,
+    /// The next node list rendered is a template's own (the main template or a partial
+    /// file), not a block's program: handlebars.js gives the inline partials defined there
+    /// no `../` chain (`executeDecorators(main, ..., options.depths || [])`).
+    top_level: std::cell::Cell<bool>,
 }
 
 /// What one render has used of its limits, and the partials it is inside.
@@ -356,12 +361,13 @@ struct Scope<'s> {
 struct InlineFrame<'s> {
     defs: Vec<(&'s str, &'s [Node])>,
     parent: Option<&'s InlineFrame<'s>>,
-    /// Where the definitions stand: their `../` chain.
-    home: &'s Scope<'s>,
+    /// Where the definitions stand: their `../` chain; `None` at a template's top level,
+    /// where handlebars.js gives them none.
+    home: Option<&'s Scope<'s>>,
 }
 
 impl<'s> InlineFrame<'s> {
-    fn find(&self, name: &str) -> Option<(&'s [Node], &'s Scope<'s>)> {
+    fn find(&self, name: &str) -> Option<(&'s [Node], Option<&'s Scope<'s>>)> {
         let mut frame = Some(self);
         while let Some(f) = frame {
             if let Some((_, nodes)) = f.defs.iter().rev().find(|(n, _)| *n == name) {
@@ -456,6 +462,7 @@ impl<'e> Env<'e> {
                 "more than {MAX_BODIES} blocks and partials rendered in one render"
             )));
         }
+        let top_level = self.top_level.replace(false);
         let frame;
         let with_inline;
         let defs = inline_defs(nodes);
@@ -465,7 +472,7 @@ impl<'e> Env<'e> {
             frame = InlineFrame {
                 defs,
                 parent: scope.inline,
-                home: scope,
+                home: (!top_level).then_some(scope),
             };
             with_inline = scope.with_inline(&frame);
             &with_inline
@@ -803,7 +810,7 @@ impl<'e> Env<'e> {
                     frame = InlineFrame {
                         defs,
                         parent: scope.inline,
-                        home: scope,
+                        home: Some(scope),
                     };
                     with_inline = scope.with_inline(&frame);
                     &with_inline
@@ -834,8 +841,8 @@ impl<'e> Env<'e> {
     where
         'e: 's,
     {
-        if let Some((nodes, home)) = scope.inline.and_then(|f| f.find(name)) {
-            return Some((nodes, Some(home)));
+        if let Some(found) = scope.inline.and_then(|f| f.find(name)) {
+            return Some(found);
         }
         self.partials.partial(name).map(|t| (&t.nodes[..], None))
     }
@@ -892,6 +899,8 @@ impl<'e> Env<'e> {
             inner.block_home = Some(scope);
         }
         self.budget.enter(name)?;
+        // A partial file's list is a template's own; an inline partial's is a program.
+        self.top_level.set(home.is_none());
         if indent.is_empty() {
             let result = self.nodes(template, &inner, out, depth + 1);
             self.budget.leave();
@@ -1647,6 +1656,28 @@ mod tests {
             assert!(is_known_helper(name), "{name}");
         }
         assert!(!is_known_helper("iff") && !is_known_helper(""));
+    }
+
+    #[test]
+    fn inline_partials_at_the_top_level_have_no_parent_context() {
+        // handlebars.js runs a template's own decorators with no `../` chain, so `../a`
+        // in an inline partial defined at the top is undefined wherever it is used; one
+        // defined in a block keeps the block's chain.
+        let data = json!({"a": "root", "o": {"a": "inner"}});
+        assert_eq!(
+            run(
+                "{{#*inline \"q\"}}[{{../a}}]{{/inline}}{{> q o}}",
+                data.clone()
+            ),
+            "[]"
+        );
+        assert_eq!(
+            run(
+                "{{#if o}}{{#*inline \"q\"}}[{{../a}}]{{/inline}}{{> q o}}{{/if}}",
+                data
+            ),
+            "[root]"
+        );
     }
 
     #[test]

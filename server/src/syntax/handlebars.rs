@@ -1204,6 +1204,22 @@ impl ExprParser<'_, '_> {
             if rest.starts_with("..") && seg == ".." {
                 continue;
             }
+            // handlebars.js's ID token must be followed by one of `= ~ } / . ) |` or
+            // whitespace (its LOOKAHEAD), so `{{#if[0]}}` is a parse error there.
+            // (A `[...]` segment has no lookahead: its length is the name's plus brackets.)
+            let bracketed = seg_len != seg.len();
+            if let Some(c) = rest.chars().next() {
+                if !bracketed && !(c.is_whitespace() || "=~}/.)|".contains(c)) {
+                    let p = self.pos;
+                    let shown: String = rest.chars().take(12).collect();
+                    self.error(
+                        p,
+                        p + shown.len(),
+                        format!("unexpected `{shown}` after a name"),
+                    );
+                    return None;
+                }
+            }
             break;
         }
         let original = shared.substr(start..self.pos);
@@ -1814,6 +1830,14 @@ mod tests {
             panic!()
         };
         assert_eq!(call.path.span(), Span::new(114, 118));
+    }
+
+    #[test]
+    fn a_name_must_end_where_handlebars_ends_it() {
+        // handlebars.js's ID lookahead: `= ~ } / . ) |` or whitespace.
+        assert_eq!(codes("{{#if[0] x}}y{{/if}}")[0], "invalid-expression");
+        assert_eq!(codes("{{a'b'}}")[0], "invalid-expression");
+        assert!(codes("{{a.[0]}} {{[a b]}} {{a/b}} {{x~}} {{h (s) k=v}}").is_empty());
     }
 
     #[test]
