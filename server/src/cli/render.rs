@@ -80,6 +80,10 @@ fn render(args: &RenderArgs) -> Result<String, (i32, String)> {
     let rendered = compiled
         .render(&data, None)
         .map_err(|e| (1, format!("{}: {e}", args.file.display())))?;
+    // The template's tree and text are not needed for the output: free them first, so a
+    // large prompt's tree and its rendered JSON are never held together.
+    drop(compiled);
+    drop(source);
     Ok(match args.format {
         RenderFormat::Json => {
             serde_json::to_string_pretty(&rendered.to_json()).expect("JSON serialises") + "\n"
