@@ -1209,7 +1209,7 @@ impl ExprParser<'_, '_> {
             // (A `[...]` segment has no lookahead: its length is the name's plus brackets.)
             let bracketed = seg_len != seg.len();
             if let Some(c) = rest.chars().next() {
-                if !bracketed && !(c.is_whitespace() || "=~}/.)|".contains(c)) {
+                if !(bracketed || c.is_whitespace() || "=~}/.)|".contains(c)) {
                     let p = self.pos;
                     let shown: String = rest.chars().take(12).collect();
                     self.error(
