@@ -1635,6 +1635,15 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
                 });
             }
             TagKind::Else => match stack.last_mut() {
+                Some(open) if open.block.partial_block => errors.push(TemplateError {
+                    span: tag.span,
+                    code: "unexpected-else",
+                    // handlebars.js's grammar: a partial block is a program, no inverse.
+                    message: format!(
+                        "a partial block `{{{{#> {}}}}}` cannot have an `{{{{else}}}}`",
+                        open.name
+                    ),
+                }),
                 Some(open) => {
                     if let Some(last) = open.chained.last_mut() {
                         last.inverse.get_or_insert_with(Vec::new);
@@ -1659,6 +1668,15 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
                 }),
             },
             TagKind::ElseChain { call, block_params } => match stack.last_mut() {
+                Some(open) if open.block.partial_block => errors.push(TemplateError {
+                    span: tag.span,
+                    code: "unexpected-else",
+                    // handlebars.js's grammar: a partial block is a program, no inverse.
+                    message: format!(
+                        "a partial block `{{{{#> {}}}}}` cannot have an `{{{{else}}}}`",
+                        open.name
+                    ),
+                }),
                 Some(open) => {
                     open.in_inverse = true;
                     open.chained.push(Block {
@@ -1830,6 +1848,13 @@ mod tests {
             panic!()
         };
         assert_eq!(call.path.span(), Span::new(114, 118));
+    }
+
+    #[test]
+    fn a_partial_block_has_no_else() {
+        assert_eq!(codes("{{#> p}}a{{else}}b{{/p}}"), ["unexpected-else"]);
+        assert_eq!(codes("{{#> p}}a{{else if x}}b{{/p}}"), ["unexpected-else"]);
+        assert!(codes("{{#> p}}{{#if x}}a{{else}}b{{/if}}{{/p}}").is_empty());
     }
 
     #[test]
