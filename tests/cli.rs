@@ -443,3 +443,32 @@ fn exponential_and_recursive_partials_fail_fast_naming_the_chain() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn tree_output_cut_short_by_its_reader_is_not_a_panic() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.prompt");
+    // Enough lines that the tree does not fit in the pipe's buffer.
+    std::fs::write(&file, "Hello {{name}}\n".repeat(20_000)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_promptls"))
+        .arg("tree")
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    assert!(first.starts_with(b"(document"));
+    drop(child.stdout.take()); // the reader goes away, as `| head` does
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

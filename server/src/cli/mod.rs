@@ -165,7 +165,17 @@ fn tree(args: &TreeArgs) -> i32 {
         }
     };
     let tree = crate::syntax::tree::parse_tree(&source);
-    print!("{}", crate::syntax::tree::pretty(&tree));
+    // A reader that stops early (`promptls tree FILE | head`) is not an error to panic on.
+    let printed = std::io::Write::write_all(
+        &mut std::io::stdout(),
+        crate::syntax::tree::pretty(&tree).as_bytes(),
+    );
+    if let Err(e) = printed {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write the tree: {e}");
+            return 2;
+        }
+    }
     if tree.root_node().has_error() {
         1
     } else {
