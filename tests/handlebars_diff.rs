@@ -575,14 +575,22 @@ fn shrink(renderer: &Renderer, template: &str, input: &Map<String, Value>) -> St
     best
 }
 
+/// Whether npm `dotprompt` is installed for the comparison; under `CI=true` it must be.
+fn reference_installed() -> bool {
+    if repo().join("tests/compat/node_modules/dotprompt").exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "tests/compat/node_modules is missing: scripts/test installs it with npm ci"
+    );
+    eprintln!("SKIPPED: run `npm ci --prefix tests/compat` to compare with the reference");
+    false
+}
+
 #[test]
 fn generated_templates_render_like_npm_dotprompt() {
-    if !repo().join("tests/compat/node_modules/dotprompt").exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tests/compat/node_modules is missing: scripts/test installs it with npm ci"
-        );
-        eprintln!("SKIPPED: run `npm ci --prefix tests/compat` to compare with the reference");
+    if !reference_installed() {
         return;
     }
     let cases: u64 = std::env::var("PROMPTLS_DIFF_CASES")
@@ -638,12 +646,7 @@ fn generated_templates_render_like_npm_dotprompt() {
 /// renders and what promptls renders instead.
 #[test]
 fn documented_deviations_from_npm_dotprompt() {
-    if !repo().join("tests/compat/node_modules/dotprompt").exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tests/compat/node_modules is missing: scripts/test installs it with npm ci"
-        );
-        eprintln!("SKIPPED: run `npm ci --prefix tests/compat` to compare with the reference");
+    if !reference_installed() {
         return;
     }
     let renderer = renderer();

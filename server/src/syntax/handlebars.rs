@@ -1576,6 +1576,20 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
             }
             Token::Tag(tag) => *tag,
         };
+        if matches!(tag.kind, TagKind::Else | TagKind::ElseChain { .. }) {
+            if let Some(open) = stack.last().filter(|open| open.block.partial_block) {
+                // handlebars.js's grammar: a partial block is a program, no inverse.
+                errors.push(TemplateError {
+                    span: tag.span,
+                    code: "unexpected-else",
+                    message: format!(
+                        "a partial block `{{{{#> {}}}}}` cannot have an `{{{{else}}}}`",
+                        open.name
+                    ),
+                });
+                continue;
+            }
+        }
         match tag.kind {
             TagKind::Mustache(call) => target(&mut root, &mut stack).push(Node::Mustache {
                 span: tag.span,
@@ -1635,15 +1649,6 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
                 });
             }
             TagKind::Else => match stack.last_mut() {
-                Some(open) if open.block.partial_block => errors.push(TemplateError {
-                    span: tag.span,
-                    code: "unexpected-else",
-                    // handlebars.js's grammar: a partial block is a program, no inverse.
-                    message: format!(
-                        "a partial block `{{{{#> {}}}}}` cannot have an `{{{{else}}}}`",
-                        open.name
-                    ),
-                }),
                 Some(open) => {
                     if let Some(last) = open.chained.last_mut() {
                         last.inverse.get_or_insert_with(Vec::new);
@@ -1668,15 +1673,6 @@ fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec
                 }),
             },
             TagKind::ElseChain { call, block_params } => match stack.last_mut() {
-                Some(open) if open.block.partial_block => errors.push(TemplateError {
-                    span: tag.span,
-                    code: "unexpected-else",
-                    // handlebars.js's grammar: a partial block is a program, no inverse.
-                    message: format!(
-                        "a partial block `{{{{#> {}}}}}` cannot have an `{{{{else}}}}`",
-                        open.name
-                    ),
-                }),
                 Some(open) => {
                     open.in_inverse = true;
                     open.chained.push(Block {
