@@ -54,7 +54,7 @@ pub(super) fn check(
 fn includes(template: &Template) -> Vec<(String, Span, bool)> {
     let mut found = Vec::new();
     let inline = template.inline_partial_names();
-    template.walk(&mut |node, depth| match node {
+    template.walk_tree(&mut |node, depth| match node {
         Node::Partial(p) => {
             if let PartialName::Static { name, span } = &p.name {
                 if name != "@partial-block" && !inline.contains(&name.as_str()) {

@@ -246,7 +246,7 @@ fn collect_partials(
         }
         return;
     };
-    template.walk(&mut |node, _| {
+    template.walk_tree(&mut |node, _| {
         if let Node::Partial(p) = node {
             match &p.name {
                 PartialName::Dynamic(_) => usage.whole_context = true,

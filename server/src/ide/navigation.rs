@@ -125,7 +125,7 @@ pub fn links(input: &CheckInput) -> Vec<Link> {
         }
     }
     let template = facts::template(input);
-    template.walk(&mut |node, _| {
+    template.walk_tree(&mut |node, _| {
         if let Node::Partial(p) = node {
             if let PartialName::Static { name, span } = &p.name {
                 if let Some(target) = facts::partial_file(input, name) {

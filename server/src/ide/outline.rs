@@ -76,7 +76,7 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
     // Role turns outside the demos regions, each up to the next one.
     let mut markers: Vec<(String, Span)> = Vec::new();
     let mut partials: Vec<Symbol> = Vec::new();
-    template.walk(&mut |node, _| match node {
+    template.walk_tree(&mut |node, _| match node {
         Node::Mustache { span, call }
             if call.simple_name() == Some("role") && !in_demos(span.start) =>
         {
@@ -181,7 +181,7 @@ pub fn folds(input: &CheckInput) -> Vec<Fold> {
             .get(span.start..span.end)
             .is_some_and(|t| t.trim_end().contains('\n'))
     };
-    template.walk(&mut |node, _| match node {
+    template.walk_tree(&mut |node, _| match node {
         Node::Block(b) if multi_line(b.span) => out.push(Fold {
             span: b.span,
             kind: FoldKind::Block,

@@ -11,6 +11,12 @@ use arcstr::ArcStr;
 
 use super::Span;
 
+mod view;
+pub use view::{
+    BlockRef, CallRef, ExprKind, ExprRef, Exprs, HashPairs, HashRef, NodeKind, NodeRef, Nodes,
+    NodesIter, PartialNameRef, PartialRef, PathRef, Strs,
+};
+
 /// Text in the tree: a reference-counted slice of the one copy of the template's source
 /// (or of a string made for it, for the rare text an escape changed). 16 bytes and no
 /// allocation per node, so a parsed template stays in proportion to its source.
@@ -189,8 +195,9 @@ pub fn parse_template(src: &str, base: usize) -> (Template, Vec<TemplateError>) 
 }
 
 impl Template {
-    /// Every node, depth first, with its nesting depth.
-    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Node, usize)) {
+    /// Every node of the tree's storage, depth first (readers use the views' `walk`;
+    /// this one goes when the storage changes).
+    pub fn walk_tree<'a>(&'a self, f: &mut impl FnMut(&'a Node, usize)) {
         fn go<'a>(nodes: &'a [Node], depth: usize, f: &mut impl FnMut(&'a Node, usize)) {
             for node in nodes {
                 f(node, depth);
@@ -203,39 +210,6 @@ impl Template {
             }
         }
         go(&self.nodes, 0, f);
-    }
-
-    /// Names of the inline partials `{{#*inline "name"}}` defined anywhere in the template.
-    pub fn inline_partial_names(&self) -> Vec<&str> {
-        let mut names = Vec::new();
-        self.walk(&mut |node, _| {
-            if let Some(name) = match node {
-                Node::Block(b) => b.inline_name(),
-                _ => None,
-            } {
-                if !names.contains(&name) {
-                    names.push(name);
-                }
-            }
-        });
-        names
-    }
-
-    /// Names of the static partials `{{> name}}` used anywhere in the template.
-    pub fn partial_names(&self) -> Vec<&str> {
-        let mut names = Vec::new();
-        self.walk(&mut |node, _| {
-            let name = match node {
-                Node::Partial(p) => &p.name,
-                _ => return,
-            };
-            if let PartialName::Static { name, .. } = name {
-                if !names.contains(&name.as_str()) {
-                    names.push(name.as_str());
-                }
-            }
-        });
-        names
     }
 }
 
