@@ -454,7 +454,7 @@ impl Gen {
     }
 }
 
-fn generate(seed: u64) -> (String, Map<String, Value>) {
+pub(crate) fn generate(seed: u64) -> (String, Map<String, Value>) {
     let mut g = Gen {
         rng: Rng(seed),
         depth: 0,
