@@ -6,7 +6,9 @@ use crate::render::engine::{unknown_helpers, KNOWN_HELPERS};
 use crate::render::partial_path;
 use std::collections::HashMap;
 
-use crate::syntax::handlebars::{Call, Expr, Node, PartialName, Template, TemplateError};
+use crate::syntax::handlebars::{
+    CallRef, ExprRef, NodeKind, Nodes, PartialNameRef, Template, TemplateError,
+};
 use crate::syntax::Span;
 
 /// The roles Dotprompt messages have.
@@ -45,7 +47,7 @@ pub(super) fn check(
     }
     let mut block_params: Vec<&str> = Vec::new();
     let inline = template.inline_partial_names();
-    walk(input, &template.nodes, &mut block_params, &inline, out);
+    walk(input, template.nodes(), &mut block_params, &inline, out);
     partial_graph(input, template, out);
 }
 
@@ -54,20 +56,20 @@ pub(super) fn check(
 fn includes(template: &Template) -> Vec<(String, Span, bool)> {
     let mut found = Vec::new();
     let inline = template.inline_partial_names();
-    template.walk_tree(&mut |node, depth| match node {
-        Node::Partial(p) => {
-            if let PartialName::Static { name, span } = &p.name {
-                if name != "@partial-block" && !inline.contains(&name.as_str()) {
-                    found.push((name.to_string(), *span, depth == 0));
+    template.walk(&mut |node, depth| match node.kind() {
+        NodeKind::Partial(p) => {
+            if let PartialNameRef::Static { name, span } = p.name() {
+                if name != "@partial-block" && !inline.contains(&name) {
+                    found.push((name.to_string(), span, depth == 0));
                 }
             }
         }
-        Node::Block(b) if b.partial_block => {
-            if let Expr::Path(p) = &b.call.path {
-                if inline.contains(&p.original.as_str()) {
+        NodeKind::Block(b) if b.partial_block() => {
+            if let Some(p) = b.call().path().as_path() {
+                if inline.contains(&p.original()) {
                     return;
                 }
-                found.push((p.original.to_string(), b.open, depth == 0));
+                found.push((p.original().to_string(), b.open(), depth == 0));
             }
         }
         _ => {}
@@ -266,33 +268,34 @@ fn partial_graph(input: &CheckInput, template: &Template, out: &mut Vec<Diagnost
 
 fn walk<'t>(
     input: &CheckInput,
-    nodes: &'t [Node],
+    nodes: Nodes<'t>,
     params: &mut Vec<&'t str>,
     inline: &[&str],
     out: &mut Vec<Diagnostic>,
 ) {
     for node in nodes {
-        match node {
-            Node::Mustache { call, .. } => {
+        match node.kind() {
+            NodeKind::Mustache(call) => {
                 check_roles(call, params, out);
                 if let Some(name) = call.simple_name().filter(|n| !params.contains(n)) {
                     if BLOCK_HELPERS.iter().any(|(b, _)| *b == name) {
                         out.push(Diagnostic::error(
                             "block-helper-as-mustache",
-                            call.path.span(),
+                            call.path().span(),
                             format!("`{name}` is a block helper: write `{{{{#{name} ...}}}}...{{{{/{name}}}}}`"),
                         ));
                     }
                 }
             }
-            Node::Block(block) => {
-                if block.inline_partial {
-                } else if !block.partial_block {
-                    check_roles(&block.call, params, out);
-                    if let Some(name) = block.call.simple_name().filter(|n| !params.contains(n)) {
+            NodeKind::Block(block) => {
+                let call = block.call();
+                if block.inline_partial() {
+                } else if !block.partial_block() {
+                    check_roles(call, params, out);
+                    if let Some(name) = call.simple_name().filter(|n| !params.contains(n)) {
                         if let Some((_, arity)) = BLOCK_HELPERS.iter().find(|(b, _)| *b == name) {
-                            if block.call.params.len() != *arity
-                                && !(name == "each" && block.call.params.len() > 1)
+                            if call.params().len() != *arity
+                                && !(name == "each" && call.params().len() > 1)
                             {
                                 let what = if *arity == 1 {
                                     "one argument".to_string()
@@ -301,92 +304,97 @@ fn walk<'t>(
                                 };
                                 out.push(Diagnostic::error(
                                     "helper-arguments",
-                                    block.open,
+                                    block.open(),
                                     format!(
                                         "`#{name}` takes {what}, found {}",
-                                        block.call.params.len()
+                                        call.params().len()
                                     ),
                                 ));
                             }
                         }
                     }
-                } else if !matches!(&block.call.path, Expr::Path(p) if inline.contains(&p.original.as_str()))
+                } else if !call
+                    .path()
+                    .as_path()
+                    .is_some_and(|p| inline.contains(&p.original()))
                 {
-                    check_partial_name(input, &block.call.path, out);
+                    check_partial_name(input, call.path(), out);
                 }
                 let before = params.len();
-                params.extend(block.block_params.iter().map(|p| p.as_str()));
-                walk(input, &block.program, params, inline, out);
+                params.extend(block.block_params().iter());
+                walk(input, block.program(), params, inline, out);
                 params.truncate(before);
-                if let Some(inverse) = &block.inverse {
+                if let Some(inverse) = block.inverse() {
                     walk(input, inverse, params, inline, out);
                 }
             }
-            Node::Partial(partial) => match &partial.name {
-                PartialName::Static { name, .. } if inline.contains(&name.as_str()) => {}
-                PartialName::Static { name, span } => check_partial(input, name, *span, out),
-                PartialName::Dynamic(call) => check_roles(call, params, out),
+            NodeKind::Partial(partial) => match partial.name() {
+                PartialNameRef::Static { name, .. } if inline.contains(&name) => {}
+                PartialNameRef::Static { name, span } => check_partial(input, name, span, out),
+                PartialNameRef::Dynamic(call) => check_roles(call, params, out),
             },
-            Node::Text { .. } | Node::Comment { .. } => {}
+            NodeKind::Text(_) | NodeKind::Comment(_) => {}
         }
     }
 }
 
 /// `{{role "..."}}` calls, here and in subexpressions.
-fn check_roles(call: &Call, params: &[&str], out: &mut Vec<Diagnostic>) {
+fn check_roles(call: CallRef, params: &[&str], out: &mut Vec<Diagnostic>) {
     let name = call.simple_name();
     let is_param = name.is_some_and(|n| params.contains(&n));
     if name == Some("role") && !is_param {
-        match call.params.first() {
-            Some(Expr::String { value, span }) if !ROLES.contains(&value.as_str()) => {
+        match call.params().first().map(|e| (e, e.as_string())) {
+            Some((e, Some(value))) if !ROLES.contains(&value) => {
+                let span = e.span();
                 let mut d = Diagnostic::error(
                     "unknown-role",
-                    *span,
+                    span,
                     format!("`{value}` is not a role; Dotprompt roles are system, user, model and tool"),
                 );
-                if let Some(s) = did_you_mean(value, ROLES.iter().copied()).or(match value.as_str() {
+                if let Some(s) = did_you_mean(value, ROLES.iter().copied()).or(match value {
                     "assistant" | "ai" | "bot" => Some("model"),
                     "human" => Some("user"),
                     _ => None,
                 }) {
                     d.message.push_str(&format!("; did you mean `{s}`?"));
-                    d = d.with_fix(format!("Change to `{s}`"), *span, format!("\"{s}\""));
+                    d = d.with_fix(format!("Change to `{s}`"), span, format!("\"{s}\""));
                 }
                 out.push(d);
             }
-            Some(Expr::String { .. }) => {}
-            Some(other) => out.push(Diagnostic::warning(
+            Some((_, Some(_))) => {}
+            Some((other, None)) => out.push(Diagnostic::warning(
                 "dynamic-role",
                 other.span(),
                 "the role is computed at render time; promptls cannot check it is one of system, user, model, tool",
             )),
-            None => out.push(Diagnostic::error("unknown-role", call.span, "`role` needs a role name: `{{role \"user\"}}`")),
+            None => out.push(Diagnostic::error("unknown-role", call.span(), "`role` needs a role name: `{{role \"user\"}}`")),
         }
     }
-    for e in call.params.iter().chain(call.hash.iter().map(|h| &h.value)) {
-        if let Expr::SubExpr(sub) = e {
+    for e in call.arguments() {
+        if let Some(sub) = e.as_call() {
             check_roles(sub, params, out);
         }
     }
 }
 
-fn check_partial_name(input: &CheckInput, path: &Expr, out: &mut Vec<Diagnostic>) {
-    if let Expr::Path(p) = path {
+fn check_partial_name(input: &CheckInput, path: ExprRef, out: &mut Vec<Diagnostic>) {
+    if let Some(p) = path.as_path() {
+        let original = p.original();
         // `{{#> name}}fallback{{/name}}`: a missing partial renders the fallback, so it is
         // only worth a note.
         if let (Some(dir), Some(file)) = (
             input.path.and_then(|p| p.parent()),
-            partial_path(std::path::Path::new(""), &p.original),
+            partial_path(std::path::Path::new(""), original),
         ) {
-            if let Some(Err(e)) = input.partial_in(dir, &p.original) {
-                out.push(outside(&p.original, p.span, &e));
+            if let Some(Err(e)) = input.partial_in(dir, original) {
+                out.push(outside(original, p.span(), &e));
             } else if input.workspace.read_to_string(&dir.join(&file)).is_err() {
                 out.push(Diagnostic::info(
                     "missing-partial",
-                    p.span,
+                    p.span(),
                     format!(
                         "no partial `{}` (looked for {}); the block's own content renders instead",
-                        p.original,
+                        original,
                         dir.join(file).display()
                     ),
                 ));

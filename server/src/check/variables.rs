@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use super::schema::Schemas;
 use super::{did_you_mean, CheckInput, Diagnostic};
 use crate::eval::dataset::Dataset;
-use crate::syntax::handlebars::{parse_template, Call, Expr, Node, PartialName, Path, Template};
+use crate::syntax::handlebars::{
+    parse_template, CallRef, ExprKind, ExprRef, NodeKind, Nodes, PartialNameRef, PathRef, Template,
+};
 use crate::syntax::yaml::{YamlEntry, YamlNode};
 use crate::syntax::Span;
 
@@ -36,7 +38,7 @@ pub(super) fn check(
         return;
     }
     let mut usage = Usage::default();
-    collect(&template.nodes, 0, &mut Vec::new(), &mut usage);
+    collect(template.nodes(), 0, &mut Vec::new(), &mut usage);
     // Partials render with the same context: their variables count as used here.
     let mut partial_usage = Usage::default();
     collect_partials(input, template, &mut partial_usage, &mut HashSet::new());
@@ -135,100 +137,97 @@ pub(crate) fn schema_key_span(input: &CheckInput, field: &str) -> Option<Span> {
 }
 
 /// Walks `nodes` at context level `level` (0 = the root input).
-fn collect<'t>(nodes: &'t [Node], level: usize, params: &mut Vec<&'t str>, usage: &mut Usage) {
+fn collect<'t>(nodes: Nodes<'t>, level: usize, params: &mut Vec<&'t str>, usage: &mut Usage) {
     for node in nodes {
-        match node {
-            Node::Mustache { call, .. } => call_usage(call, level, params, usage),
-            Node::Block(block) => {
+        match node.kind() {
+            NodeKind::Mustache(call) => call_usage(call, level, params, usage),
+            NodeKind::Block(block) => {
                 // `{{#*inline "name"}}` and `{{#> name}}` name partials, not variables.
-                if block.inline_partial || block.partial_block {
-                    let call = &block.call;
-                    for e in call.params.iter().chain(call.hash.iter().map(|h| &h.value)) {
-                        if !block.inline_partial {
+                if block.inline_partial() || block.partial_block() {
+                    for e in block.call().arguments() {
+                        if !block.inline_partial() {
                             expr_usage(e, level, params, usage);
                         }
                     }
                 } else {
-                    call_usage(&block.call, level, params, usage);
+                    call_usage(block.call(), level, params, usage);
                 }
-                let name = block.call.simple_name().filter(|n| !params.contains(n));
+                let name = block.call().simple_name().filter(|n| !params.contains(n));
                 // Blocks that keep the context; every other block (each, with, sections)
                 // renders its program in a new one.
                 // An inline partial's body renders where `{{> name}}` is, usually here.
-                let keeps = block.partial_block
-                    || block.inline_partial
+                let keeps = block.partial_block()
+                    || block.inline_partial()
                     || matches!(name, Some("if" | "unless" | "ifEquals" | "unlessEquals"))
-                    || block.inverted;
+                    || block.inverted();
                 let inner = if keeps { level } else { level + 1 };
                 let before = params.len();
-                params.extend(block.block_params.iter().map(|p| p.as_str()));
-                collect(&block.program, inner, params, usage);
+                params.extend(block.block_params().iter());
+                collect(block.program(), inner, params, usage);
                 params.truncate(before);
-                if let Some(inverse) = &block.inverse {
+                if let Some(inverse) = block.inverse() {
                     collect(inverse, level, params, usage);
                 }
             }
-            Node::Partial(partial) => {
-                if let PartialName::Dynamic(call) = &partial.name {
+            NodeKind::Partial(partial) => {
+                if let PartialNameRef::Dynamic(call) = partial.name() {
                     call_usage(call, level, params, usage);
                 }
                 for e in partial
-                    .context
-                    .iter()
-                    .chain(partial.hash.iter().map(|h| &h.value))
+                    .context()
+                    .into_iter()
+                    .chain(partial.hash().iter().map(|h| h.value()))
                 {
                     expr_usage(e, level, params, usage);
                 }
             }
-            Node::Text { .. } | Node::Comment { .. } => {}
+            NodeKind::Text(_) | NodeKind::Comment(_) => {}
         }
     }
 }
 
-fn call_usage(call: &Call, level: usize, params: &[&str], usage: &mut Usage) {
+fn call_usage(call: CallRef, level: usize, params: &[&str], usage: &mut Usage) {
     let helper = call
         .simple_name()
         .is_some_and(|n| !params.contains(&n) && crate::render::engine::is_known_helper(n));
     if !helper {
-        expr_usage(&call.path, level, params, usage);
+        expr_usage(call.path(), level, params, usage);
     }
-    for e in call.params.iter().chain(call.hash.iter().map(|h| &h.value)) {
+    for e in call.arguments() {
         expr_usage(e, level, params, usage);
     }
 }
 
-fn expr_usage(expr: &Expr, level: usize, params: &[&str], usage: &mut Usage) {
-    match expr {
-        Expr::Path(p) => path_usage(p, level, params, usage),
-        Expr::SubExpr(call) => call_usage(call, level, params, usage),
+fn expr_usage(expr: ExprRef, level: usize, params: &[&str], usage: &mut Usage) {
+    match expr.kind() {
+        ExprKind::Path(p) => path_usage(p, level, params, usage),
+        ExprKind::SubExpr(call) => call_usage(call, level, params, usage),
         _ => {}
     }
 }
 
-fn path_usage(path: &Path, level: usize, params: &[&str], usage: &mut Usage) {
-    if path.data {
-        if path.parts.first().is_some_and(|p| p == "root") {
-            match path.parts.get(1) {
-                Some(name) => usage.used.push((name.to_string(), path.span)),
+fn path_usage(path: PathRef, level: usize, params: &[&str], usage: &mut Usage) {
+    let parts = path.parts();
+    if path.data() {
+        if parts.first().is_some_and(|p| p == "root") {
+            match parts.get(1) {
+                Some(name) => usage.used.push((name.to_string(), path.span())),
                 None => usage.whole_context = true,
             }
         }
         return;
     }
-    if path.depth == 0
-        && !path.this_relative
-        && path
-            .parts
-            .first()
-            .is_some_and(|p| params.contains(&p.as_str()))
+    if path.depth() == 0
+        && !path.this_relative()
+        && parts.first().is_some_and(|p| params.contains(&p))
     {
         return;
     }
-    if path.depth > level || level - path.depth != 0 {
+    if path.depth() > level || level - path.depth() != 0 {
         return;
     }
-    match path.parts.first() {
-        Some(name) => usage.used.push((name.to_string(), path.span)),
+    match parts.first() {
+        Some(name) => usage.used.push((name.to_string(), path.span())),
         None => usage.whole_context = true,
     }
 }
@@ -246,13 +245,13 @@ fn collect_partials(
         }
         return;
     };
-    template.walk_tree(&mut |node, _| {
-        if let Node::Partial(p) = node {
-            match &p.name {
-                PartialName::Dynamic(_) => usage.whole_context = true,
+    template.walk(&mut |node, _| {
+        if let NodeKind::Partial(p) = node.kind() {
+            match p.name() {
+                PartialNameRef::Dynamic(_) => usage.whole_context = true,
                 // A partial given its own context does not read ours.
-                PartialName::Static { .. } if p.context.is_some() => {}
-                PartialName::Static { name, .. } => {
+                PartialNameRef::Static { .. } if p.context().is_some() => {}
+                PartialNameRef::Static { name, .. } => {
                     if !seen.insert(name.to_string()) {
                         return;
                     }
@@ -266,7 +265,7 @@ fn collect_partials(
                     };
                     let (partial, _) = parse_template(&text, 0);
                     let mut inner = Usage::default();
-                    collect(&partial.nodes, 0, &mut Vec::new(), &mut inner);
+                    collect(partial.nodes(), 0, &mut Vec::new(), &mut inner);
                     usage.used.extend(inner.used);
                     usage.whole_context |= inner.whole_context;
                     collect_partials(input, &partial, usage, seen);

@@ -10,7 +10,7 @@ use super::{CompletionItem, CompletionKind};
 use crate::check::CheckInput;
 use crate::llm::catalog;
 use crate::settings;
-use crate::syntax::handlebars::{parse_template, Expr, Node};
+use crate::syntax::handlebars::parse_template;
 use crate::syntax::Span;
 use serde_json::Value;
 
@@ -524,28 +524,28 @@ fn scope_at(input: &CheckInput, open: usize) -> Scope {
     let schemas = facts::schemas(input);
     // The JSON Schema of the current context, while it is known.
     let mut context: Option<&Value> = schemas.input.as_ref();
-    let mut nodes = &parsed.nodes;
-    while let Some(Node::Block(block)) = nodes.last() {
-        if block.close.is_some() {
+    let mut nodes = parsed.nodes();
+    while let Some(block) = nodes.last().and_then(|n| n.as_block()) {
+        if block.close().is_some() {
             break;
         }
-        if let Some(inverse) = &block.inverse {
+        if let Some(inverse) = block.inverse() {
             nodes = inverse; // `{{else}}` renders with the outer context
             continue;
         }
-        let name = block.call.simple_name().unwrap_or("");
-        let changes = matches!(name, "each" | "with") && !block.partial_block;
+        let name = block.call().simple_name().unwrap_or("");
+        let changes = matches!(name, "each" | "with") && !block.partial_block();
         if changes {
             scope.changed = true;
-            let target = match block.call.params.first() {
-                Some(Expr::Path(p)) if !p.data && p.depth == 0 => Some(p),
+            let target = match block.call().params().first().and_then(|e| e.as_path()) {
+                Some(p) if !p.data() && p.depth() == 0 => Some(p),
                 _ => None,
             };
             context = match (context, target) {
                 (Some(schema), Some(p)) => p
-                    .parts
+                    .parts()
                     .iter()
-                    .try_fold(schema, |s, part| s.get("properties")?.get(part.as_str())),
+                    .try_fold(schema, |s, part| s.get("properties")?.get(part)),
                 _ => None,
             };
             if name == "each" {
@@ -575,12 +575,12 @@ fn scope_at(input: &CheckInput, open: usize) -> Scope {
                 }
             }
         }
-        for param in &block.block_params {
+        for param in block.block_params().iter() {
             scope
                 .names
                 .push((param.to_string(), format!("`{name}` block parameter")));
         }
-        nodes = &block.program;
+        nodes = block.program();
     }
     scope
 }

@@ -3,7 +3,9 @@
 
 use crate::check::CheckInput;
 use crate::render::engine::is_known_helper;
-use crate::syntax::handlebars::{Call, Expr, Node, PartialName, Template};
+use crate::syntax::handlebars::{
+    CallRef, ExprKind, ExprRef, NodeKind, Nodes, PartialNameRef, PathRef, Template,
+};
 use crate::syntax::yaml::{YamlKind, YamlNode};
 use crate::syntax::Span;
 
@@ -58,7 +60,7 @@ pub fn at(input: &CheckInput, template: &Template, offset: usize) -> Option<At> 
             }
         }
     }
-    in_nodes(&template.nodes, false, offset)
+    in_nodes(template.nodes(), false, offset)
 }
 
 fn in_yaml(node: &YamlNode, path: &mut Vec<String>, offset: usize) -> Option<At> {
@@ -97,46 +99,46 @@ fn in_yaml(node: &YamlNode, path: &mut Vec<String>, offset: usize) -> Option<At>
     }
 }
 
-fn in_nodes(nodes: &[Node], child_context: bool, offset: usize) -> Option<At> {
+fn in_nodes(nodes: Nodes, child_context: bool, offset: usize) -> Option<At> {
     for node in nodes {
-        match node {
-            Node::Mustache { span, call } if touches(*span, offset) => {
+        match node.kind() {
+            NodeKind::Mustache(call) if touches(node.span(), offset) => {
                 return in_call(call, true, child_context, offset);
             }
-            Node::Block(block) if touches(block.span, offset) => {
-                if touches(block.open, offset) {
-                    return in_call(&block.call, false, child_context, offset);
+            NodeKind::Block(block) if touches(block.span(), offset) => {
+                if touches(block.open(), offset) {
+                    return in_call(block.call(), false, child_context, offset);
                 }
-                if let Some(close) = block.close {
+                if let Some(close) = block.close() {
                     if touches(close, offset) {
-                        let name = block.call.simple_name()?.to_string();
+                        let name = block.call().simple_name()?.to_string();
                         return Some(At::Helper { name, span: close });
                     }
                 }
-                let name = block.call.simple_name().unwrap_or("");
+                let name = block.call().simple_name().unwrap_or("");
                 // `each` and `with` change the context: names inside are not root inputs.
                 let inner = child_context || matches!(name, "each" | "with");
-                if let Some(found) = in_nodes(&block.program, inner, offset) {
+                if let Some(found) = in_nodes(block.program(), inner, offset) {
                     return Some(found);
                 }
-                if let Some(inverse) = &block.inverse {
+                if let Some(inverse) = block.inverse() {
                     return in_nodes(inverse, child_context, offset);
                 }
                 return None;
             }
-            Node::Partial(partial) if touches(partial.span, offset) => {
-                if let PartialName::Static { name, span } = &partial.name {
-                    if touches(*span, offset) {
+            NodeKind::Partial(partial) if touches(partial.span(), offset) => {
+                if let PartialNameRef::Static { name, span } = partial.name() {
+                    if touches(span, offset) {
                         return Some(At::Partial {
                             name: name.to_string(),
-                            span: *span,
+                            span,
                         });
                     }
                 }
                 let exprs = partial
-                    .context
-                    .iter()
-                    .chain(partial.hash.iter().map(|h| &h.value));
+                    .context()
+                    .into_iter()
+                    .chain(partial.hash().iter().map(|h| h.value()));
                 for expr in exprs {
                     if let Some(found) = in_expr(expr, child_context, offset) {
                         return Some(found);
@@ -152,33 +154,35 @@ fn in_nodes(nodes: &[Node], child_context: bool, offset: usize) -> Option<At> {
 
 /// `mustache`: a `{{x}}` (a helper only with arguments or a known name) rather than the
 /// open tag of a block (always a helper).
-fn in_call(call: &Call, mustache: bool, child_context: bool, offset: usize) -> Option<At> {
-    if let Expr::Path(p) = &call.path {
-        if touches(p.span, offset) {
-            let Some(name) = p.parts.first().cloned() else {
+fn in_call(call: CallRef, mustache: bool, child_context: bool, offset: usize) -> Option<At> {
+    if let Some(p) = call.path().as_path() {
+        if touches(p.span(), offset) {
+            let Some(name) = p.parts().first() else {
                 return variable(p, child_context); // `this`
             };
-            let helper = !mustache || call.has_arguments() || is_known_helper(&name);
+            let helper = !mustache || call.has_arguments() || is_known_helper(name);
             if helper && p.is_simple() {
                 return Some(At::Helper {
                     name: name.to_string(),
-                    span: p.span,
+                    span: p.span(),
                 });
             }
             return variable(p, child_context);
         }
     }
     if call.simple_name() == Some("role") {
-        if let Some(Expr::String { span, value }) = call.params.first() {
-            if touches(*span, offset) {
-                return Some(At::Role {
-                    name: value.to_string(),
-                    span: *span,
-                });
+        if let Some(first) = call.params().first() {
+            if let Some(value) = first.as_string() {
+                if touches(first.span(), offset) {
+                    return Some(At::Role {
+                        name: value.to_string(),
+                        span: first.span(),
+                    });
+                }
             }
         }
     }
-    for expr in call.params.iter().chain(call.hash.iter().map(|h| &h.value)) {
+    for expr in call.arguments() {
         if let Some(found) = in_expr(expr, child_context, offset) {
             return Some(found);
         }
@@ -186,49 +190,51 @@ fn in_call(call: &Call, mustache: bool, child_context: bool, offset: usize) -> O
     None
 }
 
-fn in_expr(expr: &Expr, child_context: bool, offset: usize) -> Option<At> {
+fn in_expr(expr: ExprRef, child_context: bool, offset: usize) -> Option<At> {
     if !touches(expr.span(), offset) {
         return None;
     }
-    match expr {
-        Expr::Path(p) => variable(p, child_context),
-        Expr::SubExpr(call) => in_call(call, false, child_context, offset),
+    match expr.kind() {
+        ExprKind::Path(p) => variable(p, child_context),
+        ExprKind::SubExpr(call) => in_call(call, false, child_context, offset),
         _ => None,
     }
 }
 
-fn variable(p: &crate::syntax::handlebars::Path, child_context: bool) -> Option<At> {
+fn variable(p: PathRef, child_context: bool) -> Option<At> {
+    let parts = p.parts();
     // `@root.x` is the input `x` anywhere.
-    if p.data && p.parts.first().is_some_and(|r| r == "root") {
-        return match p.parts.get(1) {
+    if p.data() && parts.first().is_some_and(|r| r == "root") {
+        return match parts.get(1) {
             Some(name) => Some(At::Variable {
                 name: name.to_string(),
-                span: p.span,
+                span: p.span(),
             }),
             None => Some(At::Data {
                 name: "@root".into(),
-                span: p.span,
+                span: p.span(),
             }),
         };
     }
-    if p.data {
+    if p.data() {
         return Some(At::Data {
-            name: format!("@{}", p.parts.first()?),
-            span: p.span,
+            name: format!("@{}", parts.first()?),
+            span: p.span(),
         });
     }
-    if p.this_relative && p.parts.is_empty() {
+    if p.this_relative() && parts.is_empty() {
         return Some(At::Data {
             name: "this".into(),
-            span: p.span,
+            span: p.span(),
         });
     }
-    let root_input = !p.this_relative && (!child_context || p.depth > 0);
-    if !root_input || p.parts.is_empty() {
+    let root_input = !p.this_relative() && (!child_context || p.depth() > 0);
+    if !root_input {
         return None;
     }
+    let name = parts.first()?;
     Some(At::Variable {
-        name: p.parts[0].to_string(),
-        span: p.span,
+        name: name.to_string(),
+        span: p.span(),
     })
 }

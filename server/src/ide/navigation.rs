@@ -10,7 +10,7 @@ use crate::check::CheckInput;
 use crate::eval::dataset::Format;
 use crate::render::prompt_name_and_variant;
 use crate::settings;
-use crate::syntax::handlebars::{parse_template, Node, PartialName, Template};
+use crate::syntax::handlebars::{parse_template, NodeKind, PartialNameRef, Template};
 use crate::syntax::Span;
 
 pub fn definition(input: &CheckInput, offset: usize) -> Option<Location> {
@@ -125,14 +125,11 @@ pub fn links(input: &CheckInput) -> Vec<Link> {
         }
     }
     let template = facts::template(input);
-    template.walk_tree(&mut |node, _| {
-        if let Node::Partial(p) = node {
-            if let PartialName::Static { name, span } = &p.name {
+    template.walk(&mut |node, _| {
+        if let NodeKind::Partial(p) = node.kind() {
+            if let PartialNameRef::Static { name, span } = p.name() {
                 if let Some(target) = facts::partial_file(input, name) {
-                    out.push(Link {
-                        span: *span,
-                        target,
-                    });
+                    out.push(Link { span, target });
                 }
             }
         }

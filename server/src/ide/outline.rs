@@ -4,7 +4,7 @@ use super::facts;
 use super::{Fold, FoldKind, Symbol, SymbolKind};
 use crate::check::CheckInput;
 use crate::syntax::demos::demos;
-use crate::syntax::handlebars::{Expr, Node, PartialName};
+use crate::syntax::handlebars::{NodeKind, PartialNameRef};
 use crate::syntax::Span;
 
 /// The whole frontmatter block with its fences, and the opening fence, when there is one.
@@ -76,24 +76,24 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
     // Role turns outside the demos regions, each up to the next one.
     let mut markers: Vec<(String, Span)> = Vec::new();
     let mut partials: Vec<Symbol> = Vec::new();
-    template.walk_tree(&mut |node, _| match node {
-        Node::Mustache { span, call }
-            if call.simple_name() == Some("role") && !in_demos(span.start) =>
+    template.walk(&mut |node, _| match node.kind() {
+        NodeKind::Mustache(call)
+            if call.simple_name() == Some("role") && !in_demos(node.span().start) =>
         {
-            let role = match call.params.first() {
-                Some(Expr::String { value, .. }) => value.to_string(),
+            let role = match call.params().first().and_then(|e| e.as_string()) {
+                Some(value) => value.to_string(),
                 _ => "role".to_string(),
             };
-            markers.push((role, *span));
+            markers.push((role, node.span()));
         }
-        Node::Partial(p) => {
-            if let PartialName::Static { name, span } = &p.name {
+        NodeKind::Partial(p) => {
+            if let PartialNameRef::Static { name, span } = p.name() {
                 partials.push(Symbol {
                     name: format!("> {name}"),
                     detail: None,
                     kind: SymbolKind::Partial,
-                    span: p.span,
-                    selection: *span,
+                    span: p.span(),
+                    selection: span,
                     children: Vec::new(),
                 });
             }
@@ -181,13 +181,13 @@ pub fn folds(input: &CheckInput) -> Vec<Fold> {
             .get(span.start..span.end)
             .is_some_and(|t| t.trim_end().contains('\n'))
     };
-    template.walk_tree(&mut |node, _| match node {
-        Node::Block(b) if multi_line(b.span) => out.push(Fold {
-            span: b.span,
+    template.walk(&mut |node, _| match node.kind() {
+        NodeKind::Block(b) if multi_line(b.span()) => out.push(Fold {
+            span: b.span(),
             kind: FoldKind::Block,
         }),
-        Node::Comment { span, .. } if multi_line(*span) => out.push(Fold {
-            span: *span,
+        NodeKind::Comment(_) if multi_line(node.span()) => out.push(Fold {
+            span: node.span(),
             kind: FoldKind::Comment,
         }),
         _ => {}

@@ -5,7 +5,7 @@ use super::{Token, TokenKind};
 use crate::check::CheckInput;
 use crate::render::engine::is_known_helper;
 use crate::syntax::demos::{END, START};
-use crate::syntax::handlebars::{Call, Expr, Node, PartialName};
+use crate::syntax::handlebars::{CallRef, ExprKind, ExprRef, NodeKind, Nodes, PartialNameRef};
 use crate::syntax::yaml::{YamlKind, YamlNode};
 use crate::syntax::Span;
 
@@ -21,7 +21,7 @@ pub fn semantic_tokens(input: &CheckInput) -> Vec<Token> {
         }
     }
     let template = facts::template(input);
-    nodes(&template.nodes, source, &mut out);
+    nodes(template.nodes(), source, &mut out);
     out.retain(|t| !t.span.is_empty() && t.span.end <= source.len());
     out.sort_by_key(|t| (t.span.start, std::cmp::Reverse(t.span.end)));
     let mut kept: Vec<Token> = Vec::with_capacity(out.len());
@@ -130,29 +130,29 @@ fn delimiters(span: Span, source: &str, out: &mut Vec<Token>) {
     }
 }
 
-fn nodes(nodes: &[Node], source: &str, out: &mut Vec<Token>) {
+fn nodes(nodes: Nodes, source: &str, out: &mut Vec<Token>) {
     for node in nodes {
-        match node {
-            Node::Text { .. } => {}
-            Node::Comment { span, text } => {
+        match node.kind() {
+            NodeKind::Text(_) => {}
+            NodeKind::Comment(text) => {
                 let kind = match text.trim() {
                     START | END => TokenKind::Demos,
                     _ => TokenKind::Comment,
                 };
-                out.push(token(*span, kind));
+                out.push(token(node.span(), kind));
             }
-            Node::Mustache { span, call } => {
-                delimiters(*span, source, out);
+            NodeKind::Mustache(call) => {
+                delimiters(node.span(), source, out);
                 let helper =
                     call.has_arguments() || call.simple_name().is_some_and(is_known_helper);
                 self::call(call, helper, out);
             }
-            Node::Block(b) => {
-                delimiters(b.open, source, out);
-                self::call(&b.call, true, out);
-                if let Some(close) = b.close {
+            NodeKind::Block(b) => {
+                delimiters(b.open(), source, out);
+                self::call(b.call(), true, out);
+                if let Some(close) = b.close() {
                     delimiters(close, source, out);
-                    if let Some(name) = b.call.simple_name() {
+                    if let Some(name) = b.call().simple_name() {
                         if let Some(i) = source
                             .get(close.start..close.end)
                             .and_then(|t| t.find(name))
@@ -164,66 +164,69 @@ fn nodes(nodes: &[Node], source: &str, out: &mut Vec<Token>) {
                         }
                     }
                 }
-                self::nodes(&b.program, source, out);
-                if let Some(inverse) = &b.inverse {
+                self::nodes(b.program(), source, out);
+                if let Some(inverse) = b.inverse() {
                     self::nodes(inverse, source, out);
                 }
             }
-            Node::Partial(p) => {
-                delimiters(p.span, source, out);
-                match &p.name {
-                    PartialName::Static { span, .. } => out.push(token(*span, TokenKind::Partial)),
-                    PartialName::Dynamic(call) => self::call(call, true, out),
+            NodeKind::Partial(p) => {
+                delimiters(p.span(), source, out);
+                match p.name() {
+                    PartialNameRef::Static { span, .. } => {
+                        out.push(token(span, TokenKind::Partial))
+                    }
+                    PartialNameRef::Dynamic(call) => self::call(call, true, out),
                 }
-                if let Some(context) = &p.context {
+                if let Some(context) = p.context() {
                     expr(context, false, out);
                 }
-                for pair in &p.hash {
-                    out.push(token(pair.key_span, TokenKind::Key));
-                    expr(&pair.value, false, out);
+                for pair in p.hash().iter() {
+                    out.push(token(pair.key_span(), TokenKind::Key));
+                    expr(pair.value(), false, out);
                 }
             }
         }
     }
 }
 
-fn call(call: &Call, helper: bool, out: &mut Vec<Token>) {
-    match &call.path {
-        Expr::Path(p) => out.push(token(
-            p.span,
+fn call(call: CallRef, helper: bool, out: &mut Vec<Token>) {
+    match call.path().kind() {
+        ExprKind::Path(p) => out.push(token(
+            p.span(),
             if helper {
                 TokenKind::Helper
             } else {
                 TokenKind::Variable
             },
         )),
-        other => expr(other, false, out),
+        _ => expr(call.path(), false, out),
     }
     let role = call.simple_name() == Some("role");
-    for param in &call.params {
+    for param in call.params().iter() {
         expr(param, role, out);
     }
-    for pair in &call.hash {
-        out.push(token(pair.key_span, TokenKind::Key));
-        expr(&pair.value, false, out);
+    for pair in call.hash().iter() {
+        out.push(token(pair.key_span(), TokenKind::Key));
+        expr(pair.value(), false, out);
     }
 }
 
-fn expr(e: &Expr, role: bool, out: &mut Vec<Token>) {
-    match e {
-        Expr::Path(p) => out.push(token(p.span, TokenKind::Variable)),
-        Expr::String { span, .. } => out.push(token(
-            *span,
+fn expr(e: ExprRef, role: bool, out: &mut Vec<Token>) {
+    let span = e.span();
+    match e.kind() {
+        ExprKind::Path(_) => out.push(token(span, TokenKind::Variable)),
+        ExprKind::String(_) => out.push(token(
+            span,
             if role {
                 TokenKind::Role
             } else {
                 TokenKind::String
             },
         )),
-        Expr::Number { span, .. } => out.push(token(*span, TokenKind::Number)),
-        Expr::Boolean { span, .. } | Expr::Null { span } | Expr::Undefined { span } => {
-            out.push(token(*span, TokenKind::Keyword))
+        ExprKind::Number(_) => out.push(token(span, TokenKind::Number)),
+        ExprKind::Boolean(_) | ExprKind::Null | ExprKind::Undefined => {
+            out.push(token(span, TokenKind::Keyword))
         }
-        Expr::SubExpr(c) => call(c, true, out),
+        ExprKind::SubExpr(c) => call(c, true, out),
     }
 }

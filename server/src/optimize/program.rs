@@ -4,7 +4,7 @@
 //! in the file is left byte for byte as it was, so an optimized file differs from its
 //! source only where the optimizer chose.
 
-use crate::syntax::handlebars::{self, Expr, Node};
+use crate::syntax::handlebars::{self, NodeKind, NodeRef};
 use crate::syntax::{demos, Span};
 
 /// One demo: a user turn and the model's answer.
@@ -34,29 +34,21 @@ pub struct Parts {
     pub written: Vec<Demo>,
 }
 
-fn role_of(node: &Node) -> Option<String> {
-    let Node::Mustache { call, .. } = node else {
+fn role_of(node: NodeRef) -> Option<String> {
+    let NodeKind::Mustache(call) = node.kind() else {
         return None;
     };
     if call.simple_name() != Some("role") {
         return None;
     }
-    match call.params.first() {
-        Some(Expr::String { value, .. }) => Some(value.to_string()),
+    match call.params().first().and_then(|e| e.as_string()) {
+        Some(value) => Some(value.to_string()),
         _ => Some(String::new()),
     }
 }
 
-fn is_marker(node: &Node) -> bool {
-    matches!(node, Node::Comment { text, .. } if text.trim() == demos::START)
-}
-
-fn span_of(node: &Node) -> Span {
-    match node {
-        Node::Text { span, .. } | Node::Comment { span, .. } | Node::Mustache { span, .. } => *span,
-        Node::Block(b) => b.span,
-        Node::Partial(p) => p.span,
-    }
+fn is_marker(node: NodeRef) -> bool {
+    matches!(node.kind(), NodeKind::Comment(text) if text.trim() == demos::START)
 }
 
 /// Finds the instruction and the demos of `source`.
@@ -70,13 +62,13 @@ pub fn parts(source: &str) -> Result<Parts, String> {
             e.message
         ));
     }
-    let nodes = &template.nodes;
+    let nodes: Vec<NodeRef> = template.nodes().iter().collect();
     // The section: after the first system role marker, else from the start; it ends at
     // the next role marker or the demos region.
     let first_system = nodes
         .iter()
-        .position(|n| role_of(n).as_deref() == Some("system"));
-    let first_role = nodes.iter().position(|n| role_of(n).is_some());
+        .position(|&n| role_of(n).as_deref() == Some("system"));
+    let first_role = nodes.iter().position(|&n| role_of(n).is_some());
     let start = match (first_system, first_role) {
         (Some(i), _) => i + 1,
         (None, Some(0)) => {
@@ -86,20 +78,20 @@ pub fn parts(source: &str) -> Result<Parts, String> {
     };
     let end = nodes[start..]
         .iter()
-        .position(|n| role_of(n).is_some() || is_marker(n))
+        .position(|&n| role_of(n).is_some() || is_marker(n))
         .map_or(nodes.len(), |i| start + i);
     // The instruction is the last run of literal text in the section (after a leading
     // partial such as a persona, say; a comment or mustache ends it, and stays).
     let section = &nodes[start..end];
     let last_text_run_start = section
         .iter()
-        .rposition(|n| !matches!(n, Node::Text { .. }))
+        .rposition(|n| !matches!(n.kind(), NodeKind::Text(_)))
         .map_or(0, |i| i + 1);
     let run = &section[last_text_run_start..];
     let (run_start, run_end) = match (run.first(), run.last()) {
-        (Some(a), Some(b)) => (span_of(a).start, span_of(b).end),
+        (Some(a), Some(b)) => (a.span().start, b.span().end),
         _ => {
-            let at = section.last().map_or(body.start, |n| span_of(n).end);
+            let at = section.last().map_or(body.start, |n| n.span().end);
             (at, at)
         }
     };

@@ -3,7 +3,7 @@
 //! comments must be siblings (in the same block), and `{{role "..."}}` mustaches between
 //! them start the turns.
 
-use super::handlebars::{Expr, Node, Template};
+use super::handlebars::{NodeKind, NodeRef, Nodes, Template};
 use super::Span;
 
 pub const START: &str = "promptls:demos";
@@ -34,61 +34,55 @@ pub struct DemosRegion {
 pub fn demos(template: &Template) -> (Vec<DemosRegion>, Vec<Span>) {
     let mut regions = Vec::new();
     let mut strays = Vec::new();
-    scan(&template.nodes, &mut regions, &mut strays);
+    scan(template.nodes(), &mut regions, &mut strays);
     regions.sort_by_key(|r| r.span);
     strays.sort();
     (regions, strays)
 }
 
-fn marker(node: &Node) -> Option<(&'static str, Span)> {
-    match node {
-        Node::Comment { span, text } => match text.trim() {
-            START => Some((START, *span)),
-            END => Some((END, *span)),
+fn marker(node: NodeRef) -> Option<(&'static str, Span)> {
+    match node.kind() {
+        NodeKind::Comment(text) => match text.trim() {
+            START => Some((START, node.span())),
+            END => Some((END, node.span())),
             _ => None,
         },
         _ => None,
     }
 }
 
-fn role(node: &Node) -> Option<(String, Span)> {
-    let Node::Mustache { span, call } = node else {
+fn role(node: NodeRef) -> Option<(String, Span)> {
+    let NodeKind::Mustache(call) = node.kind() else {
         return None;
     };
     if call.simple_name() != Some("role") {
         return None;
     }
-    let role = match call.params.first() {
-        Some(Expr::String { value, .. }) => value.to_string(),
-        _ => String::new(),
-    };
-    Some((role, *span))
+    let role = call
+        .params()
+        .first()
+        .and_then(|e| e.as_string())
+        .map_or_else(String::new, str::to_string);
+    Some((role, node.span()))
 }
 
-fn node_span(node: &Node) -> Span {
-    match node {
-        Node::Text { span, .. } | Node::Comment { span, .. } | Node::Mustache { span, .. } => *span,
-        Node::Block(b) => b.span,
-        Node::Partial(p) => p.span,
-    }
-}
-
-fn scan(nodes: &[Node], regions: &mut Vec<DemosRegion>, strays: &mut Vec<Span>) {
+fn scan(nodes: Nodes, regions: &mut Vec<DemosRegion>, strays: &mut Vec<Span>) {
+    let nodes: Vec<NodeRef> = nodes.iter().collect();
     let mut i = 0;
     while i < nodes.len() {
-        match marker(&nodes[i]) {
+        match marker(nodes[i]) {
             Some((START, start)) => {
                 let end = nodes[i + 1..]
                     .iter()
-                    .position(|n| matches!(marker(n), Some((END, _)) | Some((START, _))));
+                    .position(|&n| matches!(marker(n), Some((END, _)) | Some((START, _))));
                 let stop = end.map_or(nodes.len(), |e| i + 1 + e);
                 let end_marker = end
-                    .and_then(|e| marker(&nodes[i + 1 + e]))
+                    .and_then(|e| marker(nodes[i + 1 + e]))
                     .filter(|(k, _)| *k == END)
                     .map(|(_, s)| s);
                 let inner = &nodes[i + 1..stop];
                 let region_end = end_marker.map_or_else(
-                    || inner.last().map_or(start.end, |n| node_span(n).end),
+                    || inner.last().map_or(start.end, |n| n.span().end),
                     |s| s.end,
                 );
                 let content_end = end_marker.map_or(region_end, |s| s.start);
@@ -105,9 +99,9 @@ fn scan(nodes: &[Node], regions: &mut Vec<DemosRegion>, strays: &mut Vec<Span>) 
                 i += 1;
             }
             None => {
-                if let Node::Block(b) = &nodes[i] {
-                    scan(&b.program, regions, strays);
-                    if let Some(inverse) = &b.inverse {
+                if let Some(b) = nodes[i].as_block() {
+                    scan(b.program(), regions, strays);
+                    if let Some(inverse) = b.inverse() {
                         scan(inverse, regions, strays);
                     }
                 }
@@ -117,11 +111,11 @@ fn scan(nodes: &[Node], regions: &mut Vec<DemosRegion>, strays: &mut Vec<Span>) 
     }
 }
 
-fn turns(inner: &[Node], end: usize) -> Vec<DemoTurn> {
+fn turns(inner: &[NodeRef], end: usize) -> Vec<DemoTurn> {
     let markers: Vec<(usize, String, Span)> = inner
         .iter()
         .enumerate()
-        .filter_map(|(i, n)| role(n).map(|(r, s)| (i, r, s)))
+        .filter_map(|(i, &n)| role(n).map(|(r, s)| (i, r, s)))
         .collect();
     markers
         .iter()
@@ -131,7 +125,7 @@ fn turns(inner: &[Node], end: usize) -> Vec<DemoTurn> {
             let content_end = markers.get(k + 1).map_or(end, |(_, _, s)| s.start);
             let templated = inner[i + 1..next]
                 .iter()
-                .any(|n| !matches!(n, Node::Text { .. } | Node::Comment { .. }));
+                .any(|n| !matches!(n.kind(), NodeKind::Text(_) | NodeKind::Comment(_)));
             DemoTurn {
                 role: role.clone(),
                 role_span: *span,
