@@ -7,7 +7,10 @@
 use serde_json::{Map, Value};
 
 use super::js;
-use crate::syntax::handlebars::{Block, Call, Expr, Node, Partial, PartialName, Path, Template};
+use crate::syntax::handlebars::{
+    BlockRef, CallRef, ExprKind, ExprRef, HashPairs, NodeKind, Nodes, PartialNameRef, PartialRef,
+    PathRef, Strs, Template,
+};
 use crate::syntax::Span;
 
 /// Blocks and partials nested deeper than this while rendering are an error (a partial
@@ -102,55 +105,59 @@ impl PartialLookup for std::collections::HashMap<String, Template> {
 /// not a known helper, as (span of the name, name). Block params shadow helper names, as
 /// in handlebars.js.
 pub fn unknown_helpers(template: &Template) -> Vec<(Span, String)> {
-    fn call<'t>(c: &'t Call, params: &[&'t str], sub: bool, out: &mut Vec<(Span, String)>) {
+    fn call<'t>(c: CallRef<'t>, params: &[&'t str], sub: bool, out: &mut Vec<(Span, String)>) {
         let is_param = c.simple_name().is_some_and(|n| params.contains(&n));
         if (sub || c.has_arguments()) && !is_param {
-            let name = match &c.path {
-                Expr::Path(p) => p.parts.first().map(|s| s.as_str()).unwrap_or(&p.original),
-                _ => "",
+            let name = match c.path().as_path() {
+                Some(p) => p.parts().first().unwrap_or(p.original()),
+                None => "",
             };
             if !is_known_helper(name) {
-                out.push((c.path.span(), name.to_string()));
+                out.push((c.path().span(), name.to_string()));
             }
         }
-        for e in c.params.iter().chain(c.hash.iter().map(|h| &h.value)) {
-            if let Expr::SubExpr(s) = e {
+        for e in c.arguments() {
+            if let Some(s) = e.as_call() {
                 call(s, params, true, out);
             }
         }
     }
-    fn nodes<'t>(list: &'t [Node], params: &mut Vec<&'t str>, out: &mut Vec<(Span, String)>) {
+    fn nodes<'t>(list: Nodes<'t>, params: &mut Vec<&'t str>, out: &mut Vec<(Span, String)>) {
         for node in list {
-            match node {
-                Node::Mustache { call: c, .. } => call(c, params, false, out),
-                Node::Block(b) => {
-                    if !b.partial_block && !b.inline_partial {
-                        call(&b.call, params, false, out);
+            match node.kind() {
+                NodeKind::Mustache(c) => call(c, params, false, out),
+                NodeKind::Block(b) => {
+                    if !b.partial_block() && !b.inline_partial() {
+                        call(b.call(), params, false, out);
                     }
                     let before = params.len();
-                    params.extend(b.block_params.iter().map(|s| s.as_str()));
-                    nodes(&b.program, params, out);
+                    params.extend(b.block_params().iter());
+                    nodes(b.program(), params, out);
                     params.truncate(before);
-                    if let Some(inverse) = &b.inverse {
+                    if let Some(inverse) = b.inverse() {
                         nodes(inverse, params, out);
                     }
                 }
-                Node::Partial(p) => {
-                    if let PartialName::Dynamic(c) = &p.name {
+                NodeKind::Partial(p) => {
+                    if let PartialNameRef::Dynamic(c) = p.name() {
                         call(c, params, true, out);
                     }
-                    for e in p.context.iter().chain(p.hash.iter().map(|h| &h.value)) {
-                        if let Expr::SubExpr(s) = e {
+                    for e in p
+                        .context()
+                        .into_iter()
+                        .chain(p.hash().iter().map(|h| h.value()))
+                    {
+                        if let Some(s) = e.as_call() {
                             call(s, params, true, out);
                         }
                     }
                 }
-                Node::Text { .. } | Node::Comment { .. } => {}
+                NodeKind::Text(_) | NodeKind::Comment(_) => {}
             }
         }
     }
     let mut out = Vec::new();
-    nodes(&template.nodes, &mut Vec::new(), &mut out);
+    nodes(template.nodes(), &mut Vec::new(), &mut out);
     out
 }
 
@@ -187,7 +194,7 @@ pub fn render(
         budget: Budget::default(),
         top_level: std::cell::Cell::new(true),
     };
-    env.nodes(&template.nodes, &scope, &mut out, 0)
+    env.nodes(template.nodes(), &scope, &mut out, 0)
         .map_err(|e| *e)?;
     Ok(out)
 }
@@ -348,7 +355,7 @@ struct Scope<'s> {
     outer: Option<&'s Scope<'s>>,
     data: &'s DataFrame<'s>,
     /// The block of a `{{#> partial}}...{{/partial}}` call, for `{{> @partial-block}}`.
-    partial_block: Option<&'s [Node]>,
+    partial_block: Option<Nodes<'s>>,
     /// Where that block stands: its `../` chain and block params.
     block_home: Option<&'s Scope<'s>>,
     /// The inline partials `{{#*inline}}` in force, innermost frame first.
@@ -359,7 +366,7 @@ struct Scope<'s> {
 /// hold for the whole list, before and after the definition, and for everything it
 /// renders, partials included).
 struct InlineFrame<'s> {
-    defs: Vec<(&'s str, &'s [Node])>,
+    defs: Vec<(&'s str, Nodes<'s>)>,
     parent: Option<&'s InlineFrame<'s>>,
     /// Where the definitions stand: their `../` chain; `None` at a template's top level,
     /// where handlebars.js gives them none.
@@ -367,11 +374,11 @@ struct InlineFrame<'s> {
 }
 
 impl<'s> InlineFrame<'s> {
-    fn find(&self, name: &str) -> Option<(&'s [Node], Option<&'s Scope<'s>>)> {
+    fn find(&self, name: &str) -> Option<(Nodes<'s>, Option<&'s Scope<'s>>)> {
         let mut frame = Some(self);
         while let Some(f) = frame {
             if let Some((_, nodes)) = f.defs.iter().rev().find(|(n, _)| *n == name) {
-                return Some((nodes, f.home));
+                return Some((*nodes, f.home));
             }
             frame = f.parent;
         }
@@ -416,12 +423,12 @@ impl<'s> Scope<'s> {
 }
 
 /// The inline partials defined directly in `nodes`.
-fn inline_defs(nodes: &[Node]) -> Vec<(&str, &[Node])> {
+fn inline_defs(nodes: Nodes<'_>) -> Vec<(&str, Nodes<'_>)> {
     nodes
         .iter()
-        .filter_map(|n| match n {
-            Node::Block(b) => b.inline_name().map(|name| (name, &b.program[..])),
-            _ => None,
+        .filter_map(|n| {
+            let b = n.as_block()?;
+            b.inline_name().map(|name| (name, b.program()))
         })
         .collect()
 }
@@ -436,16 +443,17 @@ struct DataFrame<'s> {
 }
 
 /// What a block helper gets: its program, inverse and where it stands.
+#[derive(Clone, Copy)]
 struct BlockCtx<'b> {
-    program: &'b [Node],
-    inverse: &'b [Node],
-    block: &'b Block,
+    program: Nodes<'b>,
+    inverse: Nodes<'b>,
+    block: BlockRef<'b>,
 }
 
 impl<'e> Env<'e> {
     fn nodes<'s>(
         &self,
-        nodes: &[Node],
+        nodes: Nodes<'_>,
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
@@ -478,19 +486,19 @@ impl<'e> Env<'e> {
             &with_inline
         };
         for node in nodes {
-            match node {
-                Node::Text { text, .. } => {
+            match node.kind() {
+                NodeKind::Text(text) => {
                     out.push_str(text);
                     self.budget.wrote(text.len())?;
                 }
-                Node::Comment { .. } => {}
-                Node::Mustache { call, span } => {
+                NodeKind::Comment(_) => {}
+                NodeKind::Mustache(call) => {
                     let before = out.len();
-                    self.mustache(call, *span, scope, out)?;
+                    self.mustache(call, node.span(), scope, out)?;
                     self.budget.wrote(out.len().saturating_sub(before))?;
                 }
-                Node::Block(block) => self.block(block, scope, out, depth)?,
-                Node::Partial(partial) => self.partial(partial, scope, out, depth)?,
+                NodeKind::Block(block) => self.block(block, scope, out, depth)?,
+                NodeKind::Partial(partial) => self.partial(partial, scope, out, depth)?,
             }
         }
         Ok(())
@@ -498,7 +506,7 @@ impl<'e> Env<'e> {
 
     fn mustache<'s>(
         &self,
-        call: &Call,
+        call: CallRef<'_>,
         span: Span,
         scope: &Scope<'s>,
         out: &mut String,
@@ -511,13 +519,13 @@ impl<'e> Env<'e> {
             append(out, &value);
             return Ok(());
         }
-        let value = self.value_of(&call.path, scope)?;
+        let value = self.value_of(call.path(), scope)?;
         append(out, &value);
         Ok(())
     }
 
     /// The helper a call invokes, if it is a helper call (handlebars.js classifySexpr).
-    fn helper_name<'c>(&self, call: &'c Call, scope: &Scope) -> Option<&'c str> {
+    fn helper_name<'c>(&self, call: CallRef<'c>, scope: &Scope) -> Option<&'c str> {
         let name = call.simple_name()?;
         if lookup_param(scope, name).is_some() {
             return None;
@@ -527,33 +535,33 @@ impl<'e> Env<'e> {
 
     fn block<'s>(
         &self,
-        block: &Block,
+        block: BlockRef<'_>,
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
     ) -> Result<(), Box<EngineError>> {
-        if block.partial_block {
+        if block.partial_block() {
             return self.partial_block(block, scope, out, depth);
         }
-        if block.inline_partial {
+        if block.inline_partial() {
             return Ok(());
         }
-        let inverse: &[Node] = block.inverse.as_deref().unwrap_or(&[]);
-        let (program, inverse) = if block.inverted {
-            (inverse, &block.program[..])
+        let inverse = block.inverse().unwrap_or(Nodes::empty());
+        let (program, inverse) = if block.inverted() {
+            (inverse, block.program())
         } else {
-            (&block.program[..], inverse)
+            (block.program(), inverse)
         };
         let b = BlockCtx {
             program,
             inverse,
             block,
         };
-        if let Some(name) = self.helper_name(&block.call, scope) {
-            return self.block_helper(name, &b, scope, out, depth);
+        if let Some(name) = self.helper_name(block.call(), scope) {
+            return self.block_helper(name, b, scope, out, depth);
         }
         // blockHelperMissing: a mustache section over the value.
-        let value = self.value_of(&block.call.path, scope)?;
+        let value = self.value_of(block.call().path(), scope)?;
         match value.get() {
             Some(Value::Bool(true)) => self.nodes(b.program, scope, out, depth + 1),
             None | Some(Value::Null) | Some(Value::Bool(false)) => {
@@ -562,11 +570,11 @@ impl<'e> Env<'e> {
             Some(Value::Array(items)) if items.is_empty() => {
                 self.nodes(b.inverse, scope, out, depth + 1)
             }
-            Some(Value::Array(_)) => self.each(value.clone(), &b, scope, out, depth),
+            Some(Value::Array(_)) => self.each(value.clone(), b, scope, out, depth),
             Some(_) => self.with_context(
                 value.clone(),
                 b.program,
-                &block.block_params,
+                block.block_params(),
                 scope,
                 out,
                 depth,
@@ -577,17 +585,17 @@ impl<'e> Env<'e> {
     fn block_helper<'s>(
         &self,
         name: &str,
-        b: &BlockCtx,
+        b: BlockCtx<'_>,
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
     ) -> Result<(), Box<EngineError>> {
-        let call = &b.block.call;
+        let call = b.block.call();
         let arity = |n: usize, what: &str| -> Result<(), Box<EngineError>> {
-            if call.params.len() != n {
+            if call.params().len() != n {
                 return Err(Box::new(EngineError {
                     limit: false,
-                    span: Some(b.block.open),
+                    span: Some(b.block.open()),
                     message: format!("#{name} requires exactly {what}"),
                 }));
             }
@@ -596,7 +604,7 @@ impl<'e> Env<'e> {
         match name {
             "if" | "unless" => {
                 arity(1, "one argument")?;
-                let cond = self.expr(&call.params[0], scope)?;
+                let cond = self.param(call, 0, scope)?;
                 let include_zero = match self.hash_value(call, "includeZero", scope)? {
                     Some(v) => v.truthy(),
                     None => false,
@@ -608,8 +616,8 @@ impl<'e> Env<'e> {
             }
             "ifEquals" | "unlessEquals" => {
                 arity(2, "two arguments")?;
-                let a = self.expr(&call.params[0], scope)?;
-                let c = self.expr(&call.params[1], scope)?;
+                let a = self.param(call, 0, scope)?;
+                let c = self.param(call, 1, scope)?;
                 let equal = strict_equals(&a, &c);
                 let take_program = if name == "ifEquals" { equal } else { !equal };
                 self.nodes(
@@ -621,30 +629,30 @@ impl<'e> Env<'e> {
             }
             "with" => {
                 arity(1, "one argument")?;
-                let value = self.expr(&call.params[0], scope)?;
+                let value = self.param(call, 0, scope)?;
                 if value.is_empty() {
                     self.nodes(b.inverse, &scope.this_for_helper(), out, depth + 1)
                 } else {
-                    self.with_context(value, b.program, &b.block.block_params, scope, out, depth)
+                    self.with_context(value, b.program, b.block.block_params(), scope, out, depth)
                 }
             }
             "each" => {
                 // A second argument takes the place of `options`, which handlebars.js
                 // then fails on.
-                if call.params.len() != 1 {
+                if call.params().len() != 1 {
                     return Err(Box::new(EngineError {
                         limit: false,
-                        span: Some(b.block.open),
+                        span: Some(b.block.open()),
                         message: "Must pass iterator to #each".into(),
                     }));
                 }
-                let value = self.expr(&call.params[0], scope)?;
+                let value = self.param(call, 0, scope)?;
                 self.each(value, b, scope, out, depth)
             }
             _ => {
                 // Inline helpers used as blocks render their value (handlebars.js calls
                 // them with options; none of ours uses fn/inverse).
-                let value = self.call_helper(name, call, b.block.open, scope)?;
+                let value = self.call_helper(name, call, b.block.open(), scope)?;
                 append(out, &value);
                 Ok(())
             }
@@ -654,8 +662,8 @@ impl<'e> Env<'e> {
     fn with_context<'s>(
         &self,
         value: V<'s>,
-        program: &[Node],
-        block_params: &[crate::syntax::handlebars::SharedStr],
+        program: Nodes<'_>,
+        block_params: Strs<'_>,
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
@@ -663,7 +671,7 @@ impl<'e> Env<'e> {
         let ctx: &Value = value.get().unwrap_or(&NULL);
         let params: Vec<(&str, V)> = block_params
             .first()
-            .map(|p| (p.as_str(), V::Ref(ctx)))
+            .map(|p| (p, V::Ref(ctx)))
             .into_iter()
             .collect();
         let inner = push_context(scope, ctx, &params, scope.data);
@@ -673,12 +681,12 @@ impl<'e> Env<'e> {
     fn each<'s>(
         &self,
         value: V<'s>,
-        b: &BlockCtx,
+        b: BlockCtx<'_>,
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
     ) -> Result<(), Box<EngineError>> {
-        let params = &b.block.block_params;
+        let params = b.block.block_params();
         let mut iterations = 0;
         let run = |item: &Value,
                    key: Value,
@@ -696,10 +704,10 @@ impl<'e> Env<'e> {
             };
             let mut bp: Vec<(&str, V)> = Vec::new();
             if let Some(p) = params.first() {
-                bp.push((p.as_str(), V::Ref(item)));
+                bp.push((p, V::Ref(item)));
             }
             if let Some(p) = params.get(1) {
-                bp.push((p.as_str(), V::Own(key)));
+                bp.push((p, V::Own(key)));
             }
             let inner = push_context(scope, item, &bp, &frame);
             env.nodes(b.program, &inner, out, depth + 1)
@@ -730,18 +738,18 @@ impl<'e> Env<'e> {
 
     fn partial<'s>(
         &self,
-        partial: &Partial,
+        partial: PartialRef<'_>,
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
     ) -> Result<(), Box<EngineError>> {
-        let name = match &partial.name {
-            PartialName::Static { name, .. } => name.to_string(),
-            PartialName::Dynamic(call) => {
+        let name = match partial.name() {
+            PartialNameRef::Static { name, .. } => name.to_string(),
+            PartialNameRef::Dynamic(call) => {
                 let v = if let Some(h) = self.helper_name(call, scope) {
-                    self.call_helper(h, call, call.span, scope)?
+                    self.call_helper(h, call, call.span(), scope)?
                 } else {
-                    self.expr(&call.path, scope)?
+                    self.expr(call.path(), scope)?
                 };
                 to_js_string(&v)
             }
@@ -750,7 +758,7 @@ impl<'e> Env<'e> {
             let (Some(block), Some(home)) = (scope.partial_block, scope.block_home) else {
                 return Err(Box::new(EngineError {
                     limit: false,
-                    span: Some(partial.span),
+                    span: Some(partial.span()),
                     message: "The partial @partial-block could not be found".into(),
                 }));
             };
@@ -763,22 +771,22 @@ impl<'e> Env<'e> {
             let result = self.nodes(block, &at_home, &mut rendered, depth + 1);
             self.budget.leave();
             result?;
-            self.push_indented(out, &rendered, &partial.indent)?;
+            self.push_indented(out, &rendered, partial.indent())?;
             return Ok(());
         }
         let Some(template) = self.find_partial(&name, scope) else {
             return Err(Box::new(EngineError {
                 limit: false,
-                span: Some(partial.span),
+                span: Some(partial.span()),
                 message: format!("The partial {name} could not be found"),
             }));
         };
         self.invoke_partial(
             &name,
             template,
-            partial.context.as_ref(),
-            &partial.hash,
-            &partial.indent,
+            partial.context(),
+            partial.hash(),
+            partial.indent(),
             None,
             scope,
             out,
@@ -788,22 +796,23 @@ impl<'e> Env<'e> {
 
     fn partial_block<'s>(
         &self,
-        block: &Block,
+        block: BlockRef<'_>,
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
     ) -> Result<(), Box<EngineError>> {
-        let name = match &block.call.path {
-            Expr::Path(p) => p.original.to_string(),
-            Expr::String { value, .. } => value.to_string(),
-            other => to_js_string(&self.expr(other, scope)?),
+        let path = block.call().path();
+        let name = match path.kind() {
+            ExprKind::Path(p) => p.original().to_string(),
+            ExprKind::String(value) => value.to_string(),
+            _ => to_js_string(&self.expr(path, scope)?),
         };
         match self.find_partial(&name, scope) {
             Some(template) => {
                 // The block's inline partials are the partial's too (the layout pattern).
                 let frame;
                 let with_inline;
-                let defs = inline_defs(&block.program);
+                let defs = inline_defs(block.program());
                 let scope = if defs.is_empty() {
                     scope
                 } else {
@@ -818,16 +827,16 @@ impl<'e> Env<'e> {
                 self.invoke_partial(
                     &name,
                     template,
-                    block.call.params.first(),
-                    &block.call.hash,
+                    block.call().params().first(),
+                    block.call().hash(),
                     "",
-                    Some(&block.program),
+                    Some(block.program()),
                     scope,
                     out,
                     depth,
                 )
             }
-            None => self.nodes(&block.program, scope, out, depth + 1),
+            None => self.nodes(block.program(), scope, out, depth + 1),
         }
     }
 
@@ -837,25 +846,25 @@ impl<'e> Env<'e> {
         &self,
         name: &str,
         scope: &Scope<'s>,
-    ) -> Option<(&'s [Node], Option<&'s Scope<'s>>)>
+    ) -> Option<(Nodes<'s>, Option<&'s Scope<'s>>)>
     where
         'e: 's,
     {
         if let Some(found) = scope.inline.and_then(|f| f.find(name)) {
             return Some(found);
         }
-        self.partials.partial(name).map(|t| (&t.nodes[..], None))
+        self.partials.partial(name).map(|t| (t.nodes(), None))
     }
 
     #[allow(clippy::too_many_arguments)]
     fn invoke_partial<'s>(
         &self,
         name: &str,
-        (template, home): (&[Node], Option<&Scope<'s>>),
-        context: Option<&Expr>,
-        hash: &[crate::syntax::handlebars::HashPair],
+        (template, home): (Nodes<'_>, Option<&Scope<'s>>),
+        context: Option<ExprRef<'_>>,
+        hash: HashPairs<'_>,
         indent: &str,
-        partial_block: Option<&[Node]>,
+        partial_block: Option<Nodes<'_>>,
         scope: &Scope<'s>,
         out: &mut String,
         depth: usize,
@@ -867,15 +876,15 @@ impl<'e> Env<'e> {
         if !hash.is_empty() {
             // Utils.extend({}, context, hash)
             let mut merged = ctx.get().map(js::spread).unwrap_or_default();
-            for pair in hash {
+            for pair in hash.iter() {
                 // handlebars.js leaves `key=undefined` (the literal) out of the hash.
-                if matches!(pair.value, Expr::Undefined { .. }) {
+                if matches!(pair.value().kind(), ExprKind::Undefined) {
                     continue;
                 }
-                let v = self.expr(&pair.value, scope)?;
+                let v = self.expr(pair.value(), scope)?;
                 match v.get() {
-                    Some(v) => merged.insert(pair.key.to_string(), v.clone()),
-                    None => merged.shift_remove(pair.key.as_str()),
+                    Some(v) => merged.insert(pair.key().to_string(), v.clone()),
+                    None => merged.shift_remove(pair.key()),
                 };
             }
             ctx = V::Own(Value::Object(merged));
@@ -927,15 +936,29 @@ impl<'e> Env<'e> {
             .wrote((out.len() - before).saturating_sub(rendered.len()))
     }
 
+    /// The first value given for `key` (not `HashPairs::get`, which takes the last).
     fn hash_value<'s>(
         &self,
-        call: &Call,
+        call: CallRef<'_>,
         key: &str,
         scope: &Scope<'s>,
     ) -> Result<Option<V<'s>>, Box<EngineError>> {
-        match call.hash.iter().find(|h| h.key == key) {
-            Some(pair) => self.expr(&pair.value, scope).map(Some),
+        match call.hash().iter().find(|h| h.key() == key) {
+            Some(pair) => self.expr(pair.value(), scope).map(Some),
             None => Ok(None),
+        }
+    }
+
+    /// The value of positional argument `i`; undefined when it is not given.
+    fn param<'s>(
+        &self,
+        call: CallRef<'_>,
+        i: usize,
+        scope: &Scope<'s>,
+    ) -> Result<V<'s>, Box<EngineError>> {
+        match call.params().get(i) {
+            Some(e) => self.expr(e, scope),
+            None => Ok(V::Undefined),
         }
     }
 
@@ -943,16 +966,11 @@ impl<'e> Env<'e> {
     fn write_helper<'s>(
         &self,
         name: &str,
-        call: &Call,
+        call: CallRef<'_>,
         scope: &Scope<'s>,
         out: &mut String,
     ) -> Result<(), Box<EngineError>> {
-        let arg = |i: usize| -> Result<V<'s>, Box<EngineError>> {
-            match call.params.get(i) {
-                Some(e) => self.expr(e, scope),
-                None => Ok(V::Undefined),
-            }
-        };
+        let arg = |i: usize| self.param(call, i, scope);
         match name {
             "role" => {
                 out.push_str("<<<dotprompt:role:");
@@ -1003,16 +1021,11 @@ impl<'e> Env<'e> {
     fn call_helper<'s>(
         &self,
         name: &str,
-        call: &Call,
+        call: CallRef<'_>,
         span: Span,
         scope: &Scope<'s>,
     ) -> Result<V<'s>, Box<EngineError>> {
-        let arg = |i: usize| -> Result<V<'s>, Box<EngineError>> {
-            match call.params.get(i) {
-                Some(e) => self.expr(e, scope),
-                None => Ok(V::Undefined),
-            }
-        };
+        let arg = |i: usize| self.param(call, i, scope);
         match name {
             "role" | "history" | "section" | "media" | "json" => {
                 let mut text = String::new();
@@ -1021,10 +1034,10 @@ impl<'e> Env<'e> {
             }
             "lookup" => {
                 let obj = arg(0)?;
-                if !obj.truthy() && !call.params.is_empty() {
+                if !obj.truthy() && !call.params().is_empty() {
                     return Ok(obj);
                 }
-                if call.params.len() != 2 {
+                if call.params().len() != 2 {
                     // handlebars.js takes an argument short or over as its `options`.
                     return Err(Box::new(EngineError {
                         limit: false,
@@ -1058,32 +1071,36 @@ impl<'e> Env<'e> {
 
     /// The value a mustache or section names. A literal in that place is a property name
     /// in handlebars.js (`{{"foo bar"}}` and `{{12}}` look up `foo bar` and `12`).
-    fn value_of<'s>(&self, path: &Expr, scope: &Scope<'s>) -> Result<V<'s>, Box<EngineError>> {
-        let key = match path {
-            Expr::String { value, .. } => value.to_string(),
-            Expr::Number { value, .. } => to_js_string(&V::Own(number(*value))),
-            Expr::Boolean { value, .. } => value.to_string(),
-            Expr::Null { .. } => "null".into(),
-            Expr::Undefined { .. } => "undefined".into(),
-            other => return self.expr(other, scope),
+    fn value_of<'s>(
+        &self,
+        path: ExprRef<'_>,
+        scope: &Scope<'s>,
+    ) -> Result<V<'s>, Box<EngineError>> {
+        let key = match path.kind() {
+            ExprKind::String(value) => value.to_string(),
+            ExprKind::Number(value) => to_js_string(&V::Own(number(value))),
+            ExprKind::Boolean(value) => value.to_string(),
+            ExprKind::Null => "null".into(),
+            ExprKind::Undefined => "undefined".into(),
+            ExprKind::Path(_) | ExprKind::SubExpr(_) => return self.expr(path, scope),
         };
         Ok(step(V::Ref(scope.ctx), &key))
     }
 
-    fn expr<'s>(&self, expr: &Expr, scope: &Scope<'s>) -> Result<V<'s>, Box<EngineError>> {
-        Ok(match expr {
-            Expr::Path(p) => self.path(p, scope),
-            Expr::String { value, .. } => V::Own(Value::String(value.to_string())),
-            Expr::Number { value, .. } => V::Own(number(*value)),
-            Expr::Boolean { value, .. } => V::Own(Value::Bool(*value)),
-            Expr::Null { .. } => V::Own(Value::Null),
-            Expr::Undefined { .. } => V::Undefined,
-            Expr::SubExpr(call) => match call.simple_name().filter(|n| is_known_helper(n)) {
-                Some(name) => self.call_helper(name, call, call.span, scope)?,
+    fn expr<'s>(&self, expr: ExprRef<'_>, scope: &Scope<'s>) -> Result<V<'s>, Box<EngineError>> {
+        Ok(match expr.kind() {
+            ExprKind::Path(p) => self.path(p, scope),
+            ExprKind::String(value) => V::Own(Value::String(value.to_string())),
+            ExprKind::Number(value) => V::Own(number(value)),
+            ExprKind::Boolean(value) => V::Own(Value::Bool(value)),
+            ExprKind::Null => V::Own(Value::Null),
+            ExprKind::Undefined => V::Undefined,
+            ExprKind::SubExpr(call) => match call.simple_name().filter(|n| is_known_helper(n)) {
+                Some(name) => self.call_helper(name, call, call.span(), scope)?,
                 None => {
                     return Err(Box::new(EngineError {
                         limit: false,
-                        span: Some(call.span),
+                        span: Some(call.span()),
                         message: format!(
                             "You specified knownHelpersOnly, but used the unknown helper {}",
                             call_name(call)
@@ -1094,15 +1111,17 @@ impl<'e> Env<'e> {
         })
     }
 
-    fn path<'s>(&self, path: &Path, scope: &Scope<'s>) -> V<'s> {
-        if path.data {
+    fn path<'s>(&self, path: PathRef<'_>, scope: &Scope<'s>) -> V<'s> {
+        if path.data() {
             return self.data_path(path, scope);
         }
-        let mut parts = path.parts.iter();
-        let mut current: V<'s> = if path.is_simple()
-            || (!path.this_relative && path.depth == 0 && !path.parts.is_empty())
-        {
-            let first = &path.parts[0];
+        let mut parts = path.parts().iter();
+        // Both conditions mean at least one segment.
+        let head = path
+            .parts()
+            .first()
+            .filter(|_| path.is_simple() || (!path.this_relative() && path.depth() == 0));
+        let mut current: V<'s> = if let Some(first) = head {
             match lookup_param(scope, first) {
                 Some(v) => {
                     parts.next();
@@ -1113,7 +1132,7 @@ impl<'e> Env<'e> {
         } else {
             let mut s = scope;
             let mut ok = true;
-            for _ in 0..path.depth {
+            for _ in 0..path.depth() {
                 match s.parent {
                     Some(p) => s = p,
                     None => {
@@ -1142,23 +1161,24 @@ impl<'e> Env<'e> {
         current
     }
 
-    fn data_path<'s>(&self, path: &Path, scope: &Scope<'s>) -> V<'s> {
+    fn data_path<'s>(&self, path: PathRef<'_>, scope: &Scope<'s>) -> V<'s> {
         // `@../index`: the data frame of an enclosing iteration.
-        let first_index = path.parts.iter().take_while(|p| *p == "..").count();
-        let Some(first) = path.parts.get(first_index) else {
+        let parts = path.parts();
+        let first_index = parts.iter().take_while(|p| *p == "..").count();
+        let Some(first) = parts.get(first_index) else {
             return V::Undefined;
         };
         let mut start = Some(scope.data);
         for _ in 0..first_index {
             start = start.and_then(|f| f.parent);
         }
-        let mut current: V<'s> = match first.as_str() {
+        let mut current: V<'s> = match first {
             "root" => V::Ref(scope.root),
             "index" | "key" | "first" | "last" => {
                 let mut frame = start;
                 let mut found = V::Undefined;
                 while let Some(f) = frame {
-                    let v = match first.as_str() {
+                    let v = match first {
                         "index" => f.index.map(Value::from),
                         "key" => f.key.clone(),
                         "first" => f.first.map(Value::Bool),
@@ -1174,7 +1194,7 @@ impl<'e> Env<'e> {
             }
             other => scope.vars.get(other).map_or(V::Undefined, V::Ref),
         };
-        for part in &path.parts[first_index + 1..] {
+        for part in parts.iter().skip(first_index + 1) {
             current = step(current, part);
             if current.is_nullish() {
                 break;
@@ -1184,14 +1204,25 @@ impl<'e> Env<'e> {
     }
 }
 
-fn call_name(call: &Call) -> String {
-    match &call.path {
-        Expr::Path(p) => p
-            .parts
-            .first()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| p.original.to_string()),
-        other => format!("{other:?}"),
+fn call_name(call: CallRef<'_>) -> String {
+    let path = call.path();
+    match path.kind() {
+        ExprKind::Path(p) => p.parts().first().unwrap_or(p.original()).to_string(),
+        other => literal_debug(other, path.span()),
+    }
+}
+
+/// A literal the way the template tree's `Debug` prints it (`call_name` of a call whose
+/// name is a literal; the compile rejects those, so a render does not get here).
+fn literal_debug(kind: ExprKind<'_>, span: Span) -> String {
+    match kind {
+        ExprKind::String(value) => format!("String {{ span: {span:?}, value: {value:?} }}"),
+        ExprKind::Number(value) => format!("Number {{ span: {span:?}, value: {value:?} }}"),
+        ExprKind::Boolean(value) => format!("Boolean {{ span: {span:?}, value: {value:?} }}"),
+        ExprKind::Null => format!("Null {{ span: {span:?} }}"),
+        ExprKind::Undefined => format!("Undefined {{ span: {span:?} }}"),
+        // A call's name is never a subexpression (a parse error), and paths are named above.
+        ExprKind::Path(_) | ExprKind::SubExpr(_) => format!("{kind:?}"),
     }
 }
 
