@@ -454,7 +454,7 @@ impl Gen {
     }
 }
 
-pub(crate) fn generate(seed: u64) -> (String, Map<String, Value>) {
+fn generate(seed: u64) -> (String, Map<String, Value>) {
     let mut g = Gen {
         rng: Rng(seed),
         depth: 0,

@@ -1,4 +1,4 @@
-//! Handlebars templates -> (AST, errors), with handlebars.js 4.7 semantics: the same
+//! Handlebars templates -> (tree, errors), with handlebars.js 4.7 semantics: the same
 //! tokens, the same whitespace control (`~` and standalone lines), the same partial
 //! indentation. Parsing never fails: broken input becomes text plus an error, and every
 //! node keeps its byte range for editor diagnostics.
@@ -6,6 +6,12 @@
 //! Whitespace control is applied here, as handlebars.js does in its parser, so rendering
 //! only concatenates. handlebars.js decides standalone lines from each tag's neighbouring
 //! content; on the flat token list those neighbours are simply the tokens beside the tag.
+//!
+//! The tree is stored flat, for memory in proportion to the input (issue 12): the lexer's
+//! tokens are the tree's items, in document order, 20 bytes each; calls, expressions,
+//! path segments and blocks sit in arrays of their own; text is ranges into the one
+//! copy of the source. A block knows where its program and inverse start and end among
+//! the items, so no node owns a list. Readers use the views in `view`.
 
 use arcstr::ArcStr;
 
@@ -17,165 +23,15 @@ pub use view::{
     NodesIter, PartialNameRef, PartialRef, PathRef, Strs,
 };
 
-/// Text in the tree: a reference-counted slice of the one copy of the template's source
-/// (or of a string made for it, for the rare text an escape changed). 16 bytes and no
-/// allocation per node, so a parsed template stays in proportion to its source.
-pub type SharedStr = arcstr::Substr;
-
 /// Nesting deeper than this is reported instead of built, so no template can exhaust
 /// the stack of the (recursive) renderer.
 pub const MAX_NESTING: usize = 256;
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Template {
-    pub nodes: Vec<Node>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Node {
-    /// Literal text; `text` is what renders after whitespace control.
-    Text { span: Span, text: SharedStr },
-    /// `{{expr}}`, `{{{expr}}}`, `{{&expr}}`.
-    Mustache { span: Span, call: Box<Call> },
-    /// `{{#name ...}}...{{else}}...{{/name}}` and inverted `{{^name}}...{{/name}}`.
-    Block(Box<Block>),
-    /// `{{> name ctx key=value}}`.
-    Partial(Box<Partial>),
-    /// `{{! ... }}` and `{{!-- ... --}}`.
-    Comment { span: Span, text: SharedStr },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Block {
-    pub span: Span,
-    /// The opening tag.
-    pub open: Span,
-    /// The closing tag; `None` when it is missing (an error was reported).
-    pub close: Option<Span>,
-    pub call: Call,
-    /// `as |item index|`.
-    pub block_params: Vec<SharedStr>,
-    pub program: Vec<Node>,
-    /// After `{{else}}`; an `{{else if x}}` chain is a single nested block here.
-    pub inverse: Option<Vec<Node>>,
-    /// `{{^name}}`: the program renders when the value is empty.
-    pub inverted: bool,
-    /// `{{#> name}}default{{/name}}`: a partial whose block is its fallback content.
-    pub partial_block: bool,
-    /// `{{#*inline "name"}}...{{/inline}}`: an inline partial (the only decorator
-    /// Dotprompt has), defined for the node list that contains it; renders nothing.
-    pub inline_partial: bool,
-}
-
-impl Block {
-    /// The name an inline partial `{{#*inline "name"}}` defines.
-    pub fn inline_name(&self) -> Option<&str> {
-        if !self.inline_partial {
-            return None;
-        }
-        match self.call.params.first() {
-            Some(Expr::String { value, .. }) => Some(value),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Partial {
-    pub span: Span,
-    pub name: PartialName,
-    pub context: Option<Expr>,
-    pub hash: Vec<HashPair>,
-    /// Indentation of a standalone partial, applied to each line it renders.
-    pub indent: SharedStr,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum PartialName {
-    Static { name: SharedStr, span: Span },
-    Dynamic(Box<Call>),
-}
-
-/// A helper call or a plain value: `path param... key=value...`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Call {
-    pub span: Span,
-    pub path: Expr,
-    /// Boxed slices rather than vectors: no spare capacity, 16 bytes when empty.
-    pub params: Box<[Expr]>,
-    pub hash: Box<[HashPair]>,
-}
-
-impl Call {
-    /// The helper name when the call could be a helper: a one-segment path that is not
-    /// `this`, `..` or `@data`.
-    pub fn simple_name(&self) -> Option<&str> {
-        match &self.path {
-            Expr::Path(p) if p.is_simple() => Some(&p.parts[0]),
-            _ => None,
-        }
-    }
-
-    /// Whether handlebars.js classifies this as a helper call (it has arguments).
-    pub fn has_arguments(&self) -> bool {
-        !self.params.is_empty() || !self.hash.is_empty()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct HashPair {
-    pub span: Span,
-    pub key: SharedStr,
-    pub key_span: Span,
-    pub value: Expr,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
-    Path(Path),
-    String { span: Span, value: SharedStr },
-    Number { span: Span, value: f64 },
-    Boolean { span: Span, value: bool },
-    Null { span: Span },
-    Undefined { span: Span },
-    SubExpr(Box<Call>),
-}
-
-impl Expr {
-    pub fn span(&self) -> Span {
-        match self {
-            Expr::Path(p) => p.span,
-            Expr::String { span, .. }
-            | Expr::Number { span, .. }
-            | Expr::Boolean { span, .. }
-            | Expr::Null { span }
-            | Expr::Undefined { span } => *span,
-            Expr::SubExpr(call) => call.span,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Path {
-    pub span: Span,
-    /// `@name`: a data variable.
-    pub data: bool,
-    /// How many `../` lead the path.
-    pub depth: usize,
-    /// Segments after `this`/`..`; empty for `this` or `.` alone.
-    pub parts: smallvec::SmallVec<[SharedStr; 1]>,
-    /// Starts with `this` or `.` (never a helper, never a block param).
-    pub this_relative: bool,
-    /// As written.
-    pub original: SharedStr,
-}
-
-impl Path {
-    /// One plain segment (could name a helper or a block param).
-    pub fn is_simple(&self) -> bool {
-        !self.data && self.depth == 0 && !self.this_relative && self.parts.len() == 1
-    }
-}
+/// Offsets are 31 bits: the high bit of a text range's start says the text is in
+/// `Template::owned` (a string literal whose escapes changed it) rather than the source.
+const OWNED: u32 = 1 << 31;
+const MAX_SOURCE: usize = (OWNED - 1) as usize;
+const NONE: u32 = u32::MAX;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
@@ -184,155 +40,281 @@ pub struct TemplateError {
     pub message: String,
 }
 
-/// Parses `src` (the template text); spans are offsets into `src` plus `base`.
-pub fn parse_template(src: &str, base: usize) -> (Template, Vec<TemplateError>) {
-    let mut errors = Vec::new();
-    let shared = ArcStr::from(src);
-    let mut tokens = lex(&shared, base, &mut errors);
-    whitespace_control(&mut tokens);
-    let nodes = build(tokens, base + src.len(), &mut errors);
-    (Template { nodes }, errors)
+/// A parsed template. Offsets inside are relative to `source`; views add `base`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Template {
+    source: ArcStr,
+    /// String-literal values that differ from their source text (escaped quotes).
+    owned: String,
+    base: usize,
+    items: Vec<Item>,
+    calls: Vec<CallData>,
+    exprs: Vec<ExprData>,
+    hashes: Vec<HashData>,
+    /// Path segments and block params: ranges into the source.
+    segs: Vec<[u32; 2]>,
+    blocks: Vec<BlockData>,
+    partials: Vec<PartialData>,
+}
+
+/// An empty template, for the empty node list (`Nodes::empty`).
+static EMPTY: Template = Template {
+    source: ArcStr::new(),
+    owned: String::new(),
+    base: 0,
+    items: Vec::new(),
+    calls: Vec::new(),
+    exprs: Vec::new(),
+    hashes: Vec::new(),
+    segs: Vec::new(),
+    blocks: Vec::new(),
+    partials: Vec::new(),
+};
+
+/// A token of the template, and after linking a node of the tree (or a tag that only
+/// shapes it: `{{else}}`, `{{/x}}`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Item {
+    kind: Kind,
+    flags: u8,
+    start: u32,
+    end: u32,
+    /// Text, comment: the text's range (after whitespace control, for text). Close: the
+    /// name's range. Mustache: the call. Open, else-if: the block. Partial: the partial.
+    a: u32,
+    b: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Kind {
+    Text,
+    Mustache,
+    /// `{{#x}}`, `{{^x}}`, `{{#> x}}`, `{{#*inline}}`.
+    Open,
+    /// `{{else}}`, `{{^}}`.
+    Else,
+    /// `{{else if x}}`: opens a block nested in the inverse.
+    ElseChain,
+    Close,
+    Partial,
+    Comment,
+    /// A tag that failed to parse (already reported); renders nothing.
+    Invalid,
+    /// A tag the tree does not keep (reported while linking).
+    Skip,
+}
+
+// Item flags.
+const STRIP_LEFT: u8 = 1;
+const STRIP_RIGHT: u8 = 2;
+const LEFT_STRIPPED: u8 = 4;
+const RIGHT_STRIPPED: u8 = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ExprData {
+    kind: ExprTag,
+    flags: u8,
+    start: u32,
+    end: u32,
+    /// Path: first segment, segment count, `../` depth. String: its text range.
+    /// Subexpression: the call.
+    a: u32,
+    b: u32,
+    c: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum ExprTag {
+    Path,
+    String,
+    Number,
+    True,
+    False,
+    Null,
+    Undefined,
+    SubExpr,
+    /// No expression (a partial without a context).
+    Absent,
+}
+
+// Path flags.
+const DATA: u8 = 1;
+const THIS: u8 = 2;
+
+impl ExprData {
+    const ABSENT: ExprData = ExprData {
+        kind: ExprTag::Absent,
+        flags: 0,
+        start: 0,
+        end: 0,
+        a: 0,
+        b: 0,
+        c: 0,
+    };
+
+    fn at(kind: ExprTag, start: usize, end: usize) -> ExprData {
+        ExprData {
+            kind,
+            start: start as u32,
+            end: end as u32,
+            ..ExprData::ABSENT
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CallData {
+    start: u32,
+    end: u32,
+    path: ExprData,
+    params: u32,
+    n_params: u32,
+    hash: u32,
+    n_hash: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct HashData {
+    start: u32,
+    end: u32,
+    key_end: u32,
+    value: ExprData,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct BlockData {
+    /// The open (or `{{else if}}`) item.
+    item: u32,
+    call: u32,
+    params: u32,
+    n_params: u32,
+    flags: u8,
+    /// The program is items `item + 1 .. program_to`; the inverse `inverse[0] ..
+    /// inverse[1]` (`NONE` without an `{{else}}`).
+    program_to: u32,
+    inverse: [u32; 2],
+    /// Where the list containing this block goes on.
+    next: u32,
+    /// The end of the block's span.
+    end: u32,
+    close_item: u32,
+}
+
+// Block flags.
+const INVERTED: u8 = 1;
+const PARTIAL_BLOCK: u8 = 2;
+const INLINE: u8 = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PartialData {
+    start: u32,
+    end: u32,
+    /// A static name is a string (its span and its text), a dynamic one a subexpression.
+    name: ExprData,
+    context: ExprData,
+    hash: u32,
+    n_hash: u32,
+    indent: [u32; 2],
 }
 
 impl Template {
-    /// Every node of the tree's storage, depth first (readers use the views' `walk`;
-    /// this one goes when the storage changes).
-    pub fn walk_tree<'a>(&'a self, f: &mut impl FnMut(&'a Node, usize)) {
-        fn go<'a>(nodes: &'a [Node], depth: usize, f: &mut impl FnMut(&'a Node, usize)) {
-            for node in nodes {
-                f(node, depth);
-                if let Node::Block(b) = node {
-                    go(&b.program, depth + 1, f);
-                    if let Some(inverse) = &b.inverse {
-                        go(inverse, depth + 1, f);
-                    }
-                }
-            }
+    fn text(&self, a: u32, b: u32) -> &str {
+        if a & OWNED != 0 {
+            &self.owned[(a & !OWNED) as usize..b as usize]
+        } else {
+            &self.source[a as usize..b as usize]
         }
-        go(&self.nodes, 0, f);
     }
+
+    fn span(&self, start: u32, end: u32) -> Span {
+        Span::new(self.base + start as usize, self.base + end as usize)
+    }
+}
+
+/// Parses `src` (the template text); spans are offsets into `src` plus `base`.
+pub fn parse_template(src: &str, base: usize) -> (Template, Vec<TemplateError>) {
+    let mut errors = Vec::new();
+    if src.len() > MAX_SOURCE {
+        errors.push(TemplateError {
+            span: Span::new(base, base),
+            code: "template-too-large",
+            message: format!("a template over {} bytes is not parsed", MAX_SOURCE),
+        });
+        return (
+            Template {
+                base,
+                ..Template::default()
+            },
+            errors,
+        );
+    }
+    let tags = memchr::memmem::find_iter(src.as_bytes(), b"{{").count();
+    let mut t = Template {
+        source: ArcStr::from(src),
+        base,
+        // At most a tag per `{{` and a text between tags. Reserved once: a large
+        // template's lists are not grown by doubling, and pages reserved but never
+        // written are not resident.
+        items: Vec::with_capacity(2 * tags + 1),
+        calls: Vec::with_capacity(tags),
+        segs: Vec::with_capacity(tags),
+        ..Template::default()
+    };
+    lex(&mut t, &mut errors);
+    whitespace_control(&mut t);
+    link(&mut t, &mut errors);
+    t.exprs.shrink_to_fit();
+    t.hashes.shrink_to_fit();
+    t.blocks.shrink_to_fit();
+    t.partials.shrink_to_fit();
+    (t, errors)
 }
 
 // ---------------------------------------------------------------------------------
 // Lexing: text and tags.
 
-#[derive(Debug)]
-enum Token {
-    Content(Content),
-    /// Boxed: a tag is several times the size of a content token, and the token list
-    /// of a large template is held whole while whitespace control looks around.
-    Tag(Box<Tag>),
+fn push_text(t: &mut Template, start: usize, end: usize) {
+    push_text_to(t, start, end, end);
 }
 
-#[derive(Debug)]
-struct Content {
-    span: Span,
-    /// The text as written (standalone detection looks at this).
-    original: SharedStr,
-    /// The text after whitespace control.
-    value: SharedStr,
-    left_stripped: bool,
-    right_stripped: bool,
-}
-
-#[derive(Debug)]
-struct Tag {
-    span: Span,
-    kind: TagKind,
-    /// `{{~`: strip whitespace before the tag.
-    strip_left: bool,
-    /// `~}}`: strip whitespace after the tag.
-    strip_right: bool,
-    /// For standalone partials: the indentation removed before the tag.
-    indent: SharedStr,
-}
-
-#[derive(Debug)]
-enum TagKind {
-    Mustache(Box<Call>),
-    /// `{{#x}}`, `{{^x}}` (inverted), `{{#> x}}` (partial block).
-    Open {
-        call: Call,
-        block_params: Vec<SharedStr>,
-        inverted: bool,
-        partial_block: bool,
-        inline_partial: bool,
-    },
-    /// `{{else}}` or `{{^}}`.
-    Else,
-    /// `{{else if x}}`.
-    ElseChain {
-        call: Call,
-        block_params: Vec<SharedStr>,
-    },
-    Close {
-        name: SharedStr,
-        name_span: Span,
-    },
-    Partial {
-        name: PartialName,
-        context: Option<Expr>,
-        hash: Vec<HashPair>,
-    },
-    Comment(SharedStr),
-    /// A tag that failed to parse (already reported); renders nothing.
-    Invalid,
-}
-
-impl TagKind {
-    /// Tags that can stand alone on a line (and then take the line with them).
-    fn standalone_kind(&self) -> bool {
-        !matches!(self, TagKind::Mustache(_) | TagKind::Invalid)
+/// Text `start..value_end` whose span runs on to `end` (past an escape's backslash).
+fn push_text_to(t: &mut Template, start: usize, end: usize, value_end: usize) {
+    if value_end > start {
+        t.items.push(Item {
+            kind: Kind::Text,
+            flags: 0,
+            start: start as u32,
+            end: end as u32,
+            a: start as u32,
+            b: value_end as u32,
+        });
     }
 }
 
-/// `text`, which was read from `shared[start..end]`, as a slice of `shared` when it is
-/// that slice (no escapes changed it), else a string of its own.
-fn share(shared: &ArcStr, start: usize, end: usize, text: &str) -> SharedStr {
-    if shared.get(start..end) == Some(text) {
-        shared.substr(start..end)
-    } else {
-        SharedStr::from(ArcStr::from(text))
-    }
-}
-
-fn lex(shared: &ArcStr, base: usize, errors: &mut Vec<TemplateError>) -> Vec<Token> {
+fn lex(t: &mut Template, errors: &mut Vec<TemplateError>) {
+    let shared = t.source.clone();
     let src = shared.as_str();
     let bytes = src.as_bytes();
-    // At most a tag per `{{` and a text between tags: reserved once, so a large template's
-    // list is not grown by doubling (which leaves up to half of it unused).
-    let tags = memchr::memmem::find_iter(bytes, b"{{").count();
-    let mut tokens = Vec::with_capacity(2 * tags + 1);
-    let mut text = String::new();
+    // Text runs from `text_start`; an escape ends one run and starts the next, so every
+    // text item is a slice of the source.
     let mut text_start = 0;
     let mut i = 0;
-    let flush = |tokens: &mut Vec<Token>, text: &mut String, start: usize, end: usize| {
-        if !text.is_empty() {
-            let t = share(shared, start, end, text);
-            text.clear();
-            tokens.push(Token::Content(Content {
-                span: Span::new(base + start, base + end),
-                original: t.clone(),
-                value: t,
-                left_stripped: false,
-                right_stripped: false,
-            }));
-        }
-    };
     while i < bytes.len() {
-        let Some(rel) = memchr2(b'{', b'\\', &bytes[i..]) else {
-            text.push_str(&src[i..]);
+        let Some(rel) = memchr::memchr2(b'{', b'\\', &bytes[i..]) else {
             break;
         };
         let at = i + rel;
-        text.push_str(&src[i..at]);
         if bytes[at] == b'\\' {
             // `\{{` escapes a mustache (the text runs to the next `{{`); `\\{{` is a
             // literal backslash before a real mustache.
             if src[at..].starts_with("\\\\{{") {
-                text.push('\\');
+                push_text_to(t, text_start, at + 2, at + 1);
+                text_start = at + 2;
                 i = at + 2;
             } else if src[at..].starts_with("\\{{") {
+                push_text(t, text_start, at);
                 let rest = &src[at + 1..];
                 let end = rest[2..].find("{{").map_or(rest.len(), |p| p + 2);
                 // Stop before a following escape so it is handled on its own.
@@ -341,69 +323,59 @@ fn lex(shared: &ArcStr, base: usize, errors: &mut Vec<TemplateError>) -> Vec<Tok
                 } else {
                     end
                 };
-                text.push_str(&rest[..end]);
+                text_start = at + 1;
                 i = at + 1 + end;
             } else {
-                text.push('\\');
                 i = at + 1;
             }
             continue;
         }
         if !src[at..].starts_with("{{") {
-            text.push('{');
             i = at + 1;
             continue;
         }
-        flush(&mut tokens, &mut text, text_start, at);
-        let mut raw = Vec::new();
-        let (tag, end) = lex_tag(shared, at, base, errors, &mut raw);
-        let raw_block = !raw.is_empty();
-        tokens.append(&mut raw);
-        if raw_block {
-            if let Some(tag) = tag {
-                tokens.push(Token::Tag(Box::new(tag)));
+        push_text(t, text_start, at);
+        match lex_tag(t, &shared, at, errors) {
+            Ok(end) => {
+                text_start = end;
+                i = end;
             }
-            text_start = end;
-        } else if let Some(tag) = tag {
-            tokens.push(Token::Tag(Box::new(tag)));
-            text_start = end;
-        } else {
-            // Unterminated: the rest is text.
-            text_start = at;
-            text.push_str(&src[at..end]);
+            Err(text_end) => {
+                // Unterminated: the tag's text is text.
+                text_start = at;
+                i = text_end;
+            }
         }
-        i = end;
     }
-    flush(&mut tokens, &mut text, text_start, bytes.len());
-    tokens
+    push_text(t, text_start, bytes.len());
 }
 
-fn memchr2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&c| c == a || c == b)
+fn err(
+    t: &Template,
+    errors: &mut Vec<TemplateError>,
+    s: usize,
+    e: usize,
+    code: &'static str,
+    message: String,
+) {
+    errors.push(TemplateError {
+        span: Span::new(t.base + s, t.base + e.max(s)),
+        code,
+        message,
+    });
 }
 
-/// Lexes the tag starting at `at` (`{{`). Returns the tag (or `None` when it is not
-/// terminated: the caller keeps the text) and where lexing continues.
+/// Lexes the tag starting at `at` (`{{`), pushing its item(s). Returns where lexing
+/// continues, or, when the tag is not terminated (reported; the caller keeps it as
+/// text), where its text ends.
 fn lex_tag(
+    t: &mut Template,
     shared: &ArcStr,
     at: usize,
-    base: usize,
     errors: &mut Vec<TemplateError>,
-    raw: &mut Vec<Token>,
-) -> (Option<Tag>, usize) {
+) -> Result<usize, usize> {
     let src = shared.as_str();
     let rest = &src[at..];
-    let err = |errors: &mut Vec<TemplateError>,
-               s: usize,
-               e: usize,
-               code: &'static str,
-               message: String| {
-        errors.push(TemplateError {
-            span: Span::new(base + s, base + e),
-            code,
-            message,
-        });
-    };
 
     // Raw blocks `{{{{name args}}}} ... {{{{/name}}}}`: handlebars.js makes them a block
     // whose program is the verbatim content (so under knownHelpersOnly, an unknown name
@@ -411,84 +383,75 @@ fn lex_tag(
     if rest.starts_with("{{{{") {
         let Some(close) = rest.find("}}}}") else {
             err(
+                t,
                 errors,
                 at,
                 src.len(),
                 "unterminated-mustache",
                 "`{{{{` is never closed with `}}}}`".into(),
             );
-            return (None, src.len());
+            return Err(src.len());
         };
         let content_start = at + close + 4;
         let mut parser = ExprParser {
-            shared,
+            t,
             src,
             pos: at + 4,
             end: at + close,
-            base,
             errors,
             depth: 0,
         };
         let call = parser.call();
-        let name = call.as_ref().map(block_name).unwrap_or_default();
-        let end_tag = format!("{{{{{{{{/{name}}}}}}}}}");
-        let (content_end, end) = match raw_block_end(&src[content_start..], &end_tag) {
+        let name = call.as_ref().and_then(|c| block_name(&c.path));
+        let shown = match &call {
+            Some(c) => name.map_or_else(
+                || written(t, &c.path).to_string(),
+                |n| t.text(n.0, n.1).to_string(),
+            ),
+            None => String::new(),
+        };
+        let end_tag = format!("{{{{{{{{/{shown}}}}}}}}}");
+        let found = if call.is_none() || name.is_some() {
+            raw_block_end(&src[content_start..], &end_tag)
+        } else {
+            None
+        };
+        let (content_end, end) = match found {
             Some(p) => (content_start + p, content_start + p + end_tag.len()),
             None => {
                 err(
+                    t,
                     errors,
                     at,
                     content_start,
                     "unclosed-block",
-                    format!("raw block `{name}` is never closed with `{end_tag}`"),
+                    format!("raw block `{shown}` is never closed with `{end_tag}`"),
                 );
                 (src.len(), src.len())
             }
         };
-        let tag = |s: usize, e: usize, kind| Tag {
-            span: Span::new(base + s, base + e),
-            kind,
-            strip_left: false,
-            strip_right: false,
-            indent: SharedStr::default(),
-        };
         let Some(call) = call else {
-            return (Some(tag(at, end, TagKind::Invalid)), end);
+            t.items.push(tag_item(Kind::Invalid, at, end, 0, 0, 0));
+            return Ok(end);
         };
-        let name_span = call.path.span();
-        raw.push(Token::Tag(Box::new(tag(
-            at,
-            content_start,
-            TagKind::Open {
-                call,
-                block_params: Vec::new(),
-                inverted: false,
-                partial_block: false,
-                inline_partial: false,
-            },
-        ))));
-        if content_end > content_start {
-            let text = shared.substr(content_start..content_end);
-            raw.push(Token::Content(Content {
-                span: Span::new(base + content_start, base + content_end),
-                original: text.clone(),
-                value: text,
-                left_stripped: false,
-                right_stripped: false,
-            }));
-        }
+        let call = push_call(t, call);
+        let block = push_block(t, call, (0, 0), 0);
+        t.items
+            .push(tag_item(Kind::Open, at, content_start, 0, block, 0));
+        push_text(t, content_start, content_end);
         if content_end == end {
-            return (None, end);
+            return Ok(end);
         }
-        return (
-            Some(tag(content_end, end, TagKind::Close { name, name_span })),
-            end,
-        );
+        // The close repeats the open's name (found, so the name is one that matches).
+        let (a, b) = name.unwrap_or((0, 0));
+        t.items
+            .push(tag_item(Kind::Close, content_end, end, 0, a, b));
+        return Ok(end);
     }
 
     // Comments.
     let after_open = if rest.starts_with("{{~") { 3 } else { 2 };
-    let strip_left = after_open == 3;
+    let strip_left = if after_open == 3 { STRIP_LEFT } else { 0 };
     let body = &rest[after_open..];
     if body.starts_with("!--") {
         // handlebars.js matches `[\s\S]*?--~?}}` from the tag's start, so the opening
@@ -496,50 +459,53 @@ fn lex_tag(
         let dashes = &body[1..];
         let Some((p, close_len, strip_right)) = find_comment_end(dashes) else {
             err(
+                t,
                 errors,
                 at,
                 src.len(),
                 "unterminated-comment",
                 "`{{!--` comment is never closed with `--}}`".into(),
             );
-            return (None, src.len());
+            return Err(src.len());
         };
         let end = at + after_open + 1 + p + close_len;
-        let text = match dashes.get(2..p) {
-            Some(t) => shared.substr_from(t),
-            None => SharedStr::default(),
+        let dashes_at = at + after_open + 1;
+        let (a, b) = if p >= 2 {
+            (dashes_at + 2, dashes_at + p)
+        } else {
+            (0, 0)
         };
-        let tag = Tag {
-            span: Span::new(base + at, base + end),
-            kind: TagKind::Comment(text),
-            strip_left,
-            strip_right,
-            indent: SharedStr::default(),
-        };
-        return (Some(tag), end);
+        let flags = strip_left | if strip_right { STRIP_RIGHT } else { 0 };
+        t.items
+            .push(tag_item(Kind::Comment, at, end, flags, a as u32, b as u32));
+        return Ok(end);
     }
     if let Some(comment) = body.strip_prefix('!') {
         let Some(p) = comment.find("}}") else {
             err(
+                t,
                 errors,
                 at,
                 src.len(),
                 "unterminated-comment",
                 "`{{!` comment is never closed with `}}`".into(),
             );
-            return (None, src.len());
+            return Err(src.len());
         };
         let strip_right = comment[..p].ends_with('~');
         let text_len = if strip_right { p - 1 } else { p };
-        let end = at + after_open + 1 + p + 2;
-        let tag = Tag {
-            span: Span::new(base + at, base + end),
-            kind: TagKind::Comment(shared.substr_from(&comment[..text_len])),
-            strip_left,
-            strip_right,
-            indent: SharedStr::default(),
-        };
-        return (Some(tag), end);
+        let text_at = at + after_open + 1;
+        let end = text_at + p + 2;
+        let flags = strip_left | if strip_right { STRIP_RIGHT } else { 0 };
+        t.items.push(tag_item(
+            Kind::Comment,
+            at,
+            end,
+            flags,
+            text_at as u32,
+            (text_at + text_len) as u32,
+        ));
+        return Ok(end);
     }
 
     // Everything else: find the closing braces outside string literals.
@@ -567,18 +533,20 @@ fn lex_tag(
     let Some((close_rel, close_len, strip_right)) = found else {
         let line_end = src[at..].find('\n').map_or(src.len(), |p| at + p);
         err(
+            t,
             errors,
             at,
             line_end.max(at + 2),
             "unterminated-mustache",
             format!("`{{{{` is never closed with `{close_pat}`"),
         );
-        return (None, line_end.max(at + 2));
+        return Err(line_end.max(at + 2));
     };
     let mut inner_end = inner_start + close_rel;
     let end = inner_end + close_len;
     if triple && !strip_right && src[inner_end..].starts_with("}}}}") {
         err(
+            t,
             errors,
             inner_end,
             end + 1,
@@ -592,6 +560,7 @@ fn lex_tag(
         // handlebars.js lexes `}}}` as the close of a triple-stash first (its `{{else}}`
         // and `{{^}}` tokens take their own `}}`).
         err(
+            t,
             errors,
             inner_end,
             end + 1,
@@ -603,33 +572,125 @@ fn lex_tag(
     if strip_right && !triple {
         inner_end -= 1;
     }
-    let span = Span::new(base + at, base + end);
+    let flags = strip_left | if strip_right { STRIP_RIGHT } else { 0 };
     let inner = &src[inner_start..inner_end];
     let mut parser = ExprParser {
-        shared,
+        t,
         src,
         pos: inner_start,
         end: inner_end,
-        base,
         errors,
         depth: 0,
     };
     let kind = if triple {
-        parser.call().map(|c| TagKind::Mustache(Box::new(c)))
+        parser.call().map(TagKind::Mustache)
     } else {
         parser.tag_kind(inner)
     };
-    let kind = kind.unwrap_or(TagKind::Invalid);
-    (
-        Some(Tag {
-            span,
-            kind,
-            strip_left,
-            strip_right,
-            indent: SharedStr::default(),
-        }),
-        end,
-    )
+    let item = match kind {
+        None => tag_item(Kind::Invalid, at, end, flags, 0, 0),
+        Some(TagKind::Mustache(call)) => {
+            let call = push_call(t, call);
+            tag_item(Kind::Mustache, at, end, flags, call, 0)
+        }
+        Some(TagKind::Open {
+            call,
+            block_params,
+            flags: block_flags,
+        }) => {
+            let call = push_call(t, call);
+            let block = push_block(t, call, block_params, block_flags);
+            tag_item(Kind::Open, at, end, flags, block, 0)
+        }
+        Some(TagKind::Else) => tag_item(Kind::Else, at, end, flags, 0, 0),
+        Some(TagKind::ElseChain { call, block_params }) => {
+            let call = push_call(t, call);
+            let block = push_block(t, call, block_params, 0);
+            tag_item(Kind::ElseChain, at, end, flags, block, 0)
+        }
+        Some(TagKind::Close { name }) => tag_item(Kind::Close, at, end, flags, name.0, name.1),
+        Some(TagKind::Partial {
+            name,
+            context,
+            hash,
+        }) => {
+            let (hash, n_hash) = hash;
+            t.partials.push(PartialData {
+                start: at as u32,
+                end: end as u32,
+                name,
+                context: context.unwrap_or(ExprData::ABSENT),
+                hash,
+                n_hash,
+                indent: [0, 0],
+            });
+            tag_item(
+                Kind::Partial,
+                at,
+                end,
+                flags,
+                (t.partials.len() - 1) as u32,
+                0,
+            )
+        }
+    };
+    t.items.push(item);
+    Ok(end)
+}
+
+fn tag_item(kind: Kind, start: usize, end: usize, flags: u8, a: u32, b: u32) -> Item {
+    Item {
+        kind,
+        flags,
+        start: start as u32,
+        end: end as u32,
+        a,
+        b,
+    }
+}
+
+fn push_call(t: &mut Template, call: CallData) -> u32 {
+    t.calls.push(call);
+    (t.calls.len() - 1) as u32
+}
+
+fn push_block(t: &mut Template, call: u32, params: (u32, u32), flags: u8) -> u32 {
+    t.blocks.push(BlockData {
+        item: NONE,
+        call,
+        params: params.0,
+        n_params: params.1,
+        flags,
+        program_to: NONE,
+        inverse: [NONE, NONE],
+        next: NONE,
+        end: 0,
+        close_item: NONE,
+    });
+    (t.blocks.len() - 1) as u32
+}
+
+/// What a tag is, while it is parsed (before it becomes an item).
+enum TagKind {
+    Mustache(CallData),
+    Open {
+        call: CallData,
+        block_params: (u32, u32),
+        flags: u8,
+    },
+    Else,
+    ElseChain {
+        call: CallData,
+        block_params: (u32, u32),
+    },
+    Close {
+        name: (u32, u32),
+    },
+    Partial {
+        name: ExprData,
+        context: Option<ExprData>,
+        hash: (u32, u32),
+    },
 }
 
 /// In the text after `{{!--`: (comment length, closing length, strip right).
@@ -686,15 +747,29 @@ fn find_close(s: &str, close: &str) -> Option<usize> {
     None
 }
 
+/// The name a close tag must repeat: the helper path as written, or a string's value.
+/// Other helper names (numbers, literals) match no close tag.
+fn block_name(path: &ExprData) -> Option<(u32, u32)> {
+    match path.kind {
+        ExprTag::Path => Some((path.start, path.end)),
+        ExprTag::String => Some((path.a, path.b)),
+        _ => None,
+    }
+}
+
+/// An expression as written in the source.
+fn written<'t>(t: &'t Template, e: &ExprData) -> &'t str {
+    &t.source[e.start as usize..e.end as usize]
+}
+
 // ---------------------------------------------------------------------------------
 // Expressions inside a tag.
 
 struct ExprParser<'a, 'e> {
-    shared: &'a ArcStr,
+    t: &'a mut Template,
     src: &'a str,
     pos: usize,
     end: usize,
-    base: usize,
     errors: &'e mut Vec<TemplateError>,
     depth: usize,
 }
@@ -709,22 +784,20 @@ impl ExprParser<'_, '_> {
         &self.src[self.pos..self.end]
     }
 
-    fn span(&self, start: usize) -> Span {
-        Span::new(self.base + start, self.base + self.pos)
-    }
-
     fn skip_ws(&mut self) {
         let r = self.rest();
         self.pos += r.len() - r.trim_start().len();
     }
 
     fn error(&mut self, start: usize, end: usize, message: String) {
-        let span = Span::new(self.base + start, self.base + end.max(start));
-        self.errors.push(TemplateError {
-            span,
-            code: "invalid-expression",
+        err(
+            self.t,
+            self.errors,
+            start,
+            end,
+            "invalid-expression",
             message,
-        });
+        );
     }
 
     fn tag_kind(&mut self, inner: &str) -> Option<TagKind> {
@@ -735,18 +808,18 @@ impl ExprParser<'_, '_> {
                 let call = self.call()?;
                 Some(TagKind::Open {
                     call,
-                    block_params: Vec::new(),
-                    inverted: false,
-                    partial_block: true,
-                    inline_partial: false,
+                    block_params: (0, 0),
+                    flags: PARTIAL_BLOCK,
                 })
             }
             Some('#') if inner[1..].starts_with('*') => {
                 let start = self.pos;
                 self.pos += 2;
                 let call = self.call()?;
-                let inline = call.simple_name() == Some("inline")
-                    && matches!(&*call.params, [Expr::String { .. }]);
+                let inline = self.simple_name(&call) == Some("inline")
+                    && call.n_params == 1
+                    && self.t.exprs[call.params as usize].kind == ExprTag::String
+                    && call.n_hash == 0;
                 if !inline {
                     self.error(
                         start,
@@ -757,10 +830,8 @@ impl ExprParser<'_, '_> {
                 }
                 Some(TagKind::Open {
                     call,
-                    block_params: Vec::new(),
-                    inverted: false,
-                    partial_block: false,
-                    inline_partial: true,
+                    block_params: (0, 0),
+                    flags: INLINE,
                 })
             }
             Some('#') => {
@@ -769,9 +840,7 @@ impl ExprParser<'_, '_> {
                 Some(TagKind::Open {
                     call,
                     block_params,
-                    inverted: false,
-                    partial_block: false,
-                    inline_partial: false,
+                    flags: 0,
                 })
             }
             Some('^') => {
@@ -784,23 +853,17 @@ impl ExprParser<'_, '_> {
                 Some(TagKind::Open {
                     call,
                     block_params,
-                    inverted: true,
-                    partial_block: false,
-                    inline_partial: false,
+                    flags: INVERTED,
                 })
             }
             Some('/') => {
                 self.pos += 1;
                 self.skip_ws();
                 let start = self.pos;
-                let name = self.shared.substr_from(self.rest().trim_end());
+                let len = self.rest().trim_end().len();
                 self.pos = self.end;
                 Some(TagKind::Close {
-                    name,
-                    name_span: Span::new(
-                        self.base + start,
-                        self.base + start + self.src[start..self.end].trim_end().len(),
-                    ),
+                    name: (start as u32, (start + len) as u32),
                 })
             }
             Some('>') => {
@@ -809,7 +872,7 @@ impl ExprParser<'_, '_> {
             }
             Some('&') => {
                 self.pos += 1;
-                self.call().map(|c| TagKind::Mustache(Box::new(c)))
+                self.call().map(TagKind::Mustache)
             }
             _ => {
                 let trimmed = inner.trim_start();
@@ -824,24 +887,26 @@ impl ExprParser<'_, '_> {
                         return Some(TagKind::ElseChain { call, block_params });
                     }
                 }
-                self.call().map(|c| TagKind::Mustache(Box::new(c)))
+                self.call().map(TagKind::Mustache)
             }
         }
+    }
+
+    /// The helper name when the call could be a helper (as `CallRef::simple_name`).
+    fn simple_name(&self, call: &CallData) -> Option<&str> {
+        let p = &call.path;
+        (p.kind == ExprTag::Path && p.flags == 0 && p.c == 0 && p.b == 1).then(|| {
+            let [s, e] = self.t.segs[p.a as usize];
+            &self.src[s as usize..e as usize]
+        })
     }
 
     fn partial(&mut self) -> Option<TagKind> {
         self.skip_ws();
         let start = self.pos;
-        let name = if self.rest().starts_with('(') {
-            let Expr::SubExpr(call) = self.expr()? else {
-                unreachable!("a parenthesis starts a subexpression")
-            };
-            PartialName::Dynamic(call)
-        } else if self.rest().starts_with(['"', '\'']) {
-            match self.expr()? {
-                Expr::String { span, value } => PartialName::Static { name: value, span },
-                _ => return None,
-            }
+        // `(name)` is computed; `"name"` is a static name in quotes.
+        let name = if self.rest().starts_with(['(', '"', '\'']) {
+            self.expr()?
         } else {
             let len = self
                 .rest()
@@ -855,15 +920,14 @@ impl ExprParser<'_, '_> {
                 );
                 return None;
             }
-            let name = self.shared.substr_from(&self.rest()[..len]);
             self.pos += len;
-            PartialName::Static {
-                name,
-                span: self.span(start),
-            }
+            let mut name = ExprData::at(ExprTag::String, start, self.pos);
+            name.a = start as u32;
+            name.b = self.pos as u32;
+            name
         };
         let mut context = None;
-        let mut hash = Vec::new();
+        let mut hash: smallvec::SmallVec<[HashData; 2]> = smallvec::SmallVec::new();
         loop {
             self.skip_ws();
             if self.rest().is_empty() {
@@ -883,17 +947,20 @@ impl ExprParser<'_, '_> {
                 return None;
             }
         }
+        let at = self.t.hashes.len() as u32;
+        let n = hash.len() as u32;
+        self.t.hashes.extend(hash);
         Some(TagKind::Partial {
             name,
             context,
-            hash,
+            hash: (at, n),
         })
     }
 
-    fn call_with_block_params(&mut self) -> Option<(Call, Vec<SharedStr>)> {
+    fn call_with_block_params(&mut self) -> Option<(CallData, (u32, u32))> {
         // `as |a b|` ends the tag.
-        let mut block_params = Vec::new();
-        let rest = self.rest();
+        let src = self.src;
+        let rest = &src[self.pos..self.end];
         if let Some(p) = find_block_params(rest) {
             let params_text = &rest[p..];
             let inner = params_text.trim_start_matches("as").trim_start();
@@ -901,11 +968,14 @@ impl ExprParser<'_, '_> {
                 .trim_start_matches('|')
                 .trim_end()
                 .trim_end_matches('|');
-            block_params = inner
-                .split_whitespace()
-                .map(|p| self.shared.substr_from(p))
-                .collect();
-            if block_params.is_empty() {
+            let base = self.src.as_ptr() as usize;
+            let first = self.t.segs.len() as u32;
+            for name in inner.split_whitespace() {
+                let s = name.as_ptr() as usize - base;
+                self.t.segs.push([s as u32, (s + name.len()) as u32]);
+            }
+            let n = self.t.segs.len() as u32 - first;
+            if n == 0 {
                 let at = self.pos + p;
                 self.error(at, self.end, "`as ||` needs a name: `as |item|`".into());
                 return None;
@@ -915,13 +985,13 @@ impl ExprParser<'_, '_> {
             let call = self.call();
             self.end = saved_end;
             self.pos = saved_end;
-            return call.map(|c| (c, block_params));
+            return call.map(|c| (c, (first, n)));
         }
-        self.call().map(|c| (c, block_params))
+        self.call().map(|c| (c, (0, 0)))
     }
 
     /// `path params... hash...` up to the end of the tag.
-    fn call(&mut self) -> Option<Call> {
+    fn call(&mut self) -> Option<CallData> {
         self.skip_ws();
         let start = self.pos;
         if self.rest().is_empty() {
@@ -944,22 +1014,21 @@ impl ExprParser<'_, '_> {
     }
 
     /// A call that ends at the end of the tag, or at `closer` (for subexpressions).
-    fn call_until(&mut self, closer: Option<char>) -> Option<Call> {
+    fn call_until(&mut self, closer: Option<char>) -> Option<CallData> {
         self.skip_ws();
         let start = self.pos;
         let path = self.expr()?;
-        if let Expr::SubExpr(sub) = &path {
+        if path.kind == ExprTag::SubExpr {
             // handlebars.js: a helper name is a path or a literal, never `(...)`.
-            let span = sub.span;
             self.error(
-                span.start - self.base,
-                span.end - self.base,
+                path.start as usize,
+                path.end as usize,
                 "a subexpression cannot stand first: write `{{helper (sub ...)}}`".into(),
             );
             return None;
         }
-        let mut params = Vec::new();
-        let mut hash = Vec::new();
+        let mut params: smallvec::SmallVec<[ExprData; 4]> = smallvec::SmallVec::new();
+        let mut hash: smallvec::SmallVec<[HashData; 2]> = smallvec::SmallVec::new();
         loop {
             self.skip_ws();
             let rest = self.rest();
@@ -980,11 +1049,20 @@ impl ExprParser<'_, '_> {
                 return None;
             }
         }
-        Some(Call {
-            span: self.span(start),
+        let params_at = self.t.exprs.len() as u32;
+        let n_params = params.len() as u32;
+        self.t.exprs.extend(params);
+        let hash_at = self.t.hashes.len() as u32;
+        let n_hash = hash.len() as u32;
+        self.t.hashes.extend(hash);
+        Some(CallData {
+            start: start as u32,
+            end: self.pos as u32,
             path,
-            params: params.into(),
-            hash: hash.into(),
+            params: params_at,
+            n_params,
+            hash: hash_at,
+            n_hash,
         })
     }
 
@@ -994,31 +1072,31 @@ impl ExprParser<'_, '_> {
         id_len > 0 && rest[id_len..].trim_start().starts_with('=')
     }
 
-    fn hash_pair(&mut self) -> Option<HashPair> {
+    fn hash_pair(&mut self) -> Option<HashData> {
         let start = self.pos;
         let rest = self.rest();
         let id_len = rest.find(|c: char| !is_id_char(c)).unwrap_or(rest.len());
-        let key = self.shared.substr_from(&rest[..id_len]);
         self.pos += id_len;
-        let key_span = self.span(start);
+        let key_end = self.pos;
         self.skip_ws();
         self.pos += 1; // '='
         self.skip_ws();
         if self.rest().is_empty() {
             let p = self.pos;
+            let key = self.src[start..key_end].to_string();
             self.error(start, p, format!("`{key}=` needs a value"));
             return None;
         }
         let value = self.expr()?;
-        Some(HashPair {
-            span: self.span(start),
-            key,
-            key_span,
+        Some(HashData {
+            start: start as u32,
+            end: self.pos as u32,
+            key_end: key_end as u32,
             value,
         })
     }
 
-    fn expr(&mut self) -> Option<Expr> {
+    fn expr(&mut self) -> Option<ExprData> {
         self.skip_ws();
         let start = self.pos;
         let rest = self.rest();
@@ -1034,7 +1112,7 @@ impl ExprParser<'_, '_> {
                 return None;
             }
             self.pos += 1;
-            let call = self.call_until(Some(')'))?;
+            let mut call = self.call_until(Some(')'))?;
             self.skip_ws();
             if !self.rest().starts_with(')') {
                 self.error(start, self.end, "`(` is never closed with `)`".into());
@@ -1042,9 +1120,12 @@ impl ExprParser<'_, '_> {
             }
             self.pos += 1;
             self.depth -= 1;
-            let mut call = call;
-            call.span = self.span(start);
-            return Some(Expr::SubExpr(Box::new(call)));
+            call.start = start as u32;
+            call.end = self.pos as u32;
+            let call = push_call(self.t, call);
+            let mut e = ExprData::at(ExprTag::SubExpr, start, self.pos);
+            e.a = call;
+            return Some(e);
         }
         if c == '"' || c == '\'' {
             return self.string(c);
@@ -1055,87 +1136,72 @@ impl ExprParser<'_, '_> {
             .unwrap_or(rest.len());
         let token = &rest[..token_len];
         let literal = match token {
-            "true" => Some(Expr::Boolean {
-                span: Span::default(),
-                value: true,
-            }),
-            "false" => Some(Expr::Boolean {
-                span: Span::default(),
-                value: false,
-            }),
-            "null" => Some(Expr::Null {
-                span: Span::default(),
-            }),
-            "undefined" => Some(Expr::Undefined {
-                span: Span::default(),
-            }),
-            _ if is_number(token) => token.parse().ok().map(|value| Expr::Number {
-                span: Span::default(),
-                value,
-            }),
+            "true" => Some(ExprTag::True),
+            "false" => Some(ExprTag::False),
+            "null" => Some(ExprTag::Null),
+            "undefined" => Some(ExprTag::Undefined),
+            _ if is_number(token) && token.parse::<f64>().is_ok() => Some(ExprTag::Number),
             _ => None,
         };
-        if let Some(mut lit) = literal {
+        if let Some(kind) = literal {
             self.pos += token_len;
-            let s = self.span(start);
-            match &mut lit {
-                Expr::Boolean { span, .. }
-                | Expr::Number { span, .. }
-                | Expr::Null { span }
-                | Expr::Undefined { span } => *span = s,
-                _ => {}
-            }
-            return Some(lit);
+            return Some(ExprData::at(kind, start, self.pos));
         }
         self.path()
     }
 
-    fn string(&mut self, quote: char) -> Option<Expr> {
+    fn string(&mut self, quote: char) -> Option<ExprData> {
         let start = self.pos;
         if let Some(e) = string_end(self.rest().as_bytes(), quote as u8) {
             // handlebars.js only unescapes the quote itself.
             let escaped = format!("\\{quote}");
-            let inner = &self.rest()[1..e];
-            let value = if inner.contains(&escaped) {
-                SharedStr::from(ArcStr::from(inner.replace(&escaped, &quote.to_string())))
+            let inner_at = self.pos + 1;
+            let inner = &self.src[inner_at..self.pos + e];
+            let (a, b) = if inner.contains(&escaped) {
+                let at = self.t.owned.len();
+                self.t
+                    .owned
+                    .push_str(&inner.replace(&escaped, &quote.to_string()));
+                (at as u32 | OWNED, self.t.owned.len() as u32)
             } else {
-                self.shared.substr_from(inner)
+                (inner_at as u32, (inner_at + inner.len()) as u32)
             };
             self.pos += e + 1;
-            return Some(Expr::String {
-                span: self.span(start),
-                value,
-            });
+            let mut s = ExprData::at(ExprTag::String, start, self.pos);
+            s.a = a;
+            s.b = b;
+            return Some(s);
         }
         self.error(start, self.end, "string is never closed".into());
         self.errors.last_mut().expect("just pushed").code = "unterminated-string";
         None
     }
 
-    fn path(&mut self) -> Option<Expr> {
+    fn path(&mut self) -> Option<ExprData> {
         let start = self.pos;
-        let mut data = false;
+        let mut flags = 0;
         if self.rest().starts_with('@') {
-            data = true;
+            flags |= DATA;
             self.pos += 1;
         }
-        let mut depth = 0;
-        let mut parts: smallvec::SmallVec<[SharedStr; 1]> = smallvec::SmallVec::new();
-        let mut this_relative = false;
+        let mut depth = 0u32;
+        let first_seg = self.t.segs.len();
         let mut first = true;
-        let shared = self.shared;
+        let src = self.src;
         loop {
-            let rest = &shared.as_str()[self.pos..self.end];
+            let rest = &src[self.pos..self.end];
             let seg_len;
             let seg: &str;
             if rest.starts_with('[') {
                 let Some(close) = rest.find(']') else {
+                    self.t.segs.truncate(first_seg);
                     self.error(start, self.end, "`[` is never closed with `]`".into());
                     return None;
                 };
                 seg = &rest[1..close];
                 seg_len = close + 1;
-                parts.push(shared.substr_from(seg));
+                let s = self.pos + 1;
+                self.t.segs.push([s as u32, (s + seg.len()) as u32]);
             } else {
                 let len = rest
                     .find(|c: char| !is_id_char(c) && c != '.')
@@ -1153,6 +1219,7 @@ impl ExprParser<'_, '_> {
                 if l == 0 {
                     let p = self.pos;
                     let shown: String = rest.chars().take(12).collect();
+                    self.t.segs.truncate(first_seg);
                     self.error(
                         p,
                         p + shown.len().max(1),
@@ -1162,10 +1229,14 @@ impl ExprParser<'_, '_> {
                 }
                 seg = s;
                 seg_len = l;
+                let no_parts = self.t.segs.len() == first_seg;
                 match seg {
-                    ".." if parts.is_empty() && !data => depth += 1,
-                    "." | "this" if parts.is_empty() && depth == 0 && first => this_relative = true,
-                    _ => parts.push(shared.substr_from(seg)),
+                    ".." if no_parts && flags & DATA == 0 => depth += 1,
+                    "." | "this" if no_parts && depth == 0 && first => flags |= THIS,
+                    _ => self
+                        .t
+                        .segs
+                        .push([self.pos as u32, (self.pos + seg.len()) as u32]),
                 }
             }
             self.pos += seg_len;
@@ -1186,6 +1257,7 @@ impl ExprParser<'_, '_> {
                 if !(bracketed || c.is_whitespace() || "=~}/.)|".contains(c)) {
                     let p = self.pos;
                     let shown: String = rest.chars().take(12).collect();
+                    self.t.segs.truncate(first_seg);
                     self.error(
                         p,
                         p + shown.len(),
@@ -1196,15 +1268,12 @@ impl ExprParser<'_, '_> {
             }
             break;
         }
-        let original = shared.substr(start..self.pos);
-        Some(Expr::Path(Path {
-            span: self.span(start),
-            data,
-            depth,
-            parts,
-            this_relative,
-            original,
-        }))
+        let mut p = ExprData::at(ExprTag::Path, start, self.pos);
+        p.flags = flags;
+        p.a = first_seg as u32;
+        p.b = (self.t.segs.len() - first_seg) as u32;
+        p.c = depth;
+        Some(p)
     }
 }
 
@@ -1253,83 +1322,102 @@ fn find_block_params(s: &str) -> Option<usize> {
 // ---------------------------------------------------------------------------------
 // Whitespace control (handlebars.js compiler/whitespace-control.js, on the flat list).
 
-fn whitespace_control(tokens: &mut [Token]) {
+impl Item {
+    fn is_tag(&self) -> bool {
+        self.kind != Kind::Text
+    }
+
+    /// Tags that can stand alone on a line (and then take the line with them).
+    fn standalone_kind(&self) -> bool {
+        !matches!(self.kind, Kind::Text | Kind::Mustache | Kind::Invalid)
+    }
+}
+
+fn whitespace_control(t: &mut Template) {
+    let src = t.source.clone();
+    let src = src.as_str();
+    let items = &mut t.items;
     // handlebars.js gives an inverted block with an `{{else}}`, `{{^x}}A{{else}}B{{/x}}`,
     // B as its program and A as its inverse, and strips whitespace as if B came first:
     // swap the two for the stripping and back after it.
-    let swaps = inverted_else_blocks(tokens);
+    let swaps = inverted_else_blocks(items, &t.blocks);
     for &(open, els, close) in &swaps {
-        swap_parts(tokens, open, els, close);
+        swap_parts(items, open, els, close);
     }
     // `{{else if}}` chains, as the tags that end each part: [else1, else2, ..., close].
-    let chains = chain_bounds(tokens);
+    let chains = chain_bounds(items, &t.blocks);
+    let chain_ends: std::collections::HashMap<usize, usize> = chains
+        .iter()
+        .enumerate()
+        .map(|(n, b)| (*b.last().expect("a chain has a close"), n))
+        .collect();
     let mut inward = Vec::new();
-    let n = tokens.len();
+    let n = items.len();
     for i in 0..n {
-        if let Some(bounds) = chains.iter().find(|b| b.last() == Some(&i)) {
+        if let Some(&chain) = chain_ends.get(&i) {
+            let bounds = &chains[chain];
             // The close of an `{{else if}}` chain: handlebars.js tests the end of the
             // chain's first link (not the last) and strips only after the tag.
-            if matches!(&tokens[i], Token::Tag(t) if t.strip_right) {
-                omit_right(tokens, i, true);
+            if items[i].flags & STRIP_RIGHT != 0 {
+                omit_right(items, src, i, true);
             }
-            if is_prev_whitespace(tokens, bounds[1]) && is_next_whitespace(tokens, i) {
-                omit_right(tokens, i, false);
+            if is_prev_whitespace(items, src, bounds[1]) && is_next_whitespace(items, src, i) {
+                omit_right(items, src, i, false);
             }
             continue;
         }
-        let (strip_left, strip_right, standalone_kind, is_partial) = match &tokens[i] {
-            Token::Tag(t) => (
-                t.strip_left,
-                t.strip_right,
-                t.kind.standalone_kind(),
-                matches!(t.kind, TagKind::Partial { .. }),
-            ),
-            Token::Content(_) => continue,
-        };
+        let item = items[i];
+        if !item.is_tag() {
+            continue;
+        }
+        let strip_left = item.flags & STRIP_LEFT != 0;
+        let strip_right = item.flags & STRIP_RIGHT != 0;
         // The `~` a block's tags turn inwards (`{{#x~}}`, `{{~else~}}`, `{{~/x}}`) is
         // applied after the standalone lines inside, as handlebars.js visits a block's
         // programs before its own strip.
-        let (inner_left, inner_right) = match &tokens[i] {
-            Token::Tag(t) => match t.kind {
-                TagKind::Open { .. } => (false, true),
-                TagKind::Else | TagKind::ElseChain { .. } => (true, true),
-                TagKind::Close { .. } => (true, false),
-                _ => (false, false),
-            },
-            Token::Content(_) => (false, false),
+        let (inner_left, inner_right) = match item.kind {
+            Kind::Open => (false, true),
+            Kind::Else | Kind::ElseChain => (true, true),
+            Kind::Close => (true, false),
+            _ => (false, false),
         };
         if strip_left {
             if inner_left {
                 inward.push((i, true));
             } else {
-                omit_left(tokens, i, true);
+                omit_left(items, src, i, true);
             }
         }
         if strip_right {
             if inner_right {
                 inward.push((i, false));
             } else {
-                omit_right(tokens, i, true);
+                omit_right(items, src, i, true);
             }
         }
-        if standalone_kind && is_prev_whitespace(tokens, i) && is_next_whitespace(tokens, i) {
-            omit_right(tokens, i, false);
-            let indent = match i.checked_sub(1).map(|p| &tokens[p]) {
-                Some(Token::Content(c)) => c.original.substr_from(trailing_blanks(&c.original)),
-                _ => SharedStr::default(),
-            };
-            if omit_left(tokens, i, false) && is_partial {
-                if let Token::Tag(t) = &mut tokens[i] {
-                    t.indent = indent;
+        if item.standalone_kind()
+            && is_prev_whitespace(items, src, i)
+            && is_next_whitespace(items, src, i)
+        {
+            omit_right(items, src, i, false);
+            let indent = match i.checked_sub(1).map(|p| items[p]) {
+                Some(prev) if !prev.is_tag() => {
+                    let original = &src[prev.start as usize..prev.end as usize];
+                    let blanks = trailing_blanks(original).len() as u32;
+                    [prev.end - blanks, prev.end]
                 }
+                _ => [0, 0],
+            };
+            if omit_left(items, src, i, false) && item.kind == Kind::Partial {
+                t.partials[item.a as usize].indent = indent;
             }
         }
     }
     for (i, left) in inward {
         if left {
-            omit_left(tokens, i, true);
+            omit_left(items, src, i, true);
         } else {
-            omit_right(tokens, i, true);
+            omit_right(items, src, i, true);
         }
     }
     for bounds in &chains {
@@ -1338,29 +1426,28 @@ fn whitespace_control(tokens: &mut [Token]) {
         // second link on also strips the end of the part after its own.
         let k = bounds.len() - 1;
         for j in 2..=k {
-            if matches!(&tokens[bounds[j - 1]], Token::Tag(t) if t.strip_left
-                && matches!(t.kind, TagKind::ElseChain { .. }))
-            {
-                omit_left(tokens, bounds[(j + 1).min(k)], true);
+            let tag = items[bounds[j - 1]];
+            if tag.flags & STRIP_LEFT != 0 && tag.kind == Kind::ElseChain {
+                omit_left(items, src, bounds[(j + 1).min(k)], true);
             }
         }
-        if matches!(&tokens[bounds[k]], Token::Tag(t) if t.strip_left) {
-            omit_left(tokens, bounds[1], true);
-            omit_left(tokens, bounds[2.min(k)], true);
+        if items[bounds[k]].flags & STRIP_LEFT != 0 {
+            omit_left(items, src, bounds[1], true);
+            omit_left(items, src, bounds[2.min(k)], true);
         }
     }
     for &(open, els, close) in swaps.iter().rev() {
         // After the swap the else stands where B ended.
         let b = close - els - 1;
-        swap_parts(tokens, open, open + 1 + b, close);
+        swap_parts(items, open, open + 1 + b, close);
     }
 }
 
-/// Inverted blocks with one plain `{{else}}`, as (open, else, close) token indices,
+/// Inverted blocks with one plain `{{else}}`, as (open, else, close) item indices,
 /// innermost first.
-fn inverted_else_blocks(tokens: &[Token]) -> Vec<(usize, usize, usize)> {
+fn inverted_else_blocks(items: &[Item], blocks: &[BlockData]) -> Vec<(usize, usize, usize)> {
     let mut found = Vec::new();
-    for_blocks(tokens, |open, inverted, elses, close| {
+    for_blocks(items, blocks, |open, inverted, elses, close| {
         if inverted && elses.len() == 1 && !elses[0].1 {
             found.push((open, elses[0].0, close));
         }
@@ -1370,9 +1457,9 @@ fn inverted_else_blocks(tokens: &[Token]) -> Vec<(usize, usize, usize)> {
 
 /// For each block whose first `{{else}}` is `{{else if}}`: its else tags and its close
 /// tag, in order (the tags that end each part after the first).
-fn chain_bounds(tokens: &[Token]) -> Vec<Vec<usize>> {
+fn chain_bounds(items: &[Item], blocks: &[BlockData]) -> Vec<Vec<usize>> {
     let mut found = Vec::new();
-    for_blocks(tokens, |_, _, elses, close| {
+    for_blocks(items, blocks, |_, _, elses, close| {
         if elses.first().is_some_and(|e| e.1) {
             let mut bounds: Vec<usize> = elses.iter().map(|e| e.0).collect();
             bounds.push(close);
@@ -1384,20 +1471,26 @@ fn chain_bounds(tokens: &[Token]) -> Vec<Vec<usize>> {
 
 /// Each closed block, innermost first: (open, inverted, its else tags as (index, is an
 /// `{{else if}}`), close).
-fn for_blocks(tokens: &[Token], mut f: impl FnMut(usize, bool, &[(usize, bool)], usize)) {
+fn for_blocks(
+    items: &[Item],
+    blocks: &[BlockData],
+    mut f: impl FnMut(usize, bool, &[(usize, bool)], usize),
+) {
     /// (open index, inverted, else tags as (index, is an `{{else if}}`)).
     type Open = (usize, bool, Vec<(usize, bool)>);
     let mut stack: Vec<Open> = Vec::new();
-    for (i, token) in tokens.iter().enumerate() {
-        let Token::Tag(t) = token else { continue };
-        match &t.kind {
-            TagKind::Open { inverted, .. } => stack.push((i, *inverted, Vec::new())),
-            TagKind::Else | TagKind::ElseChain { .. } => {
+    for (i, item) in items.iter().enumerate() {
+        match item.kind {
+            Kind::Open => {
+                let inverted = blocks[item.a as usize].flags & INVERTED != 0;
+                stack.push((i, inverted, Vec::new()))
+            }
+            Kind::Else | Kind::ElseChain => {
                 if let Some(top) = stack.last_mut() {
-                    top.2.push((i, matches!(t.kind, TagKind::ElseChain { .. })));
+                    top.2.push((i, item.kind == Kind::ElseChain));
                 }
             }
-            TagKind::Close { .. } => {
+            Kind::Close => {
                 if let Some((open, inverted, elses)) = stack.pop() {
                     f(open, inverted, &elses, i);
                 }
@@ -1407,10 +1500,10 @@ fn for_blocks(tokens: &[Token], mut f: impl FnMut(usize, bool, &[(usize, bool)],
     }
 }
 
-/// `tokens[open+1..els]` (A) and `tokens[els+1..close]` (B) change places around the
+/// `items[open+1..els]` (A) and `items[els+1..close]` (B) change places around the
 /// else tag: `[A, else, B]` becomes `[B, else, A]`.
-fn swap_parts(tokens: &mut [Token], open: usize, els: usize, close: usize) {
-    let range = &mut tokens[open + 1..close];
+fn swap_parts(items: &mut [Item], open: usize, els: usize, close: usize) {
+    let range = &mut items[open + 1..close];
     let a = els - open - 1;
     // [A, else, B] -> [else, B, A] -> [B, else, A]
     range.rotate_left(a);
@@ -1423,16 +1516,17 @@ fn trailing_blanks(s: &str) -> &str {
     &s[trimmed.len()..]
 }
 
-/// The content before tag `i` ends a line with only blanks after it (or the template
+/// The text before tag `i` ends a line with only blanks after it (or the template
 /// starts with blanks before the tag).
-fn is_prev_whitespace(tokens: &[Token], i: usize) -> bool {
+fn is_prev_whitespace(items: &[Item], src: &str, i: usize) -> bool {
     if i == 0 {
         return true;
     }
-    let Token::Content(c) = &tokens[i - 1] else {
+    let c = items[i - 1];
+    if c.is_tag() {
         return false;
-    };
-    let s = &c.original;
+    }
+    let s = &src[c.start as usize..c.end as usize];
     let blanks = s.trim_end_matches(|ch: char| ch.is_whitespace() && ch != '\n');
     if blanks.ends_with('\n') {
         return true;
@@ -1441,34 +1535,34 @@ fn is_prev_whitespace(tokens: &[Token], i: usize) -> bool {
     i == 1 && blanks.is_empty()
 }
 
-/// The content after tag `i` starts with blanks and a newline (or the template ends).
-fn is_next_whitespace(tokens: &[Token], i: usize) -> bool {
-    if i + 1 >= tokens.len() {
+/// The text after tag `i` starts with blanks and a newline (or the template ends).
+fn is_next_whitespace(items: &[Item], src: &str, i: usize) -> bool {
+    if i + 1 >= items.len() {
         return true;
     }
-    let Token::Content(c) = &tokens[i + 1] else {
+    let c = items[i + 1];
+    if c.is_tag() {
         return false;
-    };
-    let s = &c.original;
+    }
+    let s = &src[c.start as usize..c.end as usize];
     let after_blanks =
         s.trim_start_matches(|ch: char| ch.is_whitespace() && ch != '\n' && ch != '\r');
     if after_blanks.starts_with('\n') || after_blanks.starts_with("\r\n") {
         return true;
     }
-    i + 2 == tokens.len() && after_blanks.is_empty()
+    i + 2 == items.len() && after_blanks.is_empty()
 }
 
-/// Strips the start of the content after tag `i`: all whitespace (`~`), or the blanks
-/// and one newline (standalone).
-fn omit_right(tokens: &mut [Token], i: usize, multiple: bool) {
-    let Some(Token::Content(c)) = tokens.get_mut(i + 1) else {
+/// Strips the start of the text after tag `i`: all whitespace (`~`), or the blanks and
+/// one newline (standalone).
+fn omit_right(items: &mut [Item], src: &str, i: usize, multiple: bool) {
+    let Some(c) = items.get_mut(i + 1).filter(|c| !c.is_tag()) else {
         return;
     };
-    if !multiple && c.right_stripped {
+    if !multiple && c.flags & RIGHT_STRIPPED != 0 {
         return;
     }
-    let before = c.value.len();
-    let v = c.value.as_str();
+    let v = &src[c.a as usize..c.b as usize];
     let stripped = if multiple {
         v.trim_start_matches(char::is_whitespace)
     } else {
@@ -1478,282 +1572,273 @@ fn omit_right(tokens: &mut [Token], i: usize, multiple: bool) {
             .or_else(|| v.strip_prefix('\r'))
             .unwrap_or(v)
     };
-    c.value = c.value.substr_from(stripped);
-    c.right_stripped = c.value.len() != before;
+    let cut = (v.len() - stripped.len()) as u32;
+    c.a += cut;
+    c.flags &= !RIGHT_STRIPPED;
+    if cut > 0 {
+        c.flags |= RIGHT_STRIPPED;
+    }
 }
 
-/// Strips the end of the content before tag `i`: all whitespace (`~`) or trailing blanks.
-fn omit_left(tokens: &mut [Token], i: usize, multiple: bool) -> bool {
+/// Strips the end of the text before tag `i`: all whitespace (`~`) or trailing blanks.
+fn omit_left(items: &mut [Item], src: &str, i: usize, multiple: bool) -> bool {
     let Some(prev) = i.checked_sub(1) else {
         return false;
     };
-    let Token::Content(c) = &mut tokens[prev] else {
-        return false;
-    };
-    if !multiple && c.left_stripped {
+    let c = &mut items[prev];
+    if c.is_tag() {
         return false;
     }
-    let before = c.value.len();
+    if !multiple && c.flags & LEFT_STRIPPED != 0 {
+        return false;
+    }
+    let v = &src[c.a as usize..c.b as usize];
     let stripped = if multiple {
-        c.value.trim_end_matches(char::is_whitespace)
+        v.trim_end_matches(char::is_whitespace)
     } else {
-        c.value.trim_end_matches([' ', '\t'])
+        v.trim_end_matches([' ', '\t'])
     };
-    c.value = c.value.substr(..stripped.len());
-    c.left_stripped = c.value.len() != before;
-    c.left_stripped
+    let cut = (v.len() - stripped.len()) as u32;
+    c.b -= cut;
+    c.flags &= !LEFT_STRIPPED;
+    if cut > 0 {
+        c.flags |= LEFT_STRIPPED;
+    }
+    cut > 0
 }
 
 // ---------------------------------------------------------------------------------
-// Building the tree from the flat tokens.
+// Linking: each block learns where its program and inverse are among the items.
 
 struct OpenBlock {
-    block: Block,
+    block: u32,
+    /// The name a close tag must repeat (`None`: a name no close tag matches).
+    name: Option<(u32, u32)>,
+    /// How the name is shown in messages.
+    shown: String,
     /// Filling the inverse (after `{{else}}`) rather than the program.
     in_inverse: bool,
     /// Blocks opened by `{{else if}}` close together with this one.
-    chained: Vec<Block>,
-    name: SharedStr,
+    chained: Vec<u32>,
 }
 
-fn build(tokens: Vec<Token>, end: usize, errors: &mut Vec<TemplateError>) -> Vec<Node> {
-    let mut root: Vec<Node> = Vec::new();
+fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
+    // Names are read while the blocks are written.
+    let names = Template {
+        source: t.source.clone(),
+        owned: t.owned.clone(),
+        ..Template::default()
+    };
     let mut stack: Vec<OpenBlock> = Vec::new();
-
-    fn target<'a>(root: &'a mut Vec<Node>, stack: &'a mut [OpenBlock]) -> &'a mut Vec<Node> {
-        let Some(open) = stack.last_mut() else {
-            return root;
-        };
-        if open.chained.is_empty() {
-            if open.in_inverse {
-                return open.block.inverse.get_or_insert_with(Vec::new);
-            }
-            return &mut open.block.program;
-        }
-        let link = open.chained.last_mut().expect("not empty");
-        match &mut link.inverse {
-            Some(inverse) => inverse,
-            None => &mut link.program,
-        }
-    }
-
-    for token in tokens {
-        let tag = match token {
-            Token::Content(c) => {
-                if !c.value.is_empty() {
-                    target(&mut root, &mut stack).push(Node::Text {
-                        span: c.span,
-                        text: c.value,
-                    });
-                }
-                continue;
-            }
-            Token::Tag(tag) => *tag,
-        };
-        if matches!(tag.kind, TagKind::Else | TagKind::ElseChain { .. }) {
-            if let Some(open) = stack.last().filter(|open| open.block.partial_block) {
+    let end = t.source.len() as u32;
+    for i in 0..t.items.len() {
+        let item = t.items[i];
+        let at = i as u32;
+        if matches!(item.kind, Kind::Else | Kind::ElseChain) {
+            if let Some(open) = stack
+                .last()
+                .filter(|open| t.blocks[open.block as usize].flags & PARTIAL_BLOCK != 0)
+            {
                 // handlebars.js's grammar: a partial block is a program, no inverse.
-                errors.push(TemplateError {
-                    span: tag.span,
-                    code: "unexpected-else",
-                    message: format!(
-                        "a partial block `{{{{#> {}}}}}` cannot have an `{{{{else}}}}`",
-                        open.name
-                    ),
-                });
+                let message = format!(
+                    "a partial block `{{{{#> {}}}}}` cannot have an `{{{{else}}}}`",
+                    open.shown
+                );
+                err(
+                    t,
+                    errors,
+                    item.start as usize,
+                    item.end as usize,
+                    "unexpected-else",
+                    message,
+                );
+                t.items[i].kind = Kind::Skip;
                 continue;
             }
         }
-        match tag.kind {
-            TagKind::Mustache(call) => target(&mut root, &mut stack).push(Node::Mustache {
-                span: tag.span,
-                call,
-            }),
-            TagKind::Comment(text) => target(&mut root, &mut stack).push(Node::Comment {
-                span: tag.span,
-                text,
-            }),
-            TagKind::Invalid => {}
-            TagKind::Partial {
-                name,
-                context,
-                hash,
-            } => {
-                let partial = Partial {
-                    span: tag.span,
-                    name,
-                    context,
-                    hash,
-                    indent: tag.indent,
-                };
-                target(&mut root, &mut stack).push(Node::Partial(Box::new(partial)));
-            }
-            TagKind::Open {
-                call,
-                block_params,
-                inverted,
-                partial_block,
-                inline_partial,
-            } => {
+        match item.kind {
+            Kind::Text | Kind::Mustache | Kind::Comment | Kind::Partial | Kind::Invalid => {}
+            Kind::Skip => {}
+            Kind::Open => {
                 if stack.len() >= MAX_NESTING {
-                    errors.push(TemplateError {
-                        span: tag.span,
-                        code: "nesting-too-deep",
-                        message: format!("blocks nested more than {MAX_NESTING} deep"),
-                    });
+                    err(
+                        t,
+                        errors,
+                        item.start as usize,
+                        item.end as usize,
+                        "nesting-too-deep",
+                        format!("blocks nested more than {MAX_NESTING} deep"),
+                    );
+                    t.items[i].kind = Kind::Skip;
                     continue;
                 }
-                let name = block_name(&call);
+                let block = item.a;
+                t.blocks[block as usize].item = at;
+                let path = t.calls[t.blocks[block as usize].call as usize].path;
+                let name = block_name(&path);
+                let shown = match name {
+                    Some((a, b)) => t.text(a, b).to_string(),
+                    None => written(t, &path).to_string(),
+                };
                 stack.push(OpenBlock {
-                    block: Block {
-                        span: tag.span,
-                        open: tag.span,
-                        close: None,
-                        call,
-                        block_params,
-                        program: Vec::new(),
-                        inverse: None,
-                        inverted,
-                        partial_block,
-                        inline_partial,
-                    },
+                    block,
+                    name,
+                    shown,
                     in_inverse: false,
                     chained: Vec::new(),
-                    name,
                 });
             }
-            TagKind::Else => match stack.last_mut() {
+            Kind::Else => match stack.last_mut() {
                 Some(open) => {
-                    if let Some(last) = open.chained.last_mut() {
-                        last.inverse.get_or_insert_with(Vec::new);
+                    if let Some(&last) = open.chained.last() {
+                        let link = &mut t.blocks[last as usize];
+                        if link.inverse[0] == NONE {
+                            link.program_to = at;
+                            link.inverse[0] = at + 1;
+                        } else {
+                            t.items[i].kind = Kind::Skip;
+                        }
                     } else if open.in_inverse {
-                        errors.push(TemplateError {
-                            span: tag.span,
-                            code: "duplicate-else",
-                            message: format!(
-                                "`{{{{#{}}}}}` already has an `{{{{else}}}}`",
-                                open.name
-                            ),
-                        });
+                        let message =
+                            format!("`{{{{#{}}}}}` already has an `{{{{else}}}}`", open.shown);
+                        err(
+                            t,
+                            errors,
+                            item.start as usize,
+                            item.end as usize,
+                            "duplicate-else",
+                            message,
+                        );
+                        t.items[i].kind = Kind::Skip;
                     } else {
                         open.in_inverse = true;
-                        open.block.inverse.get_or_insert_with(Vec::new);
+                        let block = &mut t.blocks[open.block as usize];
+                        block.program_to = at;
+                        block.inverse[0] = at + 1;
                     }
                 }
-                None => errors.push(TemplateError {
-                    span: tag.span,
-                    code: "unexpected-else",
-                    message: "`{{else}}` outside a block".into(),
-                }),
-            },
-            TagKind::ElseChain { call, block_params } => match stack.last_mut() {
-                Some(open) => {
-                    open.in_inverse = true;
-                    open.chained.push(Block {
-                        span: tag.span,
-                        open: tag.span,
-                        close: None,
-                        call,
-                        block_params,
-                        program: Vec::new(),
-                        inverse: None,
-                        inverted: false,
-                        partial_block: false,
-                        inline_partial: false,
-                    });
+                None => {
+                    err(
+                        t,
+                        errors,
+                        item.start as usize,
+                        item.end as usize,
+                        "unexpected-else",
+                        "`{{else}}` outside a block".into(),
+                    );
+                    t.items[i].kind = Kind::Skip;
                 }
-                None => errors.push(TemplateError {
-                    span: tag.span,
-                    code: "unexpected-else",
-                    message: "`{{else ...}}` outside a block".into(),
-                }),
             },
-            TagKind::Close { name, name_span } => {
-                let Some(position) = stack.iter().rposition(|o| o.name == name) else {
-                    errors.push(TemplateError {
-                        span: tag.span,
-                        code: "unexpected-close",
-                        message: match stack.last() {
-                            Some(open) => format!(
-                                "`{{{{/{name}}}}}` does not match the open `{{{{#{}}}}}`",
-                                open.name
-                            ),
-                            None => {
-                                format!("`{{{{/{name}}}}}` closes a block that was never opened")
-                            }
-                        },
-                    });
-                    let _ = name_span;
+            Kind::ElseChain => match stack.last_mut() {
+                Some(open) => {
+                    // The new link is the first node of the inverse of the part before.
+                    let before = open.chained.last().copied().unwrap_or(open.block);
+                    let before = &mut t.blocks[before as usize];
+                    if before.program_to == NONE {
+                        before.program_to = at;
+                    }
+                    if before.inverse[0] == NONE {
+                        before.inverse[0] = at;
+                    }
+                    open.in_inverse = true;
+                    open.chained.push(item.a);
+                    t.blocks[item.a as usize].item = at;
+                }
+                None => {
+                    err(
+                        t,
+                        errors,
+                        item.start as usize,
+                        item.end as usize,
+                        "unexpected-else",
+                        "`{{else ...}}` outside a block".into(),
+                    );
+                    t.items[i].kind = Kind::Skip;
+                }
+            },
+            Kind::Close => {
+                let name = names.text(item.a, item.b);
+                let Some(position) = stack
+                    .iter()
+                    .rposition(|o| o.name.is_some_and(|(a, b)| names.text(a, b) == name))
+                else {
+                    let message = match stack.last() {
+                        Some(open) => format!(
+                            "`{{{{/{name}}}}}` does not match the open `{{{{#{}}}}}`",
+                            open.shown
+                        ),
+                        None => format!("`{{{{/{name}}}}}` closes a block that was never opened"),
+                    };
+                    err(
+                        t,
+                        errors,
+                        item.start as usize,
+                        item.end as usize,
+                        "unexpected-close",
+                        message,
+                    );
+                    t.items[i].kind = Kind::Skip;
                     continue;
                 };
                 // Blocks opened after the one being closed were never closed.
                 while stack.len() > position + 1 {
                     let open = stack.pop().expect("len checked");
-                    errors.push(TemplateError {
-                        span: open.block.open,
-                        code: "unclosed-block",
-                        message: format!("`{{{{#{}}}}}` is never closed (expected `{{{{/{}}}}}` before `{{{{/{name}}}}}`)", open.name, open.name),
-                    });
-                    let node = finish(open, None, tag.span.start);
-                    target(&mut root, &mut stack).push(node);
+                    let open_item = t.items[t.blocks[open.block as usize].item as usize];
+                    let message = format!(
+                        "`{{{{#{}}}}}` is never closed (expected `{{{{/{}}}}}` before `{{{{/{name}}}}}`)",
+                        open.shown, open.shown
+                    );
+                    err(
+                        t,
+                        errors,
+                        open_item.start as usize,
+                        open_item.end as usize,
+                        "unclosed-block",
+                        message,
+                    );
+                    finish(t, &open, at, at, None, item.start);
                 }
                 let open = stack.pop().expect("position is in the stack");
-                let node = finish(open, Some(tag.span), tag.span.end);
-                target(&mut root, &mut stack).push(node);
+                finish(t, &open, at, at + 1, Some(at), item.end);
             }
         }
     }
+    let n = t.items.len() as u32;
     while let Some(open) = stack.pop() {
-        errors.push(TemplateError {
-            span: open.block.open,
-            code: "unclosed-block",
-            message: format!(
-                "`{{{{#{}}}}}` is never closed with `{{{{/{}}}}}`",
-                open.name, open.name
-            ),
-        });
-        let node = finish(open, None, end);
-        target(&mut root, &mut stack).push(node);
-    }
-    root.shrink_to_fit();
-    root
-}
-
-fn shrink(block: &mut Block) {
-    block.program.shrink_to_fit();
-    if let Some(inverse) = &mut block.inverse {
-        inverse.shrink_to_fit();
+        let open_item = t.items[t.blocks[open.block as usize].item as usize];
+        let message = format!(
+            "`{{{{#{}}}}}` is never closed with `{{{{/{}}}}}`",
+            open.shown, open.shown
+        );
+        err(
+            t,
+            errors,
+            open_item.start as usize,
+            open_item.end as usize,
+            "unclosed-block",
+            message,
+        );
+        finish(t, &open, n, n, None, end);
     }
 }
 
-/// The name a close tag must repeat: the helper path as written.
-fn block_name(call: &Call) -> SharedStr {
-    match &call.path {
-        Expr::Path(p) => p.original.clone(),
-        Expr::String { value, .. } => value.clone(),
-        other => SharedStr::from(ArcStr::from(format!("{other:?}"))),
-    }
-}
-
-fn finish(mut open: OpenBlock, close: Option<Span>, end: usize) -> Node {
-    // Lists grow by doubling; a finished one is trimmed so the tree holds what it uses.
-    shrink(&mut open.block);
-    for link in &mut open.chained {
-        shrink(link);
-    }
-    // Fold an `{{else if}}` chain from the inside out: each link is the inverse of the one before.
-    while let Some(mut link) = open.chained.pop() {
-        link.span = Span::new(link.span.start, end);
-        link.close = close;
-        let node = Node::Block(Box::new(link));
-        match open.chained.last_mut() {
-            Some(prev) => prev.inverse.get_or_insert_with(Vec::new).push(node),
-            None => open.block.inverse.get_or_insert_with(Vec::new).push(node),
+/// Closes `open` (and its `{{else if}}` links) at item `to`: the lists inside end there,
+/// the list around the block goes on at `next`.
+fn finish(t: &mut Template, open: &OpenBlock, to: u32, next: u32, close: Option<u32>, end: u32) {
+    let close_item = close.unwrap_or(NONE);
+    for &link in open.chained.iter().chain(std::iter::once(&open.block)) {
+        let b = &mut t.blocks[link as usize];
+        if b.program_to == NONE {
+            b.program_to = to;
         }
+        if b.inverse[0] != NONE {
+            b.inverse[1] = to;
+        }
+        // A link is the last node of the inverse before it, which ends where it does.
+        b.next = if link == open.block { next } else { to };
+        b.end = end;
+        b.close_item = close_item;
     }
-    open.block.span = Span::new(open.block.span.start, end);
-    open.block.close = close;
-    Node::Block(Box::new(open.block))
 }
 
 #[cfg(test)]
@@ -1772,16 +1857,17 @@ mod tests {
     fn paths_literals_and_hashes() {
         let (t, errors) = parse("{{helper a.b ../c @index \"s\\\"q\" 'x' 1 -2.5 true null undefined this.d [e f] key=(sub x) k2=3}}");
         assert!(errors.is_empty(), "{errors:?}");
-        let Node::Mustache { call, .. } = &t.nodes[0] else {
+        let NodeKind::Mustache(call) = t.nodes().first().unwrap().kind() else {
             panic!()
         };
         assert_eq!(call.simple_name(), Some("helper"));
-        let p = |i: usize| match &call.params[i] {
-            Expr::Path(p) => (
-                p.parts.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                p.depth,
-                p.data,
-                p.this_relative,
+        let param = |i: usize| call.params().get(i).unwrap().kind();
+        let p = |i: usize| match param(i) {
+            ExprKind::Path(p) => (
+                p.parts().iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                p.depth(),
+                p.data(),
+                p.this_relative(),
             ),
             other => panic!("{other:?}"),
         };
@@ -1791,33 +1877,34 @@ mod tests {
         );
         assert_eq!(p(1), (vec!["c".to_string()], 1, false, false));
         assert_eq!(p(2), (vec!["index".to_string()], 0, true, false));
-        assert!(matches!(&call.params[3], Expr::String { value, .. } if value == "s\"q"));
-        assert!(matches!(&call.params[4], Expr::String { value, .. } if value == "x"));
-        assert!(matches!(call.params[5], Expr::Number { value, .. } if value == 1.0));
-        assert!(matches!(call.params[6], Expr::Number { value, .. } if value == -2.5));
-        assert!(matches!(call.params[7], Expr::Boolean { value: true, .. }));
-        assert!(matches!(call.params[8], Expr::Null { .. }));
-        assert!(matches!(call.params[9], Expr::Undefined { .. }));
+        assert!(matches!(param(3), ExprKind::String("s\"q")));
+        assert!(matches!(param(4), ExprKind::String("x")));
+        assert!(matches!(param(5), ExprKind::Number(v) if v == 1.0));
+        assert!(matches!(param(6), ExprKind::Number(v) if v == -2.5));
+        assert!(matches!(param(7), ExprKind::Boolean(true)));
+        assert!(matches!(param(8), ExprKind::Null));
+        assert!(matches!(param(9), ExprKind::Undefined));
         assert_eq!(p(10), (vec!["d".to_string()], 0, false, true));
         assert_eq!(p(11), (vec!["e f".to_string()], 0, false, false));
-        assert_eq!(call.hash[0].key, "key");
-        assert!(matches!(&call.hash[0].value, Expr::SubExpr(c) if c.simple_name() == Some("sub")));
-        assert_eq!(call.hash[1].key, "k2");
+        let hash: Vec<_> = call.hash().iter().collect();
+        assert_eq!(hash[0].key(), "key");
+        assert!(
+            matches!(hash[0].value().kind(), ExprKind::SubExpr(c) if c.simple_name() == Some("sub"))
+        );
+        assert_eq!(hash[1].key(), "k2");
     }
 
     #[test]
     fn spans_point_at_the_source() {
         let src = "Hi {{#if x}}{{name}}{{/if}}";
         let (t, _) = parse_template(src, 100);
-        let Node::Block(b) = &t.nodes[1] else {
+        let b = t.nodes().iter().nth(1).unwrap().as_block().unwrap();
+        assert_eq!(b.open(), Span::new(103, 112));
+        assert_eq!(b.close(), Some(Span::new(120, 127)));
+        let NodeKind::Mustache(call) = b.program().first().unwrap().kind() else {
             panic!()
         };
-        assert_eq!(b.open, Span::new(103, 112));
-        assert_eq!(b.close, Some(Span::new(120, 127)));
-        let Node::Mustache { call, .. } = &b.program[0] else {
-            panic!()
-        };
-        assert_eq!(call.path.span(), Span::new(114, 118));
+        assert_eq!(call.path().span(), Span::new(114, 118));
     }
 
     #[test]
@@ -1839,28 +1926,29 @@ mod tests {
     fn else_chains_nest_in_the_inverse() {
         let (t, errors) = parse("{{#if a}}A{{else if b}}B{{else}}C{{/if}}");
         assert!(errors.is_empty(), "{errors:?}");
-        let Node::Block(b) = &t.nodes[0] else {
-            panic!()
+        let b = t.nodes().first().unwrap().as_block().unwrap();
+        let inverse = b.inverse().unwrap();
+        assert_eq!(inverse.iter().count(), 1);
+        let inner = inverse.first().unwrap().as_block().unwrap();
+        assert_eq!(inner.call().params().len(), 1);
+        let texts = |nodes: Nodes| -> Vec<(Span, String)> {
+            nodes
+                .iter()
+                .map(|n| match n.kind() {
+                    NodeKind::Text(s) => (n.span(), s.to_string()),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
         };
-        let inverse = b.inverse.as_ref().unwrap();
-        let Node::Block(inner) = &inverse[0] else {
-            panic!("{inverse:?}")
-        };
-        assert_eq!(inner.call.params.len(), 1);
         assert_eq!(
-            inner.program,
-            vec![Node::Text {
-                span: Span::new(23, 24),
-                text: "B".into()
-            }]
+            texts(inner.program()),
+            [(Span::new(23, 24), "B".to_string())]
         );
         assert_eq!(
-            inner.inverse.as_ref().unwrap()[0],
-            Node::Text {
-                span: Span::new(32, 33),
-                text: "C".into()
-            }
+            texts(inner.inverse().unwrap()),
+            [(Span::new(32, 33), "C".to_string())]
         );
+        assert_eq!(inner.close(), b.close());
     }
 
     #[test]
@@ -1901,10 +1989,10 @@ mod tests {
         }
         let (t, _) = parse("Hello {{name");
         let texts: Vec<&str> = t
-            .nodes
+            .nodes()
             .iter()
-            .map(|n| match n {
-                Node::Text { text, .. } => text.as_str(),
+            .map(|n| match n.kind() {
+                NodeKind::Text(text) => text,
                 other => panic!("{other:?}"),
             })
             .collect();

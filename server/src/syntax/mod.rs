@@ -4,7 +4,6 @@
 pub mod demos;
 pub mod frontmatter;
 pub mod handlebars;
-pub mod handlebars_flat;
 pub mod line_index;
 pub mod span;
 pub mod tree;
