@@ -6,7 +6,9 @@
 //! - `prose`: lines of words, 3 in 10 with a variable, an `#if`, an `#each`, a comment
 //!   or an `#unless` (a long real prompt);
 //! - `dense`: a mustache every ten bytes or so (the worst case for the syntax tree);
-//! - `plain`: text without mustaches (the floor: reading the file, copying the text).
+//! - `plain`: text without mustaches (the floor: reading the file, copying the text);
+//! - `turns`: a few-shot classification prompt (roles, example turns, a variable, an
+//!   `#if`) repeated: a tag every 40 bytes or so, as in the prompts in `examples/`.
 //!
 //! `cargo bench --bench memory` (`MEMORY_BENCH_MB=35` sets the size, `PROMPTLS_BIN` runs
 //! another build of the binary, e.g. an older commit, for before/after figures).
@@ -16,6 +18,12 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+const TURNS: &str = "Classify the sentiment of the review as positive, negative or neutral.\n\
+Answer with the single word only.\n{{role \"user\"}}\n\
+The battery died after two days and support never answered.\n{{role \"model\"}}\nnegative\n\
+{{role \"user\"}}\nDoes what it says. Nothing more, nothing less.\n{{role \"model\"}}\nneutral\n\
+{{role \"user\"}}\n{{text}}{{#if flag}} (be brief){{/if}}\n{{role \"system\"}}";
 
 /// A small deterministic generator, so every run measures the same files.
 struct Lcg(u64);
@@ -70,6 +78,7 @@ fn generate(shape: &str, bytes: usize) -> String {
                     out.push_str(dense[rng.next(dense.len())]);
                 }
             }
+            "turns" => out.push_str(TURNS),
             _ => out.push_str("lorem ipsum dolor sit amet consectetur adipiscing elit sed do"),
         }
         out.push('\n');
@@ -126,7 +135,7 @@ fn main() {
     println!(
         "| shape | input | command | peak RSS | bytes per input byte | wall | exit |\n|---|---|---|---|---|---|---|"
     );
-    for shape in ["prose", "dense", "plain"] {
+    for shape in ["prose", "dense", "turns", "plain"] {
         let text = generate(shape, mb * 1_000_000);
         let file = dir.join(format!("{shape}.prompt"));
         std::fs::File::create(&file)

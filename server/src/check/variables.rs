@@ -1,6 +1,7 @@
 //! Template variables against `input.schema` (and the dataset's columns when there is no
 //! schema): used but not declared, declared but never used.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::schema::Schemas;
@@ -14,9 +15,10 @@ use crate::syntax::Span;
 
 /// Root-context variables a template reads.
 #[derive(Debug, Default)]
-pub struct Usage {
-    /// First segment of each root path, with where it is used.
-    pub used: Vec<(String, Span)>,
+pub struct Usage<'t> {
+    /// First segment of each root path, with where it is used (borrowed from the
+    /// template: one entry per use, so no allocation per use).
+    pub used: Vec<(Cow<'t, str>, Span)>,
     /// The whole root context is used (`{{json this}}`, `{{#each this}}`, a dynamic
     /// partial...), so "never used" cannot be decided.
     pub whole_context: bool,
@@ -54,7 +56,10 @@ pub(super) fn check(
     if let Some(fields) = schemas.input_fields() {
         let mut reported: HashSet<&str> = HashSet::new();
         for (name, span) in &usage.used {
-            if fields.contains(&name.as_str()) || defaults.contains(name) || !reported.insert(name)
+            let name: &str = name;
+            if fields.contains(&name)
+                || defaults.iter().any(|d| d == name)
+                || !reported.insert(name)
             {
                 continue;
             }
@@ -67,12 +72,11 @@ pub(super) fn check(
             out.push(d);
         }
         if !usage.whole_context {
-            let used: HashSet<&str> = usage
-                .used
-                .iter()
-                .chain(partial_usage.used.iter())
-                .map(|(n, _)| n.as_str())
-                .collect();
+            // Inserted one by one: `collect` would reserve a slot per use.
+            let mut used: HashSet<&str> = HashSet::new();
+            for (name, _) in usage.used.iter().chain(partial_usage.used.iter()) {
+                used.insert(name);
+            }
             for field in fields {
                 if !used.contains(field) {
                     let span = schema_key_span(input, field).unwrap_or(input.parsed.template_span);
@@ -87,7 +91,11 @@ pub(super) fn check(
     } else if let (Some(dataset), None) = (dataset, &schemas.input) {
         let mut reported: HashSet<&str> = HashSet::new();
         for (name, span) in &usage.used {
-            if dataset.columns.contains(name) || defaults.contains(name) || !reported.insert(name) {
+            let name: &str = name;
+            if dataset.columns.iter().any(|c| c == name)
+                || defaults.iter().any(|d| d == name)
+                || !reported.insert(name)
+            {
                 continue;
             }
             let mut d = Diagnostic::warning(
@@ -137,7 +145,7 @@ pub(crate) fn schema_key_span(input: &CheckInput, field: &str) -> Option<Span> {
 }
 
 /// Walks `nodes` at context level `level` (0 = the root input).
-fn collect<'t>(nodes: Nodes<'t>, level: usize, params: &mut Vec<&'t str>, usage: &mut Usage) {
+fn collect<'t>(nodes: Nodes<'t>, level: usize, params: &mut Vec<&'t str>, usage: &mut Usage<'t>) {
     for node in nodes {
         match node.kind() {
             NodeKind::Mustache(call) => call_usage(call, level, params, usage),
@@ -186,7 +194,7 @@ fn collect<'t>(nodes: Nodes<'t>, level: usize, params: &mut Vec<&'t str>, usage:
     }
 }
 
-fn call_usage(call: CallRef, level: usize, params: &[&str], usage: &mut Usage) {
+fn call_usage<'t>(call: CallRef<'t>, level: usize, params: &[&str], usage: &mut Usage<'t>) {
     let helper = call
         .simple_name()
         .is_some_and(|n| !params.contains(&n) && crate::render::engine::is_known_helper(n));
@@ -198,7 +206,7 @@ fn call_usage(call: CallRef, level: usize, params: &[&str], usage: &mut Usage) {
     }
 }
 
-fn expr_usage(expr: ExprRef, level: usize, params: &[&str], usage: &mut Usage) {
+fn expr_usage<'t>(expr: ExprRef<'t>, level: usize, params: &[&str], usage: &mut Usage<'t>) {
     match expr.kind() {
         ExprKind::Path(p) => path_usage(p, level, params, usage),
         ExprKind::SubExpr(call) => call_usage(call, level, params, usage),
@@ -206,12 +214,12 @@ fn expr_usage(expr: ExprRef, level: usize, params: &[&str], usage: &mut Usage) {
     }
 }
 
-fn path_usage(path: PathRef, level: usize, params: &[&str], usage: &mut Usage) {
+fn path_usage<'t>(path: PathRef<'t>, level: usize, params: &[&str], usage: &mut Usage<'t>) {
     let parts = path.parts();
     if path.data() {
         if parts.first().is_some_and(|p| p == "root") {
             match parts.get(1) {
-                Some(name) => usage.used.push((name.to_string(), path.span())),
+                Some(name) => usage.used.push((Cow::Borrowed(name), path.span())),
                 None => usage.whole_context = true,
             }
         }
@@ -227,7 +235,7 @@ fn path_usage(path: PathRef, level: usize, params: &[&str], usage: &mut Usage) {
         return;
     }
     match parts.first() {
-        Some(name) => usage.used.push((name.to_string(), path.span())),
+        Some(name) => usage.used.push((Cow::Borrowed(name), path.span())),
         None => usage.whole_context = true,
     }
 }
@@ -266,7 +274,11 @@ fn collect_partials(
                     let (partial, _) = parse_template(&text, 0);
                     let mut inner = Usage::default();
                     collect(partial.nodes(), 0, &mut Vec::new(), &mut inner);
-                    usage.used.extend(inner.used);
+                    let owned = inner
+                        .used
+                        .into_iter()
+                        .map(|(n, s)| (Cow::Owned(n.into_owned()), s));
+                    usage.used.extend(owned);
                     usage.whole_context |= inner.whole_context;
                     collect_partials(input, &partial, usage, seen);
                 }
