@@ -104,8 +104,9 @@ fn rendered_text(input: &CheckInput, dataset: Option<&Dataset>) -> Result<String
         .and_then(|c| c.render(&data, None));
     match rendered {
         Ok(prompt) => {
+            // Each message is freed once its text is taken.
             let mut text = String::new();
-            for m in &prompt.messages {
+            for m in prompt.messages {
                 text.push_str(&m.text());
             }
             Ok(text)

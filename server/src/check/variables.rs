@@ -16,12 +16,28 @@ use crate::syntax::Span;
 /// Root-context variables a template reads.
 #[derive(Debug, Default)]
 pub struct Usage<'t> {
-    /// First segment of each root path, with where it is used (borrowed from the
-    /// template: one entry per use, so no allocation per use).
+    /// First segment of each root path that is not a known name, with where it is used
+    /// (borrowed from the template). Uses of known names are not kept one by one: a
+    /// large template would hold an entry per mustache.
     pub used: Vec<(Cow<'t, str>, Span)>,
+    /// Every first segment used.
+    pub names: HashSet<Cow<'t, str>>,
+    /// The names the caller knows (declared, defaulted or dataset columns).
+    pub known: HashSet<String>,
     /// The whole root context is used (`{{json this}}`, `{{#each this}}`, a dynamic
     /// partial...), so "never used" cannot be decided.
     pub whole_context: bool,
+}
+
+impl<'t> Usage<'t> {
+    fn add(&mut self, name: Cow<'t, str>, span: Span) {
+        if !self.known.contains(name.as_ref()) {
+            self.used.push((name.clone(), span));
+        }
+        if !self.names.contains(name.as_ref()) {
+            self.names.insert(name);
+        }
+    }
 }
 
 pub(super) fn check(
@@ -39,19 +55,28 @@ pub(super) fn check(
         // A partial renders inside some prompt's context; it has no schema of its own.
         return;
     }
-    let mut usage = Usage::default();
-    collect(template.nodes(), 0, &mut Vec::new(), &mut usage);
-    // Partials render with the same context: their variables count as used here.
-    let mut partial_usage = Usage::default();
-    collect_partials(input, template, &mut partial_usage, &mut HashSet::new());
-    usage.whole_context |= partial_usage.whole_context;
-
     let root = input.parsed.frontmatter.as_ref();
     let defaults: Vec<String> = root
         .and_then(|fm| fm.get("input"))
         .and_then(|i| i.get("default"))
         .map(|d| d.entries().iter().map(|e| e.key.key_string()).collect())
         .unwrap_or_default();
+    let mut known: HashSet<String> = defaults.iter().cloned().collect();
+    if let Some(fields) = schemas.input_fields() {
+        known.extend(fields.iter().map(|f| f.to_string()));
+    } else if let Some(dataset) = dataset {
+        known.extend(dataset.columns.iter().cloned());
+    }
+
+    let mut usage = Usage {
+        known,
+        ..Usage::default()
+    };
+    collect(template.nodes(), 0, &mut Vec::new(), &mut usage);
+    // Partials render with the same context: their variables count as used here.
+    let mut partial_usage = Usage::default();
+    collect_partials(input, template, &mut partial_usage, &mut HashSet::new());
+    usage.whole_context |= partial_usage.whole_context;
 
     if let Some(fields) = schemas.input_fields() {
         let mut reported: HashSet<&str> = HashSet::new();
@@ -74,7 +99,7 @@ pub(super) fn check(
         if !usage.whole_context {
             // Inserted one by one: `collect` would reserve a slot per use.
             let mut used: HashSet<&str> = HashSet::new();
-            for (name, _) in usage.used.iter().chain(partial_usage.used.iter()) {
+            for name in usage.names.iter().chain(partial_usage.names.iter()) {
                 used.insert(name);
             }
             for field in fields {
@@ -219,7 +244,7 @@ fn path_usage<'t>(path: PathRef<'t>, level: usize, params: &[&str], usage: &mut 
     if path.data() {
         if parts.first().is_some_and(|p| p == "root") {
             match parts.get(1) {
-                Some(name) => usage.used.push((Cow::Borrowed(name), path.span())),
+                Some(name) => usage.add(Cow::Borrowed(name), path.span()),
                 None => usage.whole_context = true,
             }
         }
@@ -235,7 +260,7 @@ fn path_usage<'t>(path: PathRef<'t>, level: usize, params: &[&str], usage: &mut 
         return;
     }
     match parts.first() {
-        Some(name) => usage.used.push((Cow::Borrowed(name), path.span())),
+        Some(name) => usage.add(Cow::Borrowed(name), path.span()),
         None => usage.whole_context = true,
     }
 }
@@ -274,11 +299,8 @@ fn collect_partials(
                     let (partial, _) = parse_template(&text, 0);
                     let mut inner = Usage::default();
                     collect(partial.nodes(), 0, &mut Vec::new(), &mut inner);
-                    let owned = inner
-                        .used
-                        .into_iter()
-                        .map(|(n, s)| (Cow::Owned(n.into_owned()), s));
-                    usage.used.extend(owned);
+                    let owned = inner.names.into_iter().map(|n| Cow::Owned(n.into_owned()));
+                    usage.names.extend(owned);
                     usage.whole_context |= inner.whole_context;
                     collect_partials(input, &partial, usage, seen);
                 }

@@ -34,7 +34,14 @@ enum RenderFormat {
 pub fn run(args: RenderArgs) -> i32 {
     match render(&args) {
         Ok(out) => {
-            if std::io::stdout().write_all(out.as_bytes()).is_err() {
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = match out {
+                Output::Json(rendered) => serde_json::to_writer_pretty(&mut stdout, &rendered)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| stdout.write_all(b"\n")),
+                Output::Text(text) => stdout.write_all(text.as_bytes()),
+            };
+            if written.and_then(|()| stdout.flush()).is_err() {
                 return 2;
             }
             0
@@ -46,8 +53,15 @@ pub fn run(args: RenderArgs) -> i32 {
     }
 }
 
-/// The output text, or (exit code, message).
-fn render(args: &RenderArgs) -> Result<String, (i32, String)> {
+/// What `render` prints.
+enum Output {
+    /// Written as it is serialized: a large render never holds its JSON text whole.
+    Json(crate::render::RenderedPrompt),
+    Text(String),
+}
+
+/// The output, or (exit code, message).
+fn render(args: &RenderArgs) -> Result<Output, (i32, String)> {
     let usage = |m: String| (2, m);
     let bytes = std::fs::read(&args.file)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.file.display())))?;
@@ -85,13 +99,10 @@ fn render(args: &RenderArgs) -> Result<String, (i32, String)> {
     drop(compiled);
     drop(source);
     Ok(match args.format {
-        RenderFormat::Json => {
-            serde_json::to_string_pretty(&rendered.to_json()).expect("JSON serialises") + "\n"
-        }
-        RenderFormat::Text => {
-            let messages: Vec<Value> = rendered.messages.iter().map(|m| m.to_json()).collect();
-            messages_as_text(&messages)
-        }
+        RenderFormat::Json => Output::Json(rendered),
+        RenderFormat::Text => Output::Text(messages_as_text(
+            rendered.messages.iter().map(|m| m.to_json()),
+        )),
     })
 }
 
@@ -109,9 +120,11 @@ fn dataset_row(
 
 /// Messages as people read them: a header per message, text parts verbatim, other
 /// parts as bracketed notes.
-fn messages_as_text(messages: &[Value]) -> String {
+fn messages_as_text(messages: impl IntoIterator<Item = Value>) -> String {
     let mut out = String::new();
     for message in messages {
+        // One message's JSON at a time, not the whole prompt's.
+        let message = &message;
         let role = message.get("role").and_then(Value::as_str).unwrap_or("?");
         let purpose = message.pointer("/metadata/purpose").and_then(Value::as_str);
         match purpose {

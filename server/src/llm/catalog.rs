@@ -67,7 +67,33 @@ pub fn count_tokens(tokenizer: Tokenizer, text: &str) -> usize {
         Tokenizer::Cl100k => tiktoken_rs::cl100k_base_singleton(),
         Tokenizer::Estimate => return text.len().div_ceil(ESTIMATE_BYTES_PER_TOKEN),
     };
-    bpe.encode_ordinary(text).len()
+    // In pieces of about 64 KiB, so a long prompt's tokens are never all held at once.
+    // A piece ends after a newline followed by a visible ASCII character, where the
+    // tokenizers' pre-split ends a word anyway, so the sum is the whole text's count.
+    let mut count = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = piece_end(rest, 64 * 1024);
+        count += bpe.encode_ordinary(&rest[..end]).len();
+        rest = &rest[end..];
+    }
+    count
+}
+
+/// Where the first piece of `text` of at least `min` bytes ends: just after a `\n` whose
+/// next character is a visible ASCII one (or the end of the text).
+fn piece_end(text: &str, min: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut from = min.min(bytes.len());
+    while let Some(p) = memchr::memchr(b'\n', &bytes[from..]) {
+        let at = from + p + 1;
+        match bytes.get(at) {
+            None => return bytes.len(),
+            Some(c) if c.is_ascii_graphic() => return at,
+            Some(_) => from = at,
+        }
+    }
+    bytes.len()
 }
 
 /// US dollars per million tokens.
@@ -165,6 +191,35 @@ pub fn provider_name(model: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counting_in_pieces_is_counting_the_whole() {
+        let mut text = String::new();
+        let lines = [
+            "The quick brown fox.",
+            "  indented line",
+            "",
+            "\tTabbed",
+            "ünïcödé and 123456",
+            "x",
+        ];
+        let mut i = 0usize;
+        while text.len() < 300_000 {
+            text.push_str(lines[i % lines.len()]);
+            text.push_str(if i.is_multiple_of(7) { "\r\n" } else { "\n" });
+            i += 1;
+        }
+        for (tokenizer, bpe) in [
+            (Tokenizer::O200k, tiktoken_rs::o200k_base_singleton()),
+            (Tokenizer::Cl100k, tiktoken_rs::cl100k_base_singleton()),
+        ] {
+            assert_eq!(
+                count_tokens(tokenizer, &text),
+                bpe.encode_ordinary(&text).len()
+            );
+        }
+        assert!(piece_end(&text, 64 * 1024) < text.len());
+    }
 
     #[test]
     fn finds_models_by_longest_prefix() {

@@ -125,6 +125,75 @@ impl Part {
     }
 }
 
+// Written straight to the output as the JSON `to_json` builds (same keys, same order),
+// so a large render is serialized without a JSON tree of every message.
+impl serde::Serialize for Part {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        match self {
+            Part::Text(text) => map.serialize_entry("text", text)?,
+            Part::Media { url, content_type } => {
+                map.serialize_entry("media", &MediaJson { url, content_type })?
+            }
+            Part::Pending { purpose } => {
+                map.serialize_entry("metadata", &PendingJson { purpose })?
+            }
+        }
+        map.end()
+    }
+}
+
+struct MediaJson<'a> {
+    url: &'a Option<String>,
+    content_type: &'a Option<String>,
+}
+
+impl serde::Serialize for MediaJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(url) = self.url {
+            map.serialize_entry("url", url)?;
+        }
+        if let Some(ct) = self.content_type {
+            map.serialize_entry("contentType", ct)?;
+        }
+        map.end()
+    }
+}
+
+struct PendingJson<'a> {
+    purpose: &'a Option<String>,
+}
+
+impl serde::Serialize for PendingJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(p) = self.purpose {
+            map.serialize_entry("purpose", p)?;
+        }
+        map.serialize_entry("pending", &true)?;
+        map.end()
+    }
+}
+
+impl serde::Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Message::Rendered { role, parts } => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("role", role)?;
+                map.serialize_entry("content", parts)?;
+                map.end()
+            }
+            Message::Passed(v) => v.serialize(serializer),
+        }
+    }
+}
+
 /// A message of a rendered prompt. Messages the template produced are typed (they are
 /// built for every render, and JSON maps are costly); messages from the caller's history
 /// pass through as the JSON they came as.
@@ -216,34 +285,33 @@ fn history_source(message: &Value) -> Source {
 /// Splits rendered template text into messages at role and history markers, then
 /// inserts `history` where the template did not place it (see [`insert_history`]).
 pub fn to_message_list(rendered: &str, history: Option<&[Value]>) -> Vec<Message> {
-    let template = |role: &str| Source::Template {
-        role: role.to_string(),
-        text: String::new(),
+    // Each source becomes its message as soon as the next one starts, so a long prompt
+    // is never held as sources and as messages at once.
+    let mut messages = Vec::new();
+    let mut current = (String::from("user"), String::new());
+    let finish = |(role, text): (String, String), messages: &mut Vec<Message>| {
+        messages.extend(source_to_message(Source::Template { role, text }));
     };
-    let mut sources: Vec<Source> = vec![template("user")];
 
     for piece in split_by_role_and_history(rendered) {
         if let Some(role) = piece.strip_prefix(ROLE_MARKER_PREFIX) {
-            match sources.last_mut() {
+            if js::is_blank(&current.1) {
                 // Nothing said yet: this marker just changes the current role.
-                Some(Source::Template {
-                    role: current,
-                    text,
-                }) if js::is_blank(text) => *current = role.to_string(),
-                _ => sources.push(template(role)),
+                current.0 = role.to_string();
+            } else {
+                let done = std::mem::replace(&mut current, (role.to_string(), String::new()));
+                finish(done, &mut messages);
             }
         } else if piece.starts_with(HISTORY_MARKER_PREFIX) {
-            sources.extend(history.unwrap_or_default().iter().map(history_source));
-            sources.push(template("model"));
+            let done = std::mem::replace(&mut current, ("model".to_string(), String::new()));
+            finish(done, &mut messages);
+            let placed = history.unwrap_or_default().iter().map(history_source);
+            messages.extend(placed.filter_map(source_to_message));
         } else {
-            match sources.last_mut() {
-                Some(Source::Template { text, .. }) => text.push_str(piece),
-                _ => unreachable!("a template source always follows history sources"),
-            }
+            current.1.push_str(piece);
         }
     }
-
-    let messages = sources.into_iter().filter_map(source_to_message).collect();
+    finish(current, &mut messages);
     insert_history(messages, history)
 }
 

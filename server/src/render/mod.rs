@@ -590,8 +590,24 @@ impl RenderedPrompt {
 }
 
 impl Serialize for RenderedPrompt {
+    /// The JSON `to_json` builds, written as it goes: the metadata's fields in order,
+    /// `messages` in its place if the metadata has one, else last.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        let mut written = false;
+        for (key, value) in self.metadata.iter() {
+            if key == "messages" {
+                map.serialize_entry(key, &self.messages)?;
+                written = true;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        if !written {
+            map.serialize_entry("messages", &self.messages)?;
+        }
+        map.end()
     }
 }
 
@@ -771,6 +787,27 @@ mod tests {
         );
         assert_eq!(out["config"], json!({"temperature": 0, "top_k": 3}));
         assert!(out.get("input").is_none());
+    }
+
+    #[test]
+    fn the_streamed_json_is_the_built_json() {
+        let r = Renderer::new();
+        let src = "---\nmodel: m\nconfig:\n  temperature: 0\n---\n{{role \"system\"}}Be brief.\
+            {{role \"user\"}}Look: {{media url=\"http://x/a.png\" contentType=\"image/png\"}}\
+            {{media url=\"http://x/b.png\"}}{{section \"output\"}}{{history}}{{role \"model\"}}ok";
+        let history = vec![json!({"role": "user", "content": [{"text": "earlier"}]})];
+        let data = DataArgument {
+            messages: history,
+            ..DataArgument::default()
+        };
+        let rendered = r.compile(src).unwrap().render(&data, None).unwrap();
+        let built = serde_json::to_string_pretty(&rendered.to_json()).unwrap();
+        let streamed = serde_json::to_string_pretty(&rendered).unwrap();
+        assert!(
+            built.contains("contentType") && built.contains("pending"),
+            "{built}"
+        );
+        assert_eq!(streamed, built);
     }
 
     #[test]
