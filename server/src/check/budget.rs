@@ -33,8 +33,8 @@ pub(super) fn check(input: &CheckInput, dataset: Option<&Dataset>, out: &mut Vec
     {
         return;
     }
-    let text = match rendered_text(input, dataset) {
-        Ok(text) => text,
+    let texts = match rendered_text(input, dataset) {
+        Ok(texts) => texts,
         Err(why) => {
             out.push(Diagnostic::error(
                 "render-limit",
@@ -46,10 +46,14 @@ pub(super) fn check(input: &CheckInput, dataset: Option<&Dataset>, out: &mut Vec
     };
     // A BPE token covers at least one byte, so a text shorter than the window in bytes
     // fits for sure; only long texts pay for counting.
-    if text.len() + max_output <= info.context_window {
+    let mut len = 0;
+    texts.each(|t| len += t.len());
+    if len + max_output <= info.context_window {
         return;
     }
-    let tokens = catalog::count_tokens(info.tokenizer, &text);
+    // Message by message, as the model receives them (a token never spans two).
+    let mut tokens = 0;
+    texts.each(|t| tokens += catalog::count_tokens(info.tokenizer, t));
     if tokens + max_output <= info.context_window {
         return;
     }
@@ -82,10 +86,29 @@ fn rows_text(dataset: Option<&Dataset>) -> &'static str {
     }
 }
 
+/// The text the model would receive, message by message.
+enum Texts<'a> {
+    Rendered(Vec<crate::render::messages::Message>),
+    /// The raw template, when rendering fails (other checks report why).
+    Raw(&'a str),
+}
+
+impl Texts<'_> {
+    fn each(&self, mut f: impl FnMut(&str)) {
+        match self {
+            Texts::Rendered(messages) => messages.iter().for_each(|m| f(&m.text())),
+            Texts::Raw(text) => f(text),
+        }
+    }
+}
+
 /// All the text the model would receive, rendered with the longest dataset row; the raw
 /// template when rendering fails (other checks report why), except for a render over
 /// one of the renderer's limits (`Err`, with why).
-fn rendered_text(input: &CheckInput, dataset: Option<&Dataset>) -> Result<String, String> {
+fn rendered_text<'a>(
+    input: &'a CheckInput,
+    dataset: Option<&Dataset>,
+) -> Result<Texts<'a>, String> {
     let longest = dataset.and_then(|d| {
         d.rows.iter().max_by_key(|r| {
             r.values
@@ -103,16 +126,9 @@ fn rendered_text(input: &CheckInput, dataset: Option<&Dataset>) -> Result<String
         .compile(input.source)
         .and_then(|c| c.render(&data, None));
     match rendered {
-        Ok(prompt) => {
-            // Each message is freed once its text is taken.
-            let mut text = String::new();
-            for m in prompt.messages {
-                text.push_str(&m.text());
-            }
-            Ok(text)
-        }
+        Ok(prompt) => Ok(Texts::Rendered(prompt.messages)),
         Err(crate::render::RenderError::Limit(why)) => Err(why),
-        Err(_) => Ok(input.parsed.template_text(input.source).to_string()),
+        Err(_) => Ok(Texts::Raw(input.parsed.template_text(input.source))),
     }
 }
 
