@@ -91,13 +91,13 @@ fn render(args: &RenderArgs) -> Result<Output, (i32, String)> {
     let compiled = renderer
         .compile(&source)
         .map_err(|e| (1, format!("{}: {e}", args.file.display())))?;
+    // The compiled prompt holds what it needs of the file: free the file before the
+    // render, and the tree before the output, so no two of them are held at once.
+    drop(source);
     let rendered = compiled
         .render(&data, None)
         .map_err(|e| (1, format!("{}: {e}", args.file.display())))?;
-    // The template's tree and text are not needed for the output: free them first, so a
-    // large prompt's tree and its rendered JSON are never held together.
     drop(compiled);
-    drop(source);
     Ok(match args.format {
         RenderFormat::Json => Output::Json(rendered),
         RenderFormat::Text => Output::Text(messages_as_text(

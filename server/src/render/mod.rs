@@ -265,10 +265,11 @@ impl Renderer {
 
     /// `definePartial(name, source)`. Defined partials win over the resolver.
     pub fn define_partial(&mut self, name: &str, source: &str) -> Result<(), RenderError> {
-        let template = parse_template(source).map_err(|message| RenderError::Syntax {
-            partial: Some(name.to_string()),
-            message,
-        })?;
+        let template =
+            parse_template(source.to_string()).map_err(|message| RenderError::Syntax {
+                partial: Some(name.to_string()),
+                message,
+            })?;
         self.registry()
             .partials
             .insert(name.to_string(), Arc::new(template));
@@ -320,12 +321,17 @@ impl Renderer {
         self.compile_parsed(parse_document(source))
     }
 
-    pub fn compile_parsed(&self, document: ParsedDocument) -> Result<CompiledPrompt, RenderError> {
-        let template =
-            parse_template(&document.template).map_err(|message| RenderError::Syntax {
-                partial: None,
-                message,
-            })?;
+    pub fn compile_parsed(
+        &self,
+        mut document: ParsedDocument,
+    ) -> Result<CompiledPrompt, RenderError> {
+        // The tree keeps the template's text: moved into it, not copied, and not kept
+        // twice.
+        let text = std::mem::take(&mut document.template);
+        let template = parse_template(text).map_err(|message| RenderError::Syntax {
+            partial: None,
+            message,
+        })?;
         let mut partials = Partials {
             registered: self.registry.partials.clone(),
             resolved: HashMap::new(),
@@ -371,7 +377,7 @@ impl Renderer {
             let Some(source) = resolver(&name).filter(|s| !s.is_empty()) else {
                 continue;
             };
-            let partial = parse_template(&source).map_err(|message| RenderError::Syntax {
+            let partial = parse_template(source).map_err(|message| RenderError::Syntax {
                 partial: Some(name.clone()),
                 message,
             })?;
@@ -445,9 +451,15 @@ impl fmt::Debug for CompiledPrompt {
 }
 
 impl CompiledPrompt {
-    /// The parsed file: frontmatter metadata (unresolved) and template text.
+    /// The parsed file's frontmatter metadata (unresolved). Its `template` is empty: the
+    /// text moved into the tree (`template_text`).
     pub fn document(&self) -> &ParsedDocument {
         &self.document
+    }
+
+    /// The template's text.
+    pub fn template_text(&self) -> &str {
+        self.template.source()
     }
 
     /// The resolved metadata (`renderMetadata`), with `options` merged in when given.
@@ -618,8 +630,9 @@ use crate::syntax::handlebars::Template;
 
 /// Parses a template; any syntax error, or a helper call outside Dotprompt's known
 /// helpers (`knownHelpersOnly`), fails the compile as it does in handlebars.js.
-fn parse_template(source: &str) -> Result<Template, String> {
-    let (template, errors) = crate::syntax::handlebars::parse_template(source, 0);
+fn parse_template(source: String) -> Result<Template, String> {
+    let (template, errors) = crate::syntax::handlebars::parse_template_owned(source, 0);
+    let source = template.source();
     if let Some(e) = errors.first() {
         let line = 1 + source[..e.span.start.min(source.len())]
             .matches('\n')

@@ -13,7 +13,7 @@
 //! copy of the source. A block knows where its program and inverse start and end among
 //! the items, so no node owns a list. Readers use the views in `view`.
 
-use arcstr::ArcStr;
+use std::sync::{Arc, LazyLock};
 
 use super::Span;
 
@@ -43,7 +43,8 @@ pub struct TemplateError {
 /// A parsed template. Offsets inside are relative to `source`; views add `base`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Template {
-    source: ArcStr,
+    /// Shared, not copied, by clones (the renderer keeps compiled prompts and partials).
+    source: Arc<String>,
     /// String-literal values that differ from their source text (escaped quotes).
     owned: String,
     base: usize,
@@ -58,18 +59,7 @@ pub struct Template {
 }
 
 /// An empty template, for the empty node list (`Nodes::empty`).
-static EMPTY: Template = Template {
-    source: ArcStr::new(),
-    owned: String::new(),
-    base: 0,
-    items: Vec::new(),
-    calls: Vec::new(),
-    exprs: Vec::new(),
-    hashes: Vec::new(),
-    segs: Vec::new(),
-    blocks: Vec::new(),
-    partials: Vec::new(),
-};
+static EMPTY: LazyLock<Template> = LazyLock::new(Template::default);
 
 /// A token of the template, and after linking a node of the tree (or a tag that only
 /// shapes it: `{{else}}`, `{{/x}}`).
@@ -90,6 +80,9 @@ struct Item {
 enum Kind {
     Text,
     Mustache,
+    /// `{{name}}`: a mustache that is one plain name and nothing else (most of them),
+    /// stored without a call: `a..b` is the name.
+    Var,
     /// `{{#x}}`, `{{^x}}`, `{{#> x}}`, `{{#*inline}}`.
     Open,
     /// `{{else}}`, `{{^}}`.
@@ -142,6 +135,9 @@ enum ExprTag {
 // Path flags.
 const DATA: u8 = 1;
 const THIS: u8 = 2;
+/// The path is one plain segment, its own text (`a..b` unused): most paths, stored
+/// without a segment.
+const WHOLE: u8 = 4;
 
 impl ExprData {
     const ABSENT: ExprData = ExprData {
@@ -235,6 +231,11 @@ impl Template {
 
 /// Parses `src` (the template text); spans are offsets into `src` plus `base`.
 pub fn parse_template(src: &str, base: usize) -> (Template, Vec<TemplateError>) {
+    parse_template_owned(src.to_string(), base)
+}
+
+/// `parse_template` for a text the caller gives up: the tree keeps it without a copy.
+pub fn parse_template_owned(src: String, base: usize) -> (Template, Vec<TemplateError>) {
     let mut errors = Vec::new();
     if src.len() > MAX_SOURCE {
         errors.push(TemplateError {
@@ -252,7 +253,7 @@ pub fn parse_template(src: &str, base: usize) -> (Template, Vec<TemplateError>) 
     }
     let tags = memchr::memmem::find_iter(src.as_bytes(), b"{{").count();
     let mut t = Template {
-        source: ArcStr::from(src),
+        source: Arc::new(src),
         base,
         // At most a tag per `{{` and a text between tags. Reserved once: a large
         // template's lists are not grown by doubling, and pages reserved but never
@@ -335,7 +336,7 @@ fn lex(t: &mut Template, errors: &mut Vec<TemplateError>) {
             continue;
         }
         push_text(t, text_start, at);
-        match lex_tag(t, &shared, at, errors) {
+        match lex_tag(t, src, at, errors) {
             Ok(end) => {
                 text_start = end;
                 i = end;
@@ -370,11 +371,10 @@ fn err(
 /// text), where its text ends.
 fn lex_tag(
     t: &mut Template,
-    shared: &ArcStr,
+    src: &str,
     at: usize,
     errors: &mut Vec<TemplateError>,
 ) -> Result<usize, usize> {
-    let src = shared.as_str();
     let rest = &src[at..];
 
     // Raw blocks `{{{{name args}}}} ... {{{{/name}}}}`: handlebars.js makes them a block
@@ -589,6 +589,9 @@ fn lex_tag(
     };
     let item = match kind {
         None => tag_item(Kind::Invalid, at, end, flags, 0, 0),
+        Some(TagKind::Mustache(call)) if is_plain_name(&call) => {
+            tag_item(Kind::Var, at, end, flags, call.path.start, call.path.end)
+        }
         Some(TagKind::Mustache(call)) => {
             let call = push_call(t, call);
             tag_item(Kind::Mustache, at, end, flags, call, 0)
@@ -636,6 +639,34 @@ fn lex_tag(
     };
     t.items.push(item);
     Ok(end)
+}
+
+/// A call that is one plain name: no arguments, no `@`, `this`, `../` or brackets.
+fn is_plain_name(call: &CallData) -> bool {
+    let p = &call.path;
+    call.n_params == 0 && call.n_hash == 0 && p.kind == ExprTag::Path && p.flags == WHOLE
+}
+
+/// The call a `Var` item stands for.
+fn var_call(item: &Item) -> CallData {
+    let path = ExprData {
+        kind: ExprTag::Path,
+        flags: WHOLE,
+        start: item.a,
+        end: item.b,
+        a: 0,
+        b: 1,
+        c: 0,
+    };
+    CallData {
+        start: item.a,
+        end: item.b,
+        path,
+        params: 0,
+        n_params: 0,
+        hash: 0,
+        n_hash: 0,
+    }
 }
 
 fn tag_item(kind: Kind, start: usize, end: usize, flags: u8, a: u32, b: u32) -> Item {
@@ -895,10 +926,15 @@ impl ExprParser<'_, '_> {
     /// The helper name when the call could be a helper (as `CallRef::simple_name`).
     fn simple_name(&self, call: &CallData) -> Option<&str> {
         let p = &call.path;
-        (p.kind == ExprTag::Path && p.flags == 0 && p.c == 0 && p.b == 1).then(|| {
-            let [s, e] = self.t.segs[p.a as usize];
-            &self.src[s as usize..e as usize]
-        })
+        if p.kind != ExprTag::Path || p.flags & (DATA | THIS) != 0 || p.c != 0 || p.b != 1 {
+            return None;
+        }
+        let [s, e] = if p.flags & WHOLE != 0 {
+            [p.start, p.end]
+        } else {
+            self.t.segs[p.a as usize]
+        };
+        Some(&self.src[s as usize..e as usize])
     }
 
     fn partial(&mut self) -> Option<TagKind> {
@@ -1273,6 +1309,10 @@ impl ExprParser<'_, '_> {
         p.a = first_seg as u32;
         p.b = (self.t.segs.len() - first_seg) as u32;
         p.c = depth;
+        if flags == 0 && depth == 0 && p.b == 1 && self.t.segs[first_seg] == [p.start, p.end] {
+            self.t.segs.truncate(first_seg);
+            p.flags = WHOLE;
+        }
         Some(p)
     }
 }
@@ -1329,7 +1369,10 @@ impl Item {
 
     /// Tags that can stand alone on a line (and then take the line with them).
     fn standalone_kind(&self) -> bool {
-        !matches!(self.kind, Kind::Text | Kind::Mustache | Kind::Invalid)
+        !matches!(
+            self.kind,
+            Kind::Text | Kind::Mustache | Kind::Var | Kind::Invalid
+        )
     }
 }
 
@@ -1657,7 +1700,12 @@ fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
             }
         }
         match item.kind {
-            Kind::Text | Kind::Mustache | Kind::Comment | Kind::Partial | Kind::Invalid => {}
+            Kind::Text
+            | Kind::Mustache
+            | Kind::Var
+            | Kind::Comment
+            | Kind::Partial
+            | Kind::Invalid => {}
             Kind::Skip => {}
             Kind::Open => {
                 if stack.len() >= MAX_NESTING {

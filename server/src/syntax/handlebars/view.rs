@@ -7,8 +7,8 @@
 use std::fmt;
 
 use super::{
-    BlockData, CallData, ExprData, ExprTag, HashData, Kind, PartialData, Template, DATA, EMPTY,
-    INLINE, INVERTED, NONE, PARTIAL_BLOCK, THIS,
+    var_call, BlockData, CallData, ExprData, ExprTag, HashData, Kind, PartialData, Template, DATA,
+    EMPTY, INLINE, INVERTED, NONE, PARTIAL_BLOCK, THIS, WHOLE,
 };
 use crate::syntax::Span;
 
@@ -81,7 +81,7 @@ impl<'t> Iterator for NodesIter<'t> {
             let item = &self.t.items[at as usize];
             match item.kind {
                 Kind::Text if item.a == item.b => self.at += 1,
-                Kind::Text | Kind::Mustache | Kind::Comment | Kind::Partial => {
+                Kind::Text | Kind::Mustache | Kind::Var | Kind::Comment | Kind::Partial => {
                     self.at += 1;
                     return Some(NodeRef { t: self.t, at });
                 }
@@ -138,7 +138,11 @@ impl<'t> NodeRef<'t> {
             Kind::Text => NodeKind::Text(&t.source[item.a as usize..item.b as usize]),
             Kind::Mustache => NodeKind::Mustache(CallRef {
                 t,
-                c: &t.calls[item.a as usize],
+                c: t.calls[item.a as usize],
+            }),
+            Kind::Var => NodeKind::Mustache(CallRef {
+                t,
+                c: var_call(item),
             }),
             Kind::Open | Kind::ElseChain => NodeKind::Block(BlockRef {
                 t,
@@ -200,7 +204,7 @@ impl<'t> BlockRef<'t> {
     pub fn call(self) -> CallRef<'t> {
         CallRef {
             t: self.t,
-            c: &self.t.calls[self.b.call as usize],
+            c: self.t.calls[self.b.call as usize],
         }
     }
 
@@ -210,6 +214,7 @@ impl<'t> BlockRef<'t> {
             t: self.t,
             from: self.b.params,
             n: self.b.n_params,
+            whole: None,
         }
     }
 
@@ -290,7 +295,7 @@ impl<'t> PartialRef<'t> {
         match n.kind {
             ExprTag::SubExpr => PartialNameRef::Dynamic(CallRef {
                 t: self.t,
-                c: &self.t.calls[n.a as usize],
+                c: self.t.calls[n.a as usize],
             }),
             _ => PartialNameRef::Static {
                 name: self.t.text(n.a, n.b),
@@ -310,7 +315,7 @@ impl<'t> PartialRef<'t> {
     pub fn context(self) -> Option<ExprRef<'t>> {
         (self.p.context.kind != ExprTag::Absent).then_some(ExprRef {
             t: self.t,
-            e: &self.p.context,
+            e: self.p.context,
         })
     }
 
@@ -338,7 +343,8 @@ impl fmt::Debug for PartialRef<'_> {
 #[derive(Clone, Copy)]
 pub struct CallRef<'t> {
     t: &'t Template,
-    c: &'t CallData,
+    /// A copy (a plain `{{name}}` has no stored call; its call is made up on the spot).
+    c: CallData,
 }
 
 impl<'t> CallRef<'t> {
@@ -350,7 +356,7 @@ impl<'t> CallRef<'t> {
     pub fn path(self) -> ExprRef<'t> {
         ExprRef {
             t: self.t,
-            e: &self.c.path,
+            e: self.c.path,
         }
     }
 
@@ -424,7 +430,7 @@ impl<'t> Exprs<'t> {
     pub fn get(self, i: usize) -> Option<ExprRef<'t>> {
         (i < self.len()).then(|| ExprRef {
             t: self.t,
-            e: &self.t.exprs[self.from as usize + i],
+            e: self.t.exprs[self.from as usize + i],
         })
     }
 
@@ -436,7 +442,7 @@ impl<'t> Exprs<'t> {
         let t = self.t;
         t.exprs[self.from as usize..(self.from + self.n) as usize]
             .iter()
-            .map(move |e| ExprRef { t, e })
+            .map(move |e| ExprRef { t, e: *e })
     }
 }
 
@@ -509,7 +515,7 @@ impl<'t> HashRef<'t> {
     pub fn value(self) -> ExprRef<'t> {
         ExprRef {
             t: self.t,
-            e: &self.h.value,
+            e: self.h.value,
         }
     }
 }
@@ -524,7 +530,7 @@ impl fmt::Debug for HashRef<'_> {
 #[derive(Clone, Copy)]
 pub struct ExprRef<'t> {
     t: &'t Template,
-    e: &'t ExprData,
+    e: ExprData,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -563,7 +569,7 @@ impl<'t> ExprRef<'t> {
             ExprTag::Undefined | ExprTag::Absent => ExprKind::Undefined,
             ExprTag::SubExpr => ExprKind::SubExpr(CallRef {
                 t,
-                c: &t.calls[e.a as usize],
+                c: t.calls[e.a as usize],
             }),
         }
     }
@@ -600,7 +606,7 @@ impl fmt::Debug for ExprRef<'_> {
 #[derive(Clone, Copy)]
 pub struct PathRef<'t> {
     t: &'t Template,
-    e: &'t ExprData,
+    e: ExprData,
 }
 
 impl<'t> PathRef<'t> {
@@ -624,6 +630,7 @@ impl<'t> PathRef<'t> {
             t: self.t,
             from: self.e.a,
             n: self.e.b,
+            whole: (self.e.flags & WHOLE != 0).then_some([self.e.start, self.e.end]),
         }
     }
 
@@ -639,7 +646,7 @@ impl<'t> PathRef<'t> {
 
     /// One plain segment (could name a helper or a block param).
     pub fn is_simple(self) -> bool {
-        self.e.flags == 0 && self.e.c == 0 && self.e.b == 1
+        self.e.flags & (DATA | THIS) == 0 && self.e.c == 0 && self.e.b == 1
     }
 }
 
@@ -655,6 +662,8 @@ pub struct Strs<'t> {
     t: &'t Template,
     from: u32,
     n: u32,
+    /// The one segment of a `WHOLE` path: its own text.
+    whole: Option<[u32; 2]>,
 }
 
 impl<'t> Strs<'t> {
@@ -668,9 +677,16 @@ impl<'t> Strs<'t> {
 
     pub fn get(self, i: usize) -> Option<&'t str> {
         (i < self.len()).then(|| {
-            let [s, e] = self.t.segs[self.from as usize + i];
+            let [s, e] = self.range(i);
             &self.t.source[s as usize..e as usize]
         })
+    }
+
+    fn range(self, i: usize) -> [u32; 2] {
+        match self.whole {
+            Some(range) => range,
+            None => self.t.segs[self.from as usize + i],
+        }
     }
 
     pub fn first(self) -> Option<&'t str> {
@@ -683,9 +699,10 @@ impl<'t> Strs<'t> {
 
     pub fn iter(self) -> impl DoubleEndedIterator<Item = &'t str> + ExactSizeIterator + Clone {
         let t = self.t;
-        t.segs[self.from as usize..(self.from + self.n) as usize]
-            .iter()
-            .map(move |[s, e]| &t.source[*s as usize..*e as usize])
+        (0..self.len()).map(move |i| {
+            let [s, e] = self.range(i);
+            &t.source[s as usize..e as usize]
+        })
     }
 
     pub fn contains(self, name: &str) -> bool {
@@ -700,6 +717,11 @@ impl fmt::Debug for Strs<'_> {
 }
 
 impl Template {
+    /// The template's text (spans are offsets into it plus the `base` it was parsed with).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// The top-level nodes.
     pub fn nodes(&self) -> Nodes<'_> {
         Nodes {
