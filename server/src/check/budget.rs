@@ -124,7 +124,7 @@ fn rendered_text<'a>(
     let renderer = input.path.map(Renderer::for_file).unwrap_or_default();
     let rendered = renderer
         .compile(input.source)
-        .and_then(|c| c.render(&data, None));
+        .and_then(|c| c.render_once(&data, None));
     match rendered {
         Ok(prompt) => Ok(Texts::Rendered(prompt.messages)),
         Err(crate::render::RenderError::Limit(why)) => Err(why),

@@ -92,12 +92,11 @@ fn render(args: &RenderArgs) -> Result<Output, (i32, String)> {
         .compile(&source)
         .map_err(|e| (1, format!("{}: {e}", args.file.display())))?;
     // The compiled prompt holds what it needs of the file: free the file before the
-    // render, and the tree before the output, so no two of them are held at once.
+    // render (and `render_once` frees the tree before the messages).
     drop(source);
     let rendered = compiled
-        .render(&data, None)
+        .render_once(&data, None)
         .map_err(|e| (1, format!("{}: {e}", args.file.display())))?;
-    drop(compiled);
     Ok(match args.format {
         RenderFormat::Json => Output::Json(rendered),
         RenderFormat::Text => Output::Text(messages_as_text(

@@ -169,7 +169,10 @@ pub fn render(
     data_vars: &Map<String, Value>,
     partials: &dyn PartialLookup,
 ) -> Result<String, EngineError> {
-    let mut out = String::with_capacity(256);
+    // Twice the template: reserved once, so a large output (role markers are longer
+    // than the tags that write them) is not copied each time it doubles. Pages reserved
+    // and never written are not resident.
+    let mut out = String::with_capacity(template.source().len().saturating_mul(2).max(256));
     let root_data = DataFrame {
         parent: None,
         index: None,

@@ -48,18 +48,35 @@ fn has_marker(text: &str) -> bool {
     MARKER_FINDER.find(text.as_bytes()).is_some()
 }
 
-/// `rendered.split(ROLE_AND_HISTORY_MARKER_REGEX).filter((s) => s.trim() !== '')`.
-fn split_by_role_and_history(rendered: &str) -> Vec<&str> {
-    let mut pieces = Vec::new();
+/// `rendered.split(ROLE_AND_HISTORY_MARKER_REGEX).filter((s) => s.trim() !== '')`, as
+/// the pieces are found (a large render is not held as a list of them).
+fn split_by_role_and_history(rendered: &str) -> impl Iterator<Item = &str> {
     let mut last = 0;
-    while let Some((start, end)) = role_or_history_marker(&rendered[last..]) {
-        pieces.push(&rendered[last..last + start]);
-        pieces.push(&rendered[last + start..last + end - ">>>".len()]);
-        last += end;
-    }
-    pieces.push(&rendered[last..]);
-    pieces.retain(|p| !js::is_blank(p));
-    pieces
+    let mut marker: Option<&str> = None;
+    let mut done = false;
+    std::iter::from_fn(move || loop {
+        if let Some(m) = marker.take() {
+            return Some(m);
+        }
+        if done {
+            return None;
+        }
+        let piece = match role_or_history_marker(&rendered[last..]) {
+            Some((start, end)) => {
+                let piece = &rendered[last..last + start];
+                marker = Some(&rendered[last + start..last + end - ">>>".len()]);
+                last += end;
+                piece
+            }
+            None => {
+                done = true;
+                &rendered[last..]
+            }
+        };
+        if !js::is_blank(piece) {
+            return Some(piece);
+        }
+    })
 }
 
 /// `/(<<<dotprompt:(?:media:url|section).*?)>>>/g`, with JavaScript's `.`.
@@ -287,7 +304,9 @@ fn history_source(message: &Value) -> Source {
 pub fn to_message_list(rendered: &str, history: Option<&[Value]>) -> Vec<Message> {
     // Each source becomes its message as soon as the next one starts, so a long prompt
     // is never held as sources and as messages at once.
-    let mut messages = Vec::new();
+    // A message per role marker at most (plus the first and the history): reserved once.
+    let markers = memchr::memmem::find_iter(rendered.as_bytes(), ROLE_MARKER_PREFIX).count();
+    let mut messages = Vec::with_capacity(markers + 1 + history.map_or(0, <[Value]>::len));
     let mut current = (String::from("user"), String::new());
     let finish = |(role, text): (String, String), messages: &mut Vec<Message>| {
         messages.extend(source_to_message(Source::Template { role, text }));
@@ -454,7 +473,7 @@ mod tests {
         ];
         for text in samples {
             assert_eq!(
-                split_by_role_and_history(text),
+                split_by_role_and_history(text).collect::<Vec<_>>(),
                 split_by_regex(text, &regex),
                 "{text}"
             );

@@ -504,6 +504,23 @@ impl CompiledPrompt {
         self.render_input(&input, &data, options)
     }
 
+    /// `render` for a prompt rendered once: the tree is freed before the output becomes
+    /// messages, so a large prompt's tree and its messages are never held together.
+    pub fn render_once(
+        self,
+        data: &DataArgument,
+        options: Option<&Value>,
+    ) -> Result<RenderedPrompt, RenderError> {
+        let input = merged_input(
+            options,
+            data.input.iter().map(|(k, v)| (k.clone(), v.clone())),
+        );
+        let (metadata, text) = self.render_text(&input, data, options)?;
+        drop(self);
+        let messages = messages::to_message_list(&text, Some(&data.messages));
+        Ok(RenderedPrompt { metadata, messages })
+    }
+
     /// Renders with `input` as the root context; `data.input` is not read.
     fn render_input(
         &self,
@@ -511,6 +528,18 @@ impl CompiledPrompt {
         data: &DataArgument,
         options: Option<&Value>,
     ) -> Result<RenderedPrompt, RenderError> {
+        let (metadata, text) = self.render_text(input, data, options)?;
+        let messages = messages::to_message_list(&text, Some(&data.messages));
+        Ok(RenderedPrompt { metadata, messages })
+    }
+
+    /// The resolved metadata and the rendered text (before it is split into messages).
+    fn render_text(
+        &self,
+        input: &Value,
+        data: &DataArgument,
+        options: Option<&Value>,
+    ) -> Result<(Arc<Map<String, Value>>, String), RenderError> {
         let metadata = match (options, &self.rendered_metadata) {
             (None, Some(m)) => m.clone(),
             (None, None) => {
@@ -541,8 +570,7 @@ impl CompiledPrompt {
             }
         };
         let text = render_template(&self.template, input, vars, &self.partials)?;
-        let messages = messages::to_message_list(&text, Some(&data.messages));
-        Ok(RenderedPrompt { metadata, messages })
+        Ok((metadata, text))
     }
 }
 

@@ -67,6 +67,16 @@ fn role(node: NodeRef) -> Option<(String, Span)> {
 }
 
 fn scan(nodes: Nodes, regions: &mut Vec<DemosRegion>, strays: &mut Vec<Span>) {
+    // Most lists have no marker: walk them without collecting their nodes.
+    if !nodes.iter().any(|n| marker(n).is_some()) {
+        for b in nodes.iter().filter_map(NodeRef::as_block) {
+            scan(b.program(), regions, strays);
+            if let Some(inverse) = b.inverse() {
+                scan(inverse, regions, strays);
+            }
+        }
+        return;
+    }
     let nodes: Vec<NodeRef> = nodes.iter().collect();
     let mut i = 0;
     while i < nodes.len() {
