@@ -260,16 +260,15 @@ pub fn parse_template_owned(src: String, base: usize) -> (Template, Vec<Template
         // written are not resident.
         items: Vec::with_capacity(2 * tags + 1),
         calls: Vec::with_capacity(tags),
+        exprs: Vec::with_capacity(tags),
         segs: Vec::with_capacity(tags),
+        blocks: Vec::with_capacity(tags),
         ..Template::default()
     };
     lex(&mut t, &mut errors);
     whitespace_control(&mut t);
     link(&mut t, &mut errors);
-    t.exprs.shrink_to_fit();
-    t.hashes.shrink_to_fit();
-    t.blocks.shrink_to_fit();
-    t.partials.shrink_to_fit();
+    // Not trimmed: trimming copies each array, and the unused rest is not resident.
     (t, errors)
 }
 
