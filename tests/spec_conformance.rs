@@ -3,7 +3,9 @@
 //! judged the way the reference's js/test/spec.test.ts judges it.
 //!
 //! Run: `cargo test -p promptls --test spec_conformance -- --nocapture`.
-//! The folder is found at `$DOTPROMPT_SPEC_DIR`, else `<repo>/../shared/dotprompt-spec`.
+//! The folder is found at `$DOTPROMPT_SPEC` (or the older `$DOTPROMPT_SPEC_DIR`), else
+//! `<repo>/tests/spec` (which `scripts/fetch_spec` fills from google/dotprompt at the
+//! pinned commit), else `<repo>/../shared/dotprompt-spec`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -19,10 +21,17 @@ const EXPECTED_SUITES: usize = 69;
 const EXPECTED_CASES: usize = 117;
 
 fn spec_dir() -> PathBuf {
-    match std::env::var_os("DOTPROMPT_SPEC_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/dotprompt-spec"),
+    if let Some(dir) =
+        std::env::var_os("DOTPROMPT_SPEC").or_else(|| std::env::var_os("DOTPROMPT_SPEC_DIR"))
+    {
+        return PathBuf::from(dir);
     }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let in_repo = repo.join("tests/spec");
+    if in_repo.is_dir() {
+        return in_repo;
+    }
+    repo.join("../shared/dotprompt-spec")
 }
 
 /// Every `*.yaml` file under `dir`, recursively, in a stable order.
@@ -218,7 +227,7 @@ fn dotprompt_spec_suite() {
     if !dir.is_dir() {
         if std::env::var_os("CI").is_some() {
             panic!(
-                "Dotprompt spec suite not found at {} (set DOTPROMPT_SPEC_DIR); CI must not skip it",
+                "Dotprompt spec suite not found at {} (set DOTPROMPT_SPEC or run scripts/fetch_spec); CI must not skip it",
                 dir.display()
             );
         }
@@ -227,7 +236,7 @@ fn dotprompt_spec_suite() {
             "!! SKIPPED: Dotprompt spec suite not found at {}",
             dir.display()
         );
-        eprintln!("!! Set DOTPROMPT_SPEC_DIR to run the conformance test.");
+        eprintln!("!! Set DOTPROMPT_SPEC, or run scripts/fetch_spec, to run the conformance test.");
         eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
         return;
     }
