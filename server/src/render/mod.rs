@@ -452,14 +452,9 @@ impl fmt::Debug for CompiledPrompt {
 
 impl CompiledPrompt {
     /// The parsed file's frontmatter metadata (unresolved). Its `template` is empty: the
-    /// text moved into the tree (`template_text`).
+    /// text moved into the tree.
     pub fn document(&self) -> &ParsedDocument {
         &self.document
-    }
-
-    /// The template's text.
-    pub fn template_text(&self) -> &str {
-        self.template.source()
     }
 
     /// The resolved metadata (`renderMetadata`), with `options` merged in when given.

@@ -173,8 +173,8 @@ struct CallData {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct HashData {
+    /// The key is `start..key_end`.
     start: u32,
-    end: u32,
     key_end: u32,
     value: ExprData,
 }
@@ -1125,7 +1125,6 @@ impl ExprParser<'_, '_> {
         let value = self.expr()?;
         Some(HashData {
             start: start as u32,
-            end: self.pos as u32,
             key_end: key_end as u32,
             value,
         })
@@ -1664,6 +1663,36 @@ struct OpenBlock {
     chained: Vec<u32>,
 }
 
+/// Reports `code` at tag `item`.
+fn at_item(
+    t: &Template,
+    errors: &mut Vec<TemplateError>,
+    item: Item,
+    code: &'static str,
+    message: String,
+) {
+    err(
+        t,
+        errors,
+        item.start as usize,
+        item.end as usize,
+        code,
+        message,
+    );
+}
+
+/// Reports `code` at item `i` and leaves the tag out of the tree.
+fn refuse(
+    t: &mut Template,
+    errors: &mut Vec<TemplateError>,
+    i: usize,
+    code: &'static str,
+    message: String,
+) {
+    at_item(t, errors, t.items[i], code, message);
+    t.items[i].kind = Kind::Skip;
+}
+
 fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
     // Names are read while the blocks are written.
     let names = Template {
@@ -1686,15 +1715,7 @@ fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
                     "a partial block `{{{{#> {}}}}}` cannot have an `{{{{else}}}}`",
                     open.shown
                 );
-                err(
-                    t,
-                    errors,
-                    item.start as usize,
-                    item.end as usize,
-                    "unexpected-else",
-                    message,
-                );
-                t.items[i].kind = Kind::Skip;
+                refuse(t, errors, i, "unexpected-else", message);
                 continue;
             }
         }
@@ -1708,15 +1729,13 @@ fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
             Kind::Skip => {}
             Kind::Open => {
                 if stack.len() >= MAX_NESTING {
-                    err(
+                    refuse(
                         t,
                         errors,
-                        item.start as usize,
-                        item.end as usize,
+                        i,
                         "nesting-too-deep",
                         format!("blocks nested more than {MAX_NESTING} deep"),
                     );
-                    t.items[i].kind = Kind::Skip;
                     continue;
                 }
                 let block = item.a;
@@ -1748,15 +1767,7 @@ fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
                     } else if open.in_inverse {
                         let message =
                             format!("`{{{{#{}}}}}` already has an `{{{{else}}}}`", open.shown);
-                        err(
-                            t,
-                            errors,
-                            item.start as usize,
-                            item.end as usize,
-                            "duplicate-else",
-                            message,
-                        );
-                        t.items[i].kind = Kind::Skip;
+                        refuse(t, errors, i, "duplicate-else", message);
                     } else {
                         open.in_inverse = true;
                         let block = &mut t.blocks[open.block as usize];
@@ -1765,15 +1776,13 @@ fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
                     }
                 }
                 None => {
-                    err(
+                    refuse(
                         t,
                         errors,
-                        item.start as usize,
-                        item.end as usize,
+                        i,
                         "unexpected-else",
                         "`{{else}}` outside a block".into(),
                     );
-                    t.items[i].kind = Kind::Skip;
                 }
             },
             Kind::ElseChain => match stack.last_mut() {
@@ -1792,15 +1801,13 @@ fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
                     t.blocks[item.a as usize].item = at;
                 }
                 None => {
-                    err(
+                    refuse(
                         t,
                         errors,
-                        item.start as usize,
-                        item.end as usize,
+                        i,
                         "unexpected-else",
                         "`{{else ...}}` outside a block".into(),
                     );
-                    t.items[i].kind = Kind::Skip;
                 }
             },
             Kind::Close => {
@@ -1816,15 +1823,7 @@ fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
                         ),
                         None => format!("`{{{{/{name}}}}}` closes a block that was never opened"),
                     };
-                    err(
-                        t,
-                        errors,
-                        item.start as usize,
-                        item.end as usize,
-                        "unexpected-close",
-                        message,
-                    );
-                    t.items[i].kind = Kind::Skip;
+                    refuse(t, errors, i, "unexpected-close", message);
                     continue;
                 };
                 // Blocks opened after the one being closed were never closed.
@@ -1835,14 +1834,7 @@ fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
                         "`{{{{#{}}}}}` is never closed (expected `{{{{/{}}}}}` before `{{{{/{name}}}}}`)",
                         open.shown, open.shown
                     );
-                    err(
-                        t,
-                        errors,
-                        open_item.start as usize,
-                        open_item.end as usize,
-                        "unclosed-block",
-                        message,
-                    );
+                    at_item(t, errors, open_item, "unclosed-block", message);
                     finish(t, &open, at, at, None, item.start);
                 }
                 let open = stack.pop().expect("position is in the stack");
@@ -1857,14 +1849,7 @@ fn link(t: &mut Template, errors: &mut Vec<TemplateError>) {
             "`{{{{#{}}}}}` is never closed with `{{{{/{}}}}}`",
             open.shown, open.shown
         );
-        err(
-            t,
-            errors,
-            open_item.start as usize,
-            open_item.end as usize,
-            "unclosed-block",
-            message,
-        );
+        at_item(t, errors, open_item, "unclosed-block", message);
         finish(t, &open, n, n, None, end);
     }
 }

@@ -30,10 +30,6 @@ impl<'t> Nodes<'t> {
         }
     }
 
-    pub fn is_empty(self) -> bool {
-        self.first().is_none()
-    }
-
     pub fn iter(self) -> NodesIter<'t> {
         NodesIter {
             t: self.t,
@@ -461,10 +457,6 @@ pub struct HashPairs<'t> {
 }
 
 impl<'t> HashPairs<'t> {
-    pub fn len(self) -> usize {
-        self.n as usize
-    }
-
     pub fn is_empty(self) -> bool {
         self.n == 0
     }
@@ -474,14 +466,6 @@ impl<'t> HashPairs<'t> {
         t.hashes[self.from as usize..(self.from + self.n) as usize]
             .iter()
             .map(move |h| HashRef { t, h })
-    }
-
-    /// The value given for `key` (the last, if it is given twice).
-    pub fn get(self, key: &str) -> Option<ExprRef<'t>> {
-        self.iter()
-            .rev()
-            .find(|h| h.key() == key)
-            .map(|h| h.value())
     }
 }
 
@@ -499,11 +483,6 @@ pub struct HashRef<'t> {
 }
 
 impl<'t> HashRef<'t> {
-    /// From the key to the end of the value.
-    pub fn span(self) -> Span {
-        self.t.span(self.h.start, self.h.end)
-    }
-
     pub fn key(self) -> &'t str {
         &self.t.source[self.h.start as usize..self.h.key_end as usize]
     }
@@ -693,20 +672,12 @@ impl<'t> Strs<'t> {
         self.get(0)
     }
 
-    pub fn last(self) -> Option<&'t str> {
-        self.len().checked_sub(1).and_then(|i| self.get(i))
-    }
-
     pub fn iter(self) -> impl DoubleEndedIterator<Item = &'t str> + ExactSizeIterator + Clone {
         let t = self.t;
         (0..self.len()).map(move |i| {
             let [s, e] = self.range(i);
             &t.source[s as usize..e as usize]
         })
-    }
-
-    pub fn contains(self, name: &str) -> bool {
-        self.iter().any(|s| s == name)
     }
 }
 
