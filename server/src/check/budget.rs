@@ -5,6 +5,7 @@
 use super::{CheckInput, Diagnostic};
 use crate::eval::dataset::Dataset;
 use crate::llm::catalog::{self, Tokenizer};
+use crate::render::messages::Message;
 use crate::render::{DataArgument, Renderer};
 
 pub(super) fn check(input: &CheckInput, dataset: Option<&Dataset>, out: &mut Vec<Diagnostic>) {
@@ -51,7 +52,7 @@ pub(super) fn check(input: &CheckInput, dataset: Option<&Dataset>, out: &mut Vec
     if len + max_output <= info.context_window {
         return;
     }
-    // Message by message, as the model receives them (a token never spans two).
+    // Part by part, as the model receives them (a token never spans two).
     let mut tokens = 0;
     texts.each(|t| tokens += catalog::count_tokens(info.tokenizer, t));
     if tokens + max_output <= info.context_window {
@@ -86,17 +87,18 @@ fn rows_text(dataset: Option<&Dataset>) -> &'static str {
     }
 }
 
-/// The text the model would receive, message by message.
+/// The text the model would receive, part by part.
 enum Texts<'a> {
-    Rendered(Vec<crate::render::messages::Message>),
+    Rendered(Vec<Message>),
     /// The raw template, when rendering fails (other checks report why).
     Raw(&'a str),
 }
 
 impl Texts<'_> {
+    /// Each text part of each rendered message (borrowed: nothing is joined or copied).
     fn each(&self, mut f: impl FnMut(&str)) {
         match self {
-            Texts::Rendered(messages) => messages.iter().for_each(|m| f(&m.text())),
+            Texts::Rendered(messages) => messages.iter().flat_map(Message::text_parts).for_each(f),
             Texts::Raw(text) => f(text),
         }
     }

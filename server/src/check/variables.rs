@@ -34,9 +34,7 @@ impl<'t> Usage<'t> {
         if !self.known.contains(name.as_ref()) {
             self.used.push((name.clone(), span));
         }
-        if !self.names.contains(name.as_ref()) {
-            self.names.insert(name);
-        }
+        self.names.insert(name);
     }
 }
 

@@ -240,21 +240,23 @@ impl Message {
 
     /// The text parts, concatenated.
     pub fn text(&self) -> String {
+        self.text_parts().collect()
+    }
+
+    /// The text parts, in order.
+    pub fn text_parts(&self) -> Box<dyn Iterator<Item = &str> + '_> {
         match self {
-            Message::Rendered { parts, .. } => parts
-                .iter()
-                .filter_map(|p| match p {
-                    Part::Text(t) => Some(t.as_str()),
-                    _ => None,
-                })
-                .collect(),
-            Message::Passed(v) => v
-                .get("content")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .collect(),
+            Message::Rendered { parts, .. } => Box::new(parts.iter().filter_map(|p| match p {
+                Part::Text(t) => Some(t.as_str()),
+                _ => None,
+            })),
+            Message::Passed(v) => Box::new(
+                v.get("content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.get("text").and_then(Value::as_str)),
+            ),
         }
     }
 

@@ -477,11 +477,7 @@ impl CompiledPrompt {
         data: &DataArgument,
         options: Option<&Value>,
     ) -> Result<RenderedPrompt, RenderError> {
-        let input = merged_input(
-            options,
-            data.input.iter().map(|(k, v)| (k.clone(), v.clone())),
-        );
-        self.render_input(&input, data, options)
+        self.render_input(&copied_input(data, options), data, options)
     }
 
     /// `render` for data the caller no longer needs: the input moves into the render
@@ -506,14 +502,9 @@ impl CompiledPrompt {
         data: &DataArgument,
         options: Option<&Value>,
     ) -> Result<RenderedPrompt, RenderError> {
-        let input = merged_input(
-            options,
-            data.input.iter().map(|(k, v)| (k.clone(), v.clone())),
-        );
-        let (metadata, text) = self.render_text(&input, data, options)?;
+        let (metadata, text) = self.render_text(&copied_input(data, options), data, options)?;
         drop(self);
-        let messages = messages::to_message_list(&text, Some(&data.messages));
-        Ok(RenderedPrompt { metadata, messages })
+        Ok(RenderedPrompt::from_text(metadata, &text, data))
     }
 
     /// Renders with `input` as the root context; `data.input` is not read.
@@ -524,8 +515,7 @@ impl CompiledPrompt {
         options: Option<&Value>,
     ) -> Result<RenderedPrompt, RenderError> {
         let (metadata, text) = self.render_text(input, data, options)?;
-        let messages = messages::to_message_list(&text, Some(&data.messages));
-        Ok(RenderedPrompt { metadata, messages })
+        Ok(RenderedPrompt::from_text(metadata, &text, data))
     }
 
     /// The resolved metadata and the rendered text (before it is split into messages).
@@ -610,7 +600,22 @@ pub struct RenderedPrompt {
     pub messages: Vec<messages::Message>,
 }
 
+/// The input of `data`, copied, with the render options' defaults under it.
+fn copied_input(data: &DataArgument, options: Option<&Value>) -> Value {
+    merged_input(
+        options,
+        data.input.iter().map(|(k, v)| (k.clone(), v.clone())),
+    )
+}
+
 impl RenderedPrompt {
+    /// The prompt whose template rendered `text`: split into messages, with the caller's
+    /// history placed.
+    fn from_text(metadata: Arc<Map<String, Value>>, text: &str, data: &DataArgument) -> Self {
+        let messages = messages::to_message_list(text, Some(&data.messages));
+        RenderedPrompt { metadata, messages }
+    }
+
     /// The reference's rendered-prompt JSON: the metadata fields and `messages`.
     pub fn to_json(&self) -> Value {
         let mut out = Map::clone(&self.metadata);
