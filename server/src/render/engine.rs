@@ -1211,21 +1211,9 @@ fn call_name(call: CallRef<'_>) -> String {
     let path = call.path();
     match path.kind() {
         ExprKind::Path(p) => p.parts().first().unwrap_or(p.original()).to_string(),
-        other => literal_debug(other, path.span()),
-    }
-}
-
-/// A literal the way the template tree's `Debug` prints it (`call_name` of a call whose
-/// name is a literal; the compile rejects those, so a render does not get here).
-fn literal_debug(kind: ExprKind<'_>, span: Span) -> String {
-    match kind {
-        ExprKind::String(value) => format!("String {{ span: {span:?}, value: {value:?} }}"),
-        ExprKind::Number(value) => format!("Number {{ span: {span:?}, value: {value:?} }}"),
-        ExprKind::Boolean(value) => format!("Boolean {{ span: {span:?}, value: {value:?} }}"),
-        ExprKind::Null => format!("Null {{ span: {span:?} }}"),
-        ExprKind::Undefined => format!("Undefined {{ span: {span:?} }}"),
-        // A call's name is never a subexpression (a parse error), and paths are named above.
-        ExprKind::Path(_) | ExprKind::SubExpr(_) => format!("{kind:?}"),
+        // A literal as written (the compile rejects literal helper names, so a render
+        // does not get here).
+        _ => path.text().to_string(),
     }
 }
 
