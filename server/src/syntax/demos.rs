@@ -66,15 +66,20 @@ fn role(node: NodeRef) -> Option<(String, Span)> {
     Some((role, node.span()))
 }
 
+/// `scan` in the program and inverse of `node`, if it is a block.
+fn scan_inside(node: NodeRef, regions: &mut Vec<DemosRegion>, strays: &mut Vec<Span>) {
+    if let Some(b) = node.as_block() {
+        scan(b.program(), regions, strays);
+        if let Some(inverse) = b.inverse() {
+            scan(inverse, regions, strays);
+        }
+    }
+}
+
 fn scan(nodes: Nodes, regions: &mut Vec<DemosRegion>, strays: &mut Vec<Span>) {
     // Most lists have no marker: walk them without collecting their nodes.
     if !nodes.iter().any(|n| marker(n).is_some()) {
-        for b in nodes.iter().filter_map(NodeRef::as_block) {
-            scan(b.program(), regions, strays);
-            if let Some(inverse) = b.inverse() {
-                scan(inverse, regions, strays);
-            }
-        }
+        nodes.iter().for_each(|n| scan_inside(n, regions, strays));
         return;
     }
     let nodes: Vec<NodeRef> = nodes.iter().collect();
@@ -109,12 +114,7 @@ fn scan(nodes: Nodes, regions: &mut Vec<DemosRegion>, strays: &mut Vec<Span>) {
                 i += 1;
             }
             None => {
-                if let Some(b) = nodes[i].as_block() {
-                    scan(b.program(), regions, strays);
-                    if let Some(inverse) = b.inverse() {
-                        scan(inverse, regions, strays);
-                    }
-                }
+                scan_inside(nodes[i], regions, strays);
                 i += 1;
             }
         }
