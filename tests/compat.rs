@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use promptls::eval::dataset::Dataset;
-use promptls::render::{DataArgument, Renderer};
-use promptls::{settings, syntax};
+use promptls_core::eval::dataset::Dataset;
+use promptls_core::render::{DataArgument, Renderer};
+use promptls_core::{settings, syntax};
 use serde_json::{json, Value};
 
 fn repo() -> PathBuf {

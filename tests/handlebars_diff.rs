@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use promptls::render::{DataArgument, Renderer};
+use promptls_core::render::{DataArgument, Renderer};
 use serde_json::{json, Map, Value};
 
 fn repo() -> PathBuf {

@@ -398,17 +398,17 @@ fn an_empty_or_old_file_is_migrated_to_the_current_schema() {
     let db = rusqlite::Connection::open(dir.path().join(".promptls/history.sqlite")).unwrap();
     db.pragma_update(None, "user_version", 0).unwrap();
     drop(db);
-    let store = promptls::store::Store::open(dir.path()).unwrap();
+    let store = promptls_core::store::Store::open(dir.path()).unwrap();
     drop(store);
     let db = rusqlite::Connection::open(dir.path().join(".promptls/history.sqlite")).unwrap();
     let version: i64 = db
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, promptls::store::SCHEMA_VERSION);
+    assert_eq!(version, promptls_core::store::SCHEMA_VERSION);
     // A newer schema than this promptls knows is refused, untouched.
     db.pragma_update(None, "user_version", 99).unwrap();
     drop(db);
-    let err = promptls::store::Store::open(dir.path()).err().unwrap();
+    let err = promptls_core::store::Store::open(dir.path()).err().unwrap();
     assert!(err.contains("newer than this promptls"), "{err}");
 }
 

@@ -2,7 +2,7 @@
 //! produce for the same pairs (tests/fixtures/metrics.json, written by
 //! scripts/metrics_fixture.py): agreement within 1e-12 relative.
 
-use promptls::eval::metrics::{self, bleu, chrf, rouge, Metric, Options};
+use promptls_core::eval::metrics::{self, bleu, chrf, rouge, Metric, Options};
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -110,7 +110,7 @@ fn porter_stems_agree_with_nltk() {
     let wrong: Vec<String> = stems
         .iter()
         .filter_map(|(word, expected)| {
-            let ours = promptls::eval::metrics::porter::stem(word);
+            let ours = promptls_core::eval::metrics::porter::stem(word);
             (ours != expected.as_str().unwrap())
                 .then(|| format!("{word}: ours {ours}, nltk {expected}"))
         })

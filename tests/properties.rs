@@ -3,8 +3,8 @@
 //! every diagnostic points inside the file. The long-running coverage-guided fuzzer is
 //! `fuzz/` (cargo fuzz); this runs a few hundred cases on every test run.
 
-use promptls::check::{self, Workspace};
-use promptls::render::{DataArgument, Renderer};
+use promptls_core::check::{self, Workspace};
+use promptls_core::render::{DataArgument, Renderer};
 use proptest::prelude::*;
 
 struct NoFiles;
@@ -66,7 +66,7 @@ proptest! {
     #[test]
     fn parse_check_render_never_panic(pieces in prop::collection::vec(piece(), 0..40)) {
         let source: String = pieces.concat();
-        let parsed = promptls::syntax::parse(&source);
+        let parsed = promptls_core::syntax::parse(&source);
         prop_assert!(parsed.template_span.end <= source.len());
         for d in check::check(&source, None, &NoFiles) {
             prop_assert!(d.span.start <= d.span.end && d.span.end <= source.len(), "{:?}", d);
@@ -118,7 +118,7 @@ proptest! {
     /// taken out of an answer is a piece of it.
     #[test]
     fn model_answers_are_read_without_panics(pieces in prop::collection::vec(answer_piece(), 0..24)) {
-        use promptls::eval::{judge, output};
+        use promptls_core::eval::{judge, output};
         let answer: String = pieces.concat();
         if let Ok((score, _)) = judge::parse_score(&answer) {
             prop_assert!((0.0..=1.0).contains(&score), "{score} from {answer:?}");
@@ -129,6 +129,6 @@ proptest! {
         let validator = jsonschema::validator_for(&schema).unwrap();
         let read = output::read(&answer, true, Some(&validator));
         prop_assert!(read.json.is_some() || !read.problems.is_empty());
-        let _ = promptls::config::parse_file(&answer);
+        let _ = promptls_core::config::parse_file(&answer);
     }
 }

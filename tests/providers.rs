@@ -10,12 +10,12 @@ use mock_llm::{Mock, Reply};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use promptls::llm::cache::Cache;
-use promptls::llm::client::{Client, Reserve};
-use promptls::llm::limits::Limits;
-use promptls::llm::provider::{Api, Provider, Secret};
-use promptls::llm::retry::RetryPolicy;
-use promptls::llm::wire::ChatRequest;
+use promptls_core::llm::cache::Cache;
+use promptls_core::llm::client::{Client, Reserve};
+use promptls_core::llm::limits::Limits;
+use promptls_core::llm::provider::{Api, Provider, Secret};
+use promptls_core::llm::retry::RetryPolicy;
+use promptls_core::llm::wire::ChatRequest;
 use serde_json::json;
 
 const KEY: &str = "sk-test-0123456789abcdef";

@@ -10,9 +10,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use promptls::render::{DataArgument, Renderer};
-use promptls::syntax::yaml;
-use promptls::syntax::Span;
+use promptls_core::render::{DataArgument, Renderer};
+use promptls_core::syntax::yaml;
+use promptls_core::syntax::Span;
 use serde_json::{Map, Value};
 
 /// The suite at commit aa4bf02 has exactly this many; a runner that drops cases fails.
@@ -306,7 +306,7 @@ fn dotprompt_spec_suite() {
 /// Also a corpus of Genkit-style prompt files, which must pass without errors.
 #[test]
 fn valid_dotprompt_files_have_no_errors() {
-    use promptls::check::{self, Severity, Workspace};
+    use promptls_core::check::{self, Severity, Workspace};
     struct NoFiles;
     impl Workspace for NoFiles {
         fn read_to_string(&self, path: &Path) -> std::io::Result<String> {

@@ -1,13 +1,13 @@
-//! The editor features (`promptls::ide`) on arbitrary text at arbitrary offsets: nothing
+//! The editor features (`promptls_core::ide`) on arbitrary text at arbitrary offsets: nothing
 //! may panic, and every span they return must be a valid range of the text.
 #![no_main]
 
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use promptls::check::{self, CheckInput, Workspace};
-use promptls::ide;
-use promptls::syntax::{self, Span};
+use promptls_core::check::{self, CheckInput, Workspace};
+use promptls_core::ide;
+use promptls_core::syntax::{self, Span};
 
 /// One partial and one dataset exist; everything else is missing.
 struct Files;

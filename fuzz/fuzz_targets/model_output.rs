@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use promptls::eval::metrics::{self, Metric, Options};
-use promptls::eval::{judge, output};
+use promptls_core::eval::metrics::{self, Metric, Options};
+use promptls_core::eval::{judge, output};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -23,5 +23,5 @@ fuzz_target!(|data: &[u8]| {
             assert!((0.0..=1.0 + 1e-9).contains(&score), "{metric:?} {score}");
         }
     }
-    let _ = promptls::config::parse_file(text);
+    let _ = promptls_core::config::parse_file(text);
 });

@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use promptls::check::{self, Workspace};
-use promptls::render::{DataArgument, Renderer};
+use promptls_core::check::{self, Workspace};
+use promptls_core::render::{DataArgument, Renderer};
 
 struct NoFiles;
 
@@ -45,7 +45,7 @@ impl Workspace for Partials {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(source) = std::str::from_utf8(data) else { return };
-    let parsed = promptls::syntax::parse(source);
+    let parsed = promptls_core::syntax::parse(source);
     let _ = parsed.frontmatter_json();
     for d in check::check(source, None, &NoFiles) {
         assert!(d.span.start <= d.span.end && d.span.end <= source.len(), "span out of range: {d:?}");

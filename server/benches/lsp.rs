@@ -17,7 +17,7 @@
 
 #[path = "../../tests/support/lsp_client.rs"]
 mod lsp_client;
-#[path = "support/prompts.rs"]
+#[path = "../../core/benches/support/prompts.rs"]
 mod prompts;
 
 use std::collections::HashMap;

@@ -1,22 +1,7 @@
-//! promptls: analysis core for `.prompt` files (Dotprompt, extended with `promptls.*` keys).
-//!
-//! The core modules (`syntax`, `render`, `check`, `eval`) return plain data and know
-//! nothing of LSP; `ide` answers editor questions as plain data; `cli` and `lsp`
-//! translate that data for people and editors.
+//! promptls: the front-ends over the engine in `promptls-core`. `cli` is the command line,
+//! `lsp` the language server; each translates the engine's plain data and computes
+//! nothing the engine can.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod check;
 pub mod cli;
-pub mod config;
-pub mod confine;
-pub mod eval;
-pub mod ide;
-pub mod llm;
 pub mod lsp;
-pub mod optimize;
-pub mod render;
-pub mod secrets;
-pub mod settings;
-pub mod store;
-pub mod syntax;
-pub mod trust;

@@ -8,9 +8,9 @@ use clap::Args;
 use serde_json::json;
 
 use super::{files, sarif, ReportFormat};
-use crate::check::{self, Diagnostic, Disk, Severity};
-use crate::syntax::line_index::LineIndex;
-use crate::syntax::Span;
+use promptls_core::check::{self, Diagnostic, Disk, Severity};
+use promptls_core::syntax::line_index::LineIndex;
+use promptls_core::syntax::Span;
 
 #[derive(Args)]
 pub struct CheckArgs {
@@ -44,7 +44,7 @@ pub fn run(args: CheckArgs) -> i32 {
     // The keys of the workspaces checked (environment, `.env`, `promptls.toml`) are
     // masked in the output; a broken configuration is not this command's business.
     for path in &paths {
-        let _ = crate::config::Config::load(path);
+        let _ = promptls_core::config::Config::load(path);
     }
     let mut reports = Vec::with_capacity(files.len());
     for path in files {
@@ -86,7 +86,7 @@ pub fn run(args: CheckArgs) -> i32 {
             serde_json::to_string_pretty(&sarif::report(&reports)).expect("JSON serialises") + "\n"
         }
     };
-    let out = crate::secrets::redact(&out);
+    let out = promptls_core::secrets::redact(&out);
     if std::io::stdout().write_all(out.as_bytes()).is_err() {
         return 2;
     }

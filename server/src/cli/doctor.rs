@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::files;
-use crate::config::{self, Config};
-use crate::llm::provider::{self, Provider};
+use promptls_core::config::{self, Config};
+use promptls_core::llm::provider::{self, Provider};
 
 #[derive(Args)]
 pub struct DoctorArgs {
@@ -167,7 +167,7 @@ fn used_providers(config: &Config) -> BTreeSet<String> {
         let Ok(Ok(source)) = std::fs::read(&path).map(files::decode) else {
             continue;
         };
-        let Some(fm) = crate::syntax::parse(&source).frontmatter_json() else {
+        let Some(fm) = promptls_core::syntax::parse(&source).frontmatter_json() else {
             continue;
         };
         let models = [

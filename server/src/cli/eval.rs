@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::files;
-use crate::config::Config;
-use crate::eval::metrics::{Normalize, Options};
-use crate::eval::run::{self, dollars, Overrides, Plan, Report, Rows};
-use crate::store::{self, Store};
+use promptls_core::config::Config;
+use promptls_core::eval::metrics::{Normalize, Options};
+use promptls_core::eval::run::{self, dollars, Overrides, Plan, Report, Rows};
+use promptls_core::store::{self, Store};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -100,7 +100,7 @@ pub fn run(args: EvalArgs) -> i32 {
     match runtime.block_on(evaluate(&args)) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {}", crate::secrets::redact(&message));
+            eprintln!("error: {}", promptls_core::secrets::redact(&message));
             2
         }
     }
@@ -196,8 +196,7 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
         .filter(|r| r.score.is_none() && !r.bad_row)
         .count();
     let version = if call_errors == 0 && report.scored > 0 {
-        let score = (args.limit.is_none() && report.bad_rows == 0)
-            .then(|| store::Score::of_report(&report));
+        let score = (args.limit.is_none() && report.bad_rows == 0).then(|| report.score());
         let recorded = Store::open(&config.root).and_then(|mut s| {
             s.record_scored(
                 &args.file,
@@ -255,14 +254,14 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
     // Answers and errors are masked already; the whole report is too, in case a secret
     // came in another way (a dataset, a file name).
     std::io::stdout()
-        .write_all(crate::secrets::redact(&out).as_bytes())
+        .write_all(promptls_core::secrets::redact(&out).as_bytes())
         .map_err(|e| format!("cannot write the report: {e}"))?;
     Ok(if failed { 1 } else { 0 })
 }
 
 async fn run_with_progress(
     plan: &Plan,
-    client: &crate::llm::client::Client,
+    client: &promptls_core::llm::client::Client,
     concurrency: usize,
     show: bool,
 ) -> Result<Report, String> {
@@ -317,7 +316,7 @@ async fn version_baseline(
     plan: &Plan,
     config: &Config,
     overrides: &Overrides,
-    client: &crate::llm::client::Client,
+    client: &promptls_core::llm::client::Client,
     concurrency: usize,
 ) -> Result<(String, f64), String> {
     let store = Store::open(&config.root)?;
@@ -352,7 +351,7 @@ async fn baseline_score(
     path: &Path,
     config: &Config,
     overrides: &Overrides,
-    client: &crate::llm::client::Client,
+    client: &promptls_core::llm::client::Client,
     concurrency: usize,
 ) -> Result<(String, f64), String> {
     let label = path.display().to_string();

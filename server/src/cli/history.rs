@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::files;
-use crate::store::{self, diff, Store};
+use promptls_core::store::{self, diff, Store};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -73,7 +73,7 @@ fn read(path: &Path) -> Result<String, Failure> {
 
 fn open(path: &Path) -> Result<(Store, String), Failure> {
     let source = read(path)?;
-    let root = crate::config::find_root(path);
+    let root = promptls_core::config::find_root(path);
     let store = Store::open(&root).map_err(|e| (2, e))?;
     Ok((store, source))
 }
@@ -81,7 +81,7 @@ fn open(path: &Path) -> Result<(Store, String), Failure> {
 /// As `open`, for commands that only read the history (it may be read-only, or absent).
 fn open_for_reading(path: &Path) -> Result<(Store, String), Failure> {
     let source = read(path)?;
-    let root = crate::config::find_root(path);
+    let root = promptls_core::config::find_root(path);
     let store = Store::open_read_only(&root).map_err(|e| (2, e))?;
     Ok((store, source))
 }
@@ -303,19 +303,20 @@ fn model_changelog(
     to: &str,
 ) -> (String, String) {
     let offline = || (diff::changelog(d), "offline".to_string());
-    let teacher = crate::syntax::parse(source)
+    let teacher = promptls_core::syntax::parse(source)
         .frontmatter
         .as_ref()
-        .and_then(|fm| crate::settings::get(fm, "teacher"))
+        .and_then(|fm| promptls_core::settings::get(fm, "teacher"))
         .and_then(|v| v.as_str().map(str::to_string));
     let Some(teacher) = teacher else {
         return offline();
     };
-    let Ok(config) = crate::config::Config::load(file) else {
+    let Ok(config) = promptls_core::config::Config::load(file) else {
         return offline();
     };
     let model = config.resolve_model(&teacher).to_string();
-    let Some((provider_name, model_name)) = crate::llm::provider::split_model(&model) else {
+    let Some((provider_name, model_name)) = promptls_core::llm::provider::split_model(&model)
+    else {
         return offline();
     };
     let Ok(provider) = config.provider(provider_name) else {
@@ -329,7 +330,7 @@ fn model_changelog(
     };
     let mut settings = serde_json::Map::new();
     settings.insert("temperature".into(), json!(0));
-    let request = crate::llm::wire::ChatRequest {
+    let request = promptls_core::llm::wire::ChatRequest {
         model: model_name.to_string(),
         messages: vec![
             json!({"role": "system", "content": [{"text": CHANGELOG}]}),
@@ -399,7 +400,7 @@ pub fn restore(args: RestoreArgs) -> i32 {
 
 fn export() -> i32 {
     finish((|| {
-        let root = crate::config::find_root(Path::new("."));
+        let root = promptls_core::config::find_root(Path::new("."));
         let store = Store::open_read_only(&root).map_err(|e| (2, e))?;
         let value = store.export().map_err(|e| (2, e))?;
         Ok(serde_json::to_string_pretty(&value).unwrap_or_default() + "\n")
@@ -416,7 +417,7 @@ fn import(input: Option<&Path>) -> i32 {
             .map_err(|e| (2, format!("cannot read {}: {e}", input.display())))?;
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| (2, format!("{}: not JSON: {e}", input.display())))?;
-        let root = crate::config::find_root(Path::new("."));
+        let root = promptls_core::config::find_root(Path::new("."));
         let mut store = Store::open(&root).map_err(|e| (2, e))?;
         let (added, known) = store
             .import(&value)

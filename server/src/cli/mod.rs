@@ -164,11 +164,11 @@ fn tree(args: &TreeArgs) -> i32 {
             return 2;
         }
     };
-    let tree = crate::syntax::tree::parse_tree(&source);
+    let tree = promptls_core::syntax::tree::parse_tree(&source);
     // A reader that stops early (`promptls tree FILE | head`) is not an error to panic on.
     let printed = std::io::Write::write_all(
         &mut std::io::stdout(),
-        crate::syntax::tree::pretty(&tree).as_bytes(),
+        promptls_core::syntax::tree::pretty(&tree).as_bytes(),
     );
     if let Err(e) = printed {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

@@ -16,11 +16,11 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::files;
-use crate::config::Config;
-use crate::eval::run::dollars;
-use crate::optimize::job::{self, JobError, Optimizer, Request};
-use crate::optimize::mipro;
-use crate::optimize::session::{Budget, Limit, Stop, Trial};
+use promptls_core::config::Config;
+use promptls_core::eval::run::dollars;
+use promptls_core::optimize::job::{self, JobError, Optimizer, Request};
+use promptls_core::optimize::mipro;
+use promptls_core::optimize::session::{Budget, Limit, Stop, Trial};
 
 #[derive(Args)]
 pub struct OptimizeArgs {
@@ -109,7 +109,7 @@ pub fn run(args: OptimizeArgs) -> i32 {
     match runtime.block_on(optimize(&args)) {
         Ok(code) => code,
         Err((code, message)) => {
-            eprintln!("error: {}", crate::secrets::redact(&message));
+            eprintln!("error: {}", promptls_core::secrets::redact(&message));
             code
         }
     }
@@ -329,7 +329,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         }
     };
     std::io::stdout()
-        .write_all(crate::secrets::redact(&out).as_bytes())
+        .write_all(promptls_core::secrets::redact(&out).as_bytes())
         .map_err(|e| (2, format!("cannot write the report: {e}")))?;
     if cancelled {
         return Err((1, "interrupted; the file is unchanged".to_string()));
@@ -346,7 +346,7 @@ fn record_history(
     outcome: &job::Outcome,
     written: Option<&String>,
 ) -> Option<serde_json::Value> {
-    let recorded = crate::store::Store::open(&config.root).and_then(|mut store| {
+    let recorded = promptls_core::store::Store::open(&config.root).and_then(|mut store| {
         outcome.record(&mut store, file, source, written.map(String::as_str))
     });
     match recorded {

@@ -7,8 +7,8 @@ use clap::{Args, ValueEnum};
 use serde_json::Value;
 
 use super::files;
-use crate::eval::dataset::{self, RowError};
-use crate::render::{DataArgument, Renderer};
+use promptls_core::eval::dataset::{self, RowError};
+use promptls_core::render::{DataArgument, Renderer};
 
 #[derive(Args)]
 pub struct RenderArgs {
@@ -56,7 +56,7 @@ pub fn run(args: RenderArgs) -> i32 {
 /// What `render` prints.
 enum Output {
     /// Written as it is serialized: a large render never holds its JSON text whole.
-    Json(crate::render::RenderedPrompt),
+    Json(promptls_core::render::RenderedPrompt),
     Text(String),
 }
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::check::{clamp, FileReport};
-use crate::check::Severity;
-use crate::syntax::line_index::LineIndex;
+use promptls_core::check::Severity;
+use promptls_core::syntax::line_index::LineIndex;
 
 pub fn report(reports: &[FileReport]) -> Value {
     let mut rules: BTreeMap<&str, usize> = BTreeMap::new();

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::eval::metrics::{self, Metric, Normalize, Options};
+use promptls_core::eval::metrics::{self, Metric, Normalize, Options};
 
 #[derive(Args)]
 pub struct ScoreArgs {

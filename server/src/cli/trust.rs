@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::config;
-use crate::trust::{self, TrustList};
+use promptls_core::config;
+use promptls_core::trust::{self, TrustList};
 
 #[derive(Args)]
 pub struct TrustArgs {

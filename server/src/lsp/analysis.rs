@@ -12,8 +12,8 @@ use tower_lsp_server::ls_types::{Position, Range, Uri};
 
 use super::position::{self, Encoding};
 use super::state::{lock, LiveFiles, Shared};
-use crate::check::{self, CheckInput};
-use crate::syntax::{self, ParsedPrompt, Span};
+use promptls_core::check::{self, CheckInput};
+use promptls_core::syntax::{self, ParsedPrompt, Span};
 
 pub struct Snapshot {
     pub uri: Uri,

@@ -14,8 +14,8 @@ use super::diagnostics;
 use super::navigation::{rope_of, uri_of};
 use super::position;
 use super::state::Shared;
-use crate::check;
-use crate::ide::{self, FileChange};
+use promptls_core::check;
+use promptls_core::ide::{self, FileChange};
 
 pub fn to_lsp(
     state: &Shared,

@@ -9,8 +9,8 @@ use tower_lsp_server::ls_types::Uri;
 
 use super::analysis::{invalid_params, Snapshot};
 use super::state::Shared;
-use crate::eval::dataset::{self, RowError};
-use crate::render::{DataArgument, Renderer};
+use promptls_core::eval::dataset::{self, RowError};
+use promptls_core::render::{DataArgument, Renderer};
 
 pub trait Command {
     const ID: &'static str;

@@ -6,7 +6,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::analysis::Snapshot;
-use crate::ide::{self, CompletionKind};
+use promptls_core::ide::{self, CompletionKind};
 
 pub fn to_lsp(
     snapshot: &Snapshot,
@@ -99,7 +99,7 @@ fn kind(kind: CompletionKind) -> CompletionItemKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syntax::Span;
+    use promptls_core::syntax::Span;
 
     #[test]
     fn snippets_become_plain_text() {

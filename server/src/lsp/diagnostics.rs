@@ -8,15 +8,15 @@ use tower_lsp_server::ls_types::{self as lsp, NumberOrString};
 
 use super::config::{Config, SeverityOverride};
 use super::position::{self, Encoding};
-use crate::check::{self, CheckInput, Severity, Workspace};
-use crate::syntax;
+use promptls_core::check::{self, CheckInput, Severity, Workspace};
+use promptls_core::syntax;
 
 /// The result of checking one file: its diagnostics, the files it depends on, and the
 /// bad rows of its dataset (shown in the dataset file itself).
 pub struct Checked {
     pub diagnostics: Vec<check::Diagnostic>,
     pub dependencies: Vec<std::path::PathBuf>,
-    pub dataset: Option<(std::path::PathBuf, Vec<crate::ide::DatasetProblem>)>,
+    pub dataset: Option<(std::path::PathBuf, Vec<promptls_core::ide::DatasetProblem>)>,
 }
 
 pub fn run(text: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Checked {
@@ -30,13 +30,13 @@ pub fn run(text: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Checke
     let diagnostics = check::check_parsed(&input);
     // Reading the dataset's bad rows parses it again: only when the check found some.
     let dataset = if diagnostics.iter().any(|d| d.code == "dataset-invalid") {
-        crate::ide::dataset_problems(&input)
+        promptls_core::ide::dataset_problems(&input)
     } else {
-        crate::ide::dataset_file(&input).map(|path| (path, Vec::new()))
+        promptls_core::ide::dataset_file(&input).map(|path| (path, Vec::new()))
     };
     Checked {
         diagnostics,
-        dependencies: crate::ide::dependencies(&input),
+        dependencies: promptls_core::ide::dependencies(&input),
         dataset,
     }
 }
@@ -130,7 +130,10 @@ pub fn too_large(len: usize, rope: &Rope, encoding: Encoding) -> lsp::Diagnostic
 }
 
 /// Diagnostics for the dataset file: one per bad row, over that whole line.
-pub fn dataset_to_lsp(problems: &[crate::ide::DatasetProblem], text: &str) -> Vec<lsp::Diagnostic> {
+pub fn dataset_to_lsp(
+    problems: &[promptls_core::ide::DatasetProblem],
+    text: &str,
+) -> Vec<lsp::Diagnostic> {
     let lines: Vec<&str> = text.lines().collect();
     problems
         .iter()

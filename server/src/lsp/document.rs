@@ -11,8 +11,8 @@ use tower_lsp_server::ls_types::TextDocumentContentChangeEvent;
 use tree_sitter::{InputEdit, Point, Tree};
 
 use super::position::{self, Encoding};
-use crate::check;
-use crate::syntax::tree as syntax_tree;
+use promptls_core::check;
+use promptls_core::syntax::tree as syntax_tree;
 
 /// The largest document the server analyzes (diagnostics, folding, semantic tokens and
 /// the other features), in bytes. Over it a 50 MB prompt cost seconds per request and

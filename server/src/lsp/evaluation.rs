@@ -19,8 +19,8 @@ use super::commands::Command as LspCommand;
 use super::navigation::{path_of, uri_of};
 use super::progress::Progress;
 use super::state::{lock, DatasetSource, Shared};
-use crate::eval::run::{self, Overrides, Plan, Report, RowResult};
-use crate::llm::client::Client as LlmClient;
+use promptls_core::eval::run::{self, Overrides, Plan, Report, RowResult};
+use promptls_core::llm::client::Client as LlmClient;
 
 /// Live scores are computed for datasets up to this many rows (the cache is read for
 /// each row on every edit).
@@ -102,13 +102,13 @@ const REFUSED: &str = "no model call from an untrusted workspace: ";
 pub fn workspace_config(
     state: &Shared,
     path: &Path,
-) -> std::result::Result<crate::config::Config, String> {
-    let mut config = crate::config::Config::load(path)?;
+) -> std::result::Result<promptls_core::config::Config, String> {
+    let mut config = promptls_core::config::Config::load(path)?;
     let editor = lock(state).config.clone();
     for (name, p) in &editor.providers {
         config.apply_editor_provider(
             name,
-            crate::config::ProviderConfig {
+            promptls_core::config::ProviderConfig {
                 base_url: p.base_url.clone(),
                 api_key_env: p.api_key_env.clone(),
                 rpm: p.rpm,
@@ -119,8 +119,8 @@ pub fn workspace_config(
         );
     }
     match editor.workspace_trusted {
-        Some(true) => config.set_trust(crate::trust::Trust::ByEditor),
-        Some(false) => config.set_trust(crate::trust::Trust::Untrusted),
+        Some(true) => config.set_trust(promptls_core::trust::Trust::ByEditor),
+        Some(false) => config.set_trust(promptls_core::trust::Trust::Untrusted),
         None => {}
     }
     for (alias, model) in &editor.models.aliases {
@@ -136,7 +136,7 @@ pub fn workspace_config(
 /// The workspace's model client, made on first use and shared by every run.
 pub fn client_for(
     state: &Shared,
-    config: &crate::config::Config,
+    config: &promptls_core::config::Config,
 ) -> std::result::Result<Arc<LlmClient>, String> {
     if let Some(client) = lock(state).llm_clients.get(&config.root) {
         return Ok(client.clone());
@@ -553,9 +553,9 @@ pub fn dataset_hover(state: &Shared, uri: &Uri, position: Position) -> Option<Ho
 /// row and reads the cache). `None` when the prompt cannot be evaluated, the dataset is
 /// too large, or there is no cache yet.
 pub fn live_scores(state: &Shared, path: &Path, text: &str, version: Option<i32>) -> Option<Live> {
-    let parsed = crate::syntax::parse(text);
+    let parsed = promptls_core::syntax::parse(text);
     let fm = parsed.frontmatter.as_ref()?;
-    crate::settings::get(fm, "dataset")?;
+    promptls_core::settings::get(fm, "dataset")?;
     let config = workspace_config(state, path).ok()?;
     if !config.cache_path().is_file() {
         return None;
@@ -649,11 +649,11 @@ pub async fn refresh_after_live(client: &tower_lsp_server::Client, state: &Share
 
 /// The lenses on the first line of a prompt that has a dataset.
 pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
-    let parsed = crate::syntax::parse(&snapshot.text);
+    let parsed = promptls_core::syntax::parse(&snapshot.text);
     let has_dataset = parsed
         .frontmatter
         .as_ref()
-        .and_then(|fm| crate::settings::get(fm, "dataset"))
+        .and_then(|fm| promptls_core::settings::get(fm, "dataset"))
         .is_some();
     if !has_dataset {
         return Vec::new();

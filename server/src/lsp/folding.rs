@@ -8,8 +8,8 @@ use tree_sitter::Tree;
 
 use super::analysis::Snapshot;
 use super::position;
-use crate::ide::{self, FoldKind};
-use crate::syntax::Span;
+use promptls_core::ide::{self, FoldKind};
+use promptls_core::syntax::Span;
 
 /// The node kinds the grammar's `queries/folds.scm` captures (a test keeps the two equal).
 const FOLDED_KINDS: [&str; 6] = [
@@ -103,7 +103,7 @@ pub fn to_lsp(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syntax::tree;
+    use promptls_core::syntax::tree;
 
     #[test]
     fn the_walk_finds_what_the_folds_query_finds() {

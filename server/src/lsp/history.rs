@@ -15,7 +15,7 @@ use super::analysis::{invalid_params, Snapshot};
 use super::commands::Command as LspCommand;
 use super::navigation::{path_of, uri_of};
 use super::state::Shared;
-use crate::store::{self, diff, Store};
+use promptls_core::store::{self, diff, Store};
 
 pub struct ShowHistory;
 pub struct CompareVersion;
@@ -49,12 +49,12 @@ impl LspCommand for Promote {
 }
 
 fn open(path: &Path) -> std::result::Result<Store, String> {
-    Store::open(&crate::config::find_root(path))
+    Store::open(&promptls_core::config::find_root(path))
 }
 
 /// The history for reading only (lenses, hovers, comparisons): it may be read-only.
 fn open_for_reading(path: &Path) -> std::result::Result<Store, String> {
-    Store::open_read_only(&crate::config::find_root(path))
+    Store::open_read_only(&promptls_core::config::find_root(path))
 }
 
 /// Records `text` of the prompt at `path` as a version (on save).
@@ -70,8 +70,8 @@ pub fn record_saved(path: &Path, text: &str) {
 }
 
 /// Records an evaluation's version and score.
-pub fn record_evaluation(path: &Path, text: &str, report: &crate::eval::run::Report) {
-    let score = store::Score::of_report(report);
+pub fn record_evaluation(path: &Path, text: &str, report: &promptls_core::eval::run::Report) {
+    let score = report.score();
     let result = open(path)
         .and_then(|mut s| s.record_scored(path, text, &store::Origin::Edit, None, Some(&score)));
     if let Err(e) = result {
@@ -81,7 +81,7 @@ pub fn record_evaluation(path: &Path, text: &str, report: &crate::eval::run::Rep
 
 fn summary(path: &Path, text: &str) -> Option<store::Summary> {
     // Showing a lens must not create a history where there is none.
-    let root = crate::config::find_root(path);
+    let root = promptls_core::config::find_root(path);
     if !root.join(".promptls").join(store::FILE_NAME).is_file() {
         return None;
     }
@@ -297,7 +297,11 @@ pub async fn restore(
     let content = store.content(&path, &text, n).map_err(invalid_params)?;
     let rope = ropey::Rope::from_str(&text);
     let encoding = super::state::lock(state).encoding;
-    let whole = super::position::to_range(&rope, crate::syntax::Span::new(0, text.len()), encoding);
+    let whole = super::position::to_range(
+        &rope,
+        promptls_core::syntax::Span::new(0, text.len()),
+        encoding,
+    );
     let edit = WorkspaceEdit {
         document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
             text_document: OptionalVersionedTextDocumentIdentifier {

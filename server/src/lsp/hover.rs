@@ -4,7 +4,7 @@ use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind
 
 use super::analysis::Snapshot;
 use super::config::Config;
-use crate::ide;
+use promptls_core::ide;
 
 /// A hover on a model alias (setting `models.aliases`) describes the model it stands for.
 pub fn resolve_alias(snapshot: &Snapshot, mut hover: ide::Hover, config: &Config) -> ide::Hover {

@@ -83,7 +83,7 @@ impl Drop for RedactedStderr {
         let line = String::from_utf8_lossy(&self.0);
         let _ = std::io::Write::write_all(
             &mut std::io::stderr().lock(),
-            crate::secrets::redact(&line).as_bytes(),
+            promptls_core::secrets::redact(&line).as_bytes(),
         );
     }
 }

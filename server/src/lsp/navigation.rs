@@ -8,7 +8,7 @@ use tower_lsp_server::ls_types::{self as lsp, DocumentLink, Location, Uri};
 use super::analysis::Snapshot;
 use super::position;
 use super::state::{lock, normalize, Shared};
-use crate::ide::{self, SymbolKind};
+use promptls_core::ide::{self, SymbolKind};
 
 /// A `file:` URI's path (other schemes, e.g. `untitled:`, have none).
 pub fn path_of(uri: &Uri) -> Option<std::path::PathBuf> {

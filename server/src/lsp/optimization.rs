@@ -23,8 +23,8 @@ use super::navigation::uri_of;
 use super::position;
 use super::progress::Progress;
 use super::state::{lock, Shared};
-use crate::optimize::job::{self, JobError, Optimizer, Outcome, Request};
-use crate::optimize::session::{Limit, Stop, Trial};
+use promptls_core::optimize::job::{self, JobError, Optimizer, Outcome, Request};
+use promptls_core::optimize::session::{Limit, Stop, Trial};
 
 /// `promptls.optimize {uri, optimizer?}`: starts an optimization in the background and
 /// returns `{started: true}` (or `{started: false, reason}`).
@@ -77,10 +77,10 @@ pub fn actions(snapshot: &Snapshot) -> Vec<CodeActionOrCommand> {
 }
 
 pub fn has_dataset(text: &str) -> bool {
-    crate::syntax::parse(text)
+    promptls_core::syntax::parse(text)
         .frontmatter
         .as_ref()
-        .and_then(|fm| crate::settings::get(fm, "dataset"))
+        .and_then(|fm| promptls_core::settings::get(fm, "dataset"))
         .is_some()
 }
 
@@ -345,7 +345,7 @@ async fn offer(
         outcome.metric,
         outcome.baseline,
         outcome.score,
-        crate::eval::run::dollars(cost),
+        promptls_core::eval::run::dollars(cost),
         outcome
             .stop_note()
             .map_or(String::new(), |n| format!("; {n}"))
@@ -460,7 +460,7 @@ async fn offer(
 
 /// Records the starting text and the applied result (see `Outcome::record`).
 fn record(path: &Path, start: &str, result: &str, outcome: &Outcome) {
-    let recorded = crate::store::Store::open(&crate::config::find_root(path))
+    let recorded = promptls_core::store::Store::open(&promptls_core::config::find_root(path))
         .and_then(|mut store| outcome.record(&mut store, path, start, Some(result)));
     if let Err(e) = recorded {
         tracing::warn!("history: {e}");
@@ -487,7 +487,11 @@ fn minimal_edit(state: &Shared, old: &str, new: &str) -> Option<TextEdit> {
     let (old_end, new_end) = (old.len() - suffix, new.len() - suffix);
     let rope = ropey::Rope::from_str(old);
     let encoding = lock(state).encoding;
-    let range = position::to_range(&rope, crate::syntax::Span::new(prefix, old_end), encoding);
+    let range = position::to_range(
+        &rope,
+        promptls_core::syntax::Span::new(prefix, old_end),
+        encoding,
+    );
     Some(TextEdit {
         range,
         new_text: new[prefix..new_end].to_string(),

@@ -8,7 +8,7 @@ use tower_lsp_server::ls_types::{
 
 use super::analysis::Snapshot;
 use super::position::{self, Encoding};
-use crate::ide::{Token, TokenKind};
+use promptls_core::ide::{Token, TokenKind};
 
 pub fn legend() -> SemanticTokensLegend {
     SemanticTokensLegend {
@@ -112,7 +112,7 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syntax::Span;
+    use promptls_core::syntax::Span;
     use ropey::Rope;
 
     /// The encoding as it was done with a rope lookup per position: what `encode` must

@@ -21,9 +21,9 @@ use super::{
     code_actions, commands, completion, diagnostics, document, evaluation, folding, history, hover,
     memory, navigation, optimization, semantic_tokens, LogHandle,
 };
-use crate::check::Workspace;
-use crate::ide;
-use crate::syntax;
+use promptls_core::check::Workspace;
+use promptls_core::ide;
+use promptls_core::syntax;
 
 /// The most `.prompt` files indexed per workspace folder.
 const MAX_INDEXED_PROMPTS: usize = 20_000;
@@ -389,11 +389,11 @@ fn index_file(state: &Shared, path: &Path) {
         return;
     };
     let parsed = syntax::parse(&text);
-    let input = crate::check::CheckInput {
+    let input = promptls_core::check::CheckInput {
         source: &text,
         path: Some(path),
         parsed: &parsed,
-        workspace: &crate::check::Disk,
+        workspace: &promptls_core::check::Disk,
     };
     let deps = ide::dependencies(&input);
     lock(state).deps.set(path.to_path_buf(), deps);
@@ -852,9 +852,9 @@ impl LanguageServer for Backend {
             // The finished check of this version if there is one, else check now.
             let all = match &snapshot.diagnostics {
                 Some(d) => d.clone(),
-                None => Arc::new(crate::check::check_parsed(input)),
+                None => Arc::new(promptls_core::check::check_parsed(input)),
             };
-            let kept: Vec<crate::check::Diagnostic> = all
+            let kept: Vec<promptls_core::check::Diagnostic> = all
                 .iter()
                 .filter(|d| diagnostics::keep(d, &snapshot.text, &config))
                 .cloned()

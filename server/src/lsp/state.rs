@@ -11,7 +11,7 @@ use tower_lsp_server::ls_types::Uri;
 use super::config::Config;
 use super::document::Document;
 use super::position::Encoding;
-use crate::check::Workspace;
+use promptls_core::check::Workspace;
 
 #[derive(Default)]
 pub struct State {
@@ -29,7 +29,7 @@ pub struct State {
     pub evals: HashMap<PathBuf, super::evaluation::PromptEval>,
     /// One model client per workspace root, so pacing and the cache are shared by every
     /// evaluation in the process.
-    pub llm_clients: HashMap<PathBuf, Arc<crate::llm::client::Client>>,
+    pub llm_clients: HashMap<PathBuf, Arc<promptls_core::llm::client::Client>>,
     /// Trust refusals already shown to the user (each is said once per session).
     pub refusals_shown: std::collections::HashSet<String>,
 }

@@ -9,12 +9,12 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::program::Program;
 use crate::config::Config;
 use crate::eval::run::{self, Plan, Report};
 use crate::llm::client::{Client, Reserve};
 use crate::llm::provider::Provider;
 use crate::llm::wire::ChatRequest;
+use crate::program::Program;
 
 /// Calls and spend of one model in one role.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use promptls::eval::metrics::{self, bleu, rouge, Metric, Options};
+use promptls_core::eval::metrics::{self, bleu, rouge, Metric, Options};
 use serde_json::Value;
 
 // The allocator of the promptls binary.

@@ -18,11 +18,11 @@
 use std::collections::HashMap;
 
 use super::bootstrap::Settings as DemoSettings;
-use super::program::{Demo, Program};
 use super::random;
 use super::session::{Session, Stop};
 use super::tpe::Tpe;
 use crate::eval::split::SplitMix64;
+use crate::program::{Demo, Program};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auto {

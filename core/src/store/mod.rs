@@ -10,10 +10,10 @@
 //! refused and left untouched.
 
 pub mod diff;
-pub mod sqlite;
 
 use std::path::{Path, PathBuf};
 
+use crate::sqlite;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -141,17 +141,6 @@ impl Score {
             rows: rows as i64,
             created: now(),
         }
-    }
-
-    /// The score of an evaluation run.
-    pub fn of_report(report: &crate::eval::run::Report) -> Score {
-        Score::new(
-            Path::new(&report.dataset),
-            &report.metric,
-            &report.model,
-            report.score,
-            report.rows,
-        )
     }
 
     /// A score from the columns `dataset, metric, model, score, rows, created` starting

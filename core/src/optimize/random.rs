@@ -5,9 +5,9 @@
 //! an equal score).
 
 use super::bootstrap::{self, Settings};
-use super::program::{Demo, Program};
 use super::session::{Session, Stop};
 use crate::eval::split::SplitMix64;
+use crate::program::{Demo, Program};
 
 /// The candidate demo sets DSPy's random search tries: index 0 zero-shot, 1 labelled only,
 /// 2 bootstrap in order, 3.. bootstrap over shuffles. `count` of them at most.

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use promptls::check::{self, Disk};
+use promptls_core::check::{self, Disk};
 
 #[path = "support/prompts.rs"]
 mod prompts;

@@ -650,6 +650,19 @@ pub struct Report {
     pub per_row: Vec<RowResult>,
 }
 
+impl Report {
+    /// The run's score as the history records it.
+    pub fn score(&self) -> crate::store::Score {
+        crate::store::Score::new(
+            std::path::Path::new(&self.dataset),
+            &self.metric,
+            &self.model,
+            self.score,
+            self.rows,
+        )
+    }
+}
+
 /// A cost with the digits that matter: `$0.0412`, `$0.000011`, `$0`.
 pub fn dollars(usd: f64) -> String {
     if usd == 0.0 {
@@ -1222,7 +1235,7 @@ mod tests {
         assert!(plan.with_source(&fine).is_ok());
         // An instruction with a backslash before `{{` (written escaped by the optimizer
         // as `\\{{`) turns into a live expression: a variable no row has.
-        let program = crate::optimize::program::Program {
+        let program = crate::program::Program {
             instruction: "Say \\{{txet}}".into(),
             demos: Vec::new(),
         };

@@ -36,7 +36,7 @@ use crate::llm::provider::{self, Provider, ProviderSettings};
 use crate::llm::retry::RetryPolicy;
 use crate::trust::{self, Origin, Route, Trust};
 
-pub const FILE_NAME: &str = "promptls.toml";
+pub const FILE_NAME: &str = crate::confine::CONFIG_FILE;
 
 /// The longest `[eval] timeout` honoured, in seconds (one hour).
 pub const MAX_TIMEOUT_SECONDS: f64 = 3600.0;
@@ -278,7 +278,7 @@ impl Config {
             trust: Trust::of(root),
         };
         // Every key this workspace can see is masked wherever text is shown or written.
-        crate::secrets::register_from(&config);
+        register_secrets(&config);
         Ok(config)
     }
 
@@ -570,6 +570,26 @@ impl FileConfig {
         }
         self.models.aliases.extend(other.models.aliases);
         self.eval = other.eval;
+    }
+}
+
+/// Registers (`secrets::register`) the value of every key variable `config` can see: those of the providers
+/// promptls knows, the `api_key_env` of each provider in `promptls.toml` (else its
+/// `NAME_API_KEY`), from the environment or the workspace `.env`.
+fn register_secrets(config: &Config) {
+    let configured = config
+        .file
+        .providers
+        .iter()
+        .map(|(name, p)| match &p.api_key_env {
+            Some(var) => var.clone(),
+            None => format!("{}_API_KEY", name.to_ascii_uppercase()),
+        });
+    let vars = provider::key_vars().map(str::to_string).chain(configured);
+    for var in vars {
+        if let Some(value) = config.var(&var) {
+            crate::secrets::register(&value);
+        }
     }
 }
 

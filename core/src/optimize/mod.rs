@@ -6,7 +6,6 @@ pub mod bootstrap;
 pub mod gepa;
 pub mod job;
 pub mod mipro;
-pub mod program;
 pub mod random;
 pub mod session;
 pub mod tpe;

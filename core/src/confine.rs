@@ -11,8 +11,11 @@
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
+/// The workspace configuration's file name (read by `config`).
+pub const CONFIG_FILE: &str = "promptls.toml";
+
 /// What makes a folder a workspace root: any of these entries in it.
-pub const MARKERS: [&str; 3] = [crate::config::FILE_NAME, ".promptls", ".git"];
+pub const MARKERS: [&str; 3] = [CONFIG_FILE, ".promptls", ".git"];
 
 /// Symlinks followed while resolving one path before it is refused (Linux's limit).
 const MAX_SYMLINKS: u32 = 40;
@@ -152,7 +155,7 @@ mod tests {
         let outside = dir.path().join("outside");
         std::fs::create_dir_all(root.join("data")).unwrap();
         std::fs::create_dir_all(&outside).unwrap();
-        std::fs::write(root.join(crate::config::FILE_NAME), "").unwrap();
+        std::fs::write(root.join(CONFIG_FILE), "").unwrap();
         std::fs::write(root.join("data/rows.csv"), "a\n1\n").unwrap();
         std::fs::write(outside.join("secret.csv"), "a\nMARKER\n").unwrap();
         (dir, root, outside)
@@ -279,7 +282,7 @@ mod tests {
         {
             assert_eq!(workspace_root(&nested.join("p.prompt")), nested);
         }
-        std::fs::write(top.join(crate::config::FILE_NAME), "").unwrap();
+        std::fs::write(top.join(CONFIG_FILE), "").unwrap();
         assert_eq!(workspace_root(&nested.join("p.prompt")), top);
         // A nearer `.git` wins over a `promptls.toml` further up.
         std::fs::create_dir_all(top.join("a/.git")).unwrap();

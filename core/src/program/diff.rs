@@ -5,8 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::Score;
-use crate::optimize::program::Program;
+use super::Program;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyChange {
@@ -51,7 +50,7 @@ fn frontmatter(source: &str) -> serde_json::Map<String, Value> {
 fn rest_of_body(source: &str) -> String {
     let span = crate::syntax::parse(source).template_span;
     let body = &source[span.start..span.end];
-    match crate::optimize::program::parts(source) {
+    match super::parts(source) {
         Ok(parts) => {
             let mut cut: Vec<crate::syntax::Span> = vec![parts.instruction];
             cut.extend(parts.demos);
@@ -67,13 +66,9 @@ fn rest_of_body(source: &str) -> String {
     }
 }
 
-/// What changed from `before` to `after`, with their scores.
-pub fn diff(
-    before: &str,
-    after: &str,
-    scores_before: &[Score],
-    scores_after: &[Score],
-) -> PromptDiff {
+/// What changed from `before` to `after`. `scores` is left empty: the store, which holds
+/// the scores, fills it (`store::diff::diff`).
+pub fn diff(before: &str, after: &str) -> PromptDiff {
     let (a, b) = (frontmatter(before), frontmatter(after));
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
     keys.sort();
@@ -143,22 +138,6 @@ pub fn diff(
         .map(|d| d.input.clone())
         .collect();
 
-    let scores = scores_after
-        .iter()
-        .filter_map(|s| {
-            let earlier = scores_before
-                .iter()
-                .rev()
-                .find(|o| o.metric == s.metric && o.model == s.model && o.dataset == s.dataset)?;
-            Some(ScoreChange {
-                metric: s.metric.clone(),
-                model: s.model.clone(),
-                before: earlier.score,
-                after: s.score,
-            })
-        })
-        .collect();
-
     let (ra, rb) = (rest_of_body(before), rest_of_body(after));
     let body = (ra != rb).then(|| {
         similar::TextDiff::from_lines(&ra, &rb)
@@ -174,7 +153,7 @@ pub fn diff(
         demos_added,
         demos_removed,
         demos_changed,
-        scores,
+        scores: Vec::new(),
         body,
     }
 }
@@ -292,50 +271,4 @@ pub fn render(d: &PromptDiff, from: &str, to: &str) -> String {
         ));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const A: &str = "---\nmodel: a/b\nconfig: {temperature: 0}\n---\n{{role \"system\"}}\nClassify the review.\n{{!-- promptls:demos --}}\n{{role \"user\"}}\nbad\n{{role \"model\"}}\nnegative\n{{!-- /promptls:demos --}}\n{{role \"user\"}}\n{{text}}\n";
-
-    #[test]
-    fn parts_are_compared_separately() {
-        let b = A
-            .replace("temperature: 0", "temperature: 0.2")
-            .replace("Classify the review.", "Classify the review in one word.")
-            .replace(
-                "bad\n{{role \"model\"}}\nnegative",
-                "good\n{{role \"model\"}}\npositive",
-            );
-        let score = |s: f64| Score {
-            dataset: "d".into(),
-            metric: "exact_match".into(),
-            model: "a/b".into(),
-            score: s,
-            rows: 9,
-            created: "t".into(),
-        };
-        let d = diff(A, &b, &[score(0.667)], &[score(0.889)]);
-        assert_eq!(d.frontmatter.len(), 1);
-        assert_eq!(d.frontmatter[0].key, "config");
-        assert_eq!(
-            d.instruction.as_deref(),
-            Some("Classify the [-review.-]{+review in one word.+}")
-        );
-        assert_eq!(
-            (d.demos_added.clone(), d.demos_removed.clone()),
-            (vec!["good".to_string()], vec!["bad".to_string()])
-        );
-        assert!(d.body.is_none());
-        assert_eq!(
-            changelog(&d),
-            "Instruction reworded (+4 −1 words); 1 demo added; 1 demo removed; config {\"temperature\":0} → {\"temperature\":0.2}; exact_match 0.667 → 0.889 (+0.222)."
-        );
-        let same = diff(A, A, &[], &[]);
-        assert_eq!(changelog(&same), "No change.");
-        let edited = diff(A, &A.replace("{{text}}", "Review: {{text}}"), &[], &[]);
-        assert!(edited.body.is_some() && changelog(&edited).starts_with("Template edited"));
-    }
 }

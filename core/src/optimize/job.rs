@@ -10,12 +10,12 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::bootstrap::Settings as DemoSettings;
-use super::program::Program;
 use super::session::{Budget, Limit, OnTrial, Session, Stop, Trial, Usage};
 use super::{bootstrap, gepa, mipro, random};
 use crate::config::Config;
 use crate::eval::run::{self, Overrides, Plan, Rows};
 use crate::llm::client::Client;
+use crate::program::Program;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Optimizer {

@@ -4,6 +4,8 @@
 //! in the file is left byte for byte as it was, so an optimized file differs from its
 //! source only where the optimizer chose.
 
+pub mod diff;
+
 use crate::syntax::handlebars::{self, NodeKind, NodeRef};
 use crate::syntax::{demos, Span};
 

@@ -10,8 +10,6 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
-use crate::config::Config;
-
 /// What a secret (or a part of one) is replaced by.
 pub const MASK: &str = "***";
 
@@ -38,28 +36,6 @@ pub fn register(value: &str) {
     if !known(&list) {
         list.push(value.into());
         ANY.store(true, Ordering::Release);
-    }
-}
-
-/// Registers the value of every key variable `config` can see: those of the providers
-/// promptls knows, the `api_key_env` of each provider in `promptls.toml` (else its
-/// `NAME_API_KEY`), from the environment or the workspace `.env`.
-pub fn register_from(config: &Config) {
-    let configured = config
-        .file
-        .providers
-        .iter()
-        .map(|(name, p)| match &p.api_key_env {
-            Some(var) => var.clone(),
-            None => format!("{}_API_KEY", name.to_ascii_uppercase()),
-        });
-    let vars = crate::llm::provider::key_vars()
-        .map(str::to_string)
-        .chain(configured);
-    for var in vars {
-        if let Some(value) = config.var(&var) {
-            register(&value);
-        }
     }
 }
 

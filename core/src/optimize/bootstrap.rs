@@ -14,9 +14,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::program::{Demo, Program};
 use super::session::{Session, Stop};
 use crate::eval::split::SplitMix64;
+use crate::program::{Demo, Program};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {

@@ -14,7 +14,7 @@ use super::wire::{ChatRequest, ChatResponse};
 /// The schema version this code writes; older files are migrated on open.
 const SCHEMA_VERSION: i64 = 1;
 
-const KIND: crate::store::sqlite::Kind = crate::store::sqlite::Kind {
+const KIND: crate::sqlite::Kind = crate::sqlite::Kind {
     noun: "cache",
     table: "calls",
     schema: SCHEMA_VERSION,
@@ -80,7 +80,7 @@ impl Cache {
 
     /// `open`, read-only when `write` is false (as it is where promptls may not write).
     fn open_with(path: &Path, write: bool) -> Result<Cache, String> {
-        let opened = crate::store::sqlite::open(path, &KIND, write)?;
+        let opened = crate::sqlite::open(path, &KIND, write)?;
         if opened.read_only {
             tracing::warn!(
                 "{} is read-only: answers are read from it but not stored",

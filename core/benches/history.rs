@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use promptls::store::{self, diff, Origin, Score, Store};
+use promptls_core::store::{self, diff, Origin, Score, Store};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -3,7 +3,7 @@
 //! Compile once, render many times:
 //!
 //! ```
-//! use promptls::render::{DataArgument, Renderer};
+//! use promptls_core::render::{DataArgument, Renderer};
 //!
 //! let source = "---\nmodel: openai/gpt-4o\n---\n{{role \"system\"}}Be brief.{{role \"user\"}}Hi {{name}}!";
 //! let prompt = Renderer::new().compile(source).unwrap();

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mock_llm::{Mock, Reply};
-use promptls::llm::client::Client;
-use promptls::llm::limits::Limits;
-use promptls::llm::provider::{Api, Provider};
-use promptls::llm::retry::RetryPolicy;
-use promptls::llm::wire::ChatRequest;
+use promptls_core::llm::client::Client;
+use promptls_core::llm::limits::Limits;
+use promptls_core::llm::provider::{Api, Provider};
+use promptls_core::llm::retry::RetryPolicy;
+use promptls_core::llm::wire::ChatRequest;
 use serde_json::json;
 
 const CALLS: usize = 300;

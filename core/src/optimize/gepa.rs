@@ -15,10 +15,10 @@
 //! Demos are kept as the parent has them: GEPA evolves the instruction.
 
 use super::mipro::clean_instruction;
-use super::program::Program;
 use super::session::{Session, Stop};
 use crate::eval::run::Report;
 use crate::eval::split::SplitMix64;
+use crate::program::Program;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use promptls::render::messages::Message;
-use promptls::render::{DataArgument, Renderer};
+use promptls_core::render::messages::Message;
+use promptls_core::render::{DataArgument, Renderer};
 use serde_json::{json, Map, Value};
 
 // The same allocator as the promptls binary.

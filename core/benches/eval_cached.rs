@@ -8,10 +8,10 @@
 
 use std::time::Instant;
 
-use promptls::config::Config;
-use promptls::eval::run::{self, Overrides};
-use promptls::llm::cache;
-use promptls::llm::wire::ChatResponse;
+use promptls_core::config::Config;
+use promptls_core::eval::run::{self, Overrides};
+use promptls_core::llm::cache;
+use promptls_core::llm::wire::ChatResponse;
 use tokio_util::sync::CancellationToken;
 
 #[global_allocator]
