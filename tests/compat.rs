@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use promptls_core::eval::dataset::Dataset;
+use promptls_core::data::dataset::Dataset;
 use promptls_core::render::{DataArgument, Renderer};
 use promptls_core::{settings, syntax};
 use serde_json::{json, Value};

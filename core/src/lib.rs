@@ -4,9 +4,11 @@
 //! editors. See docs/architecture.md for the layers and the rule between them.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod catalog;
 pub mod check;
 pub mod config;
 pub mod confine;
+pub mod data;
 pub mod eval;
 pub mod ide;
 pub mod llm;
@@ -19,3 +21,4 @@ pub mod sqlite;
 pub mod store;
 pub mod syntax;
 pub mod trust;
+pub mod workspace;

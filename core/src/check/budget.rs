@@ -3,8 +3,8 @@
 //! tokenizer is known (OpenAI models), else estimates from the length.
 
 use super::{CheckInput, Diagnostic};
-use crate::eval::dataset::Dataset;
-use crate::llm::catalog::{self, Tokenizer};
+use crate::catalog::{self, Tokenizer};
+use crate::data::dataset::Dataset;
 use crate::render::messages::Message;
 use crate::render::{DataArgument, Renderer};
 

@@ -3,8 +3,8 @@
 
 use super::schema::Schemas;
 use super::{did_you_mean, CheckInput, Diagnostic};
-use crate::eval::dataset::{Dataset, Format, StreamError};
-use crate::eval::split::Split;
+use crate::data::dataset::{Dataset, Format, StreamError};
+use crate::data::split::Split;
 use crate::settings;
 
 pub(super) fn check(

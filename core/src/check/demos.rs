@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::schema::Schemas;
 use super::{CheckInput, Diagnostic};
-use crate::eval::dataset::Dataset;
+use crate::data::dataset::Dataset;
 use crate::syntax::demos::{self, DemoTurn};
 use crate::syntax::handlebars::Template;
 use crate::syntax::Span;
@@ -25,12 +25,12 @@ pub(super) fn check(
             .frontmatter
             .as_ref()
             .and_then(|fm| crate::settings::get(fm, "split"))?;
-        let crate::eval::split::Split::Ratio { train, seed } =
-            crate::eval::split::Split::from_json(Some(&split.to_json())).ok()?
+        let crate::data::split::Split::Ratio { train, seed } =
+            crate::data::split::Split::from_json(Some(&split.to_json())).ok()?
         else {
             return None;
         };
-        let (_, dev) = crate::eval::split::split_indices(d.rows.len(), train, seed);
+        let (_, dev) = crate::data::split::split_indices(d.rows.len(), train, seed);
         Some(Dataset {
             columns: d.columns.clone(),
             rows: dev

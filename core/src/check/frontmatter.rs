@@ -292,7 +292,7 @@ fn check_promptls_key(field: &str, k: &YamlNode, v: &YamlNode, out: &mut Vec<Dia
         }
         "optimizer" => check_optimizer(v, out),
         "split" => {
-            if let Err(message) = crate::eval::split::Split::from_json(Some(&v.to_json())) {
+            if let Err(message) = crate::data::split::Split::from_json(Some(&v.to_json())) {
                 out.push(Diagnostic::error(
                     "wrong-type",
                     v.span,

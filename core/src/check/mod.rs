@@ -13,6 +13,8 @@ mod secrets;
 pub(crate) mod template;
 pub(crate) mod variables;
 
+/// The checks see the workspace only through this interface.
+pub use crate::workspace::{Disk, Workspace};
 pub use secrets::masked_source;
 
 use std::path::{Path, PathBuf};
@@ -112,33 +114,6 @@ impl Diagnostic {
     }
 }
 
-/// Where checks read other files (partials, datasets) from. The language server will
-/// answer from open editor buffers first.
-pub trait Workspace {
-    fn read_to_string(&self, path: &Path) -> std::io::Result<String>;
-
-    /// The file to read as a stream (a large dataset need not be read whole); by
-    /// default the text `read_to_string` gives.
-    fn open(&self, path: &Path) -> std::io::Result<Box<dyn std::io::Read + '_>> {
-        Ok(Box::new(std::io::Cursor::new(
-            self.read_to_string(path)?.into_bytes(),
-        )))
-    }
-}
-
-/// The files on disk.
-pub struct Disk;
-
-impl Workspace for Disk {
-    fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
-    }
-
-    fn open(&self, path: &Path) -> std::io::Result<Box<dyn std::io::Read + '_>> {
-        Ok(Box::new(std::fs::File::open(path)?))
-    }
-}
-
 /// Everything a check may look at for one file.
 pub struct CheckInput<'a> {
     pub source: &'a str,
@@ -228,11 +203,7 @@ fn drop_model_aliases(input: &CheckInput, out: &mut Vec<Diagnostic>) {
         return;
     }
     let Some(path) = input.path else { return };
-    let toml = crate::config::find_root(path).join(crate::config::FILE_NAME);
-    let Ok(text) = input.workspace.read_to_string(&toml) else {
-        return;
-    };
-    let Ok(file) = crate::config::parse_file(&text) else {
+    let Some(file) = input.workspace.config_file(path) else {
         return;
     };
     out.retain(|d| {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use super::schema::Schemas;
 use super::{did_you_mean, CheckInput, Diagnostic};
-use crate::eval::dataset::Dataset;
+use crate::data::dataset::Dataset;
 use crate::syntax::handlebars::{
     parse_template, CallRef, ExprKind, ExprRef, NodeKind, Nodes, PartialNameRef, PathRef, Template,
 };

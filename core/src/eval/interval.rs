@@ -6,7 +6,7 @@
 //! well there, and 1,000 resamples of 10,000 rows cost more than the run), and corpus
 //! scores use fewer resamples.
 
-use super::split::SplitMix64;
+use crate::data::split::SplitMix64;
 
 const Z95: f64 = 1.959_963_984_540_054;
 const RESAMPLES: usize = 1000;

@@ -1,9 +1,7 @@
 //! Datasets, metrics, and evaluation runs.
 
-pub mod dataset;
 pub mod interval;
 pub mod judge;
 pub mod metrics;
 pub mod output;
 pub mod run;
-pub mod split;

@@ -16,15 +16,15 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::dataset::{Dataset, DatasetError, Row};
 use super::interval;
 use super::judge::{self, Judge};
 use super::metrics::{self, bleu, chrf, Metric, Options};
 use super::output;
-use super::split::{self, Split};
+use crate::catalog::Price;
 use crate::config::Config;
+use crate::data::dataset::{Dataset, DatasetError, Row};
+use crate::data::split::{self, Split};
 use crate::llm::cache;
-use crate::llm::catalog::Price;
 use crate::llm::client::{Answer, Client, Reserve, Unlimited};
 use crate::llm::provider::{self, Provider};
 use crate::llm::wire::ChatRequest;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::check::schema::{self, Schemas};
 use crate::check::CheckInput;
-use crate::eval::dataset::{Dataset, Format, Summary};
+use crate::data::dataset::{Dataset, Format, Summary};
 use crate::settings;
 use crate::syntax::handlebars::{parse_template, Template};
 use crate::syntax::Span;

@@ -4,8 +4,8 @@ use super::docs;
 use super::facts;
 use super::locate::{self, At};
 use super::Hover;
+use crate::catalog;
 use crate::check::CheckInput;
-use crate::llm::catalog;
 use crate::settings;
 
 pub fn hover(input: &CheckInput, offset: usize) -> Option<Hover> {

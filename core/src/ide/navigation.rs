@@ -7,7 +7,7 @@ use super::facts;
 use super::locate::{self, At};
 use super::{Link, Location};
 use crate::check::CheckInput;
-use crate::eval::dataset::Format;
+use crate::data::dataset::Format;
 use crate::render::prompt_name_and_variant;
 use crate::settings;
 use crate::syntax::handlebars::{parse_template, NodeKind, PartialNameRef, Template};

@@ -3,7 +3,6 @@
 //! API (`wire`), and calls over HTTP with retries (`client`, `retry`).
 
 pub mod cache;
-pub mod catalog;
 pub mod client;
 pub mod limits;
 pub mod provider;

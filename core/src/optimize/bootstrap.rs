@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::session::{Session, Stop};
-use crate::eval::split::SplitMix64;
+use crate::data::split::SplitMix64;
 use crate::program::{Demo, Program};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,8 +16,8 @@
 
 use super::mipro::clean_instruction;
 use super::session::{Session, Stop};
+use crate::data::split::SplitMix64;
 use crate::eval::run::Report;
-use crate::eval::split::SplitMix64;
 use crate::program::Program;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

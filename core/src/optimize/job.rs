@@ -452,8 +452,8 @@ pub async fn run(
     };
     let mut split_seed = match &split_setting {
         Some(v) if request.valset.is_none() => {
-            match crate::eval::split::Split::from_json(Some(v)) {
-                Ok(crate::eval::split::Split::Ratio { seed, .. }) => Some(seed),
+            match crate::data::split::Split::from_json(Some(v)) {
+                Ok(crate::data::split::Split::Ratio { seed, .. }) => Some(seed),
                 _ => None,
             }
         }
@@ -470,7 +470,7 @@ pub async fn run(
             )));
         }
         let (train_rows, dev_rows) =
-            crate::eval::split::split_indices(rows, AUTO_TRAIN_SHARE, request.seed);
+            crate::data::split::split_indices(rows, AUTO_TRAIN_SHARE, request.seed);
         train = dev.with_rows(&train_rows);
         dev = dev.with_rows(&dev_rows);
         split_seed = Some(request.seed);

@@ -21,7 +21,7 @@ use super::bootstrap::Settings as DemoSettings;
 use super::random;
 use super::session::{Session, Stop};
 use super::tpe::Tpe;
-use crate::eval::split::SplitMix64;
+use crate::data::split::SplitMix64;
 use crate::program::{Demo, Program};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

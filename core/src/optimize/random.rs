@@ -6,7 +6,7 @@
 
 use super::bootstrap::{self, Settings};
 use super::session::{Session, Stop};
-use crate::eval::split::SplitMix64;
+use crate::data::split::SplitMix64;
 use crate::program::{Demo, Program};
 
 /// The candidate demo sets DSPy's random search tries: index 0 zero-shot, 1 labelled only,

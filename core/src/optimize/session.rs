@@ -97,7 +97,7 @@ pub fn max_output_tokens(config: &serde_json::Map<String, serde_json::Value>) ->
     .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS)
 }
 
-fn worst_cost(price: Option<crate::llm::catalog::Price>, prompt: u64, completion: u64) -> f64 {
+fn worst_cost(price: Option<crate::catalog::Price>, prompt: u64, completion: u64) -> f64 {
     price.map_or(0.0, |p| {
         (prompt as f64 * p.input + completion as f64 * p.output) / 1_000_000.0
     })
@@ -821,7 +821,7 @@ mod tests {
         assert_eq!(max_output_tokens(&config), DEFAULT_MAX_OUTPUT_TOKENS);
         config.insert("maxOutputTokens".into(), json!(64));
         assert_eq!(max_output_tokens(&config), 64);
-        let price = crate::llm::catalog::Price {
+        let price = crate::catalog::Price {
             input: 1.0,
             output: 2.0,
         };

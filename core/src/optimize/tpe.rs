@@ -8,7 +8,7 @@
 //! l(x)/g(x) is proposed. Parameters are independent, as in Optuna's default
 //! (non-multivariate) TPE. Seeded: the same observations give the same proposals.
 
-use crate::eval::split::SplitMix64;
+use crate::data::split::SplitMix64;
 
 #[derive(Debug, Clone)]
 pub struct Tpe {

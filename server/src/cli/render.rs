@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use serde_json::Value;
 
 use super::files;
-use promptls_core::eval::dataset::{self, RowError};
+use promptls_core::data::dataset::{self, RowError};
 use promptls_core::render::{DataArgument, Renderer};
 
 #[derive(Args)]

@@ -9,7 +9,7 @@ use tower_lsp_server::ls_types::Uri;
 
 use super::analysis::{invalid_params, Snapshot};
 use super::state::Shared;
-use promptls_core::eval::dataset::{self, RowError};
+use promptls_core::data::dataset::{self, RowError};
 use promptls_core::render::{DataArgument, Renderer};
 
 pub trait Command {
