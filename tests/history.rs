@@ -408,7 +408,10 @@ fn an_empty_or_old_file_is_migrated_to_the_current_schema() {
     // A newer schema than this promptls knows is refused, untouched.
     db.pragma_update(None, "user_version", 99).unwrap();
     drop(db);
-    let err = promptls_core::store::Store::open(dir.path()).err().unwrap();
+    let err = promptls_core::store::Store::open(dir.path())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("newer than this promptls"), "{err}");
 }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod confine;
 pub mod data;
 pub mod eval;
+pub mod folder;
 pub mod ide;
 pub mod llm;
 pub mod optimize;

@@ -4,7 +4,7 @@
 //! `-shm` for a file in rollback mode), and only a file of ours is then opened for writing
 //! and switched to WAL. A file or folder promptls may not write is used read-only.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, MAIN_DB};
@@ -34,31 +34,97 @@ pub struct Opened {
 const READ_ONLY: OpenFlags =
     OpenFlags::SQLITE_OPEN_READ_ONLY.union(OpenFlags::SQLITE_OPEN_NO_MUTEX);
 
+/// Why a promptls SQLite file could not be opened; the path is kept, and the SQLite error
+/// is the `source()`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Asked to read a file that is not there.
+    #[error("{} does not exist", .path.display())]
+    Missing { path: PathBuf },
+    #[error("cannot create {}: {source}", .path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot open {}: {source}", .path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Could not be read (busy, I/O).
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Not a promptls `noun` file; it was left untouched.
+    #[error(
+        "{} is not a promptls {noun} ({why}); {remedy}; it was left untouched",
+        .path.display()
+    )]
+    Foreign {
+        path: PathBuf,
+        noun: &'static str,
+        remedy: &'static str,
+        #[source]
+        why: Foreign,
+    },
+    /// A read-only file this promptls would have to upgrade.
+    #[error(
+        "{} is read-only and has schema version {version}; this promptls needs {needs} (let it write the file once)",
+        .path.display()
+    )]
+    ReadOnlyOld {
+        path: PathBuf,
+        version: i64,
+        needs: i64,
+    },
+}
+
+/// Why a file is not ours.
+#[derive(Debug, thiserror::Error)]
+pub enum Foreign {
+    #[error("not a SQLite database: {0}")]
+    NotADatabase(#[source] rusqlite::Error),
+    #[error("it has other tables")]
+    OtherTables,
+    #[error("schema version {version} but no `{table}` table")]
+    NoTable { version: i64, table: &'static str },
+    #[error("schema version {version}, newer than this promptls ({schema}); upgrade promptls")]
+    Newer { version: i64, schema: i64 },
+}
+
 /// Opens `path` as a `kind` file: created when missing (if `write`), checked read-only
 /// when it exists, then opened for writing in WAL mode if `write` and the file and its
 /// folder allow it, else read-only. A file that is not a promptls `kind` is an error
 /// naming it, and is left exactly as it was.
-pub fn open(path: &Path, kind: &Kind, write: bool) -> Result<Opened, String> {
-    let shown = path.display();
+pub fn open(path: &Path, kind: &Kind, write: bool) -> Result<Opened, Error> {
+    let at = || path.to_path_buf();
     if !path.exists() {
         if !write {
-            return Err(format!("{shown} does not exist"));
+            return Err(Error::Missing { path: at() });
         }
-        let db = Connection::open(path).map_err(|e| format!("cannot create {shown}: {e}"))?;
-        wal(&db).map_err(|e| format!("cannot create {shown}: {e}"))?;
+        let create = |source| Error::Create { path: at(), source };
+        let db = Connection::open(path).map_err(create)?;
+        wal(&db).map_err(create)?;
         return Ok(Opened {
             db,
             version: 0,
             read_only: false,
         });
     }
-    let reader = read_only(path, false).map_err(|e| format!("cannot open {shown}: {e}"))?;
+    let reader = read_only(path, false).map_err(|source| Error::Open { path: at(), source })?;
     let version = inspect(&reader, kind).map_err(|why| match why {
-        Inspection::Foreign(why) => format!(
-            "{shown} is not a promptls {} ({why}); {}; it was left untouched",
-            kind.noun, kind.remedy
-        ),
-        Inspection::Failed(e) => format!("cannot read {shown}: {e}"),
+        Inspection::Foreign(why) => Error::Foreign {
+            path: at(),
+            noun: kind.noun,
+            remedy: kind.remedy,
+            why,
+        },
+        Inspection::Failed(source) => Error::Read { path: at(), source },
     })?;
     if write {
         match writer(path) {
@@ -69,15 +135,16 @@ pub fn open(path: &Path, kind: &Kind, write: bool) -> Result<Opened, String> {
                     read_only: false,
                 })
             }
-            Err(e) if !denied(&e) => return Err(format!("cannot open {shown}: {e}")),
+            Err(source) if !denied(&source) => return Err(Error::Open { path: at(), source }),
             Err(_) => {}
         }
     }
     if version < kind.schema {
-        return Err(format!(
-            "{shown} is read-only and has schema version {version}; this promptls needs {} (let it write the file once)",
-            kind.schema
-        ));
+        return Err(Error::ReadOnlyOld {
+            path: at(),
+            version,
+            needs: kind.schema,
+        });
     }
     Ok(Opened {
         db: reader,
@@ -107,7 +174,7 @@ pub fn read_only(path: &Path, immutable: bool) -> rusqlite::Result<Connection> {
 
 enum Inspection {
     /// Not ours: why.
-    Foreign(String),
+    Foreign(Foreign),
     /// Could not be read (busy, I/O).
     Failed(rusqlite::Error),
 }
@@ -116,7 +183,7 @@ enum Inspection {
 /// only.
 fn inspect(db: &Connection, kind: &Kind) -> Result<i64, Inspection> {
     let read = |e: rusqlite::Error| match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) => Inspection::Foreign(format!("not a SQLite database: {e}")),
+        Some(ErrorCode::NotADatabase) => Inspection::Foreign(Foreign::NotADatabase(e)),
         _ => Inspection::Failed(e),
     };
     let version: i64 = db
@@ -138,19 +205,19 @@ fn inspect(db: &Connection, kind: &Kind) -> Result<i64, Inspection> {
         .map_err(read)?
         > 0;
     if version == 0 && tables > 0 {
-        return Err(Inspection::Foreign("it has other tables".into()));
+        return Err(Inspection::Foreign(Foreign::OtherTables));
     }
     if version > 0 && !has_table {
-        return Err(Inspection::Foreign(format!(
-            "schema version {version} but no `{}` table",
-            kind.table
-        )));
+        return Err(Inspection::Foreign(Foreign::NoTable {
+            version,
+            table: kind.table,
+        }));
     }
     if version > kind.schema {
-        return Err(Inspection::Foreign(format!(
-            "schema version {version}, newer than this promptls ({}); upgrade promptls",
-            kind.schema
-        )));
+        return Err(Inspection::Foreign(Foreign::Newer {
+            version,
+            schema: kind.schema,
+        }));
     }
     Ok(version)
 }
@@ -198,6 +265,21 @@ fn uri_path(path: &Path) -> String {
         }
     }
     out
+}
+
+/// Asserts that `error` is a SQLite error with `code` (tests of the errors that keep one
+/// as their `source()`).
+#[cfg(test)]
+pub(crate) fn assert_sqlite_code(
+    error: Option<&(dyn std::error::Error + 'static)>,
+    code: ErrorCode,
+) {
+    let sqlite = error.and_then(|e| e.downcast_ref::<rusqlite::Error>());
+    assert_eq!(
+        sqlite.and_then(rusqlite::Error::sqlite_error_code),
+        Some(code),
+        "{error:?}"
+    );
 }
 
 #[cfg(test)]
@@ -249,7 +331,7 @@ mod tests {
         for path in [&foreign, &junk, &versioned] {
             let before = std::fs::read(path).unwrap();
             for write in [true, false] {
-                let error = open(path, &KIND, write).err().unwrap();
+                let error = open(path, &KIND, write).err().unwrap().to_string();
                 assert!(error.contains("is not a promptls thing"), "{error}");
                 assert!(error.contains("move it away"), "{error}");
                 assert!(error.contains(&path.display().to_string()), "{error}");
@@ -294,12 +376,58 @@ mod tests {
         let old = dir.path().join("old.sqlite");
         std::fs::write(&old, b"").unwrap();
         let error = open(&old, &KIND, false).err().unwrap();
-        assert!(error.contains("read-only"), "{error}");
+        assert!(matches!(
+            error,
+            Error::ReadOnlyOld {
+                version: 0,
+                needs: 1,
+                ..
+            }
+        ));
+        assert!(error.to_string().contains("read-only"), "{error}");
         assert!(open(&dir.path().join("missing.sqlite"), &KIND, false).is_err());
         assert!(!dir.path().join("missing.sqlite").exists());
         assert!(denied(&rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
             None
         )));
+    }
+
+    #[test]
+    fn errors_keep_the_path_and_the_sqlite_cause() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(&junk, b"not a database, just some text in a file").unwrap();
+        let error = open(&junk, &KIND, false).err().unwrap();
+        let Error::Foreign { path, why, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(path, &junk);
+        assert!(matches!(why, Foreign::NotADatabase(_)), "{why:?}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{} is not a promptls thing ({why}); move it away; it was left untouched",
+                junk.display()
+            )
+        );
+        let why = error.source().unwrap();
+        assert!(
+            why.to_string().starts_with("not a SQLite database: "),
+            "{why}"
+        );
+        assert_sqlite_code(why.source(), ErrorCode::NotADatabase);
+        let missing = open(&dir.path().join("missing.sqlite"), &KIND, false)
+            .err()
+            .unwrap();
+        assert_eq!(
+            missing.to_string(),
+            format!(
+                "{} does not exist",
+                dir.path().join("missing.sqlite").display()
+            )
+        );
+        assert!(missing.source().is_none());
     }
 }

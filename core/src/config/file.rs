@@ -141,27 +141,30 @@ impl FileConfig {
 }
 
 /// Parses `promptls.toml`; a key written into it is refused.
-pub fn parse_file(text: &str) -> Result<FileConfig, String> {
+pub fn parse_file(text: &str) -> Result<FileConfig, super::Error> {
     // Look for `api_key = ...` before deserialising, so the error never quotes the value.
     if let Ok(table) = text.parse::<toml::Table>() {
         if let Some(toml::Value::Table(providers)) = table.get("providers") {
             for (name, p) in providers {
                 if let Some(p) = p.as_table() {
                     if p.contains_key("api_key") || p.contains_key("key") {
-                        return Err(format!(
-                            "providers.{name}: keys do not belong in promptls.toml (it is meant to be committed); put the key in the environment or .env and name the variable with `api_key_env`"
-                        ));
+                        return Err(super::Error::KeyInFile {
+                            provider: name.clone(),
+                        });
                     }
                 }
             }
         }
     }
-    toml::from_str::<FileConfig>(text).map_err(|e| one_line(&e.to_string()))
+    toml::from_str::<FileConfig>(text).map_err(|source| super::Error::Toml {
+        line: source.span().map(|span| line_of(text, span.start)),
+        source,
+    })
 }
 
 /// toml's messages span several lines with a source excerpt; keep the first line and the
 /// location.
-fn one_line(message: &str) -> String {
+pub(super) fn one_line(message: &str) -> String {
     let mut lines = message.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or("invalid TOML").trim().to_string();
     let last = message

@@ -42,6 +42,71 @@ use crate::llm::retry::RetryPolicy;
 use crate::trust::{self, Origin, Route, Trust};
 use file::field_lines;
 
+/// Why the configuration could not be loaded or used: the file and line where there is
+/// one, the cause as `source()`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A key written into `promptls.toml`, under `[providers.<provider>]`.
+    #[error("providers.{provider}: keys do not belong in promptls.toml (it is meant to be committed); put the key in the environment or .env and name the variable with `api_key_env`")]
+    KeyInFile { provider: String },
+    /// TOML that does not parse or does not fit, at `line`; the message is toml's first
+    /// line and its location.
+    #[error("{}", file::one_line(&.source.to_string()))]
+    Toml {
+        line: Option<usize>,
+        #[source]
+        source: toml::de::Error,
+    },
+    /// What is wrong in the config file at `path`.
+    #[error("{}: {source}", .path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("{}: [eval] belongs in a workspace's {FILE_NAME}; the user config holds [providers] and [models]", .path.display())]
+    EvalInUserFile { path: PathBuf },
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `.env` line that does not parse, at byte `index` of `line` (when it is found).
+    /// No source: dotenvy's message quotes the line, which may hold a key.
+    #[error("{}: cannot parse the line at byte {index}", .path.display())]
+    DotenvLine {
+        path: PathBuf,
+        line: Option<usize>,
+        index: usize,
+    },
+    #[error("{}: {source}", .path.display())]
+    Dotenv {
+        path: PathBuf,
+        #[source]
+        source: dotenvy::Error,
+    },
+    /// The model-call cache (`[eval] cache`, or a symlinked `.promptls`) leads outside the
+    /// workspace.
+    #[error("the model-call cache {source}; nothing was written")]
+    CacheOutside {
+        #[source]
+        source: crate::confine::OutsideWorkspace,
+    },
+    #[error(transparent)]
+    CreateFolder(#[from] crate::folder::CannotCreate),
+    /// An unknown provider, or the cache file.
+    #[error(transparent)]
+    Llm(#[from] crate::llm::Error),
+}
+
+/// For the callers that still pass errors on as text (`eval::run`, the front-ends).
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}
+
 /// Everything a run needs to reach models: the file, `.env`, and the environment.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -83,29 +148,30 @@ pub fn find_root(start: &Path) -> PathBuf {
 impl Config {
     /// The configuration of the workspace holding `start`. A broken `promptls.toml` or
     /// `.env` is an error naming the file and line.
-    pub fn load(start: &Path) -> Result<Config, String> {
+    pub fn load(start: &Path) -> Result<Config, Error> {
         Config::load_root(&find_root(start))
     }
 
-    pub fn load_root(root: &Path) -> Result<Config, String> {
+    pub fn load_root(root: &Path) -> Result<Config, Error> {
         Config::load_root_with_user(root, trust::user_config_file().as_deref())
     }
 
     /// The configuration of the workspace at `root` over the user's config file `user`
     /// (`None`: no user config).
-    pub fn load_root_with_user(root: &Path, user: Option<&Path>) -> Result<Config, String> {
+    pub fn load_root_with_user(root: &Path, user: Option<&Path>) -> Result<Config, Error> {
         let mut origins = HashMap::new();
         let mut file = FileConfig::default();
         if let Some(user) = user {
             match std::fs::read_to_string(user) {
                 Ok(text) => {
-                    let user_file =
-                        parse_file(&text).map_err(|e| format!("{}: {e}", user.display()))?;
+                    let user_file = parse_file(&text).map_err(|e| Error::File {
+                        path: user.to_path_buf(),
+                        source: Box::new(e),
+                    })?;
                     if user_file.eval != EvalConfig::default() {
-                        return Err(format!(
-                            "{}: [eval] belongs in a workspace's {FILE_NAME}; the user config holds [providers] and [models]",
-                            user.display()
-                        ));
+                        return Err(Error::EvalInUserFile {
+                            path: user.to_path_buf(),
+                        });
                     }
                     for ((name, field), line) in field_lines(&text) {
                         origins.insert(
@@ -119,14 +185,21 @@ impl Config {
                     file = user_file;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("cannot read {}: {e}", user.display())),
+                Err(source) => {
+                    return Err(Error::Read {
+                        path: user.to_path_buf(),
+                        source,
+                    })
+                }
             }
         }
         let path = root.join(FILE_NAME);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let workspace =
-                    parse_file(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let workspace = parse_file(&text).map_err(|e| Error::File {
+                    path: path.clone(),
+                    source: Box::new(e),
+                })?;
                 for ((name, field), line) in field_lines(&text) {
                     origins.insert(
                         (name.clone(), field),
@@ -140,21 +213,17 @@ impl Config {
                 file.overlay(workspace);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => return Err(Error::Read { path, source }),
         };
         let dotenv_path = root.join(".env");
         let mut dotenv = HashMap::new();
         let mut lines = HashMap::new();
         if dotenv_path.is_file() {
-            lines = std::fs::read_to_string(&dotenv_path)
-                .map(|t| dotenv_lines(&t))
-                .unwrap_or_default();
-            let entries = dotenvy::from_path_iter(&dotenv_path)
-                .map_err(|e| format!("{}: {}", dotenv_path.display(), redact_dotenv_error(&e)))?;
-            for entry in entries {
-                let (k, v) = entry.map_err(|e| {
-                    format!("{}: {}", dotenv_path.display(), redact_dotenv_error(&e))
-                })?;
+            let text = std::fs::read_to_string(&dotenv_path).unwrap_or_default();
+            lines = dotenv_lines(&text);
+            let error = |e| dotenv_error(&dotenv_path, &text, e);
+            for entry in dotenvy::from_path_iter(&dotenv_path).map_err(error)? {
+                let (k, v) = entry.map_err(error)?;
                 dotenv.insert(k, v);
             }
         }
@@ -217,7 +286,7 @@ impl Config {
     /// The provider of `provider/model`, with its URL and key. In an untrusted workspace
     /// a route the workspace chose for a user-level key comes back without the key and
     /// with `refused` set (`trust::judge`), and the client makes no call with it.
-    pub fn provider(&self, name: &str) -> Result<Provider, String> {
+    pub fn provider(&self, name: &str) -> Result<Provider, Error> {
         let settings = self
             .file
             .providers
@@ -396,7 +465,7 @@ impl Config {
 
     /// The cache file, with its folder created; refused when it (or a symlinked
     /// `.promptls`) leads outside the workspace.
-    pub fn cache_path_ensured(&self) -> Result<PathBuf, String> {
+    pub fn cache_path_ensured(&self) -> Result<PathBuf, Error> {
         let path = self.cache_path();
         let written = self
             .file
@@ -405,17 +474,16 @@ impl Config {
             .clone()
             .unwrap_or_else(|| PathBuf::from(".promptls/cache.sqlite"));
         crate::confine::confine_named(&self.root, &self.root, &written)
-            .map_err(|e| format!("the model-call cache {e}; nothing was written"))?;
+            .map_err(|source| Error::CacheOutside { source })?;
         if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder)
-                .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+            crate::folder::create(folder)?;
         }
         Ok(path)
     }
 
     /// The client for a run: this workspace's limits and retry policy, and its cache
     /// (`reads_cache: false` is `--no-cache`: every row is sent, answers still stored).
-    pub fn client(&self, reads_cache: bool) -> Result<Client, String> {
+    pub fn client(&self, reads_cache: bool) -> Result<Client, Error> {
         let cache = Cache::open(&self.cache_path_ensured()?)?;
         let client = Client::with_limits(self.retry_policy(), self.limits()).with_cache(cache);
         Ok(if reads_cache {
@@ -467,13 +535,23 @@ fn register_secrets(config: &Config) {
     }
 }
 
-/// dotenvy quotes the offending line in some errors; a `.env` line may hold a key.
-fn redact_dotenv_error(error: &dotenvy::Error) -> String {
+/// The error for `error` reading the `.env` at `path` (`text`). dotenvy quotes the
+/// offending line in some errors, and a `.env` line may hold a key: that error keeps only
+/// where the line is.
+fn dotenv_error(path: &Path, text: &str, error: dotenvy::Error) -> Error {
     match error {
-        dotenvy::Error::LineParse(_, index) => {
-            format!("cannot parse the line at byte {index}")
+        dotenvy::Error::LineParse(line, index) => {
+            let first = line.lines().next().unwrap_or("").trim();
+            Error::DotenvLine {
+                path: path.to_path_buf(),
+                line: text.lines().position(|l| l.trim() == first).map(|i| i + 1),
+                index,
+            }
         }
-        other => other.to_string(),
+        source => Error::Dotenv {
+            path: path.to_path_buf(),
+            source,
+        },
     }
 }
 
@@ -544,12 +622,59 @@ concurrency = 3
 
     #[test]
     fn refuses_keys_and_names_unknown_fields() {
-        let err = parse_file("[providers.groq]\napi_key = \"gsk_secret\"\n").unwrap_err();
+        let err = parse_file("[providers.groq]\napi_key = \"gsk_secret\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("api_key_env"), "{err}");
         assert!(!err.contains("gsk_secret"), "{err}");
         let err = parse_file("[providers.groq]\nrmp = 3\n").unwrap_err();
+        assert!(matches!(err, Error::Toml { line: Some(2), .. }), "{err:?}");
+        let err = err.to_string();
         assert!(err.contains("rmp"), "{err}");
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn errors_keep_the_file_the_line_and_the_cause() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &toml,
+            "[eval]\nconcurrency = 2\n[providers.groq]\nrmp = 3\n",
+        )
+        .unwrap();
+        let error = Config::load_root_with_user(dir.path(), None).unwrap_err();
+        let Error::File { path, source } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(path, &toml);
+        assert!(
+            matches!(**source, Error::Toml { line: Some(4), .. }),
+            "{source:?}"
+        );
+        assert_eq!(error.to_string(), format!("{}: {source}", toml.display()));
+        let toml_error = error.source().unwrap().source().unwrap();
+        assert!(toml_error.is::<toml::de::Error>(), "{toml_error:?}");
+
+        // A `.env` line that does not parse: its file and line, never its text.
+        std::fs::write(&toml, "").unwrap();
+        let dotenv = dir.path().join(".env");
+        std::fs::write(&dotenv, "A=1\n# note\nB='sk-secret\n").unwrap();
+        let error = Config::load_root_with_user(dir.path(), None).unwrap_err();
+        let Error::DotenvLine { path, line, index } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!((path, *line), (&dotenv, Some(3)));
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}: cannot parse the line at byte {index}",
+                dotenv.display()
+            )
+        );
+        assert!(error.source().is_none());
+        assert!(!format!("{error:?}").contains("sk-secret"));
     }
 
     #[test]
@@ -580,7 +705,9 @@ concurrency = 3
             "GOOD=1\nthis is not = an env line\n",
         )
         .unwrap();
-        let err = Config::load(&dir.path().join("a.prompt")).unwrap_err();
+        let err = Config::load(&dir.path().join("a.prompt"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(".env"), "{err}");
     }
 }

@@ -399,7 +399,7 @@ fn model_provider(config: &Config, model: &str) -> Result<Provider, String> {
     let (name, _) = provider::split_model(model).ok_or_else(|| {
         format!("model `{model}` has no provider: model names are `provider/model`, e.g. `openai/{model}`")
     })?;
-    config.provider(name)
+    config.provider(name).map_err(|e| e.to_string())
 }
 
 impl Plan {

@@ -10,9 +10,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::wire::{ChatRequest, ChatResponse};
+use super::Error;
 
 /// The schema version this code writes; older files are migrated on open.
-const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 1;
 
 const KIND: crate::sqlite::Kind = crate::sqlite::Kind {
     noun: "cache",
@@ -74,12 +75,12 @@ fn response_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatResponse> {
 impl Cache {
     /// Opens (or creates) the cache at `path`. A file that is not a promptls cache is an
     /// error and is left exactly as it was; a cache promptls may not write is read only.
-    pub fn open(path: &Path) -> Result<Cache, String> {
+    pub fn open(path: &Path) -> Result<Cache, Error> {
         Cache::open_with(path, true)
     }
 
     /// `open`, read-only when `write` is false (as it is where promptls may not write).
-    fn open_with(path: &Path, write: bool) -> Result<Cache, String> {
+    fn open_with(path: &Path, write: bool) -> Result<Cache, Error> {
         let opened = crate::sqlite::open(path, &KIND, write)?;
         if opened.read_only {
             tracing::warn!(
@@ -91,7 +92,10 @@ impl Cache {
                 read_only: true,
             });
         }
-        Cache::init(opened.db).map_err(|e| format!("{}: {e}", path.display()))
+        Cache::init(opened.db).map_err(|e| Error::CacheAt {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
     }
 
     pub fn in_memory() -> Cache {
@@ -100,8 +104,8 @@ impl Cache {
     }
 
     /// Creates the table of a new cache (the file is already in WAL mode).
-    fn init(mut db: Connection) -> Result<Cache, String> {
-        let sql = |e: rusqlite::Error| e.to_string();
+    fn init(mut db: Connection) -> Result<Cache, Error> {
+        let sql = Error::CacheSql;
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql)?;
         // In WAL mode NORMAL keeps the file consistent through a crash of the process
@@ -125,10 +129,10 @@ impl Cache {
             )
             .map_err(sql)?;
         if version == 0 && tables > 0 {
-            return Err("this SQLite file is not a promptls cache; it was left untouched".into());
+            return Err(Error::NotACache);
         }
         if version > SCHEMA_VERSION {
-            return Err(format!("the cache has schema version {version}, newer than this promptls ({SCHEMA_VERSION})"));
+            return Err(Error::CacheNewer { version });
         }
         if version < 1 {
             tx.execute_batch(
@@ -198,7 +202,7 @@ impl Cache {
         provider: &str,
         model: &str,
         response: &ChatResponse,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         if self.read_only {
             return Ok(());
         }
@@ -211,7 +215,7 @@ impl Cache {
                 statement.execute(params![key, provider, model, response.text, response.prompt_tokens as i64, response.completion_tokens as i64])
             })
             .map(|_| ())
-            .map_err(|e| format!("cannot write the cache: {e}"))
+            .map_err(Error::CacheWrite)
     }
 }
 
@@ -293,7 +297,7 @@ mod tests {
             .execute_batch("CREATE TABLE mine (x);")
             .unwrap();
         let before = std::fs::read(&foreign).unwrap();
-        let error = Cache::open(&foreign).err().unwrap();
+        let error = Cache::open(&foreign).err().unwrap().to_string();
         assert!(
             error.contains("other.sqlite is not a promptls cache"),
             "{error}"
@@ -313,7 +317,7 @@ mod tests {
 
         let junk = dir.path().join("junk.sqlite");
         std::fs::write(&junk, b"this is not sqlite at all, just text").unwrap();
-        let error = Cache::open(&junk).err().unwrap();
+        let error = Cache::open(&junk).err().unwrap().to_string();
         assert!(
             error.contains("junk.sqlite is not a promptls cache"),
             "{error}"
@@ -322,5 +326,48 @@ mod tests {
             std::fs::read(&junk).unwrap(),
             b"this is not sqlite at all, just text"
         );
+    }
+
+    #[test]
+    fn errors_keep_the_path_and_the_cause() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(&junk, b"this is not sqlite at all, just text").unwrap();
+        let error = Cache::open(&junk).err().unwrap();
+        let Error::CacheFile(crate::sqlite::Error::Foreign { path, noun, .. }) = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!((path, *noun), (&junk, "cache"));
+        // `CacheFile` is transparent: its source is the file's reason.
+        assert!(error
+            .source()
+            .unwrap()
+            .to_string()
+            .starts_with("not a SQLite database"));
+
+        let written = Error::CacheWrite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        ));
+        assert!(
+            written.to_string().starts_with("cannot write the cache: "),
+            "{written}"
+        );
+        crate::sqlite::assert_sqlite_code(written.source(), rusqlite::ErrorCode::DiskFull);
+        let at = Error::CacheAt {
+            path: junk.clone(),
+            source: Box::new(Error::CacheNewer { version: 9 }),
+        };
+        assert_eq!(
+            at.to_string(),
+            format!(
+                "{}: the cache has schema version 9, newer than this promptls (1)",
+                junk.display()
+            )
+        );
+        // The boxed inner error is the source (it downcasts as the `Box`).
+        let inner = at.source().unwrap().downcast_ref::<Box<Error>>().unwrap();
+        assert!(matches!(**inner, Error::CacheNewer { version: 9 }));
     }
 }

@@ -306,9 +306,9 @@ impl Client {
     /// Whether `provider`'s endpoint answers: one `GET {base}/models` (every supported
     /// API lists models there) with the key, no retries. `Ok` is the HTTP status; `Err`
     /// says why nothing answered. Neither holds the key.
-    pub async fn probe(&self, provider: &Provider) -> Result<u16, String> {
+    pub async fn probe(&self, provider: &Provider) -> Result<u16, super::Error> {
         if let Some(refusal) = &provider.refused {
-            return Err(refusal.to_string());
+            return Err(super::Error::Refused(refusal.clone()));
         }
         let mut http = self
             .http
@@ -332,13 +332,11 @@ impl Client {
                 } else {
                     source_chain(&e)
                 };
-                Err(self
-                    .error(
-                        provider,
-                        format!("cannot reach {}: {why}", provider.base_url),
-                        1,
-                    )
-                    .message)
+                Err(super::Error::Unreachable(self.error(
+                    provider,
+                    format!("cannot reach {}: {why}", provider.base_url),
+                    1,
+                )))
             }
         }
     }

@@ -218,7 +218,7 @@ impl Provider {
         name: &str,
         settings: &ProviderSettings,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Provider, String> {
+    ) -> Result<Provider, super::Error> {
         let known = KNOWN.iter().find(|k| k.name == name);
         let api = known.map_or(Api::OpenAi, |k| k.api);
         let base_url = settings
@@ -226,8 +226,8 @@ impl Provider {
             .clone()
             .or_else(|| known.and_then(|k| k.base_url_var).and_then(env))
             .or_else(|| known.map(|k| k.base_url.to_string()))
-            .ok_or_else(|| {
-                format!("unknown provider `{name}`: give it a base URL (settings `providers.{name}.baseUrl`)")
+            .ok_or_else(|| super::Error::UnknownProvider {
+                name: name.to_string(),
             })?;
         let candidates: Vec<String> = match &settings.api_key_env {
             Some(var) => vec![var.clone()],

@@ -259,14 +259,15 @@ fn anthropic_body(request: &ChatRequest) -> Value {
 }
 
 /// The answer in a response body, or what is wrong with it.
-pub fn parse(api: Api, body: &Value) -> Result<ChatResponse, String> {
+pub fn parse(api: Api, body: &Value) -> Result<ChatResponse, super::Error> {
+    let missing = |field| super::Error::NoAnswer { field };
     let count = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
     match api {
         Api::OpenAi => {
             let text = body
                 .pointer("/choices/0/message/content")
                 .and_then(Value::as_str)
-                .ok_or("no `choices[0].message.content` in the response")?;
+                .ok_or_else(|| missing("choices[0].message.content"))?;
             Ok(ChatResponse {
                 text: text.to_string(),
                 prompt_tokens: count(body.pointer("/usage/prompt_tokens")),
@@ -277,7 +278,7 @@ pub fn parse(api: Api, body: &Value) -> Result<ChatResponse, String> {
             let parts = body
                 .pointer("/candidates/0/content/parts")
                 .and_then(Value::as_array)
-                .ok_or("no `candidates[0].content.parts` in the response")?;
+                .ok_or_else(|| missing("candidates[0].content.parts"))?;
             Ok(ChatResponse {
                 text: parts
                     .iter()
@@ -291,7 +292,7 @@ pub fn parse(api: Api, body: &Value) -> Result<ChatResponse, String> {
             let content = body
                 .get("content")
                 .and_then(Value::as_array)
-                .ok_or("no `content` in the response")?;
+                .ok_or_else(|| missing("content"))?;
             Ok(ChatResponse {
                 text: content
                     .iter()
@@ -417,6 +418,16 @@ mod tests {
         assert_eq!(parse(Api::Gemini, &gemini).unwrap().text, "ok");
         let anthropic = json!({"content": [{"type": "text", "text": "ok"}], "usage": {"input_tokens": 5, "output_tokens": 1}});
         assert_eq!(parse(Api::Anthropic, &anthropic).unwrap().prompt_tokens, 5);
-        assert!(parse(Api::OpenAi, &json!({"error": "x"})).is_err());
+        let missing = parse(Api::OpenAi, &json!({"error": "x"})).unwrap_err();
+        assert!(matches!(
+            missing,
+            crate::llm::Error::NoAnswer {
+                field: "choices[0].message.content"
+            }
+        ));
+        assert_eq!(
+            missing.to_string(),
+            "no `choices[0].message.content` in the response"
+        );
     }
 }

@@ -542,7 +542,10 @@ impl<'a> Session<'a> {
             crate::llm::provider::split_model(&model).ok_or_else(|| {
                 Stop::Failed(format!("the teacher `{model}` is not `provider/model`"))
             })?;
-        let provider = self.config.provider(provider_name).map_err(Stop::Failed)?;
+        let provider = self
+            .config
+            .provider(provider_name)
+            .map_err(|e| Stop::Failed(e.to_string()))?;
         let mut config = serde_json::Map::new();
         config.insert("temperature".into(), serde_json::Value::from(0.7));
         let request = crate::llm::wire::ChatRequest {

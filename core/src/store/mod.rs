@@ -279,37 +279,109 @@ fn relative(root: &Path, path: &Path) -> String {
         .replace('\\', "/")
 }
 
-fn sql(e: rusqlite::Error) -> String {
-    match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
-            "the history is busy (another promptls is writing it); try again".into()
-        }
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly => {
-            "the history is read-only here (promptls may not write the file or its folder)".into()
-        }
-        _ => format!("history: {e}"),
+/// What went wrong with the history: the file (`File`, with its path), SQLite (busy,
+/// read-only, other; the rusqlite error is the `source()`), or what was asked of it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A `.promptls` that leads out of the workspace; `written`: whether it was to be
+    /// written (else read).
+    #[error("the history folder {source}; nothing was {}", if *.written { "written" } else { "read" })]
+    Outside {
+        written: bool,
+        #[source]
+        source: crate::confine::OutsideWorkspace,
+    },
+    #[error(transparent)]
+    CreateFolder(#[from] crate::folder::CannotCreate),
+    /// Opening the file (not there, not ours, cannot be read).
+    #[error(transparent)]
+    File(#[from] sqlite::Error),
+    /// Preparing an opened file failed.
+    #[error("{}: {source}", .path.display())]
+    At {
+        path: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("the history is busy (another promptls is writing it); try again")]
+    Busy(#[source] rusqlite::Error),
+    #[error("the history is read-only here (promptls may not write the file or its folder)")]
+    ReadOnly(#[source] rusqlite::Error),
+    #[error("history: {0}")]
+    Sql(#[source] rusqlite::Error),
+    #[error("not a promptls history (it has other tables); it was left untouched")]
+    OtherTables,
+    #[error("the history has schema version {version}, newer than this promptls ({SCHEMA_VERSION}); upgrade promptls")]
+    Newer { version: i64 },
+    #[error("the prompt has no history")]
+    NoHistory,
+    #[error("{} has no history yet (run `promptls eval` or save it in the editor)", .path.display())]
+    NotRecorded { path: PathBuf },
+    #[error("no version `{selector}` of {} (give v3, a tag, or a hash prefix)", .path.display())]
+    NoSuchVersion { selector: String, path: PathBuf },
+    #[error("no version v{0}")]
+    NoVersion(i64),
+    #[error("`{0}` is not a tag name (no spaces)")]
+    BadTag(String),
+    #[error("not a promptls history export (no `promptls_history`)")]
+    NotAnExport,
+    /// An export's prompt or version without a field it needs.
+    #[error("{what} without `{field}`")]
+    ExportField {
+        what: &'static str,
+        field: &'static str,
+    },
+    #[error("version {hash} of {identity}: its content does not match its hash")]
+    HashMismatch { hash: String, identity: String },
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        sql(e)
+    }
+}
+
+/// For the callers that still pass errors on as text (`optimize`, `eval::run`).
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}
+
+fn sql(e: rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) => Error::Busy(e),
+        Some(rusqlite::ErrorCode::ReadOnly) => Error::ReadOnly(e),
+        _ => Error::Sql(e),
     }
 }
 
 impl Store {
     /// Opens (or creates) the history of the workspace at `root`.
-    pub fn open(root: &Path) -> Result<Store, String> {
+    pub fn open(root: &Path) -> Result<Store, Error> {
         let folder = root.join(".promptls");
         // A `.promptls` symlinked out of the workspace is not followed.
-        crate::confine::confine_named(root, root, ".promptls")
-            .map_err(|e| format!("the history folder {e}; nothing was written"))?;
-        std::fs::create_dir_all(&folder)
-            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        crate::confine::confine_named(root, root, ".promptls").map_err(|source| {
+            Error::Outside {
+                written: true,
+                source,
+            }
+        })?;
+        crate::folder::create(&folder)?;
         Store::open_file(&folder.join(FILE_NAME), root)
     }
 
     /// The history of the workspace at `root` for reading only (listing, comparing,
     /// lenses): opened read-only, so it works where promptls may not write, and a
     /// missing history is an empty one (no file is created).
-    pub fn open_read_only(root: &Path) -> Result<Store, String> {
+    pub fn open_read_only(root: &Path) -> Result<Store, Error> {
         // A `.promptls` symlinked out of the workspace is not read either.
-        crate::confine::confine_named(root, root, ".promptls")
-            .map_err(|e| format!("the history folder {e}; nothing was read"))?;
+        crate::confine::confine_named(root, root, ".promptls").map_err(|source| {
+            Error::Outside {
+                written: false,
+                source,
+            }
+        })?;
         let path = root.join(".promptls").join(FILE_NAME);
         if !path.exists() {
             let db = Connection::open_in_memory().map_err(sql)?;
@@ -321,18 +393,20 @@ impl Store {
     /// Opens (or creates) the history file at `path`. A file that is not a promptls
     /// history is an error and is left exactly as it was; a history promptls may not
     /// write is opened read-only (what reads works, what writes fails).
-    pub fn open_file(path: &Path, root: &Path) -> Result<Store, String> {
+    pub fn open_file(path: &Path, root: &Path) -> Result<Store, Error> {
         Store::open_file_with(path, root, true)
     }
 
-    fn open_file_with(path: &Path, root: &Path, write: bool) -> Result<Store, String> {
+    fn open_file_with(path: &Path, root: &Path, write: bool) -> Result<Store, Error> {
         let opened = sqlite::open(path, &KIND, write)?;
-        Store::with_connection(opened.db, root, !opened.read_only)
-            .map_err(|e| format!("{}: {e}", path.display()))
+        Store::with_connection(opened.db, root, !opened.read_only).map_err(|e| Error::At {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
     }
 
     /// A store over `db`, brought to `SCHEMA_VERSION` when `migrate`.
-    fn with_connection(db: Connection, root: &Path, migrate: bool) -> Result<Store, String> {
+    fn with_connection(db: Connection, root: &Path, migrate: bool) -> Result<Store, Error> {
         db.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql)?;
         db.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
@@ -348,7 +422,7 @@ impl Store {
     }
 
     /// Brings the file to `SCHEMA_VERSION`, one step per earlier version.
-    fn migrate(&mut self) -> Result<(), String> {
+    fn migrate(&mut self) -> Result<(), Error> {
         let tx = self
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -364,14 +438,10 @@ impl Store {
             )
             .map_err(sql)?;
         if version == 0 && tables > 0 {
-            return Err(
-                "not a promptls history (it has other tables); it was left untouched".into(),
-            );
+            return Err(Error::OtherTables);
         }
         if version > SCHEMA_VERSION {
-            return Err(format!(
-                "the history has schema version {version}, newer than this promptls ({SCHEMA_VERSION}); upgrade promptls"
-            ));
+            return Err(Error::Newer { version });
         }
         for (from, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(step).map_err(sql)?;
@@ -400,7 +470,7 @@ impl Store {
         content: &str,
         origin: &Origin,
         parent: Option<i64>,
-    ) -> Result<(i64, bool), String> {
+    ) -> Result<(i64, bool), Error> {
         let identity = identity(&self.root, path, content);
         let rel = relative(&self.root, path);
         let hash = content_hash(content);
@@ -522,7 +592,7 @@ impl Store {
         Ok((number, new))
     }
 
-    fn prompt_id(&self, path: &Path, content: &str) -> Result<Option<i64>, String> {
+    fn prompt_id(&self, path: &Path, content: &str) -> Result<Option<i64>, Error> {
         let identity = identity(&self.root, path, content);
         self.db
             .query_row(
@@ -543,7 +613,7 @@ impl Store {
         origin: &Origin,
         parent: Option<i64>,
         score: Option<&Score>,
-    ) -> Result<i64, String> {
+    ) -> Result<i64, Error> {
         let (n, _) = self.record(path, content, origin, parent)?;
         if let Some(score) = score {
             self.record_score(path, content, n, score)?;
@@ -558,10 +628,8 @@ impl Store {
         content: &str,
         number: i64,
         score: &Score,
-    ) -> Result<(), String> {
-        let prompt = self
-            .prompt_id(path, content)?
-            .ok_or("the prompt has no history")?;
+    ) -> Result<(), Error> {
+        let prompt = self.prompt_id(path, content)?.ok_or(Error::NoHistory)?;
         self.db
             .execute(
                 "INSERT INTO scores (version, dataset, metric, model, score, rows, created)
@@ -574,7 +642,7 @@ impl Store {
     }
 
     /// Every version of the prompt, oldest first.
-    pub fn history(&self, path: &Path, content: &str) -> Result<Vec<Version>, String> {
+    pub fn history(&self, path: &Path, content: &str) -> Result<Vec<Version>, Error> {
         let Some(prompt) = self.prompt_id(path, content)? else {
             return Ok(Vec::new());
         };
@@ -664,19 +732,18 @@ impl Store {
 
     /// The number of the version `selector` names: `v3`, `3`, a tag, `head`, or a hash
     /// prefix.
-    pub fn resolve(&self, path: &Path, content: &str, selector: &str) -> Result<i64, String> {
-        let prompt = self.prompt_id(path, content)?.ok_or_else(|| {
-            format!(
-                "{} has no history yet (run `promptls eval` or save it in the editor)",
-                path.display()
-            )
-        })?;
+    pub fn resolve(&self, path: &Path, content: &str, selector: &str) -> Result<i64, Error> {
+        let prompt = self
+            .prompt_id(path, content)?
+            .ok_or_else(|| Error::NotRecorded {
+                path: path.to_path_buf(),
+            })?;
         let by_number = selector
             .strip_prefix('v')
             .unwrap_or(selector)
             .parse::<i64>()
             .ok();
-        let query = |sql_text: &str, arg: &dyn rusqlite::ToSql| -> Result<Option<i64>, String> {
+        let query = |sql_text: &str, arg: &dyn rusqlite::ToSql| -> Result<Option<i64>, Error> {
             self.db
                 .query_row(sql_text, params![prompt, arg], |r| r.get(0))
                 .optional()
@@ -713,17 +780,15 @@ impl Store {
                 return Ok(found);
             }
         }
-        Err(format!(
-            "no version `{selector}` of {} (give v3, a tag, or a hash prefix)",
-            path.display()
-        ))
+        Err(Error::NoSuchVersion {
+            selector: selector.to_string(),
+            path: path.to_path_buf(),
+        })
     }
 
     /// The content of version `number`.
-    pub fn content(&self, path: &Path, content: &str, number: i64) -> Result<String, String> {
-        let prompt = self
-            .prompt_id(path, content)?
-            .ok_or("the prompt has no history")?;
+    pub fn content(&self, path: &Path, content: &str, number: i64) -> Result<String, Error> {
+        let prompt = self.prompt_id(path, content)?.ok_or(Error::NoHistory)?;
         self.db
             .query_row(
                 "SELECT content FROM versions WHERE prompt = ?1 AND number = ?2",
@@ -740,13 +805,11 @@ impl Store {
         content: &str,
         number: i64,
         tag: &str,
-    ) -> Result<TagMove, String> {
+    ) -> Result<TagMove, Error> {
         if tag.is_empty() || tag.chars().any(|c| c.is_whitespace()) {
-            return Err(format!("`{tag}` is not a tag name (no spaces)"));
+            return Err(Error::BadTag(tag.to_string()));
         }
-        let prompt = self
-            .prompt_id(path, content)?
-            .ok_or("the prompt has no history")?;
+        let prompt = self.prompt_id(path, content)?.ok_or(Error::NoHistory)?;
         let author = self.author();
         let at = now();
         let tx = self
@@ -761,7 +824,7 @@ impl Store {
             )
             .optional()
             .map_err(sql)?
-            .ok_or_else(|| format!("no version v{number}"))?;
+            .ok_or(Error::NoVersion(number))?;
         let from: Option<i64> = tx
             .query_row(
                 "SELECT version FROM tags WHERE prompt = ?1 AND tag = ?2",
@@ -801,7 +864,7 @@ impl Store {
     }
 
     /// Every tag move of the prompt, oldest first.
-    pub fn tag_moves(&self, path: &Path, content: &str) -> Result<Vec<TagMove>, String> {
+    pub fn tag_moves(&self, path: &Path, content: &str) -> Result<Vec<TagMove>, Error> {
         let Some(prompt) = self.prompt_id(path, content)? else {
             return Ok(Vec::new());
         };
@@ -831,10 +894,8 @@ impl Store {
 
     /// Moves the prompt's head to version `number` (what a restore or a return to earlier
     /// content does: the next edit is its child).
-    pub fn set_head(&mut self, path: &Path, content: &str, number: i64) -> Result<(), String> {
-        let prompt = self
-            .prompt_id(path, content)?
-            .ok_or("the prompt has no history")?;
+    pub fn set_head(&mut self, path: &Path, content: &str, number: i64) -> Result<(), Error> {
+        let prompt = self.prompt_id(path, content)?.ok_or(Error::NoHistory)?;
         self.db
             .execute(
                 "INSERT INTO heads (prompt, version) SELECT ?1, id FROM versions WHERE prompt = ?1 AND number = ?2
@@ -863,7 +924,7 @@ pub struct Summary {
 impl Store {
     /// The lens summary of the prompt at `path` with working `content`; `None` without
     /// history.
-    pub fn summary(&self, path: &Path, content: &str) -> Result<Option<Summary>, String> {
+    pub fn summary(&self, path: &Path, content: &str) -> Result<Option<Summary>, Error> {
         let Some(prompt) = self.prompt_id(path, content)? else {
             return Ok(None);
         };
@@ -873,7 +934,7 @@ impl Store {
             .prepare_cached("SELECT id FROM versions WHERE prompt = ?1 AND hash = ?2")
             .and_then(|mut s| s.query_row(params![prompt, hash], |r| r.get(0)).optional())
             .map_err(sql)?;
-        let latest_score = |version: i64, like: Option<&Score>| -> Result<Option<Score>, String> {
+        let latest_score = |version: i64, like: Option<&Score>| -> Result<Option<Score>, Error> {
             let mut statement = self
                 .db
                 .prepare_cached(
@@ -935,7 +996,7 @@ impl Store {
 
     /// Every prompt's history as JSON, to share (e.g. in git): versions with their content,
     /// parents by hash, scores, tags and tag moves.
-    pub fn export(&self) -> Result<Value, String> {
+    pub fn export(&self) -> Result<Value, Error> {
         let mut prompts = Vec::new();
         let mut list = self
             .db
@@ -1005,13 +1066,13 @@ impl Store {
     /// Merges an export: versions missing here are added (numbered after the local
     /// ones, parents by hash), scores and tags too (a tag that moves is recorded).
     /// Returns (versions added, versions already here).
-    pub fn import(&mut self, export: &Value) -> Result<(usize, usize), String> {
+    pub fn import(&mut self, export: &Value) -> Result<(usize, usize), Error> {
         if export
             .get("promptls_history")
             .and_then(Value::as_i64)
             .is_none()
         {
-            return Err("not a promptls history export (no `promptls_history`)".into());
+            return Err(Error::NotAnExport);
         }
         let author = self.author();
         let tx = self
@@ -1020,9 +1081,10 @@ impl Store {
             .map_err(sql)?;
         let (mut added, mut known) = (0, 0);
         for p in export["prompts"].as_array().into_iter().flatten() {
-            let identity = p["identity"]
-                .as_str()
-                .ok_or("a prompt without `identity`")?;
+            let identity = p["identity"].as_str().ok_or(Error::ExportField {
+                what: "a prompt",
+                field: "identity",
+            })?;
             let path = p["path"].as_str().unwrap_or("");
             tx.execute(
                 "INSERT OR IGNORE INTO prompts (identity, path) VALUES (?1, ?2)",
@@ -1036,7 +1098,7 @@ impl Store {
                     |r| r.get(0),
                 )
                 .map_err(sql)?;
-            let id_of = |tx: &rusqlite::Transaction, hash: &str| -> Result<Option<i64>, String> {
+            let id_of = |tx: &rusqlite::Transaction, hash: &str| -> Result<Option<i64>, Error> {
                 tx.query_row(
                     "SELECT id FROM versions WHERE prompt = ?1 AND hash = ?2",
                     params![prompt, hash],
@@ -1046,12 +1108,17 @@ impl Store {
                 .map_err(sql)
             };
             for v in p["versions"].as_array().into_iter().flatten() {
-                let hash = v["hash"].as_str().ok_or("a version without `hash`")?;
-                let content = v["content"].as_str().ok_or("a version without `content`")?;
+                let field = |field| Error::ExportField {
+                    what: "a version",
+                    field,
+                };
+                let hash = v["hash"].as_str().ok_or_else(|| field("hash"))?;
+                let content = v["content"].as_str().ok_or_else(|| field("content"))?;
                 if content_hash(content) != hash {
-                    return Err(format!(
-                        "version {hash} of {identity}: its content does not match its hash"
-                    ));
+                    return Err(Error::HashMismatch {
+                        hash: hash.to_string(),
+                        identity: identity.to_string(),
+                    });
                 }
                 if id_of(&tx, hash)?.is_some() {
                     known += 1;
@@ -1145,5 +1212,47 @@ mod tests {
         let t = now();
         assert_eq!(t.len(), 24, "{t}");
         assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
+    }
+
+    #[test]
+    fn errors_say_what_went_wrong_and_keep_the_sqlite_cause() {
+        use std::error::Error as _;
+        let failure = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        let busy = sql(failure(rusqlite::ffi::SQLITE_BUSY));
+        assert!(matches!(busy, Error::Busy(_)), "{busy:?}");
+        assert_eq!(
+            busy.to_string(),
+            "the history is busy (another promptls is writing it); try again"
+        );
+        sqlite::assert_sqlite_code(busy.source(), rusqlite::ErrorCode::DatabaseBusy);
+        let read_only = Error::from(failure(rusqlite::ffi::SQLITE_READONLY));
+        assert!(matches!(read_only, Error::ReadOnly(_)), "{read_only:?}");
+        let other = sql(failure(rusqlite::ffi::SQLITE_CORRUPT));
+        assert!(other.to_string().starts_with("history: "), "{other}");
+
+        // A file that is not a history: the path and the reason are kept.
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join(".promptls");
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join(FILE_NAME), b"not a database at all").unwrap();
+        let error = Store::open(dir.path()).err().unwrap();
+        let Error::File(sqlite::Error::Foreign { path, noun, .. }) = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!((path, *noun), (&folder.join(FILE_NAME), "history"));
+        assert!(
+            error.to_string().contains("is not a promptls history"),
+            "{error}"
+        );
+        assert!(error.source().unwrap().is::<sqlite::Foreign>());
+
+        let missing = Error::NotRecorded {
+            path: PathBuf::from("a.prompt"),
+        };
+        assert_eq!(
+            missing.to_string(),
+            "a.prompt has no history yet (run `promptls eval` or save it in the editor)"
+        );
+        assert!(missing.source().is_none());
     }
 }

@@ -120,7 +120,7 @@ pub fn run(args: DoctorArgs) -> i32 {
                 Ok(status) => format!("answers with HTTP {status} ({})", provider.base_url),
                 Err(e) => {
                     trouble += usize::from(is_used);
-                    e
+                    e.to_string()
                 }
             }
         } else {

@@ -74,7 +74,7 @@ fn read(path: &Path) -> Result<String, Failure> {
 fn open(path: &Path) -> Result<(Store, String), Failure> {
     let source = read(path)?;
     let root = promptls_core::config::find_root(path);
-    let store = Store::open(&root).map_err(|e| (2, e))?;
+    let store = Store::open(&root).map_err(|e| (2, e.to_string()))?;
     Ok((store, source))
 }
 
@@ -82,7 +82,7 @@ fn open(path: &Path) -> Result<(Store, String), Failure> {
 fn open_for_reading(path: &Path) -> Result<(Store, String), Failure> {
     let source = read(path)?;
     let root = promptls_core::config::find_root(path);
-    let store = Store::open_read_only(&root).map_err(|e| (2, e))?;
+    let store = Store::open_read_only(&root).map_err(|e| (2, e.to_string()))?;
     Ok((store, source))
 }
 
@@ -118,8 +118,12 @@ pub fn history(args: HistoryArgs) -> i32 {
     }
     finish((|| {
         let (store, source) = open_for_reading(&args.file)?;
-        let versions = store.history(&args.file, &source).map_err(|e| (2, e))?;
-        let moves = store.tag_moves(&args.file, &source).map_err(|e| (2, e))?;
+        let versions = store
+            .history(&args.file, &source)
+            .map_err(|e| (2, e.to_string()))?;
+        let moves = store
+            .tag_moves(&args.file, &source)
+            .map_err(|e| (2, e.to_string()))?;
         let working = store::content_hash(&source);
         Ok(match args.format {
             Format::Json => {
@@ -206,11 +210,15 @@ fn side(
     match selector {
         None => Ok((source.to_string(), "working file".into(), Vec::new())),
         Some(s) => {
-            let n = store.resolve(file, source, s).map_err(|e| (2, e))?;
-            let content = store.content(file, source, n).map_err(|e| (2, e))?;
+            let n = store
+                .resolve(file, source, s)
+                .map_err(|e| (2, e.to_string()))?;
+            let content = store
+                .content(file, source, n)
+                .map_err(|e| (2, e.to_string()))?;
             let scores = store
                 .history(file, source)
-                .map_err(|e| (2, e))?
+                .map_err(|e| (2, e.to_string()))?
                 .into_iter()
                 .find(|v| v.number == n)
                 .map(|v| v.scores)
@@ -228,7 +236,9 @@ pub fn diff(args: DiffArgs) -> i32 {
             None => match store.resolve(&args.file, &source, "production") {
                 Ok(n) => format!("v{n}"),
                 Err(_) => {
-                    let versions = store.history(&args.file, &source).map_err(|e| (2, e))?;
+                    let versions = store
+                        .history(&args.file, &source)
+                        .map_err(|e| (2, e.to_string()))?;
                     let working = store::content_hash(&source);
                     let previous = versions.iter().rev().find(|v| v.hash != working);
                     match previous {
@@ -253,7 +263,7 @@ pub fn diff(args: DiffArgs) -> i32 {
             let working = store::content_hash(&source);
             store
                 .history(&args.file, &source)
-                .map_err(|e| (2, e))?
+                .map_err(|e| (2, e.to_string()))?
                 .into_iter()
                 .find(|v| v.hash == working)
                 .map(|v| v.scores)
@@ -363,10 +373,10 @@ pub fn promote(args: PromoteArgs) -> i32 {
         let (mut store, source) = open(&args.file)?;
         let n = store
             .resolve(&args.file, &source, &args.version)
-            .map_err(|e| (2, e))?;
+            .map_err(|e| (2, e.to_string()))?;
         let moved = store
             .promote(&args.file, &source, n, &args.tag)
-            .map_err(|e| (1, e))?;
+            .map_err(|e| (1, e.to_string()))?;
         Ok(format!(
             "{}: {} → v{}{} (by {} at {})\n",
             args.file.display(),
@@ -385,15 +395,17 @@ pub fn restore(args: RestoreArgs) -> i32 {
         // The working file is recorded first, so nothing unsaved in the history is lost.
         store
             .record(&args.file, &source, &store::Origin::Edit, None)
-            .map_err(|e| (1, e))?;
+            .map_err(|e| (1, e.to_string()))?;
         let n = store
             .resolve(&args.file, &source, &args.version)
-            .map_err(|e| (2, e))?;
-        let content = store.content(&args.file, &source, n).map_err(|e| (2, e))?;
+            .map_err(|e| (2, e.to_string()))?;
+        let content = store
+            .content(&args.file, &source, n)
+            .map_err(|e| (2, e.to_string()))?;
         super::optimize::write_atomically(&args.file, &content).map_err(|e| (1, e))?;
         store
             .set_head(&args.file, &content, n)
-            .map_err(|e| (1, e))?;
+            .map_err(|e| (1, e.to_string()))?;
         Ok(format!("{}: restored v{n}\n", args.file.display()))
     })())
 }
@@ -401,8 +413,8 @@ pub fn restore(args: RestoreArgs) -> i32 {
 fn export() -> i32 {
     finish((|| {
         let root = promptls_core::config::find_root(Path::new("."));
-        let store = Store::open_read_only(&root).map_err(|e| (2, e))?;
-        let value = store.export().map_err(|e| (2, e))?;
+        let store = Store::open_read_only(&root).map_err(|e| (2, e.to_string()))?;
+        let value = store.export().map_err(|e| (2, e.to_string()))?;
         Ok(serde_json::to_string_pretty(&value).unwrap_or_default() + "\n")
     })())
 }
@@ -418,7 +430,7 @@ fn import(input: Option<&Path>) -> i32 {
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| (2, format!("{}: not JSON: {e}", input.display())))?;
         let root = promptls_core::config::find_root(Path::new("."));
-        let mut store = Store::open(&root).map_err(|e| (2, e))?;
+        let mut store = Store::open(&root).map_err(|e| (2, e.to_string()))?;
         let (added, known) = store
             .import(&value)
             .map_err(|e| (1, format!("{}: {e}", input.display())))?;

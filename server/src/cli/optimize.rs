@@ -123,8 +123,8 @@ fn read(path: &Path) -> Result<String, (i32, String)> {
 
 async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     let source = read(&args.file)?;
-    let config = Config::load(&args.file).map_err(|m| (2, m))?;
-    let client = config.client(true).map_err(|m| (2, m))?;
+    let config = Config::load(&args.file).map_err(|m| (2, m.to_string()))?;
+    let client = config.client(true).map_err(|m| (2, m.to_string()))?;
     let request = Request {
         optimizer: args.optimizer.map(|o| match o {
             OptimizerArg::Bootstrap => Optimizer::Bootstrap,
@@ -346,9 +346,11 @@ fn record_history(
     outcome: &job::Outcome,
     written: Option<&String>,
 ) -> Option<serde_json::Value> {
-    let recorded = promptls_core::store::Store::open(&config.root).and_then(|mut store| {
-        outcome.record(&mut store, file, source, written.map(String::as_str))
-    });
+    let recorded = promptls_core::store::Store::open(&config.root)
+        .map_err(String::from)
+        .and_then(|mut store| {
+            outcome.record(&mut store, file, source, written.map(String::as_str))
+        });
     match recorded {
         Ok((start, result)) => Some(json!({"start": start, "result": result})),
         Err(e) => {

@@ -48,12 +48,12 @@ impl LspCommand for Promote {
     type Args = VersionArgs;
 }
 
-fn open(path: &Path) -> std::result::Result<Store, String> {
+fn open(path: &Path) -> std::result::Result<Store, store::Error> {
     Store::open(&promptls_core::config::find_root(path))
 }
 
 /// The history for reading only (lenses, hovers, comparisons): it may be read-only.
-fn open_for_reading(path: &Path) -> std::result::Result<Store, String> {
+fn open_for_reading(path: &Path) -> std::result::Result<Store, store::Error> {
     Store::open_read_only(&promptls_core::config::find_root(path))
 }
 
@@ -267,11 +267,13 @@ pub async fn compare(
 ) -> Result<Value> {
     let (path, text, _) = path_and_text(state, &args.uri)?;
     let selector = args.version.unwrap_or_else(|| "production".into());
-    let store = open_for_reading(&path).map_err(invalid_params)?;
+    let store = open_for_reading(&path).map_err(|e| invalid_params(e.to_string()))?;
     let n = store
         .resolve(&path, &text, &selector)
-        .map_err(invalid_params)?;
-    let content = store.content(&path, &text, n).map_err(invalid_params)?;
+        .map_err(|e| invalid_params(e.to_string()))?;
+    let content = store
+        .content(&path, &text, n)
+        .map_err(|e| invalid_params(e.to_string()))?;
     let d = diff::diff(&content, &text, &[], &[]);
     let rendered = diff::render(&d, &format!("v{n}"), "working file");
     let name = path
@@ -290,11 +292,13 @@ pub async fn restore(
     let selector = args
         .version
         .ok_or_else(|| invalid_params("restore needs a `version`".into()))?;
-    let store = open(&path).map_err(invalid_params)?;
+    let store = open(&path).map_err(|e| invalid_params(e.to_string()))?;
     let n = store
         .resolve(&path, &text, &selector)
-        .map_err(invalid_params)?;
-    let content = store.content(&path, &text, n).map_err(invalid_params)?;
+        .map_err(|e| invalid_params(e.to_string()))?;
+    let content = store
+        .content(&path, &text, n)
+        .map_err(|e| invalid_params(e.to_string()))?;
     let rope = ropey::Rope::from_str(&text);
     let encoding = super::state::lock(state).encoding;
     let whole = super::position::to_range(
@@ -330,13 +334,15 @@ pub async fn promote(
 ) -> Result<Value> {
     let (path, text, _) = path_and_text(state, &args.uri)?;
     let tag = args.tag.unwrap_or_else(|| "production".into());
-    let mut store = open(&path).map_err(invalid_params)?;
+    let mut store = open(&path).map_err(|e| invalid_params(e.to_string()))?;
     let n = match &args.version {
-        Some(s) => store.resolve(&path, &text, s).map_err(invalid_params)?,
+        Some(s) => store
+            .resolve(&path, &text, s)
+            .map_err(|e| invalid_params(e.to_string()))?,
         None => {
             store
                 .record(&path, &text, &store::Origin::Edit, None)
-                .map_err(invalid_params)?
+                .map_err(|e| invalid_params(e.to_string()))?
                 .0
         }
     };
@@ -361,6 +367,6 @@ pub async fn promote(
     }
     let moved = store
         .promote(&path, &text, n, &tag)
-        .map_err(invalid_params)?;
+        .map_err(|e| invalid_params(e.to_string()))?;
     Ok(json!({"promoted": true, "tag": moved.tag, "to": moved.to, "from": moved.from}))
 }
