@@ -217,6 +217,53 @@ impl Trust {
     }
 }
 
+/// Why the list of trusted folders could not be read or written: the file (or folder)
+/// and the cause as `source()`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A folder to trust that cannot be found (canonicalised).
+    #[error("cannot trust {}: {source}", .folder.display())]
+    Folder {
+        folder: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} has no folder", .path.display())]
+    NoFolder { path: PathBuf },
+    #[error(transparent)]
+    CreateFolder(#[from] crate::folder::CannotCreate),
+    #[error("cannot write {}: {source}", .path.display())]
+    Serialize {
+        path: PathBuf,
+        #[source]
+        source: toml::ser::Error,
+    },
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", .path.display())]
+    Persist {
+        path: PathBuf,
+        #[source]
+        source: tempfile::PersistError,
+    },
+}
+
 /// The user's list of trusted folders: `trusted.toml` in the user config folder, one
 /// `folders = [...]` array of absolute, canonical paths. A folder covers its subfolders.
 #[derive(Debug, Clone)]
@@ -240,15 +287,24 @@ impl TrustList {
     }
 
     /// The list in `file` (empty when the file does not exist).
-    pub fn load(file: &Path) -> Result<TrustList, String> {
+    pub fn load(file: &Path) -> Result<TrustList, Error> {
+        let path = || file.to_path_buf();
         let folders = match std::fs::read_to_string(file) {
             Ok(text) => {
                 toml::from_str::<TrustFile>(&text)
-                    .map_err(|e| format!("{}: {e}", file.display()))?
+                    .map_err(|source| Error::Parse {
+                        path: path(),
+                        source,
+                    })?
                     .folders
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+            Err(source) => {
+                return Err(Error::Read {
+                    path: path(),
+                    source,
+                })
+            }
         };
         Ok(TrustList {
             file: file.to_path_buf(),
@@ -267,9 +323,11 @@ impl TrustList {
     }
 
     /// Adds `folder` (canonicalised); `false` when it was already there.
-    pub fn add(&mut self, folder: &Path) -> Result<bool, String> {
-        let folder = std::fs::canonicalize(folder)
-            .map_err(|e| format!("cannot trust {}: {e}", folder.display()))?;
+    pub fn add(&mut self, folder: &Path) -> Result<bool, Error> {
+        let folder = std::fs::canonicalize(folder).map_err(|source| Error::Folder {
+            folder: folder.to_path_buf(),
+            source,
+        })?;
         if self.folders.contains(&folder) {
             return Ok(false);
         }
@@ -280,7 +338,7 @@ impl TrustList {
     }
 
     /// Removes `folder`; `false` when it was not there.
-    pub fn remove(&mut self, folder: &Path) -> Result<bool, String> {
+    pub fn remove(&mut self, folder: &Path) -> Result<bool, Error> {
         let canonical = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
         let before = self.folders.len();
         self.folders.retain(|f| f != &canonical && f != folder);
@@ -292,26 +350,33 @@ impl TrustList {
     }
 
     /// Writes the list atomically (a temporary file renamed over it).
-    fn save(&self) -> Result<(), String> {
+    fn save(&self) -> Result<(), Error> {
+        let path = || self.file.clone();
         let folder = self
             .file
             .parent()
-            .ok_or_else(|| format!("{} has no folder", self.file.display()))?;
-        std::fs::create_dir_all(folder)
-            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+            .ok_or_else(|| Error::NoFolder { path: path() })?;
+        crate::folder::create(folder)?;
         let text = toml::to_string(&TrustFile {
             folders: self.folders.clone(),
         })
-        .map_err(|e| format!("cannot write {}: {e}", self.file.display()))?;
+        .map_err(|source| Error::Serialize {
+            path: path(),
+            source,
+        })?;
         let text = format!(
             "# Workspaces whose files promptls lets choose where your keys go (`promptls trust`).\n{text}"
         );
-        let mut temp = tempfile::NamedTempFile::new_in(folder)
-            .map_err(|e| format!("cannot write {}: {e}", self.file.display()))?;
-        std::io::Write::write_all(&mut temp, text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", self.file.display()))?;
-        temp.persist(&self.file)
-            .map_err(|e| format!("cannot write {}: {e}", self.file.display()))?;
+        let write = |source| Error::Write {
+            path: path(),
+            source,
+        };
+        let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(write)?;
+        std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(write)?;
+        temp.persist(&self.file).map_err(|source| Error::Persist {
+            path: path(),
+            source,
+        })?;
         Ok(())
     }
 }
@@ -399,5 +464,32 @@ mod tests {
         assert!(again.remove(&repo).unwrap());
         assert!(!again.remove(&repo).unwrap());
         assert!(TrustList::load(&file).unwrap().folders.is_empty());
+    }
+
+    #[test]
+    fn list_errors_name_the_file_and_keep_the_cause() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("trusted.toml");
+        std::fs::write(&file, "folders = 3\n").unwrap();
+        let error = TrustList::load(&file).unwrap_err();
+        let Error::Parse { path, source } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(path, &file);
+        assert_eq!(error.to_string(), format!("{}: {source}", file.display()));
+        assert!(error.source().unwrap().is::<toml::de::Error>());
+
+        let mut list = TrustList {
+            file: file.clone(),
+            folders: Vec::new(),
+        };
+        let missing = dir.path().join("missing");
+        let error = list.add(&missing).unwrap_err();
+        assert!(matches!(&error, Error::Folder { folder, .. } if folder == &missing));
+        assert!(error
+            .to_string()
+            .starts_with(&format!("cannot trust {}: ", missing.display())));
+        assert!(error.source().unwrap().is::<std::io::Error>());
     }
 }

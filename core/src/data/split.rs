@@ -23,19 +23,36 @@ pub enum Split {
     Files { train: String, dev: String },
 }
 
+/// What is wrong with a `promptls.split` value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    #[error("the train share must be between 0 and 1 (exclusive), not {0}")]
+    ShareOutOfRange(f64),
+    #[error("the train share must be a number")]
+    ShareNotANumber,
+    #[error("unknown split setting `{0}` (train, dev, seed)")]
+    UnknownSetting(String),
+    #[error("a split into files needs both `train` and `dev` paths")]
+    FilesNeedBoth,
+    #[error("`seed` must be a whole number 0 or more")]
+    BadSeed,
+    #[error("`promptls.split` needs `train` (a share, or a file with `dev`)")]
+    NoTrain,
+    #[error("`promptls.split` is a number (the train share) or a mapping")]
+    NotASplit,
+}
+
 impl Split {
     /// Reads the `promptls.split` value (as JSON); `Err` says what is wrong with it.
-    pub fn from_json(value: Option<&Value>) -> Result<Split, String> {
+    pub fn from_json(value: Option<&Value>) -> Result<Split, Error> {
         let Some(value) = value else {
             return Ok(Split::All);
         };
-        let ratio = |v: &Value| -> Result<f64, String> {
+        let ratio = |v: &Value| -> Result<f64, Error> {
             match v.as_f64() {
                 Some(r) if r > 0.0 && r < 1.0 => Ok(r),
-                Some(r) => Err(format!(
-                    "the train share must be between 0 and 1 (exclusive), not {r}"
-                )),
-                None => Err("the train share must be a number".into()),
+                Some(r) => Err(Error::ShareOutOfRange(r)),
+                None => Err(Error::ShareNotANumber),
             }
         };
         match value {
@@ -46,7 +63,7 @@ impl Split {
             Value::Object(map) => {
                 for key in map.keys() {
                     if !matches!(key.as_str(), "train" | "dev" | "seed") {
-                        return Err(format!("unknown split setting `{key}` (train, dev, seed)"));
+                        return Err(Error::UnknownSetting(key.clone()));
                     }
                 }
                 match (map.get("train"), map.get("dev")) {
@@ -55,26 +72,22 @@ impl Split {
                         dev: dev.clone(),
                     }),
                     (Some(Value::String(_)), _) | (_, Some(Value::String(_))) => {
-                        Err("a split into files needs both `train` and `dev` paths".into())
+                        Err(Error::FilesNeedBoth)
                     }
                     (Some(train), None) => {
                         let seed = match map.get("seed") {
                             None => 0,
-                            Some(s) => s
-                                .as_u64()
-                                .ok_or("`seed` must be a whole number 0 or more")?,
+                            Some(s) => s.as_u64().ok_or(Error::BadSeed)?,
                         };
                         Ok(Split::Ratio {
                             train: ratio(train)?,
                             seed,
                         })
                     }
-                    _ => {
-                        Err("`promptls.split` needs `train` (a share, or a file with `dev`)".into())
-                    }
+                    _ => Err(Error::NoTrain),
                 }
             }
-            _ => Err("`promptls.split` is a number (the train share) or a mapping".into()),
+            _ => Err(Error::NotASplit),
         }
     }
 }
@@ -197,6 +210,22 @@ mod tests {
         assert_eq!(
             split_indices(1, 0.5, 1).0.len() + split_indices(1, 0.5, 1).1.len(),
             1
+        );
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        use std::error::Error as _;
+        let error = Split::from_json(Some(&json!({"train": 1.5}))).unwrap_err();
+        assert_eq!(error, Error::ShareOutOfRange(1.5));
+        assert_eq!(
+            error.to_string(),
+            "the train share must be between 0 and 1 (exclusive), not 1.5"
+        );
+        assert!(error.source().is_none());
+        assert_eq!(
+            Split::from_json(Some(&json!({"train": 0.5, "tset": 1}))),
+            Err(Error::UnknownSetting("tset".into()))
         );
     }
 }

@@ -637,7 +637,9 @@ impl<'a> Session<'a> {
 
     /// The source with `program` written in.
     pub fn source_of(&self, program: &Program) -> Result<String, Stop> {
-        program.apply(&self.source).map_err(Stop::Failed)
+        program
+            .apply(&self.source)
+            .map_err(|e| Stop::Failed(e.to_string()))
     }
 
     /// Scores `program` on `rows` of the validation set (all of them when `None`), and

@@ -53,16 +53,33 @@ fn is_marker(node: NodeRef) -> bool {
     matches!(node.kind(), NodeKind::Comment(text) if text.trim() == demos::START)
 }
 
+/// Why a prompt's program cannot be read or written back.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The template does not parse; the first error, at `span` (bytes of the file).
+    #[error("the template has an error to fix first: {message}")]
+    Template { span: Span, message: String },
+    #[error("the prompt has no system section and starts with a role marker: add `{{{{role \"system\"}}}}` and an instruction for the optimizer to work on")]
+    NoSystemSection,
+}
+
+/// For the callers that still pass errors on as text (`optimize`).
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}
+
 /// Finds the instruction and the demos of `source`.
-pub fn parts(source: &str) -> Result<Parts, String> {
+pub fn parts(source: &str) -> Result<Parts, Error> {
     let parsed = crate::syntax::parse(source);
     let body = parsed.template_span;
     let (template, errors) = handlebars::parse_template(&source[body.start..body.end], body.start);
     if let Some(e) = errors.first() {
-        return Err(format!(
-            "the template has an error to fix first: {}",
-            e.message
-        ));
+        return Err(Error::Template {
+            span: e.span,
+            message: e.message.clone(),
+        });
     }
     let nodes: Vec<NodeRef> = template.nodes().iter().collect();
     // The section: after the first system role marker, else from the start; it ends at
@@ -73,9 +90,7 @@ pub fn parts(source: &str) -> Result<Parts, String> {
     let first_role = nodes.iter().position(|&n| role_of(n).is_some());
     let start = match (first_system, first_role) {
         (Some(i), _) => i + 1,
-        (None, Some(0)) => {
-            return Err("the prompt has no system section and starts with a role marker: add `{{role \"system\"}}` and an instruction for the optimizer to work on".into())
-        }
+        (None, Some(0)) => return Err(Error::NoSystemSection),
         (None, _) => 0,
     };
     let end = nodes[start..]
@@ -145,7 +160,7 @@ fn read_demos(source: &str, turns: &[demos::DemoTurn]) -> Vec<Demo> {
 
 impl Program {
     /// The program written in `source`.
-    pub fn read(source: &str) -> Result<Program, String> {
+    pub fn read(source: &str) -> Result<Program, Error> {
         let parts = parts(source)?;
         Ok(Program {
             instruction: unescape(&source[parts.instruction.start..parts.instruction.end])
@@ -156,7 +171,7 @@ impl Program {
 
     /// `source` with this program's instruction and demos in place of its own. No demos
     /// removes the region.
-    pub fn apply(&self, source: &str) -> Result<String, String> {
+    pub fn apply(&self, source: &str) -> Result<String, Error> {
         let parts = parts(source)?;
         let mut edits: Vec<(Span, String)> = Vec::new();
         let current = unescape(&source[parts.instruction.start..parts.instruction.end]);
@@ -302,5 +317,26 @@ mod tests {
             Program::read(bare2).unwrap().instruction,
             "Classify the text."
         );
+    }
+
+    #[test]
+    fn errors_keep_where_the_template_is_broken() {
+        use std::error::Error as _;
+        let source = "---\nmodel: m\n---\nHello {{#if x}}\n";
+        let error = Program::read(source).unwrap_err();
+        let Error::Template { span, message } = &error else {
+            panic!("{error:?}");
+        };
+        assert!(span.start >= source.find("Hello").unwrap(), "{span:?}");
+        assert_eq!(
+            error.to_string(),
+            format!("the template has an error to fix first: {message}")
+        );
+        assert!(error.source().is_none());
+        let error = Program::read("{{role \"user\"}}Hi").unwrap_err();
+        assert_eq!(error, Error::NoSystemSection);
+        assert!(error
+            .to_string()
+            .contains("add `{{role \"system\"}}` and an instruction"));
     }
 }

@@ -191,7 +191,10 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     let new_source = if *program == outcome.start {
         source.clone()
     } else {
-        job::with_split(&program.apply(&source).map_err(|e| (1, e))?, &outcome.split)
+        job::with_split(
+            &program.apply(&source).map_err(|e| (1, e.to_string()))?,
+            &outcome.split,
+        )
     };
 
     let mut written = false;
