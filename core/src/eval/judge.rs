@@ -25,9 +25,28 @@ pub struct Judge {
     pub model: Option<String>,
 }
 
+/// What is wrong with a `promptls.judge` setting, or with a judge's answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    #[error("unknown judge setting `{0}` (rubric, model)")]
+    UnknownSetting(String),
+    #[error("`promptls.judge` needs a `rubric`")]
+    NoRubric,
+    #[error("the judge `model` must be a string")]
+    ModelNotAString,
+    #[error("`promptls.metric: judge` needs `promptls.judge`: a rubric, or {{rubric, model}}")]
+    NoJudge,
+    /// A score the judge wrote that is not a number after all.
+    #[error("unreadable score")]
+    UnreadableScore(#[source] std::num::ParseFloatError),
+    /// The start of the judge's answer (80 characters).
+    #[error("the judge's answer has no score: {shown:?}")]
+    NoScore { shown: String },
+}
+
 impl Judge {
     /// Reads `promptls.judge` (a rubric string, or `{rubric, model}`).
-    pub fn from_json(value: Option<&Value>) -> Result<Judge, String> {
+    pub fn from_json(value: Option<&Value>) -> Result<Judge, Error> {
         match value {
             Some(Value::String(rubric)) if !rubric.trim().is_empty() => Ok(Judge {
                 rubric: rubric.clone(),
@@ -36,28 +55,25 @@ impl Judge {
             Some(Value::Object(map)) => {
                 for key in map.keys() {
                     if !matches!(key.as_str(), "rubric" | "model") {
-                        return Err(format!("unknown judge setting `{key}` (rubric, model)"));
+                        return Err(Error::UnknownSetting(key.clone()));
                     }
                 }
                 let rubric = map
                     .get("rubric")
                     .and_then(Value::as_str)
                     .filter(|r| !r.trim().is_empty())
-                    .ok_or("`promptls.judge` needs a `rubric`")?;
+                    .ok_or(Error::NoRubric)?;
                 let model = match map.get("model") {
                     None | Some(Value::Null) => None,
                     Some(Value::String(m)) => Some(m.clone()),
-                    Some(_) => return Err("the judge `model` must be a string".into()),
+                    Some(_) => return Err(Error::ModelNotAString),
                 };
                 Ok(Judge {
                     rubric: rubric.to_string(),
                     model,
                 })
             }
-            _ => Err(
-                "`promptls.metric: judge` needs `promptls.judge`: a rubric, or {rubric, model}"
-                    .into(),
-            ),
+            _ => Err(Error::NoJudge),
         }
     }
 
@@ -92,7 +108,7 @@ impl Judge {
 }
 
 /// The judge's score in 0..=1 and its reason, from its answer.
-pub fn parse_score(answer: &str) -> Result<(f64, Option<String>), String> {
+pub fn parse_score(answer: &str) -> Result<(f64, Option<String>), Error> {
     let clamp = |s: f64, scale: f64| (s / scale).clamp(0.0, 1.0);
     let json_text = super::output::json_text(answer);
     if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json_text) {
@@ -121,7 +137,7 @@ pub fn parse_score(answer: &str) -> Result<(f64, Option<String>), String> {
             .expect("valid regex")
     });
     if let Some(c) = LABELLED.captures(answer) {
-        let n: f64 = c[1].parse().map_err(|_| "unreadable score")?;
+        let n: f64 = c[1].parse().map_err(Error::UnreadableScore)?;
         let scale = c
             .get(2)
             .and_then(|d| d.as_str().parse().ok())
@@ -134,11 +150,11 @@ pub fn parse_score(answer: &str) -> Result<(f64, Option<String>), String> {
     static BARE: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^\s*(\d+(?:\.\d+)?)\s*\.?\s*$").expect("valid regex"));
     if let Some(c) = BARE.captures(answer) {
-        let n: f64 = c[1].parse().map_err(|_| "unreadable score")?;
+        let n: f64 = c[1].parse().map_err(Error::UnreadableScore)?;
         return Ok((clamp(n, SCALE), None));
     }
     let shown: String = answer.chars().take(80).collect();
-    Err(format!("the judge's answer has no score: {shown:?}"))
+    Err(Error::NoScore { shown })
 }
 
 /// `7/10` or `8 out of 10` anywhere in `text`.
@@ -196,5 +212,38 @@ mod tests {
             .as_str()
             .unwrap();
         assert!(text.contains("REFERENCE ANSWER:\nhi") && text.contains("RESPONSE:\nhello"));
+    }
+
+    #[test]
+    fn errors_say_what_is_missing_and_keep_the_cause() {
+        use std::error::Error as _;
+        let error = Judge::from_json(Some(&json!({"rubric": "r", "modle": "x"}))).unwrap_err();
+        assert_eq!(error, Error::UnknownSetting("modle".into()));
+        assert_eq!(
+            error.to_string(),
+            "unknown judge setting `modle` (rubric, model)"
+        );
+        assert!(error.source().is_none());
+        assert_eq!(
+            Judge::from_json(None).unwrap_err().to_string(),
+            "`promptls.metric: judge` needs `promptls.judge`: a rubric, or {rubric, model}"
+        );
+        let error = parse_score("no idea").unwrap_err();
+        assert_eq!(
+            error,
+            Error::NoScore {
+                shown: "no idea".into()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "the judge's answer has no score: \"no idea\""
+        );
+        let unreadable = Error::UnreadableScore("x".parse::<f64>().unwrap_err());
+        assert_eq!(unreadable.to_string(), "unreadable score");
+        assert!(unreadable
+            .source()
+            .unwrap()
+            .is::<std::num::ParseFloatError>());
     }
 }

@@ -163,7 +163,7 @@ pub fn plan(
         Some(_) => return Err(needs("`promptls.metric` must be a metric name")),
     };
     let scoring = if crate::settings::canonical_metric(metric_name) == Some("judge") {
-        let judge = Judge::from_json(setting("judge")).map_err(|e| needs(&e))?;
+        let judge = Judge::from_json(setting("judge")).map_err(|e| needs(&e.to_string()))?;
         let written = judge
             .model
             .clone()
@@ -1026,7 +1026,7 @@ async fn judge_row(
                 }
                 Err(e) => {
                     result.score = None;
-                    result.error = Some(e);
+                    result.error = Some(e.to_string());
                 }
             }
         }

@@ -55,44 +55,36 @@ pub struct DataArgument {
 }
 
 /// Why a prompt could not be compiled or rendered.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RenderError {
-    /// The template (or a partial, when `partial` is set) does not parse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The template (or a partial, when `partial` is set) does not parse, or calls a
+    /// helper Dotprompt does not know, at `line` of its text.
+    #[error("{}: line {line}: {message}", template_name(.partial))]
     Syntax {
         partial: Option<String>,
+        line: usize,
         message: String,
     },
     /// The metadata cannot be resolved (Picoschema, tools).
-    Metadata(MetadataError),
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
     /// The template failed while rendering (e.g. a missing partial).
+    #[error("{0}")]
     Render(String),
     /// The render went over a limit (partial expansions or nesting, rendered size; see
     /// `engine::MAX_*`); the message names the partial chain it was in.
+    #[error("{0}")]
     Limit(String),
 }
 
-impl fmt::Display for RenderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RenderError::Syntax {
-                partial: None,
-                message,
-            } => write!(f, "template: {message}"),
-            RenderError::Syntax {
-                partial: Some(name),
-                message,
-            } => write!(f, "partial '{name}': {message}"),
-            RenderError::Metadata(e) => e.fmt(f),
-            RenderError::Render(message) | RenderError::Limit(message) => f.write_str(message),
-        }
-    }
-}
+/// The name the crate has always used for `Error`.
+pub type RenderError = Error;
 
-impl std::error::Error for RenderError {}
-
-impl From<MetadataError> for RenderError {
-    fn from(e: MetadataError) -> Self {
-        RenderError::Metadata(e)
+/// `template`, or `partial 'name'`, for a syntax error's message.
+fn template_name(partial: &Option<String>) -> String {
+    match partial {
+        None => "template".into(),
+        Some(name) => format!("partial '{name}'"),
     }
 }
 
@@ -265,11 +257,7 @@ impl Renderer {
 
     /// `definePartial(name, source)`. Defined partials win over the resolver.
     pub fn define_partial(&mut self, name: &str, source: &str) -> Result<(), RenderError> {
-        let template =
-            parse_template(source.to_string()).map_err(|message| RenderError::Syntax {
-                partial: Some(name.to_string()),
-                message,
-            })?;
+        let template = parse_template(source.to_string(), Some(name))?;
         self.registry()
             .partials
             .insert(name.to_string(), Arc::new(template));
@@ -328,10 +316,7 @@ impl Renderer {
         // The tree keeps the template's text: moved into it, not copied, and not kept
         // twice.
         let text = std::mem::take(&mut document.template);
-        let template = parse_template(text).map_err(|message| RenderError::Syntax {
-            partial: None,
-            message,
-        })?;
+        let template = parse_template(text, None)?;
         let mut partials = Partials {
             registered: self.registry.partials.clone(),
             resolved: HashMap::new(),
@@ -377,10 +362,7 @@ impl Renderer {
             let Some(source) = resolver(&name).filter(|s| !s.is_empty()) else {
                 continue;
             };
-            let partial = parse_template(source).map_err(|message| RenderError::Syntax {
-                partial: Some(name.clone()),
-                message,
-            })?;
+            let partial = parse_template(source, Some(&name))?;
             let partial = Arc::new(partial);
             partials.resolved.insert(name, partial.clone());
             self.resolve_partials(&partial, partials, visited)?;
@@ -656,21 +638,24 @@ impl Serialize for RenderedPrompt {
 
 use crate::syntax::handlebars::Template;
 
-/// Parses a template; any syntax error, or a helper call outside Dotprompt's known
-/// helpers (`knownHelpersOnly`), fails the compile as it does in handlebars.js.
-fn parse_template(source: String) -> Result<Template, String> {
+/// Parses a template (of the partial `partial`, if given); any syntax error, or a helper
+/// call outside Dotprompt's known helpers (`knownHelpersOnly`), fails the compile as it
+/// does in handlebars.js.
+fn parse_template(source: String, partial: Option<&str>) -> Result<Template, Error> {
     let (template, errors) = crate::syntax::handlebars::parse_template_owned(source, 0);
     let source = template.source();
+    let syntax = |at: usize, message: String| Error::Syntax {
+        partial: partial.map(str::to_string),
+        line: 1 + source[..at.min(source.len())].matches('\n').count(),
+        message,
+    };
     if let Some(e) = errors.first() {
-        let line = 1 + source[..e.span.start.min(source.len())]
-            .matches('\n')
-            .count();
-        return Err(format!("line {line}: {}", e.message));
+        return Err(syntax(e.span.start, e.message.clone()));
     }
     if let Some((span, name)) = engine::unknown_helpers(&template).into_iter().next() {
-        let line = 1 + source[..span.start.min(source.len())].matches('\n').count();
-        return Err(format!(
-            "line {line}: You specified knownHelpersOnly, but used the unknown helper {name}"
+        return Err(syntax(
+            span.start,
+            format!("You specified knownHelpersOnly, but used the unknown helper {name}"),
         ));
     }
     Ok(template)
@@ -861,6 +846,39 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "output.schema: Picoschema: could not find schema with name 'Missing'"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_keep_the_partial_and_the_line() {
+        use std::error::Error as _;
+        let renderer = Renderer::new();
+        let error = renderer
+            .compile("---\nmodel: m\n---\nHi\n{{#if x}}\n")
+            .err()
+            .unwrap();
+        let Error::Syntax {
+            partial: None,
+            line,
+            message,
+        } = &error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            error.to_string(),
+            format!("template: line {line}: {message}")
+        );
+        assert!(error.source().is_none());
+        let mut renderer = Renderer::new();
+        let error = renderer.define_partial("p", "a\n{{nope x}}").unwrap_err();
+        assert!(
+            matches!(&error, Error::Syntax { partial: Some(p), line: 2, .. } if p == "p"),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "partial 'p': line 2: You specified knownHelpersOnly, but used the unknown helper nope"
         );
     }
 }

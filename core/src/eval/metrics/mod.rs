@@ -101,8 +101,10 @@ pub fn score_row(
         Metric::ExactMatch => best(&|r| Ok(simple::exact_match(prediction, r, n))),
         Metric::Contains => best(&|r| Ok(simple::contains(prediction, r, n))),
         Metric::F1 => best(&|r| Ok(simple::f1(prediction, r))),
-        Metric::Regex => best(&|r| simple::regex(prediction, r)),
-        Metric::JsonMatch => best(&|r| simple::json_match(prediction, r)),
+        Metric::Regex => best(&|r| simple::regex(prediction, r).map_err(|e| e.to_string())),
+        Metric::JsonMatch => {
+            best(&|r| simple::json_match(prediction, r).map_err(|e| e.to_string()))
+        }
         Metric::Bleu => Ok(bleu::sentence_bleu(prediction, references) / 100.0),
         Metric::Chrf => Ok(chrf::sentence_chrf(prediction, references, 0) / 100.0),
         Metric::ChrfPlusPlus => Ok(chrf::sentence_chrf(prediction, references, 2) / 100.0),

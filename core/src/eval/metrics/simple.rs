@@ -51,9 +51,26 @@ pub fn contains(prediction: &str, reference: &str, how: Normalize) -> f64 {
     ))
 }
 
+/// Why a reference cannot be compared with: the pattern or text, and the parser's error as
+/// `source()`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid regex `{pattern}`: {source}")]
+    Regex {
+        pattern: String,
+        #[source]
+        source: regex::Error,
+    },
+    #[error("the reference is not JSON: {0}")]
+    ReferenceNotJson(#[source] serde_json::Error),
+}
+
 /// 1 when the reference, as a regular expression, matches somewhere in the prediction.
-pub fn regex(prediction: &str, pattern: &str) -> Result<f64, String> {
-    let re = Regex::new(pattern).map_err(|e| format!("invalid regex `{pattern}`: {e}"))?;
+pub fn regex(prediction: &str, pattern: &str) -> Result<f64, Error> {
+    let re = Regex::new(pattern).map_err(|source| Error::Regex {
+        pattern: pattern.to_string(),
+        source,
+    })?;
     Ok(f64::from(u8::from(re.is_match(prediction))))
 }
 
@@ -102,9 +119,9 @@ pub fn f1(prediction: &str, reference: &str) -> f64 {
 /// The share of the reference's leaf fields (by JSON path) the prediction has equal.
 /// A reference that is not an object or array is compared whole. A prediction that is
 /// not JSON scores 0.
-pub fn json_match(prediction: &str, reference: &str) -> Result<f64, String> {
-    let expected: Value = serde_json::from_str(reference.trim())
-        .map_err(|e| format!("the reference is not JSON: {e}"))?;
+pub fn json_match(prediction: &str, reference: &str) -> Result<f64, Error> {
+    let expected: Value =
+        serde_json::from_str(reference.trim()).map_err(Error::ReferenceNotJson)?;
     let Ok(got) = serde_json::from_str::<Value>(strip_fences(prediction)) else {
         return Ok(0.0);
     };
@@ -191,17 +208,36 @@ mod tests {
             json_match(
                 r#"{"name": "Ada", "email": "ada@x.org", "tags": ["a", "b"]}"#,
                 reference
-            ),
-            Ok(1.0)
+            )
+            .ok(),
+            Some(1.0)
         );
         assert_eq!(
-            json_match("```json\n{\"name\": \"Ada\"}\n```", reference),
-            Ok(0.25)
+            json_match("```json\n{\"name\": \"Ada\"}\n```", reference).ok(),
+            Some(0.25)
         );
-        assert_eq!(json_match("not json", reference), Ok(0.0));
-        assert_eq!(json_match("5", "5"), Ok(1.0));
+        assert_eq!(json_match("not json", reference).ok(), Some(0.0));
+        assert_eq!(json_match("5", "5").ok(), Some(1.0));
         assert!(json_match("{}", "{oops").is_err());
-        assert_eq!(regex("order #123", r"#\d+"), Ok(1.0));
+        assert_eq!(regex("order #123", r"#\d+").ok(), Some(1.0));
         assert!(regex("x", "(").is_err());
+    }
+
+    #[test]
+    fn errors_keep_the_pattern_and_the_parser_error() {
+        use std::error::Error as _;
+        let error = regex("x", "(").unwrap_err();
+        let Error::Regex { pattern, source } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(pattern, "(");
+        assert_eq!(error.to_string(), format!("invalid regex `(`: {source}"));
+        assert!(error.source().unwrap().is::<regex::Error>());
+        let error = json_match("{}", "{oops").unwrap_err();
+        assert!(
+            error.to_string().starts_with("the reference is not JSON: "),
+            "{error}"
+        );
+        assert!(error.source().is_some());
     }
 }
