@@ -13,6 +13,7 @@ pub mod eval;
 pub mod ide;
 pub mod llm;
 pub mod optimize;
+pub mod problem;
 pub mod program;
 pub mod render;
 pub mod secrets;

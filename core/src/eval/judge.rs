@@ -18,49 +18,9 @@ use serde_json::{json, Map, Value};
 /// The judge's scale: scores run 0..=SCALE.
 pub const SCALE: f64 = 10.0;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Judge {
-    pub rubric: String,
-    /// `provider/model`, when the prompt names one.
-    pub model: Option<String>,
-}
+pub use crate::settings::Judge;
 
 impl Judge {
-    /// Reads `promptls.judge` (a rubric string, or `{rubric, model}`).
-    pub fn from_json(value: Option<&Value>) -> Result<Judge, String> {
-        match value {
-            Some(Value::String(rubric)) if !rubric.trim().is_empty() => Ok(Judge {
-                rubric: rubric.clone(),
-                model: None,
-            }),
-            Some(Value::Object(map)) => {
-                for key in map.keys() {
-                    if !matches!(key.as_str(), "rubric" | "model") {
-                        return Err(format!("unknown judge setting `{key}` (rubric, model)"));
-                    }
-                }
-                let rubric = map
-                    .get("rubric")
-                    .and_then(Value::as_str)
-                    .filter(|r| !r.trim().is_empty())
-                    .ok_or("`promptls.judge` needs a `rubric`")?;
-                let model = match map.get("model") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(m)) => Some(m.clone()),
-                    Some(_) => return Err("the judge `model` must be a string".into()),
-                };
-                Ok(Judge {
-                    rubric: rubric.to_string(),
-                    model,
-                })
-            }
-            _ => Err(
-                "`promptls.metric: judge` needs `promptls.judge`: a rubric, or {rubric, model}"
-                    .into(),
-            ),
-        }
-    }
-
     /// The messages asking the judge to grade `output` for `input` (and the reference,
     /// when the row has one), in Dotprompt's message shape.
     pub fn messages(
@@ -183,12 +143,17 @@ mod tests {
 
     #[test]
     fn settings_forms() {
-        let j = Judge::from_json(Some(&json!("be kind"))).unwrap();
+        let judge = |frontmatter: &str| {
+            let settings = crate::settings::PromptSettings::of_source(&format!(
+                "---\npromptls.judge: {frontmatter}\n---\n"
+            ));
+            settings.judge.map(|j| j.map(|w| w.value))
+        };
+        let j = judge("be kind").unwrap().unwrap();
         assert_eq!((j.rubric.as_str(), j.model), ("be kind", None));
-        let j = Judge::from_json(Some(&json!({"rubric": "r", "model": "openai/gpt-4o"}))).unwrap();
+        let j = judge("{rubric: r, model: openai/gpt-4o}").unwrap().unwrap();
         assert_eq!(j.model.as_deref(), Some("openai/gpt-4o"));
-        assert!(Judge::from_json(None).is_err());
-        assert!(Judge::from_json(Some(&json!({"rubrik": "r"}))).is_err());
+        assert!(judge("{rubrik: r}").unwrap().is_err());
         let messages = j.messages(&Map::new(), "hello", Some("hi"));
         let text = messages[1]
             .pointer("/content/0/text")
