@@ -5,7 +5,9 @@
 //! A case is `<family>/<name>.prompt` (checked as `/w/<name>.prompt`), or a folder
 //! `<family>/<name>/` whose files are the workspace `/w/` (datasets, partials, a base
 //! prompt, `promptls.toml`); every `.prompt` file in it is checked, each under a
-//! `== file` header. The expected output is `<family>/<name>.expect` either way. There is
+//! `== file` header (`/w` must not exist on disk: the workspace root is looked for there,
+//! so `/w/promptls.toml` is the case's). The expected output is `<family>/<name>.expect`
+//! either way. There is
 //! one folder per check family (`core/src/check/*.rs`), each with failing and clean cases.
 //!
 //! One line per diagnostic, in the order `check` returns them:
