@@ -5,10 +5,10 @@
 //! A case is `<family>/<name>.prompt` (checked as `/w/<name>.prompt`), or a folder
 //! `<family>/<name>/` whose files are the workspace `/w/` (datasets, partials, a base
 //! prompt, `promptls.toml`); every `.prompt` file in it is checked, each under a
-//! `== file` header (`/w` must not exist on disk: the workspace root is looked for there,
-//! so `/w/promptls.toml` is the case's). The expected output is `<family>/<name>.expect`
-//! either way. There is
-//! one folder per check family (`core/src/check/*.rs`), each with failing and clean cases.
+//! `== file` header. The expected output is `<family>/<name>.expect` either way. There is
+//! one folder per check family (`core/src/check/*.rs`), each with failing and clean
+//! cases. (The workspace root is looked for on disk, so `/w` must not exist there; then
+//! `/w/promptls.toml` is the case's.)
 //!
 //! One line per diagnostic, in the order `check` returns them:
 //!
