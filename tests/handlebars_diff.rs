@@ -575,24 +575,21 @@ fn shrink(renderer: &Renderer, template: &str, input: &Map<String, Value>) -> St
     best
 }
 
-/// Whether npm `dotprompt` is installed for the comparison; under `CI=true` it must be.
-fn reference_installed() -> bool {
-    if repo().join("tests/compat/node_modules/dotprompt").exists() {
-        return true;
-    }
+/// Fails unless npm `dotprompt` is installed for the comparison, in CI or not: a
+/// skipped comparison proves nothing.
+fn require_reference() {
+    let installed = repo().join("tests/compat/node_modules/dotprompt");
     assert!(
-        std::env::var_os("CI").is_none(),
-        "tests/compat/node_modules is missing: scripts/test installs it with npm ci"
+        installed.exists(),
+        "the reference renderer (npm `dotprompt`) is not installed at {}: \
+         run `npm ci --prefix tests/compat` (scripts/test does)",
+        installed.display()
     );
-    eprintln!("SKIPPED: run `npm ci --prefix tests/compat` to compare with the reference");
-    false
 }
 
 #[test]
 fn generated_templates_render_like_npm_dotprompt() {
-    if !reference_installed() {
-        return;
-    }
+    require_reference();
     let cases: u64 = std::env::var("PROMPTLS_DIFF_CASES")
         .ok()
         .map(|v| {
@@ -646,9 +643,7 @@ fn generated_templates_render_like_npm_dotprompt() {
 /// renders and what promptls renders instead.
 #[test]
 fn documented_deviations_from_npm_dotprompt() {
-    if !reference_installed() {
-        return;
-    }
+    require_reference();
     let renderer = renderer();
     let input: Map<String, Value> =
         serde_json::from_value(json!({"n": 1, "t": true, "s": "x", "xs": [], "o": {"a": 1}}))

@@ -2,10 +2,10 @@
 //! suite (google/dotprompt `spec/`, kept outside the project in `../shared/dotprompt-spec`),
 //! judged the way the reference's js/test/spec.test.ts judges it.
 //!
-//! Run: `cargo test -p promptls --test spec_conformance -- --nocapture`.
+//! Run: `cargo test -p promptls-core --test spec_conformance -- --nocapture`.
 //! The folder is found at `$DOTPROMPT_SPEC` (or the older `$DOTPROMPT_SPEC_DIR`), else
 //! `<repo>/tests/spec` (which `scripts/fetch_spec` fills from google/dotprompt at the
-//! pinned commit), else `<repo>/../shared/dotprompt-spec`.
+//! pinned commit), else `<repo>/../shared/dotprompt-spec`. Without it the tests fail.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,20 @@ fn spec_dir() -> PathBuf {
         return in_repo;
     }
     repo.join("../shared/dotprompt-spec")
+}
+
+/// The spec suite's folder; fails, in CI or not, when it is missing: a skipped
+/// conformance test proves nothing.
+fn require_spec_dir() -> PathBuf {
+    let dir = spec_dir();
+    assert!(
+        dir.is_dir(),
+        "the Dotprompt spec suite is not at {}: run `scripts/fetch_spec` (fills tests/spec; \
+         scripts/test does when no suite is found), or set DOTPROMPT_SPEC to a copy of \
+         google/dotprompt's spec/ folder",
+        dir.display()
+    );
+    dir
 }
 
 /// Every `*.yaml` file under `dir`, recursively, in a stable order.
@@ -223,23 +237,7 @@ fn run_case(suite: &Map<String, Value>, case: &Map<String, Value>) -> Result<(),
 
 #[test]
 fn dotprompt_spec_suite() {
-    let dir = spec_dir();
-    if !dir.is_dir() {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "Dotprompt spec suite not found at {} (set DOTPROMPT_SPEC or run scripts/fetch_spec); CI must not skip it",
-                dir.display()
-            );
-        }
-        eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-        eprintln!(
-            "!! SKIPPED: Dotprompt spec suite not found at {}",
-            dir.display()
-        );
-        eprintln!("!! Set DOTPROMPT_SPEC, or run scripts/fetch_spec, to run the conformance test.");
-        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
-        return;
-    }
+    let dir = require_spec_dir();
 
     let files = yaml_files(&dir);
     let (mut suites, mut cases, mut passed) = (0, 0, 0);
@@ -320,30 +318,23 @@ fn valid_dotprompt_files_have_no_errors() {
         .iter()
         .map(|(n, t)| (n.to_string(), t.to_string()))
         .collect();
-    let dir = spec_dir();
-    if dir.is_dir() {
-        for file in yaml_files(&dir) {
-            let Value::Array(suites) = load_yaml(&file) else {
-                continue;
-            };
-            for suite in suites {
-                let name = suite
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string();
-                if let Some(t) = suite.get("template").and_then(Value::as_str) {
-                    templates.push((name, t.to_string()));
-                }
+    let dir = require_spec_dir();
+    for file in yaml_files(&dir) {
+        let Value::Array(suites) = load_yaml(&file) else {
+            continue;
+        };
+        for suite in suites {
+            let name = suite
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            if let Some(t) = suite.get("template").and_then(Value::as_str) {
+                templates.push((name, t.to_string()));
             }
         }
-        assert!(templates.len() >= 69, "spec templates missing");
-    } else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "spec suite missing under CI"
-        );
     }
+    assert!(templates.len() >= 69, "spec templates missing");
     let mut failures = Vec::new();
     for (name, template) in &templates {
         for d in check::check(template, None, &NoFiles) {

@@ -14,6 +14,7 @@ pub mod folder;
 pub mod ide;
 pub mod llm;
 pub mod optimize;
+pub mod problem;
 pub mod program;
 pub mod render;
 pub mod secrets;

@@ -1,7 +1,7 @@
 //! Frontmatter keys and value types: Dotprompt's own keys, Genkit's, and `promptls.*`.
 
 use super::{did_you_mean, CheckInput, Diagnostic};
-use crate::settings;
+use crate::settings::{self, PromptSettings};
 use crate::syntax::yaml::{YamlKind, YamlNode};
 
 /// Top-level keys Dotprompt reads (RESERVED_METADATA_KEYWORDS) plus `metadata`, and the
@@ -36,18 +36,6 @@ pub(crate) const OUTPUT_KEYS: &[&str] = &[
 ];
 /// Output formats Dotprompt and Genkit know.
 pub(crate) const OUTPUT_FORMATS: &[&str] = &["text", "json", "array", "enum", "jsonl", "media"];
-pub(crate) const OPTIMIZER_KEYS: &[&str] = &[
-    "name",
-    "trials",
-    "demos",
-    "auto",
-    "seed",
-    "max_bootstrapped_demos",
-    "max_labeled_demos",
-    "minibatch",
-    "minibatch_size",
-    "threshold",
-];
 
 pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
     let Some(root) = &input.parsed.frontmatter else {
@@ -64,22 +52,14 @@ pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
         ));
         return;
     }
-    // The judge metric grades against a rubric; without one there is nothing to ask.
-    if let Some(metric) = settings::get(root, "metric") {
-        let is_judge = metric.as_str().and_then(settings::canonical_metric) == Some("judge");
-        if is_judge && settings::get(root, "judge").is_none() {
-            out.push(Diagnostic::warning(
-                "judge-rubric",
-                metric.span,
-                "the judge metric needs `promptls.judge`: the rubric the judge model grades against",
-            ));
-        }
+    // `promptls.*`: read once, in `settings`; its problems are diagnostics here.
+    for problem in PromptSettings::read(Some(root)).problems {
+        out.push(Diagnostic::from(problem));
     }
     for entry in root.entries() {
         let key = entry.key.key_string();
         let (k, v) = (&entry.key, &entry.value);
-        if let Some(rest) = key.strip_prefix("promptls.") {
-            check_promptls_key(rest, k, v, out);
+        if key.starts_with("promptls.") {
             continue;
         }
         if key.contains('.') {
@@ -260,175 +240,6 @@ fn check_config(v: &YamlNode, out: &mut Vec<Diagnostic>) {
                 Diagnostic::error("wrong-type", e.value.span, message)
             });
         }
-    }
-}
-
-fn check_promptls_key(field: &str, k: &YamlNode, v: &YamlNode, out: &mut Vec<Diagnostic>) {
-    if let Some((parent, _)) = field.split_once('.') {
-        out.push(Diagnostic::warning(
-            "extension-key-dots",
-            k.span,
-            format!(
-                "Dotprompt splits extension keys at the last dot, so this is not `promptls.{parent}`; \
-                 nest it instead: `promptls.{parent}: {{...}}`"
-            ),
-        ));
-        return;
-    }
-    match field {
-        "dataset" | "target" => expect_string(&format!("promptls.{field}"), v, out),
-        "metric" => check_metric(v, out),
-        "teacher" => {
-            expect_string("promptls.teacher", v, out);
-            if let Some(model) = v.as_str() {
-                if !model.contains('/') {
-                    out.push(Diagnostic::warning(
-                        "model-name",
-                        v.span,
-                        format!("model names are `provider/model`, e.g. `openai/{model}`"),
-                    ));
-                }
-            }
-        }
-        "optimizer" => check_optimizer(v, out),
-        "split" => {
-            if let Err(message) = crate::data::split::Split::from_json(Some(&v.to_json())) {
-                out.push(Diagnostic::error(
-                    "wrong-type",
-                    v.span,
-                    format!("`promptls.split`: {message}"),
-                ));
-            }
-        }
-        "judge" => {
-            if let Err(message) = crate::eval::judge::Judge::from_json(Some(&v.to_json())) {
-                out.push(Diagnostic::error(
-                    "wrong-type",
-                    v.span,
-                    format!("`promptls.judge`: {message}"),
-                ));
-            }
-        }
-        "threshold" => {
-            let ok = v
-                .to_json()
-                .as_f64()
-                .is_some_and(|t| (0.0..=1.0).contains(&t));
-            if !ok {
-                out.push(Diagnostic::error(
-                    "wrong-type",
-                    v.span,
-                    "`promptls.threshold` must be a number from 0 to 1 (the score a row needs to pass)",
-                ));
-            }
-        }
-        _ => {
-            let mut d = Diagnostic::warning(
-                "unknown-key",
-                k.span,
-                format!("unknown promptls setting `promptls.{field}`"),
-            );
-            if let Some(s) = did_you_mean(field, settings::FIELDS.iter().map(|(f, _)| *f)) {
-                d = d.suggest(Some(&format!("promptls.{s}")), "Rename", k.span);
-            }
-            out.push(d);
-        }
-    }
-}
-
-fn check_metric(v: &YamlNode, out: &mut Vec<Diagnostic>) {
-    let Some(name) = v.as_str() else {
-        expect_string("promptls.metric", v, out);
-        return;
-    };
-    if settings::canonical_metric(name).is_none() {
-        let mut d = Diagnostic::error(
-            "unknown-metric",
-            v.span,
-            format!(
-                "unknown metric `{name}` (known: {})",
-                settings::METRICS.join(", ")
-            ),
-        );
-        d = d.suggest(
-            did_you_mean(name, settings::METRICS.iter().copied()),
-            "Change",
-            v.span,
-        );
-        out.push(d);
-    }
-}
-
-fn check_optimizer(v: &YamlNode, out: &mut Vec<Diagnostic>) {
-    let name_node = match &v.kind {
-        YamlKind::Map(_) => {
-            for e in v.entries() {
-                let key = e.key.key_string();
-                if !OPTIMIZER_KEYS.contains(&key.as_str()) {
-                    let mut d = Diagnostic::warning(
-                        "unknown-key",
-                        e.key.span,
-                        format!("unknown optimizer setting `{key}`"),
-                    );
-                    d = d.suggest(
-                        did_you_mean(&key, OPTIMIZER_KEYS.iter().copied()),
-                        "Rename",
-                        e.key.span,
-                    );
-                    out.push(d);
-                } else if matches!(
-                    key.as_str(),
-                    "trials"
-                        | "demos"
-                        | "seed"
-                        | "max_bootstrapped_demos"
-                        | "max_labeled_demos"
-                        | "minibatch_size"
-                ) && e.value.to_json().as_u64().is_none()
-                {
-                    out.push(Diagnostic::error(
-                        "wrong-type",
-                        e.value.span,
-                        format!(
-                            "`{key}` must be a whole number ≥ 0, found {}",
-                            e.value.to_json()
-                        ),
-                    ));
-                }
-            }
-            match v.get("name") {
-                Some(n) => n,
-                None => {
-                    out.push(Diagnostic::error(
-                        "wrong-type",
-                        v.span,
-                        "the optimizer needs a `name`",
-                    ));
-                    return;
-                }
-            }
-        }
-        _ => v,
-    };
-    let Some(name) = name_node.as_str() else {
-        expect_string("promptls.optimizer name", name_node, out);
-        return;
-    };
-    if !settings::OPTIMIZERS.contains(&name) {
-        let mut d = Diagnostic::error(
-            "unknown-optimizer",
-            name_node.span,
-            format!(
-                "unknown optimizer `{name}` (known: {})",
-                settings::OPTIMIZERS.join(", ")
-            ),
-        );
-        d = d.suggest(
-            did_you_mean(name, settings::OPTIMIZERS.iter().copied()),
-            "Change",
-            name_node.span,
-        );
-        out.push(d);
     }
 }
 

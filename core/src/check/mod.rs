@@ -13,6 +13,7 @@ mod secrets;
 pub(crate) mod template;
 pub(crate) mod variables;
 
+pub use crate::problem::did_you_mean;
 /// The checks see the workspace only through this interface.
 pub use crate::workspace::{Disk, Workspace};
 pub use secrets::masked_source;
@@ -42,6 +43,19 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+}
+
+impl From<crate::problem::Problem> for Diagnostic {
+    fn from(p: crate::problem::Problem) -> Diagnostic {
+        let d = match p.level {
+            crate::problem::Level::Error => Diagnostic::error(p.code, p.span, p.message),
+            crate::problem::Level::Warning => Diagnostic::warning(p.code, p.span, p.message),
+        };
+        match p.suggestion {
+            Some(s) => d.suggest(Some(&s.replacement), s.verb, p.span),
+            None => d,
+        }
+    }
 }
 
 /// A suggested edit that resolves the diagnostic.
@@ -214,20 +228,6 @@ fn drop_model_aliases(input: &CheckInput, out: &mut Vec<Diagnostic>) {
             .trim_matches(|c| c == '"' || c == '\'');
         d.code != "model-name" || !file.models.aliases.contains_key(written)
     });
-}
-
-/// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<&'c str> {
-    let lower = word.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }
 
 #[cfg(test)]

@@ -532,7 +532,7 @@ mod tests {
         let outside = root.with_file_name("outside");
         std::fs::create_dir_all(root.join("sub")).unwrap();
         std::fs::create_dir_all(&outside).unwrap();
-        std::fs::write(root.join(crate::config::FILE_NAME), "").unwrap();
+        std::fs::write(root.join(crate::confine::CONFIG_FILE), "").unwrap();
         std::fs::write(outside.join("_x.prompt"), "SECRET {{#if").unwrap();
         std::os::unix::fs::symlink(outside.join("_x.prompt"), root.join("_x.prompt")).unwrap();
         std::os::unix::fs::symlink(&outside, root.join("sub/out")).unwrap();

@@ -272,26 +272,20 @@ pub enum RowError {
     Dataset(String),
 }
 
-/// The input values of row `n` (1-based) of the dataset named by the prompt `source` at
-/// `file`; `what` names the row argument in messages (`--row`, `row`).
+/// The input values of row `n` (1-based) of `dataset`, the `promptls.dataset` of the
+/// prompt at `file`; `what` names the row argument in messages (`--row`, `row`).
 pub fn prompt_row(
     file: &Path,
-    source: &str,
+    dataset: Option<&str>,
     n: usize,
     what: &str,
 ) -> Result<Map<String, Value>, RowError> {
-    let parsed = crate::syntax::parse(source);
-    let relative = parsed
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| crate::settings::get(fm, "dataset"))
-        .and_then(|d| d.as_str())
-        .ok_or_else(|| {
-            RowError::Usage(format!(
-                "{what} needs `promptls.dataset` in {}",
-                file.display()
-            ))
-        })?;
+    let relative = dataset.ok_or_else(|| {
+        RowError::Usage(format!(
+            "{what} needs `promptls.dataset` in {}",
+            file.display()
+        ))
+    })?;
     let folder = file.parent().unwrap_or(Path::new("."));
     let root = crate::confine::workspace_root(file);
     crate::confine::confine_named(&root, folder, relative)

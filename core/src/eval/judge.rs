@@ -18,24 +18,11 @@ use serde_json::{json, Map, Value};
 /// The judge's scale: scores run 0..=SCALE.
 pub const SCALE: f64 = 10.0;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Judge {
-    pub rubric: String,
-    /// `provider/model`, when the prompt names one.
-    pub model: Option<String>,
-}
+pub use crate::settings::Judge;
 
-/// What is wrong with a `promptls.judge` setting, or with a judge's answer.
+/// Why a judge's answer gives no score.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
-    #[error("unknown judge setting `{0}` (rubric, model)")]
-    UnknownSetting(String),
-    #[error("`promptls.judge` needs a `rubric`")]
-    NoRubric,
-    #[error("the judge `model` must be a string")]
-    ModelNotAString,
-    #[error("`promptls.metric: judge` needs `promptls.judge`: a rubric, or {{rubric, model}}")]
-    NoJudge,
     /// A score the judge wrote that is not a number after all.
     #[error("unreadable score")]
     UnreadableScore(#[source] std::num::ParseFloatError),
@@ -45,38 +32,6 @@ pub enum Error {
 }
 
 impl Judge {
-    /// Reads `promptls.judge` (a rubric string, or `{rubric, model}`).
-    pub fn from_json(value: Option<&Value>) -> Result<Judge, Error> {
-        match value {
-            Some(Value::String(rubric)) if !rubric.trim().is_empty() => Ok(Judge {
-                rubric: rubric.clone(),
-                model: None,
-            }),
-            Some(Value::Object(map)) => {
-                for key in map.keys() {
-                    if !matches!(key.as_str(), "rubric" | "model") {
-                        return Err(Error::UnknownSetting(key.clone()));
-                    }
-                }
-                let rubric = map
-                    .get("rubric")
-                    .and_then(Value::as_str)
-                    .filter(|r| !r.trim().is_empty())
-                    .ok_or(Error::NoRubric)?;
-                let model = match map.get("model") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(m)) => Some(m.clone()),
-                    Some(_) => return Err(Error::ModelNotAString),
-                };
-                Ok(Judge {
-                    rubric: rubric.to_string(),
-                    model,
-                })
-            }
-            _ => Err(Error::NoJudge),
-        }
-    }
-
     /// The messages asking the judge to grade `output` for `input` (and the reference,
     /// when the row has one), in Dotprompt's message shape.
     pub fn messages(
@@ -199,12 +154,17 @@ mod tests {
 
     #[test]
     fn settings_forms() {
-        let j = Judge::from_json(Some(&json!("be kind"))).unwrap();
+        let judge = |frontmatter: &str| {
+            let settings = crate::settings::PromptSettings::of_source(&format!(
+                "---\npromptls.judge: {frontmatter}\n---\n"
+            ));
+            settings.judge.map(|j| j.map(|w| w.value))
+        };
+        let j = judge("be kind").unwrap().unwrap();
         assert_eq!((j.rubric.as_str(), j.model), ("be kind", None));
-        let j = Judge::from_json(Some(&json!({"rubric": "r", "model": "openai/gpt-4o"}))).unwrap();
+        let j = judge("{rubric: r, model: openai/gpt-4o}").unwrap().unwrap();
         assert_eq!(j.model.as_deref(), Some("openai/gpt-4o"));
-        assert!(Judge::from_json(None).is_err());
-        assert!(Judge::from_json(Some(&json!({"rubrik": "r"}))).is_err());
+        assert!(judge("{rubrik: r}").unwrap().is_err());
         let messages = j.messages(&Map::new(), "hello", Some("hi"));
         let text = messages[1]
             .pointer("/content/0/text")
@@ -215,19 +175,8 @@ mod tests {
     }
 
     #[test]
-    fn errors_say_what_is_missing_and_keep_the_cause() {
+    fn errors_say_why_an_answer_has_no_score_and_keep_the_cause() {
         use std::error::Error as _;
-        let error = Judge::from_json(Some(&json!({"rubric": "r", "modle": "x"}))).unwrap_err();
-        assert_eq!(error, Error::UnknownSetting("modle".into()));
-        assert_eq!(
-            error.to_string(),
-            "unknown judge setting `modle` (rubric, model)"
-        );
-        assert!(error.source().is_none());
-        assert_eq!(
-            Judge::from_json(None).unwrap_err().to_string(),
-            "`promptls.metric: judge` needs `promptls.judge`: a rubric, or {rubric, model}"
-        );
         let error = parse_score("no idea").unwrap_err();
         assert_eq!(
             error,

@@ -132,13 +132,7 @@ pub fn plan(
     let metadata = compiled
         .render_metadata(None)
         .map_err(|e| format!("{}: {e}", file.display()))?;
-    let ext = metadata
-        .get("ext")
-        .and_then(|e| e.get("promptls"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let setting = |field: &str| ext.get(field);
+    let settings = crate::settings::PromptSettings::of_source(source);
     let needs = |what: &str| format!("{}: {what}", file.display());
 
     let written_model = overrides
@@ -157,22 +151,26 @@ pub fn plan(
         missing_key(config, &provider).map_err(|e| needs(&e))?;
     }
 
-    let metric_name = match setting("metric") {
+    // A wrong setting stops the run with the message `check` shows for it.
+    let metric_name = match &settings.metric {
         None => "exact_match",
-        Some(Value::String(name)) => name.as_str(),
-        Some(_) => return Err(needs("`promptls.metric` must be a metric name")),
+        Some(Ok(name)) => name.value.as_str(),
+        Some(Err(message)) => return Err(needs(message)),
     };
     let scoring = if crate::settings::canonical_metric(metric_name) == Some("judge") {
-        let judge = Judge::from_json(setting("judge")).map_err(|e| needs(&e.to_string()))?;
+        let judge =
+            match &settings.judge {
+                Some(Ok(judge)) => judge.value.clone(),
+                Some(Err(message)) => return Err(needs(message)),
+                None => return Err(needs(
+                    "`promptls.metric: judge` needs `promptls.judge`: a rubric, or {rubric, model}",
+                )),
+            };
         let written = judge
             .model
             .clone()
             .or_else(|| config.file.eval.judge.clone())
-            .or_else(|| {
-                setting("teacher")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
+            .or_else(|| crate::settings::value(&settings.teacher).cloned())
             .unwrap_or_else(|| model.clone());
         let judge_model = config.resolve_model(&written).to_string();
         let judge_provider = model_provider(config, &judge_model).map_err(|e| needs(&e))?;
@@ -193,9 +191,10 @@ pub fn plan(
         })?)
     };
 
-    let target = match setting("target") {
-        Some(Value::String(t)) if !t.is_empty() => t.clone(),
-        Some(_) => return Err(needs("`promptls.target` must be a column name")),
+    let target = match &settings.target {
+        Some(Ok(t)) if !t.value.is_empty() => t.value.clone(),
+        Some(Ok(_)) => return Err(needs("`promptls.target` must name a column")),
+        Some(Err(message)) => return Err(needs(message)),
         None => {
             return Err(needs(
                 "no `promptls.target`: name the dataset column that holds the expected output",
@@ -209,8 +208,11 @@ pub fn plan(
             .map(|_| folder.join(written))
             .map_err(|e| needs(&format!("{key} {e}")))
     };
-    let split =
-        Split::from_json(setting("split")).map_err(|e| needs(&format!("`promptls.split`: {e}")))?;
+    let split = match &settings.split {
+        None => Split::All,
+        Some(Ok(split)) => split.value.clone(),
+        Some(Err(message)) => return Err(needs(message)),
+    };
     let numbered = |rows: Vec<Row>| -> Vec<(usize, Row)> {
         rows.into_iter()
             .enumerate()
@@ -223,9 +225,10 @@ pub fn plan(
             (path.clone(), numbered(d.rows), d.errors)
         }
         None => {
-            let named = match setting("dataset") {
-                Some(Value::String(d)) => d.clone(),
-                _ => {
+            let named = match &settings.dataset {
+                Some(Ok(d)) => d.value.clone(),
+                Some(Err(message)) => return Err(needs(message)),
+                None => {
                     return Err(needs(
                         "no `promptls.dataset` (a CSV or JSONL file next to the prompt), and no --dataset",
                     ))
@@ -280,12 +283,10 @@ pub fn plan(
         )),
         _ => None,
     };
-    let threshold = match setting("threshold") {
+    let threshold = match &settings.threshold {
         None => scoring.default_threshold(),
-        Some(v) => v
-            .as_f64()
-            .filter(|t| (0.0..=1.0).contains(t))
-            .ok_or_else(|| needs("`promptls.threshold` must be a number from 0 to 1"))?,
+        Some(Ok(t)) => t.value,
+        Some(Err(message)) => return Err(needs(message)),
     };
     let judge_price = match &scoring {
         Scoring::Judge { model, .. } => config.price(model),

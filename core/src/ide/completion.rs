@@ -276,7 +276,8 @@ fn values(input: &CheckInput, parents: &[String], key: &str, replace: Span) -> V
             });
         }
         (None, "promptls.optimizer") | (Some("promptls.optimizer"), "name") => {
-            out = simple(settings::OPTIMIZERS, CompletionKind::Optimizer, |o| {
+            let names: Vec<&str> = settings::optimizer_names().collect();
+            out = simple(&names, CompletionKind::Optimizer, |o| {
                 docs::optimizer(o).to_string()
             });
         }

@@ -2,9 +2,7 @@
 //! details. Keys come from the checks' own tables, so the two cannot drift apart: a key
 //! without a doc here still completes, with a generic description.
 
-use crate::check::frontmatter::{
-    INPUT_KEYS, OPTIMIZER_KEYS, OUTPUT_FORMATS, OUTPUT_KEYS, TOP_LEVEL,
-};
+use crate::check::frontmatter::{INPUT_KEYS, OUTPUT_FORMATS, OUTPUT_KEYS, TOP_LEVEL};
 use crate::settings;
 
 pub fn top_level_key(key: &str) -> &'static str {
@@ -90,19 +88,10 @@ pub fn promptls_field(field: &str) -> String {
 }
 
 pub fn optimizer_key(key: &str) -> &'static str {
-    match key {
-        "name" => "The optimizer: `bootstrap`, `random`, `mipro` or `gepa`.",
-        "trials" => "How many candidate prompts to evaluate.",
-        "demos" => "The most demos to put in the prompt.",
-        "auto" => "A budget preset: `light`, `medium` or `heavy`.",
-        "seed" => "Random seed, for reproducible runs.",
-        "max_bootstrapped_demos" => "The most demos taken from the teacher's passing answers.",
-        "max_labeled_demos" => "The most demos taken straight from labelled dataset rows.",
-        "minibatch" => "Score candidates on minibatches of the validation rows first.",
-        "minibatch_size" => "Rows per minibatch.",
-        "threshold" => "The score an answer needs to become a demo.",
-        _ => "An optimizer setting.",
-    }
+    settings::OPTIMIZER_KEYS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("An optimizer setting.", |(_, doc)| doc)
 }
 
 pub fn metric(name: &str) -> &'static str {
@@ -127,13 +116,7 @@ pub fn metric(name: &str) -> &'static str {
 }
 
 pub fn optimizer(name: &str) -> &'static str {
-    match name {
-        "bootstrap" => "BootstrapFewShot: the teacher answers training rows; passing answers become demos.",
-        "random" => "Random search over bootstrapped demo sets, each scored on the validation rows.",
-        "mipro" => "MIPROv2: proposes instructions and demo sets, searched with a Tree-structured Parzen Estimator.",
-        "gepa" => "GEPA: reflective prompt evolution with a Pareto frontier over validation rows.",
-        _ => "An optimizer.",
-    }
+    settings::optimizer(name).map_or("An optimizer.", |o| o.doc)
 }
 
 pub fn output_format(name: &str) -> &'static str {
@@ -259,8 +242,8 @@ pub fn section_key_doc(section: &str, key: &str) -> &'static str {
     }
 }
 
-pub fn optimizer_keys() -> &'static [&'static str] {
-    OPTIMIZER_KEYS
+pub fn optimizer_keys() -> impl Iterator<Item = &'static str> {
+    settings::OPTIMIZER_KEYS.iter().map(|(k, _)| *k)
 }
 
 pub fn output_formats() -> &'static [&'static str] {

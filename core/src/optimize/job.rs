@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::bootstrap::Settings as DemoSettings;
@@ -16,6 +15,7 @@ use crate::config::Config;
 use crate::eval::run::{self, Overrides, Plan, Rows};
 use crate::llm::client::Client;
 use crate::program::Program;
+use crate::settings::PromptSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Optimizer {
@@ -247,48 +247,6 @@ impl Outcome {
 }
 
 /// `promptls.optimizer` as written: a name or `{name, trials, demos, max_calls, max_cost}`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Setting {
-    pub name: Option<String>,
-    pub trials: Option<usize>,
-    pub demos: Option<usize>,
-    pub budget: Budget,
-}
-
-pub fn optimizer_setting(source: &str) -> Setting {
-    let parsed = crate::syntax::parse(source);
-    let Some(value) = parsed
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| crate::settings::get(fm, "optimizer"))
-        .map(|v| v.to_json())
-    else {
-        return Setting::default();
-    };
-    match value {
-        Value::String(name) => Setting {
-            name: Some(name),
-            ..Setting::default()
-        },
-        Value::Object(map) => Setting {
-            name: map.get("name").and_then(Value::as_str).map(str::to_string),
-            trials: map
-                .get("trials")
-                .and_then(Value::as_u64)
-                .map(|n| n as usize),
-            demos: map.get("demos").and_then(Value::as_u64).map(|n| n as usize),
-            budget: Budget {
-                max_calls: map.get("max_calls").and_then(Value::as_u64),
-                max_cost: map
-                    .get("max_cost")
-                    .and_then(Value::as_f64)
-                    .filter(|c| *c >= 0.0),
-            },
-        },
-        _ => Setting::default(),
-    }
-}
-
 /// `after - before`, per model (models with nothing spent left out).
 fn difference(
     after: &BTreeMap<String, Usage>,
@@ -375,20 +333,20 @@ pub async fn run(
     on_trial: OnTrial<'_>,
 ) -> Result<Outcome, JobError> {
     let usage = JobError::Usage;
-    let setting = optimizer_setting(source);
+    let settings = PromptSettings::of_source(source);
+    let setting = &settings.optimizer;
     let (named, trials_setting, demos_setting) =
         (setting.name.clone(), setting.trials, setting.demos);
     // The request's budget first, each limit else from `promptls.optimizer`.
     let budget = Budget {
-        max_calls: request.budget.max_calls.or(setting.budget.max_calls),
-        max_cost: request.budget.max_cost.or(setting.budget.max_cost),
+        max_calls: request.budget.max_calls.or(setting.max_calls),
+        max_cost: request.budget.max_cost.or(setting.max_cost),
     };
     let optimizer = match (request.optimizer, named.as_deref()) {
         (Some(o), _) => o,
         (None, Some(name)) => Optimizer::from_name(name).ok_or_else(|| {
-            usage(format!(
-                "unknown optimizer `{name}` (bootstrap, random, mipro, gepa)"
-            ))
+            let known: Vec<&str> = crate::settings::optimizer_names().collect();
+            usage(format!("unknown optimizer `{name}` ({})", known.join(", ")))
         })?,
         (None, None) => Optimizer::Bootstrap,
     };
@@ -429,34 +387,21 @@ pub async fn run(
         dev = without_bad_rows(&dev);
         train = without_bad_rows(&train);
     }
-    let split_setting = {
-        let parsed = crate::syntax::parse(source);
-        parsed
-            .frontmatter
-            .as_ref()
-            .and_then(|fm| crate::settings::get(fm, "split"))
-            .map(|v| v.to_json())
-    };
     let same_file = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     };
     let source_name = if request.valset.is_some() {
         "--valset"
-    } else if split_setting.is_some() {
+    } else if settings.split.is_some() {
         "promptls.split"
     } else if request.dataset.is_some() && !same_file(&train.dataset, &dev.dataset) {
         "--dataset"
     } else {
         "auto"
     };
-    let mut split_seed = match &split_setting {
-        Some(v) if request.valset.is_none() => {
-            match crate::data::split::Split::from_json(Some(v)) {
-                Ok(crate::data::split::Split::Ratio { seed, .. }) => Some(seed),
-                _ => None,
-            }
-        }
+    let mut split_seed = match settings.split() {
+        crate::data::split::Split::Ratio { seed, .. } if request.valset.is_none() => Some(seed),
         _ => None,
     };
     if source_name == "auto" {
@@ -489,14 +434,7 @@ pub async fn run(
     let teacher = request
         .teacher
         .clone()
-        .or_else(|| {
-            let parsed = crate::syntax::parse(source);
-            parsed
-                .frontmatter
-                .as_ref()
-                .and_then(|fm| crate::settings::get(fm, "teacher"))
-                .and_then(|v| v.as_str().map(str::to_string))
-        })
+        .or_else(|| crate::settings::value(&settings.teacher).cloned())
         .unwrap_or_else(|| dev.model.clone());
     // Every model the run would call, checked before the first call.
     let teacher_refusal = crate::llm::provider::split_model(config.resolve_model(&teacher))
@@ -696,18 +634,22 @@ mod tests {
     }
 
     #[test]
+    fn every_listed_optimizer_runs() {
+        for name in crate::settings::optimizer_names() {
+            let optimizer = Optimizer::from_name(name).expect(name);
+            assert_eq!(optimizer.name(), name);
+        }
+    }
+
+    #[test]
     fn the_budget_comes_from_promptls_optimizer_too() {
-        let s = optimizer_setting(
+        let settings = PromptSettings::of_source(
             "---\npromptls.optimizer: {name: random, trials: 3, max_calls: 40, max_cost: 0.5}\n---\nHi\n",
         );
+        assert!(settings.problems.is_empty(), "{:?}", settings.problems);
+        let s = settings.optimizer;
         assert_eq!(s.name.as_deref(), Some("random"));
         assert_eq!(s.trials, Some(3));
-        assert_eq!(
-            s.budget,
-            Budget {
-                max_calls: Some(40),
-                max_cost: Some(0.5)
-            }
-        );
+        assert_eq!((s.max_calls, s.max_cost), (Some(40), Some(0.5)));
     }
 }

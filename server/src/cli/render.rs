@@ -111,7 +111,13 @@ fn dataset_row(
     source: &str,
     n: usize,
 ) -> Result<serde_json::Map<String, Value>, (i32, String)> {
-    dataset::prompt_row(file, source, n, "--row").map_err(|e| match e {
+    dataset::prompt_row(
+        file,
+        promptls_core::settings::PromptSettings::of_source(source).dataset_path(),
+        n,
+        "--row",
+    )
+    .map_err(|e| match e {
         RowError::Usage(message) => (2, message),
         RowError::Dataset(message) => (1, message),
     })

@@ -78,7 +78,13 @@ fn dataset_row(snapshot: &Snapshot, row: usize) -> Result<serde_json::Map<String
     let path = snapshot.path.as_deref().ok_or_else(|| {
         invalid_params("row: the prompt has no file path to find its dataset".into())
     })?;
-    dataset::prompt_row(path, &snapshot.text, row, "row").map_err(|e| match e {
+    dataset::prompt_row(
+        path,
+        promptls_core::settings::PromptSettings::of_source(&snapshot.text).dataset_path(),
+        row,
+        "row",
+    )
+    .map_err(|e| match e {
         RowError::Usage(m) | RowError::Dataset(m) => invalid_params(m),
     })
 }

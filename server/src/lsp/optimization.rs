@@ -55,25 +55,22 @@ pub fn actions(snapshot: &Snapshot) -> Vec<CodeActionOrCommand> {
     if !has_dataset(&snapshot.text) {
         return Vec::new();
     }
-    [
-        ("Optimize: bootstrap few-shot", "bootstrap"),
-        ("Optimize: MIPROv2", "mipro"),
-        ("Optimize: GEPA", "gepa"),
-    ]
-    .into_iter()
-    .map(|(title, optimizer)| {
-        CodeActionOrCommand::CodeAction(CodeAction {
-            title: title.to_string(),
-            kind: Some(CodeActionKind::REFACTOR_REWRITE),
-            command: Some(Command {
+    promptls_core::settings::OPTIMIZERS
+        .iter()
+        .filter_map(|o| Some((o.action?, o.name)))
+        .map(|(title, optimizer)| {
+            CodeActionOrCommand::CodeAction(CodeAction {
                 title: title.to_string(),
-                command: Optimize::ID.to_string(),
-                arguments: Some(vec![json!({"uri": snapshot.uri, "optimizer": optimizer})]),
-            }),
-            ..Default::default()
+                kind: Some(CodeActionKind::REFACTOR_REWRITE),
+                command: Some(Command {
+                    title: title.to_string(),
+                    command: Optimize::ID.to_string(),
+                    arguments: Some(vec![json!({"uri": snapshot.uri, "optimizer": optimizer})]),
+                }),
+                ..Default::default()
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 pub fn has_dataset(text: &str) -> bool {
