@@ -110,13 +110,24 @@ pub struct ParsedDocument {
 /// source as the template, as the reference does.
 pub fn parse_document(source: &str) -> ParsedDocument {
     let parsed = crate::syntax::parse(source);
-    let template = parsed.template_text(source).to_string();
-    let metadata = if parsed.split.frontmatter.is_some() && !parsed.frontmatter_failed {
-        metadata::metadata_from_frontmatter(&parsed.frontmatter_json().unwrap_or(Value::Null))
-    } else {
-        metadata::base_metadata()
-    };
-    ParsedDocument { metadata, template }
+    let mut document = ParsedDocument::from_parsed(&parsed, "");
+    document.template = parsed.template_text(source).to_string();
+    document
+}
+
+impl ParsedDocument {
+    /// The document of a file already parsed, with `template` as its template text (the
+    /// compiled prompt keeps the text in its tree, so a caller that has a tree gives
+    /// none).
+    pub fn from_parsed(parsed: &crate::syntax::ParsedPrompt, template: &str) -> ParsedDocument {
+        let template = template.to_string();
+        let metadata = if parsed.split.frontmatter.is_some() && !parsed.frontmatter_failed {
+            metadata::metadata_from_frontmatter(&parsed.frontmatter_json().unwrap_or(Value::Null))
+        } else {
+            metadata::base_metadata()
+        };
+        ParsedDocument { metadata, template }
+    }
 }
 
 /// `(name, variant)` of a prompt file, as the reference's DirStore names it:
@@ -332,6 +343,29 @@ impl Renderer {
             partial: None,
             message,
         })?;
+        self.compile_tree(document, Arc::new(template))
+    }
+
+    /// `compile` of a file already parsed (`Analysis::compile`): its tree, with its
+    /// syntax errors, is shared, not parsed again.
+    pub fn compile_shared(
+        &self,
+        parsed: &crate::syntax::ParsedPrompt,
+        template: &Arc<Template>,
+        errors: &[TemplateError],
+    ) -> Result<CompiledPrompt, RenderError> {
+        refuse(template, errors).map_err(|message| RenderError::Syntax {
+            partial: None,
+            message,
+        })?;
+        self.compile_tree(ParsedDocument::from_parsed(parsed, ""), template.clone())
+    }
+
+    fn compile_tree(
+        &self,
+        document: ParsedDocument,
+        template: Arc<Template>,
+    ) -> Result<CompiledPrompt, RenderError> {
         let mut partials = Partials {
             registered: self.registry.partials.clone(),
             resolved: HashMap::new(),
@@ -432,7 +466,8 @@ impl Partials {
 pub struct CompiledPrompt {
     registry: Arc<Registry>,
     document: ParsedDocument,
-    template: Template,
+    /// Shared with the document's analysis when compiled from one.
+    template: Arc<Template>,
     partials: Partials,
     /// Metadata resolved without render options (the common case), computed once.
     metadata: Result<Map<String, Value>, RenderError>,
@@ -654,26 +689,34 @@ impl Serialize for RenderedPrompt {
 // ---------------------------------------------------------------------------------
 // The template engine boundary: syntax::handlebars parses, render::engine renders.
 
-use crate::syntax::handlebars::Template;
+use crate::syntax::handlebars::{Template, TemplateError};
 
 /// Parses a template; any syntax error, or a helper call outside Dotprompt's known
 /// helpers (`knownHelpersOnly`), fails the compile as it does in handlebars.js.
 fn parse_template(source: String) -> Result<Template, String> {
     let (template, errors) = crate::syntax::handlebars::parse_template_owned(source, 0);
+    refuse(&template, &errors)?;
+    Ok(template)
+}
+
+/// The reference's compile error for a template with syntax errors or an unknown helper,
+/// at its line within the template.
+fn refuse(template: &Template, errors: &[TemplateError]) -> Result<(), String> {
     let source = template.source();
+    let line = |at: usize| {
+        let at = at.saturating_sub(template.base()).min(source.len());
+        1 + source[..at].matches('\n').count()
+    };
     if let Some(e) = errors.first() {
-        let line = 1 + source[..e.span.start.min(source.len())]
-            .matches('\n')
-            .count();
-        return Err(format!("line {line}: {}", e.message));
+        return Err(format!("line {}: {}", line(e.span.start), e.message));
     }
-    if let Some((span, name)) = engine::unknown_helpers(&template).into_iter().next() {
-        let line = 1 + source[..span.start.min(source.len())].matches('\n').count();
+    if let Some((span, name)) = engine::unknown_helpers(template).into_iter().next() {
         return Err(format!(
-            "line {line}: You specified knownHelpersOnly, but used the unknown helper {name}"
+            "line {}: You specified knownHelpersOnly, but used the unknown helper {name}",
+            line(span.start)
         ));
     }
-    Ok(template)
+    Ok(())
 }
 
 fn partial_names(template: &Template) -> Vec<String> {
