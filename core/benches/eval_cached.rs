@@ -8,6 +8,7 @@
 
 use std::time::Instant;
 
+use promptls_core::analysis::Analysis;
 use promptls_core::config::Config;
 use promptls_core::eval::run::{self, Overrides};
 use promptls_core::llm::cache;
@@ -40,7 +41,12 @@ fn main() {
     std::fs::write(&file, prompt).unwrap();
 
     let config = Config::load(&file).unwrap();
-    let plan = run::plan(&file, prompt, &config, &Overrides::default()).unwrap();
+    let plan = run::plan(
+        &Analysis::new(prompt, Some(&file)),
+        &config,
+        &Overrides::default(),
+    )
+    .unwrap();
     assert_eq!(plan.rows.len(), ROWS);
     {
         // Fill the cache as a first run would.
@@ -69,7 +75,12 @@ fn main() {
     let mut score = 0.0;
     for _ in 0..7 {
         let started = Instant::now();
-        let plan = run::plan(&file, prompt, &config, &Overrides::default()).unwrap();
+        let plan = run::plan(
+            &Analysis::new(prompt, Some(&file)),
+            &config,
+            &Overrides::default(),
+        )
+        .unwrap();
         let client = config.client(true).unwrap();
         plans.push(started.elapsed().as_secs_f64() * 1000.0);
         let started = Instant::now();

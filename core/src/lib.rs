@@ -4,6 +4,7 @@
 //! editors. See docs/architecture.md for the layers and the rule between them.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod analysis;
 pub mod catalog;
 pub mod check;
 pub mod config;

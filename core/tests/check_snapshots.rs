@@ -224,7 +224,8 @@ fn family(name: &str) {
     );
 }
 
-/// Every check family (a file of `core/src/check/`) has a folder of cases.
+/// Every check family (a file of `core/src/check/`, and the schema problems the analysis
+/// finds, `core/src/analysis/schema.rs`) has a folder of cases.
 #[test]
 fn every_family_has_cases() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/check");
@@ -235,6 +236,10 @@ fn every_family_has_cases() {
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .filter(|f| f != "mod")
         .collect();
+    families.push("schema".into());
+    assert!(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/analysis/schema.rs")
+        .exists());
     families.sort();
     let mut folders: Vec<String> = std::fs::read_dir(data_dir())
         .unwrap()

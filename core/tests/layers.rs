@@ -23,13 +23,14 @@ const LAYERS: &[(&str, u32)] = &[
     ("program", 2),
     ("settings", 2),
     ("workspace", 2),
-    ("check", 3),
-    ("store", 3),
-    ("llm", 3),
-    ("config", 4),
-    ("ide", 4),
-    ("eval", 5),
-    ("optimize", 6),
+    ("analysis", 3),
+    ("check", 4),
+    ("store", 4),
+    ("llm", 4),
+    ("config", 5),
+    ("ide", 5),
+    ("eval", 6),
+    ("optimize", 7),
 ];
 
 /// Crates a front-end uses and the core must never reach, even through another crate.

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use promptls_core::check::{self, CheckInput, Workspace};
+use promptls_core::analysis::Analysis;
 use promptls_core::ide;
-use promptls_core::syntax::{self, Span};
+use promptls_core::syntax::Span;
 
 /// One partial and one dataset exist; everything else is missing.
 struct Files;
@@ -31,13 +32,8 @@ fn valid(source: &str, span: Span) -> bool {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(source) = std::str::from_utf8(data) else { return };
-    let parsed = syntax::parse(source);
-    let input = CheckInput {
-        source,
-        path: Some(Path::new("/w/f.prompt")),
-        parsed: &parsed,
-        workspace: &Files,
-    };
+    let analysis = Analysis::new(source, Some(Path::new("/w/f.prompt")));
+    let input = CheckInput::new(&analysis, &Files);
     let diagnostics = check::check_parsed(&input);
     let step = (source.len() / 48).max(1);
     for offset in (0..=source.len()).step_by(step) {

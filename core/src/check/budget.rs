@@ -124,8 +124,10 @@ fn rendered_text<'a>(
         ..Default::default()
     };
     let renderer = input.path.map(Renderer::for_file).unwrap_or_default();
-    let rendered = renderer
-        .compile(input.source)
+    // The analysis's own tree: a large template is not parsed (and held) twice.
+    let rendered = input
+        .analysis
+        .compile(&renderer)
         .and_then(|c| c.render_once(&data, None));
     match rendered {
         Ok(prompt) => Ok(Texts::Rendered(prompt.messages)),

@@ -1,8 +1,8 @@
 //! `promptls.dataset` and `promptls.target`: the file exists, parses, and has a column
 //! for every required input field and for the target.
 
-use super::schema::Schemas;
 use super::{did_you_mean, CheckInput, Diagnostic};
+use crate::analysis::Schemas;
 use crate::data::dataset::{Dataset, Format, StreamError};
 use crate::data::split::Split;
 use crate::settings;

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::schema::Schemas;
 use super::{CheckInput, Diagnostic};
+use crate::analysis::Schemas;
 use crate::data::dataset::Dataset;
 use crate::syntax::demos::{self, DemoTurn};
 use crate::syntax::handlebars::Template;

@@ -1,7 +1,7 @@
 //! Frontmatter keys and value types: Dotprompt's own keys, Genkit's, and `promptls.*`.
 
 use super::{did_you_mean, CheckInput, Diagnostic};
-use crate::settings::{self, PromptSettings};
+use crate::settings;
 use crate::syntax::yaml::{YamlKind, YamlNode};
 
 /// Top-level keys Dotprompt reads (RESERVED_METADATA_KEYWORDS) plus `metadata`, and the
@@ -53,9 +53,8 @@ pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
         return;
     }
     // `promptls.*`: read once, in `settings`; its problems are diagnostics here.
-    for problem in PromptSettings::read(Some(root)).problems {
-        out.push(Diagnostic::from(problem));
-    }
+    let problems = &input.analysis.settings().problems;
+    out.extend(problems.iter().cloned().map(Diagnostic::from));
     for entry in root.entries() {
         let key = entry.key.key_string();
         let (k, v) = (&entry.key, &entry.value);

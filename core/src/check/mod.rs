@@ -8,7 +8,6 @@ mod demos;
 mod dialect;
 pub(crate) mod frontmatter;
 mod naming;
-pub(crate) mod schema;
 mod secrets;
 pub(crate) mod template;
 pub(crate) mod variables;
@@ -22,8 +21,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::analysis::Analysis;
 use crate::confine::OutsideWorkspace;
-use crate::syntax::{self, ParsedPrompt, Span};
+use crate::syntax::{ParsedPrompt, Span};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -128,8 +128,10 @@ impl Diagnostic {
     }
 }
 
-/// Everything a check may look at for one file.
+/// Everything a check may look at for one file: its analysis, and the workspace around
+/// it. `source`, `path` and `parsed` are the analysis's, at hand.
 pub struct CheckInput<'a> {
+    pub analysis: &'a Analysis,
     pub source: &'a str,
     /// The file's path; `None` for unsaved text (then relative paths are not resolved).
     pub path: Option<&'a Path>,
@@ -137,19 +139,27 @@ pub struct CheckInput<'a> {
     pub workspace: &'a dyn Workspace,
 }
 
-impl CheckInput<'_> {
+impl<'a> CheckInput<'a> {
+    pub fn new(analysis: &'a Analysis, workspace: &'a dyn Workspace) -> CheckInput<'a> {
+        CheckInput {
+            analysis,
+            source: analysis.source(),
+            path: analysis.path(),
+            parsed: analysis.parsed(),
+            workspace,
+        }
+    }
+
     /// The workspace root of the checked file (`None` for unsaved text).
     pub fn root(&self) -> Option<PathBuf> {
-        Some(crate::confine::workspace_root(self.path?))
+        self.analysis.root()
     }
 
     /// `relative`, a path the file names, resolved against the folder of the checked
     /// file; an error when it leads outside the workspace (through `..`, an absolute
     /// path or a symlink).
     pub fn resolve(&self, relative: &str) -> Option<Result<PathBuf, OutsideWorkspace>> {
-        let dir = self.path?.parent()?;
-        let root = self.root()?;
-        Some(crate::confine::confine_named(&root, dir, relative).map(|_| dir.join(relative)))
+        self.analysis.resolve(relative)
     }
 
     /// The file `{{> name}}` reads from `folder` (`None` for a name that cannot be a
@@ -159,19 +169,13 @@ impl CheckInput<'_> {
         folder: &Path,
         name: &str,
     ) -> Option<Result<PathBuf, OutsideWorkspace>> {
-        crate::render::confined_partial_path(&self.root()?, folder, name)
+        self.analysis.partial_in(folder, name)
     }
 }
 
 /// Runs every tier-1 check on one file's text.
 pub fn check(source: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Vec<Diagnostic> {
-    let parsed = syntax::parse(source);
-    check_parsed(&CheckInput {
-        source,
-        path,
-        parsed: &parsed,
-        workspace,
-    })
+    check_parsed(&CheckInput::new(&Analysis::new(source, path), workspace))
 }
 
 pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
@@ -188,17 +192,20 @@ pub fn check_parsed_with_syntax(input: &CheckInput) -> (Vec<Diagnostic>, Vec<&'s
         .map(|e| Diagnostic::error(e.code, e.span, e.message.clone()))
         .collect();
     frontmatter::check(input, &mut out);
-    let schemas = schema::check(input, &mut out);
-    let dataset = dataset::check(input, &schemas, &mut out);
-    let span = input.parsed.template_span;
-    let (template, template_errors) =
-        syntax::handlebars::parse_template(&input.source[span.start..span.end], span.start);
-    template::check(input, &template, &template_errors, &mut out);
-    demos::check(input, &template, &schemas, dataset.as_ref(), &mut out);
-    variables::check(input, &template, &schemas, dataset.as_ref(), &mut out);
-    // The budget check renders the prompt with a tree of its own: free this one first, so
-    // a large template is never held twice.
-    drop(template);
+    let analysis = input.analysis;
+    out.extend(
+        analysis
+            .schema_problems()
+            .iter()
+            .cloned()
+            .map(Diagnostic::from),
+    );
+    let schemas = analysis.schemas();
+    let dataset = dataset::check(input, schemas, &mut out);
+    let (template, template_errors) = (analysis.template(), analysis.template_errors());
+    template::check(input, template, template_errors, &mut out);
+    demos::check(input, template, schemas, dataset.as_ref(), &mut out);
+    variables::check(input, template, schemas, dataset.as_ref(), &mut out);
     budget::check(input, dataset.as_ref(), &mut out);
     naming::check(input, &mut out);
     secrets::check(input, &mut out);

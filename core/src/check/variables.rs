@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::schema::Schemas;
 use super::{did_you_mean, CheckInput, Diagnostic};
+use crate::analysis::Schemas;
 use crate::data::dataset::Dataset;
 use crate::syntax::handlebars::{
     parse_template, CallRef, ExprKind, ExprRef, NodeKind, Nodes, PartialNameRef, PathRef, Template,

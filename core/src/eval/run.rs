@@ -20,6 +20,7 @@ use super::interval;
 use super::judge::{self, Judge};
 use super::metrics::{self, bleu, chrf, Metric, Options};
 use super::output;
+use crate::analysis::Analysis;
 use crate::catalog::Price;
 use crate::config::Config;
 use crate::data::dataset::{Dataset, DatasetError, Row};
@@ -117,22 +118,20 @@ pub struct Plan {
     other_dataset: bool,
 }
 
-/// Builds the plan for the prompt `source` at `file`.
-pub fn plan(
-    file: &Path,
-    source: &str,
-    config: &Config,
-    overrides: &Overrides,
-) -> Result<Plan, String> {
+/// Builds the plan for the prompt of `analysis` (read from its file).
+pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Result<Plan, String> {
+    let file = analysis
+        .path()
+        .ok_or("an evaluation needs the prompt's file (its dataset is next to it)")?;
     // Problems that would blank or break every row stop the run before any call.
-    preflight(file, source, overrides.dataset.is_some())?;
-    let compiled = Renderer::for_file(file)
-        .compile(source)
+    preflight(analysis, overrides.dataset.is_some())?;
+    let compiled = analysis
+        .compile(&Renderer::for_file(file))
         .map_err(|e| format!("{}: {e}", file.display()))?;
     let metadata = compiled
         .render_metadata(None)
         .map_err(|e| format!("{}: {e}", file.display()))?;
-    let settings = crate::settings::PromptSettings::of_source(source);
+    let settings = analysis.settings();
     let needs = |what: &str| format!("{}: {what}", file.display());
 
     let written_model = overrides
@@ -333,15 +332,11 @@ const BREAKS_EVERY_ROW: &[&str] = &[
 /// call worthless, as one error with each problem at its `file:line:column`; `Ok` when
 /// there are none. `other_dataset`: the run reads another dataset than
 /// `promptls.dataset` (`--dataset`), so that file's columns say nothing.
-pub fn preflight(file: &Path, source: &str, other_dataset: bool) -> Result<(), String> {
+pub fn preflight(analysis: &Analysis, other_dataset: bool) -> Result<(), String> {
     use crate::check::{CheckInput, Disk, Severity};
-    let parsed = crate::syntax::parse(source);
-    let (diagnostics, syntax_codes) = crate::check::check_parsed_with_syntax(&CheckInput {
-        source,
-        path: Some(file),
-        parsed: &parsed,
-        workspace: &Disk,
-    });
+    let (source, file) = (analysis.source(), analysis.path().unwrap_or(Path::new("")));
+    let (diagnostics, syntax_codes) =
+        crate::check::check_parsed_with_syntax(&CheckInput::new(analysis, &Disk));
     let index = crate::syntax::line_index::LineIndex::new(source);
     let problems: Vec<String> = diagnostics
         .iter()
@@ -419,9 +414,10 @@ impl Plan {
     /// pre-call checks as `plan`: a candidate that would break every row is refused
     /// before any call rather than scored.
     pub fn with_source(&self, source: &str) -> Result<Plan, String> {
-        preflight(&self.file, source, self.other_dataset)?;
-        let compiled = Renderer::for_file(&self.file)
-            .compile(source)
+        let analysis = Analysis::new(source, Some(&self.file));
+        preflight(&analysis, self.other_dataset)?;
+        let compiled = analysis
+            .compile(&Renderer::for_file(&self.file))
             .map_err(|e| format!("{}: {e}", self.file.display()))?;
         Ok(Plan {
             compiled,
@@ -1195,7 +1191,7 @@ mod tests {
     fn preflight_names_each_problem_at_its_place() {
         let prompt = format!("{HEAD}Say {{{{txet}}}}\n{{{{> footer}}}}\n");
         let (_dir, file) = workspace(&prompt);
-        let e = preflight(&file, &prompt, false).unwrap_err();
+        let e = preflight(&Analysis::new(prompt.as_str(), Some(&file)), false).unwrap_err();
         let shown = file.display().to_string();
         assert!(
             e.contains(&format!("{shown}:9:7: `txet` is not declared")),
@@ -1209,21 +1205,26 @@ mod tests {
         assert!(e.contains("nothing was sent"), "{e}");
 
         let broken = format!("{HEAD}{{{{#if text}}}}{{{{text}}}}\n");
-        assert!(preflight(&file, &broken, false)
-            .unwrap_err()
-            .contains("[unclosed-block]"));
+        assert!(
+            preflight(&Analysis::new(broken.as_str(), Some(&file)), false)
+                .unwrap_err()
+                .contains("[unclosed-block]")
+        );
         let fine = format!("{HEAD}Say {{{{text}}}}\n");
-        assert_eq!(preflight(&file, &fine, false), Ok(()));
+        assert_eq!(
+            preflight(&Analysis::new(fine.as_str(), Some(&file)), false),
+            Ok(())
+        );
     }
 
     #[test]
     fn dataset_columns_count_only_for_the_prompts_own_dataset() {
         let prompt = "---\nmodel: ollama/tiny\npromptls.dataset: data.csv\npromptls.target: label\n---\nSay {{txet}}\n";
         let (_dir, file) = workspace(prompt);
-        let e = preflight(&file, prompt, false).unwrap_err();
+        let e = preflight(&Analysis::new(prompt, Some(&file)), false).unwrap_err();
         assert!(e.contains("[variable-not-in-dataset]"), "{e}");
         // `--dataset` reads another file, whose columns the check did not see.
-        assert_eq!(preflight(&file, prompt, true), Ok(()));
+        assert_eq!(preflight(&Analysis::new(prompt, Some(&file)), true), Ok(()));
     }
 
     #[test]
@@ -1231,7 +1232,12 @@ mod tests {
         let prompt = format!("{HEAD}Say {{{{text}}}}\n");
         let (_dir, file) = workspace(&prompt);
         let config = Config::load(&file).unwrap();
-        let plan = plan(&file, &prompt, &config, &Overrides::default()).unwrap();
+        let plan = plan(
+            &Analysis::new(prompt.as_str(), Some(&file)),
+            &config,
+            &Overrides::default(),
+        )
+        .unwrap();
         let fine = format!("{HEAD}Answer in one word: {{{{text}}}}\n");
         assert!(plan.with_source(&fine).is_ok());
         // An instruction with a backslash before `{{` (written escaped by the optimizer

@@ -5,30 +5,24 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::check::schema::{self, Schemas};
+use crate::analysis::Schemas;
 use crate::check::CheckInput;
 use crate::data::dataset::{Dataset, Format, Summary};
-use crate::settings;
-use crate::syntax::handlebars::{parse_template, Template};
+use crate::syntax::handlebars::Template;
 use crate::syntax::Span;
 
-pub fn schemas(input: &CheckInput) -> Schemas {
-    schema::check(input, &mut Vec::new())
+pub fn schemas<'a>(input: &CheckInput<'a>) -> &'a Schemas {
+    input.analysis.schemas()
 }
 
-pub fn template(input: &CheckInput) -> Template {
-    let span = input.parsed.template_span;
-    parse_template(&input.source[span.start..span.end], span.start).0
+pub fn template<'a>(input: &CheckInput<'a>) -> &'a Template {
+    input.analysis.template()
 }
 
 /// The `promptls.dataset` path as written, and resolved against the prompt's folder;
 /// `None` when it leads outside the workspace (the check reports that).
 pub fn dataset_path(input: &CheckInput) -> Option<(String, PathBuf)> {
-    let written = settings::get(input.parsed.frontmatter.as_ref()?, "dataset")?
-        .as_str()?
-        .to_string();
-    let resolved = input.resolve(&written)?.ok()?;
-    Some((written, resolved))
+    input.analysis.dataset_path()
 }
 
 /// The dataset's columns, row count and bad rows, read as a stream (no row is kept).

@@ -10,7 +10,7 @@ use crate::settings;
 
 pub fn hover(input: &CheckInput, offset: usize) -> Option<Hover> {
     let template = facts::template(input);
-    let at = locate::at(input, &template, offset)?;
+    let at = locate::at(input, template, offset)?;
     let (span, markdown) = match at {
         At::Key { path, span } => (span, key(input, &path)?),
         At::Value { path, span, text } => (span, value(input, &path, &text)?),
@@ -154,7 +154,7 @@ fn dataset(input: &CheckInput) -> String {
 
 fn variable(input: &CheckInput, name: &str) -> String {
     let schemas = facts::schemas(input);
-    let mut out = match facts::field_info(&schemas, name) {
+    let mut out = match facts::field_info(schemas, name) {
         Some((kind, description)) => {
             let mut s = format!("input `{name}`: {kind}");
             if let Some(d) = description {

@@ -1,6 +1,5 @@
 //! Go to definition, document links, and the files a prompt depends on.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::facts;
@@ -8,14 +7,13 @@ use super::locate::{self, At};
 use super::{Link, Location};
 use crate::check::CheckInput;
 use crate::data::dataset::Format;
-use crate::render::prompt_name_and_variant;
 use crate::settings;
-use crate::syntax::handlebars::{parse_template, NodeKind, PartialNameRef, Template};
+use crate::syntax::handlebars::{NodeKind, PartialNameRef};
 use crate::syntax::Span;
 
 pub fn definition(input: &CheckInput, offset: usize) -> Option<Location> {
     let template = facts::template(input);
-    match locate::at(input, &template, offset)? {
+    match locate::at(input, template, offset)? {
         At::Partial { name, .. } => Some(Location {
             path: facts::partial_file(input, &name)?,
             span: None,
@@ -152,49 +150,5 @@ fn unquoted(input: &CheckInput, span: Span) -> Option<Span> {
 }
 
 pub fn dependencies(input: &CheckInput) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some((_, dataset)) = facts::dataset_path(input) {
-        out.push(dataset);
-    }
-    if let Some(path) = input.path {
-        // A variant's base: `name.variant.prompt` -> `name.prompt`.
-        if let (name, Some(_)) = prompt_name_and_variant(path) {
-            if let Some(dir) = path.parent() {
-                out.push(dir.join(format!("{name}.prompt")));
-            }
-        }
-    }
-    // Partials, and the partials they use, missing ones included (creating one changes
-    // this file's diagnostics).
-    let template = facts::template(input);
-    let mut seen = HashSet::new();
-    let mut queue: Vec<PathBuf> = partials_of(input, &template);
-    while let Some(file) = queue.pop() {
-        if !seen.insert(file.clone()) {
-            continue;
-        }
-        if let Ok(text) = input.workspace.read_to_string(&file) {
-            let body = crate::syntax::parse(&text);
-            let (nested, _) = parse_template(body.template_text(&text), 0);
-            if let Some(dir) = file.parent() {
-                for name in nested.partial_names() {
-                    if let Some(Ok(p)) = input.partial_in(dir, name) {
-                        queue.push(p);
-                    }
-                }
-            }
-        }
-        out.push(file);
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn partials_of(input: &CheckInput, template: &Template) -> Vec<PathBuf> {
-    template
-        .partial_names()
-        .into_iter()
-        .filter_map(|name| facts::partial_file(input, name))
-        .collect()
+    input.analysis.dependencies(input.workspace)
 }

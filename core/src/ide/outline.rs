@@ -69,7 +69,7 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
     }
 
     let template = facts::template(input);
-    let (regions, _) = demos(&template);
+    let (regions, _) = demos(template);
     let in_demos = |at: usize| regions.iter().any(|r| r.span.contains(at));
     let end = input.parsed.template_span.end;
 
@@ -168,7 +168,7 @@ pub fn folds(input: &CheckInput) -> Vec<Fold> {
         });
     }
     let template = facts::template(input);
-    let (regions, _) = demos(&template);
+    let (regions, _) = demos(template);
     for region in &regions {
         out.push(Fold {
             span: region.span,

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use expect_test::{expect, Expect};
 
 use super::*;
+use crate::analysis::Analysis;
 use crate::check::{self, Workspace};
-use crate::syntax;
 
 /// Files in memory, as the language server's open buffers would be.
 #[derive(Default)]
@@ -62,15 +62,9 @@ fn analyze<T>(
 ) -> T {
     let offset = source.find("$0");
     let text = source.replacen("$0", "", 1);
-    let parsed = syntax::parse(&text);
     let files = files(extra);
-    let input = CheckInput {
-        source: &text,
-        path: Some(Path::new(path)),
-        parsed: &parsed,
-        workspace: &files,
-    };
-    f(&input, offset)
+    let analysis = Analysis::new(&text, Some(Path::new(path)));
+    f(&CheckInput::new(&analysis, &files), offset)
 }
 
 /// `analyze` at the `$0` cursor of `source`, as `/w/p.prompt`.
@@ -695,6 +689,8 @@ fn completes_frontmatter_values() {
         minibatch (Key) inserts "minibatch: "
         minibatch_size (Key) inserts "minibatch_size: "
         threshold (Key) inserts "threshold: "
+        max_calls (Key) inserts "max_calls: "
+        max_cost (Key) inserts "max_cost: "
         ## "promptls.optimizer: $0"
         replaces 2:21-2:21 ``
         bootstrap (Optimizer)

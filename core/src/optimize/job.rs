@@ -11,10 +11,12 @@ use tokio_util::sync::CancellationToken;
 use super::bootstrap::Settings as DemoSettings;
 use super::session::{Budget, Limit, OnTrial, Session, Stop, Trial, Usage};
 use super::{bootstrap, gepa, mipro, random};
+use crate::analysis::Analysis;
 use crate::config::Config;
 use crate::eval::run::{self, Overrides, Plan, Rows};
 use crate::llm::client::Client;
 use crate::program::Program;
+#[cfg(test)]
 use crate::settings::PromptSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,7 +335,8 @@ pub async fn run(
     on_trial: OnTrial<'_>,
 ) -> Result<Outcome, JobError> {
     let usage = JobError::Usage;
-    let settings = PromptSettings::of_source(source);
+    let analysis = Analysis::new(source, Some(file));
+    let settings = analysis.settings();
     let setting = &settings.optimizer;
     let (named, trials_setting, demos_setting) =
         (setting.name.clone(), setting.trials, setting.demos);
@@ -354,8 +357,7 @@ pub async fn run(
     let trials = request.trials.or(trials_setting);
     let plan = |dataset: &Option<PathBuf>, rows: Rows| {
         run::plan(
-            file,
-            source,
+            &analysis,
             config,
             &Overrides {
                 dataset: dataset.clone(),

@@ -102,13 +102,24 @@ pub struct ParsedDocument {
 /// source as the template, as the reference does.
 pub fn parse_document(source: &str) -> ParsedDocument {
     let parsed = crate::syntax::parse(source);
-    let template = parsed.template_text(source).to_string();
-    let metadata = if parsed.split.frontmatter.is_some() && !parsed.frontmatter_failed {
-        metadata::metadata_from_frontmatter(&parsed.frontmatter_json().unwrap_or(Value::Null))
-    } else {
-        metadata::base_metadata()
-    };
-    ParsedDocument { metadata, template }
+    let mut document = ParsedDocument::from_parsed(&parsed, "");
+    document.template = parsed.template_text(source).to_string();
+    document
+}
+
+impl ParsedDocument {
+    /// The document of a file already parsed, with `template` as its template text (the
+    /// compiled prompt keeps the text in its tree, so a caller that has a tree gives
+    /// none).
+    pub fn from_parsed(parsed: &crate::syntax::ParsedPrompt, template: &str) -> ParsedDocument {
+        let template = template.to_string();
+        let metadata = if parsed.split.frontmatter.is_some() && !parsed.frontmatter_failed {
+            metadata::metadata_from_frontmatter(&parsed.frontmatter_json().unwrap_or(Value::Null))
+        } else {
+            metadata::base_metadata()
+        };
+        ParsedDocument { metadata, template }
+    }
 }
 
 /// `(name, variant)` of a prompt file, as the reference's DirStore names it:
@@ -317,6 +328,26 @@ impl Renderer {
         // twice.
         let text = std::mem::take(&mut document.template);
         let template = parse_template(text, None)?;
+        self.compile_tree(document, Arc::new(template))
+    }
+
+    /// `compile` of a file already parsed (`Analysis::compile`): its tree, with its
+    /// syntax errors, is shared, not parsed again.
+    pub fn compile_shared(
+        &self,
+        parsed: &crate::syntax::ParsedPrompt,
+        template: &Arc<Template>,
+        errors: &[TemplateError],
+    ) -> Result<CompiledPrompt, RenderError> {
+        refuse(template, errors, None)?;
+        self.compile_tree(ParsedDocument::from_parsed(parsed, ""), template.clone())
+    }
+
+    fn compile_tree(
+        &self,
+        document: ParsedDocument,
+        template: Arc<Template>,
+    ) -> Result<CompiledPrompt, RenderError> {
         let mut partials = Partials {
             registered: self.registry.partials.clone(),
             resolved: HashMap::new(),
@@ -414,7 +445,8 @@ impl Partials {
 pub struct CompiledPrompt {
     registry: Arc<Registry>,
     document: ParsedDocument,
-    template: Template,
+    /// Shared with the document's analysis when compiled from one.
+    template: Arc<Template>,
     partials: Partials,
     /// Metadata resolved without render options (the common case), computed once.
     metadata: Result<Map<String, Value>, RenderError>,
@@ -636,29 +668,43 @@ impl Serialize for RenderedPrompt {
 // ---------------------------------------------------------------------------------
 // The template engine boundary: syntax::handlebars parses, render::engine renders.
 
-use crate::syntax::handlebars::Template;
+use crate::syntax::handlebars::{Template, TemplateError};
 
 /// Parses a template (of the partial `partial`, if given); any syntax error, or a helper
 /// call outside Dotprompt's known helpers (`knownHelpersOnly`), fails the compile as it
 /// does in handlebars.js.
 fn parse_template(source: String, partial: Option<&str>) -> Result<Template, Error> {
     let (template, errors) = crate::syntax::handlebars::parse_template_owned(source, 0);
+    refuse(&template, &errors, partial)?;
+    Ok(template)
+}
+
+/// The reference's compile error for a template (of the partial `partial`, if given) with
+/// syntax errors or an unknown helper, at its line within the template.
+fn refuse(
+    template: &Template,
+    errors: &[TemplateError],
+    partial: Option<&str>,
+) -> Result<(), Error> {
     let source = template.source();
-    let syntax = |at: usize, message: String| Error::Syntax {
-        partial: partial.map(str::to_string),
-        line: 1 + source[..at.min(source.len())].matches('\n').count(),
-        message,
+    let syntax = |at: usize, message: String| {
+        let at = at.saturating_sub(template.base()).min(source.len());
+        Error::Syntax {
+            partial: partial.map(str::to_string),
+            line: 1 + source[..at].matches('\n').count(),
+            message,
+        }
     };
     if let Some(e) = errors.first() {
         return Err(syntax(e.span.start, e.message.clone()));
     }
-    if let Some((span, name)) = engine::unknown_helpers(&template).into_iter().next() {
+    if let Some((span, name)) = engine::unknown_helpers(template).into_iter().next() {
         return Err(syntax(
             span.start,
             format!("You specified knownHelpersOnly, but used the unknown helper {name}"),
         ));
     }
-    Ok(template)
+    Ok(())
 }
 
 fn partial_names(template: &Template) -> Vec<String> {

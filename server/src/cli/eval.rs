@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::files;
+use promptls_core::analysis::Analysis;
 use promptls_core::config::Config;
 use promptls_core::eval::metrics::{Normalize, Options};
 use promptls_core::eval::run::{self, dollars, Overrides, Plan, Report, Rows};
@@ -147,7 +148,11 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
     let source = read_prompt(&args.file)?;
     let config = Config::load(&args.file)?;
     let overrides = overrides(args);
-    let plan = run::plan(&args.file, &source, &config, &overrides)?;
+    let plan = run::plan(
+        &Analysis::new(&source, Some(&args.file)),
+        &config,
+        &overrides,
+    )?;
     if let Some(refusal) = plan.refusal() {
         return Err(refusal.to_string());
     }
@@ -336,7 +341,7 @@ async fn version_baseline(
         return Ok((format!("{label}, stored"), s.score));
     }
     let content = store.content(file, source, n)?;
-    let baseline = run::plan(file, &content, config, overrides)?;
+    let baseline = run::plan(&Analysis::new(&content, Some(file)), config, overrides)?;
     let report = run_with_progress(&baseline, client, concurrency, false).await?;
     if report.error_rows > 0 {
         return Err(format!(
@@ -368,7 +373,7 @@ async fn baseline_score(
         return Ok((label, score));
     }
     let source = read_prompt(path)?;
-    let plan = run::plan(path, &source, config, overrides)?;
+    let plan = run::plan(&Analysis::new(&source, Some(path)), config, overrides)?;
     let report = run_with_progress(&plan, client, concurrency, false).await?;
     if report.error_rows > 0 {
         return Err(format!(

@@ -10,10 +10,12 @@ use ropey::Rope;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::{Position, Range, Uri};
 
+use super::document::{self, AnalysisCell};
 use super::position::{self, Encoding};
 use super::state::{lock, LiveFiles, Shared};
+use promptls_core::analysis::Analysis;
 use promptls_core::check::{self, CheckInput};
-use promptls_core::syntax::{self, ParsedPrompt, Span};
+use promptls_core::syntax::Span;
 
 pub struct Snapshot {
     pub uri: Uri,
@@ -25,6 +27,9 @@ pub struct Snapshot {
     pub encoding: Encoding,
     /// The last check of this version, if it has finished.
     pub diagnostics: Option<Arc<Vec<check::Diagnostic>>>,
+    /// The document's analysis of this version, shared with its check and the other
+    /// requests (a file from disk gets its own).
+    pub analysis: AnalysisCell,
 }
 
 impl Snapshot {
@@ -39,11 +44,12 @@ impl Snapshot {
                     d.rope.clone(),
                     d.path.clone(),
                     d.diagnostics.clone(),
+                    d.analysis.clone(),
                 )
             });
             (open, st.encoding)
         };
-        if let Some((version, text, rope, path, diagnostics)) = open {
+        if let Some((version, text, rope, path, diagnostics, analysis)) = open {
             return Ok(Snapshot {
                 uri: uri.clone(),
                 version: Some(version),
@@ -52,6 +58,7 @@ impl Snapshot {
                 path,
                 encoding,
                 diagnostics,
+                analysis,
             });
         }
         let path = uri.to_file_path().map(|p| p.into_owned()).ok_or_else(|| {
@@ -71,6 +78,7 @@ impl Snapshot {
             path: Some(path),
             encoding,
             diagnostics: None,
+            analysis: AnalysisCell::default(),
         })
     }
 
@@ -92,34 +100,30 @@ impl Snapshot {
         position::to_range(&self.rope, span, self.encoding)
     }
 
-    /// Runs `f` over the parsed document; fails with ContentModified if the document
+    /// This version's analysis (made now if neither its check nor another request has).
+    pub fn analysis(&self) -> &Analysis {
+        document::analysis(&self.analysis, &self.text, self.path.as_deref())
+    }
+
+    /// Runs `f` over the document's analysis; fails with ContentModified if the document
     /// changed while `f` ran.
-    pub fn analyze<T>(
-        &self,
-        state: &Shared,
-        f: impl FnOnce(&CheckInput, &ParsedPrompt) -> T,
-    ) -> Result<T> {
-        let parsed = syntax::parse(&self.text);
+    pub fn analyze<T>(&self, state: &Shared, f: impl FnOnce(&CheckInput) -> T) -> Result<T> {
         let files = LiveFiles(state.clone());
-        let input = CheckInput {
-            source: &self.text,
-            path: self.path.as_deref(),
-            parsed: &parsed,
-            workspace: &files,
-        };
         // A bug in one feature must cost one answer, not the session.
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&input, &parsed)))
-            .map_err(|_| {
-                tracing::error!(
-                    "a request on {} panicked; answered with an error",
-                    self.uri.as_str()
-                );
-                Error {
-                    code: ErrorCode::InternalError,
-                    message: "promptls hit an internal error on this request (see its log)".into(),
-                    data: None,
-                }
-            })?;
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            f(&CheckInput::new(self.analysis(), &files))
+        }))
+        .map_err(|_| {
+            tracing::error!(
+                "a request on {} panicked; answered with an error",
+                self.uri.as_str()
+            );
+            Error {
+                code: ErrorCode::InternalError,
+                message: "promptls hit an internal error on this request (see its log)".into(),
+                data: None,
+            }
+        })?;
         self.still_current(state)?;
         Ok(out)
     }

@@ -1,15 +1,13 @@
 //! Tier-1 diagnostics for the editor: run the checks on a snapshot, translate to LSP with
 //! the user's severity settings, publish only if the document has not moved on.
 
-use std::path::Path;
-
 use ropey::Rope;
 use tower_lsp_server::ls_types::{self as lsp, NumberOrString};
 
 use super::config::{Config, SeverityOverride};
 use super::position::{self, Encoding};
+use promptls_core::analysis::Analysis;
 use promptls_core::check::{self, CheckInput, Severity, Workspace};
-use promptls_core::syntax;
 
 /// The result of checking one file: its diagnostics, the files it depends on, and the
 /// bad rows of its dataset (shown in the dataset file itself).
@@ -19,14 +17,8 @@ pub struct Checked {
     pub dataset: Option<(std::path::PathBuf, Vec<promptls_core::ide::DatasetProblem>)>,
 }
 
-pub fn run(text: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Checked {
-    let parsed = syntax::parse(text);
-    let input = CheckInput {
-        source: text,
-        path,
-        parsed: &parsed,
-        workspace,
-    };
+pub fn run(analysis: &Analysis, workspace: &dyn Workspace) -> Checked {
+    let input = CheckInput::new(analysis, workspace);
     let diagnostics = check::check_parsed(&input);
     // Reading the dataset's bad rows parses it again: only when the check found some.
     let dataset = if diagnostics.iter().any(|d| d.code == "dataset-invalid") {
@@ -36,7 +28,7 @@ pub fn run(text: &str, path: Option<&Path>, workspace: &dyn Workspace) -> Checke
     };
     Checked {
         diagnostics,
-        dependencies: promptls_core::ide::dependencies(&input),
+        dependencies: analysis.dependencies(workspace),
         dataset,
     }
 }

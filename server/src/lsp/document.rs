@@ -4,13 +4,14 @@
 //! no checks, no editor features (see `too_large`).
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ropey::Rope;
 use tower_lsp_server::ls_types::TextDocumentContentChangeEvent;
 use tree_sitter::{InputEdit, Point, Tree};
 
 use super::position::{self, Encoding};
+use promptls_core::analysis::Analysis;
 use promptls_core::check;
 use promptls_core::syntax::tree as syntax_tree;
 
@@ -23,6 +24,19 @@ pub const MAX_ANALYZED_BYTES: usize = 16_000_000;
 /// Whether a text of `len` bytes is over `MAX_ANALYZED_BYTES`.
 pub fn too_large(len: usize) -> bool {
     len > MAX_ANALYZED_BYTES
+}
+
+/// The analysis of one version of a document, computed by whoever needs it first (the
+/// check or a request) and shared by all the others; a new version starts empty.
+pub type AnalysisCell = Arc<OnceLock<Analysis>>;
+
+/// The cell's analysis, computed from `text` if nobody has yet.
+pub fn analysis<'c>(
+    cell: &'c AnalysisCell,
+    text: &Arc<str>,
+    path: Option<&std::path::Path>,
+) -> &'c Analysis {
+    cell.get_or_init(|| Analysis::shared(text.clone(), path))
 }
 
 pub struct Document {
@@ -40,6 +54,8 @@ pub struct Document {
     tree_state: TreeState,
     /// The tier-1 diagnostics of this version, once its check has finished.
     pub diagnostics: Option<Arc<Vec<check::Diagnostic>>>,
+    /// This version's analysis, once the check or a request has made it.
+    pub analysis: AnalysisCell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +86,7 @@ impl Document {
             tree,
             tree_state,
             diagnostics: None,
+            analysis: AnalysisCell::default(),
         }
     }
 
@@ -130,6 +147,7 @@ impl Document {
         }
         self.version = version;
         self.diagnostics = None;
+        self.analysis = AnalysisCell::default();
         if clamped {
             Err(EditOutOfRange)
         } else {

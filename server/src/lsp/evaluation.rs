@@ -19,6 +19,7 @@ use super::commands::Command as LspCommand;
 use super::navigation::{path_of, uri_of};
 use super::progress::Progress;
 use super::state::{lock, DatasetSource, Shared};
+use promptls_core::analysis::Analysis;
 use promptls_core::eval::run::{self, Overrides, Plan, Report, RowResult};
 use promptls_core::llm::client::Client as LlmClient;
 
@@ -274,7 +275,7 @@ async fn evaluate(
                     limit,
                     ..Overrides::default()
                 };
-                let plan = run::plan(&path, &text, &config, &overrides)?;
+                let plan = run::plan(&Analysis::new(&text, Some(&path)), &config, &overrides)?;
                 if let Some(refusal) = plan.refusal() {
                     return Err(format!("{REFUSED}{refusal}"));
                 }
@@ -564,7 +565,7 @@ pub fn live_scores(state: &Shared, path: &Path, text: &str, version: Option<i32>
         offline: true,
         ..Overrides::default()
     };
-    let plan = run::plan(path, text, &config, &overrides).ok()?;
+    let plan = run::plan(&Analysis::new(text, Some(path)), &config, &overrides).ok()?;
     if plan.rows.len() > LIVE_MAX_ROWS {
         return None;
     }

@@ -56,6 +56,8 @@ struct CheckJob {
     text: Arc<str>,
     rope: Rope,
     path: Option<PathBuf>,
+    /// The document's analysis of this version (a fresh one for a file on disk).
+    analysis: document::AnalysisCell,
 }
 
 impl Backend {
@@ -123,6 +125,7 @@ impl Backend {
             text: doc.text.clone(),
             rope: doc.rope.clone(),
             path: doc.path.clone(),
+            analysis: doc.analysis.clone(),
         }
     }
 
@@ -141,6 +144,7 @@ impl Backend {
             rope: Rope::from_str(&text),
             text: text.into(),
             path: Some(path.to_path_buf()),
+            analysis: document::AnalysisCell::default(),
         })
     }
 
@@ -166,8 +170,8 @@ impl Backend {
                     let note = diagnostics::too_large(job.text.len(), &job.rope, encoding);
                     return Some((vec![note], None));
                 }
-                let checked =
-                    diagnostics::run(&job.text, job.path.as_deref(), &LiveFiles(state.clone()));
+                let analysis = document::analysis(&job.analysis, &job.text, job.path.as_deref());
+                let checked = diagnostics::run(analysis, &LiveFiles(state.clone()));
                 let result = Arc::new(checked.diagnostics);
                 let (config, encoding) = {
                     let mut st = lock(&state);
@@ -388,14 +392,8 @@ fn index_file(state: &Shared, path: &Path) {
         lock(state).deps.remove(path);
         return;
     };
-    let parsed = syntax::parse(&text);
-    let input = promptls_core::check::CheckInput {
-        source: &text,
-        path: Some(path),
-        parsed: &parsed,
-        workspace: &promptls_core::check::Disk,
-    };
-    let deps = ide::dependencies(&input);
+    let analysis = promptls_core::analysis::Analysis::new(&text, Some(path));
+    let deps = analysis.dependencies(&promptls_core::check::Disk);
     lock(state).deps.set(path.to_path_buf(), deps);
 }
 
@@ -724,7 +722,7 @@ impl LanguageServer for Backend {
             (st.client.markdown_hover, st.config.clone())
         };
         let offset = snapshot.offset(at.position);
-        let found = snapshot.analyze(self.state(), |input, _| ide::hover(input, offset))?;
+        let found = snapshot.analyze(self.state(), |input| ide::hover(input, offset))?;
         if found.is_none() && at.position.line == 0 {
             // The first line: the history (diff against production, changelog).
             let snapshot = std::sync::Arc::new(snapshot);
@@ -749,7 +747,7 @@ impl LanguageServer for Backend {
         }
         let snippets = lock(self.state()).client.snippets;
         let offset = snapshot.offset(at.position);
-        let items = snapshot.analyze(self.state(), |input, _| ide::completions(input, offset))?;
+        let items = snapshot.analyze(self.state(), |input| ide::completions(input, offset))?;
         Ok(Some(CompletionResponse::Array(completion::to_lsp(
             &snapshot, items, snippets,
         ))))
@@ -765,7 +763,7 @@ impl LanguageServer for Backend {
             return Ok(None);
         }
         let offset = snapshot.offset(at.position);
-        let target = snapshot.analyze(self.state(), |input, _| ide::definition(input, offset))?;
+        let target = snapshot.analyze(self.state(), |input| ide::definition(input, offset))?;
         Ok(target
             .and_then(|t| navigation::location(self.state(), &snapshot, t))
             .map(GotoDefinitionResponse::Scalar))
@@ -780,7 +778,7 @@ impl LanguageServer for Backend {
             return Ok(None);
         }
         let hierarchical = lock(self.state()).client.hierarchical_symbols;
-        let symbols = snapshot.analyze(self.state(), |input, _| ide::symbols(input))?;
+        let symbols = snapshot.analyze(self.state(), ide::symbols)?;
         Ok(Some(if hierarchical {
             DocumentSymbolResponse::Nested(navigation::symbols(&snapshot, symbols))
         } else {
@@ -806,7 +804,7 @@ impl LanguageServer for Backend {
                 _ => folding::tree_folds(&syntax::tree::parse_tree(&snapshot.text)),
             }
         };
-        let core = snapshot.analyze(self.state(), |input, _| ide::folds(input))?;
+        let core = snapshot.analyze(self.state(), ide::folds)?;
         let folds = folding::to_lsp(&snapshot, tree_folds, core);
         memory::release_after(snapshot.text.len());
         Ok(Some(folds))
@@ -823,7 +821,7 @@ impl LanguageServer for Backend {
                 SemanticTokensResult::Tokens(SemanticTokens::default()),
             ));
         }
-        let tokens = snapshot.analyze(self.state(), |input, _| ide::semantic_tokens(input))?;
+        let tokens = snapshot.analyze(self.state(), ide::semantic_tokens)?;
         let tokens = semantic_tokens::to_lsp(&snapshot, tokens);
         memory::release_after(snapshot.text.len());
         Ok(Some(SemanticTokensResult::Tokens(tokens)))
@@ -834,7 +832,7 @@ impl LanguageServer for Backend {
         if snapshot.too_large() {
             return Ok(None);
         }
-        let links = snapshot.analyze(self.state(), |input, _| ide::links(input))?;
+        let links = snapshot.analyze(self.state(), ide::links)?;
         Ok(Some(navigation::links(&snapshot, links)))
     }
 
@@ -848,7 +846,7 @@ impl LanguageServer for Backend {
             let st = lock(self.state());
             (st.config.clone(), st.client.create_files)
         };
-        let (actions, all) = snapshot.analyze(self.state(), |input, _| {
+        let (actions, all) = snapshot.analyze(self.state(), |input| {
             // The finished check of this version if there is one, else check now.
             let all = match &snapshot.diagnostics {
                 Some(d) => d.clone(),

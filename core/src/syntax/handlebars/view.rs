@@ -688,6 +688,12 @@ impl fmt::Debug for Strs<'_> {
 }
 
 impl Template {
+    /// Where the template's text starts in the text it was parsed from (spans are
+    /// offsets into `source()` plus this).
+    pub fn base(&self) -> usize {
+        self.base
+    }
+
     /// The template's text (spans are offsets into it plus the `base` it was parsed with).
     pub fn source(&self) -> &str {
         &self.source

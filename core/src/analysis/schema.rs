@@ -7,7 +7,7 @@ use std::cell::RefCell;
 
 use serde_json::Value;
 
-use super::{did_you_mean, CheckInput, Diagnostic};
+use crate::problem::{did_you_mean, Problem};
 use crate::render::picoschema::picoschema;
 use crate::syntax::yaml::YamlNode;
 
@@ -38,9 +38,10 @@ impl Schemas {
     }
 }
 
-pub(crate) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) -> Schemas {
+/// The schemas of a frontmatter, and what is wrong with them.
+pub(super) fn read(frontmatter: Option<&YamlNode>, out: &mut Vec<Problem>) -> Schemas {
     let mut schemas = Schemas::default();
-    let Some(root) = &input.parsed.frontmatter else {
+    let Some(root) = frontmatter else {
         return schemas;
     };
     for section in ["input", "output"] {
@@ -62,7 +63,7 @@ pub(crate) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) -> Schemas {
             }
             Err(e) => {
                 let at = find(node, &e.path).unwrap_or(node);
-                out.push(Diagnostic::error(
+                out.push(Problem::error(
                     "invalid-schema",
                     at.span,
                     format!(
@@ -75,7 +76,7 @@ pub(crate) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) -> Schemas {
         for name in named.into_inner() {
             if let Some(typo) = did_you_mean(&name, SCALAR_TYPES.iter().copied()) {
                 let span = find_scalar(node, &name).map_or(node.span, |n| n.span);
-                out.push(Diagnostic::warning(
+                out.push(Problem::warning(
                     "unknown-schema-type",
                     span,
                     format!(
