@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 /// (which builds model clients from it).
 const LAYERS: &[(&str, u32)] = &[
     ("syntax", 0),
-    ("trust", 0),
+    ("folder", 0),
+    ("trust", 1),
     ("confine", 0),
     ("secrets", 0),
     ("catalog", 0),

@@ -140,15 +140,31 @@ impl FileConfig {
     }
 }
 
+/// What is wrong in a `promptls.toml` text (`config::Error::File` adds the file).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A key written into the file, under `[providers.<provider>]`.
+    #[error("providers.{provider}: keys do not belong in promptls.toml (it is meant to be committed); put the key in the environment or .env and name the variable with `api_key_env`")]
+    KeyInFile { provider: String },
+    /// TOML that does not parse or does not fit, at `line`; the message is toml's first
+    /// line and its location.
+    #[error("{}", one_line(&.source.to_string()))]
+    Toml {
+        line: Option<usize>,
+        #[source]
+        source: toml::de::Error,
+    },
+}
+
 /// Parses `promptls.toml`; a key written into it is refused.
-pub fn parse_file(text: &str) -> Result<FileConfig, super::Error> {
+pub fn parse_file(text: &str) -> Result<FileConfig, Error> {
     // Look for `api_key = ...` before deserialising, so the error never quotes the value.
     if let Ok(table) = text.parse::<toml::Table>() {
         if let Some(toml::Value::Table(providers)) = table.get("providers") {
             for (name, p) in providers {
                 if let Some(p) = p.as_table() {
                     if p.contains_key("api_key") || p.contains_key("key") {
-                        return Err(super::Error::KeyInFile {
+                        return Err(Error::KeyInFile {
                             provider: name.clone(),
                         });
                     }
@@ -156,7 +172,7 @@ pub fn parse_file(text: &str) -> Result<FileConfig, super::Error> {
             }
         }
     }
-    toml::from_str::<FileConfig>(text).map_err(|source| super::Error::Toml {
+    toml::from_str::<FileConfig>(text).map_err(|source| Error::Toml {
         line: source.span().map(|span| line_of(text, span.start)),
         source,
     })
@@ -164,7 +180,7 @@ pub fn parse_file(text: &str) -> Result<FileConfig, super::Error> {
 
 /// toml's messages span several lines with a source excerpt; keep the first line and the
 /// location.
-pub(super) fn one_line(message: &str) -> String {
+fn one_line(message: &str) -> String {
     let mut lines = message.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or("invalid TOML").trim().to_string();
     let last = message

@@ -46,23 +46,12 @@ use file::field_lines;
 /// one, the cause as `source()`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A key written into `promptls.toml`, under `[providers.<provider>]`.
-    #[error("providers.{provider}: keys do not belong in promptls.toml (it is meant to be committed); put the key in the environment or .env and name the variable with `api_key_env`")]
-    KeyInFile { provider: String },
-    /// TOML that does not parse or does not fit, at `line`; the message is toml's first
-    /// line and its location.
-    #[error("{}", file::one_line(&.source.to_string()))]
-    Toml {
-        line: Option<usize>,
-        #[source]
-        source: toml::de::Error,
-    },
-    /// What is wrong in the config file at `path`.
+    /// What is wrong in the config file at `path` (boxed: toml's error is large).
     #[error("{}: {source}", .path.display())]
     File {
         path: PathBuf,
         #[source]
-        source: Box<Error>,
+        source: Box<file::Error>,
     },
     #[error("{}: [eval] belongs in a workspace's {FILE_NAME}; the user config holds [providers] and [models]", .path.display())]
     EvalInUserFile { path: PathBuf },
@@ -628,7 +617,10 @@ concurrency = 3
         assert!(err.contains("api_key_env"), "{err}");
         assert!(!err.contains("gsk_secret"), "{err}");
         let err = parse_file("[providers.groq]\nrmp = 3\n").unwrap_err();
-        assert!(matches!(err, Error::Toml { line: Some(2), .. }), "{err:?}");
+        assert!(
+            matches!(err, file::Error::Toml { line: Some(2), .. }),
+            "{err:?}"
+        );
         let err = err.to_string();
         assert!(err.contains("rmp"), "{err}");
         assert!(err.contains("line 2"), "{err}");
@@ -650,7 +642,7 @@ concurrency = 3
         };
         assert_eq!(path, &toml);
         assert!(
-            matches!(**source, Error::Toml { line: Some(4), .. }),
+            matches!(**source, file::Error::Toml { line: Some(4), .. }),
             "{source:?}"
         );
         assert_eq!(error.to_string(), format!("{}: {source}", toml.display()));
