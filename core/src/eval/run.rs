@@ -154,13 +154,13 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
     let metric_name = match &settings.metric {
         None => "exact_match",
         Some(Ok(name)) => name.value.as_str(),
-        Some(Err(message)) => return Err(needs(message)),
+        Some(Err(wrong)) => return Err(needs(&wrong.value)),
     };
     let scoring = if crate::settings::canonical_metric(metric_name) == Some("judge") {
         let judge =
             match &settings.judge {
                 Some(Ok(judge)) => judge.value.clone(),
-                Some(Err(message)) => return Err(needs(message)),
+                Some(Err(wrong)) => return Err(needs(&wrong.value)),
                 None => return Err(needs(
                     "`promptls.metric: judge` needs `promptls.judge`: a rubric, or {rubric, model}",
                 )),
@@ -193,7 +193,7 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
     let target = match &settings.target {
         Some(Ok(t)) if !t.value.is_empty() => t.value.clone(),
         Some(Ok(_)) => return Err(needs("`promptls.target` must name a column")),
-        Some(Err(message)) => return Err(needs(message)),
+        Some(Err(wrong)) => return Err(needs(&wrong.value)),
         None => {
             return Err(needs(
                 "no `promptls.target`: name the dataset column that holds the expected output",
@@ -210,7 +210,7 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
     let split = match &settings.split {
         None => Split::All,
         Some(Ok(split)) => split.value.clone(),
-        Some(Err(message)) => return Err(needs(message)),
+        Some(Err(wrong)) => return Err(needs(&wrong.value)),
     };
     let numbered = |rows: Vec<Row>| -> Vec<(usize, Row)> {
         rows.into_iter()
@@ -226,7 +226,7 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
         None => {
             let named = match &settings.dataset {
                 Some(Ok(d)) => d.value.clone(),
-                Some(Err(message)) => return Err(needs(message)),
+                Some(Err(wrong)) => return Err(needs(&wrong.value)),
                 None => {
                     return Err(needs(
                         "no `promptls.dataset` (a CSV or JSONL file next to the prompt), and no --dataset",
@@ -285,7 +285,7 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
     let threshold = match &settings.threshold {
         None => scoring.default_threshold(),
         Some(Ok(t)) => t.value,
-        Some(Err(message)) => return Err(needs(message)),
+        Some(Err(wrong)) => return Err(needs(&wrong.value)),
     };
     let judge_price = match &scoring {
         Scoring::Judge { model, .. } => config.price(model),

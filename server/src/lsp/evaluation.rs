@@ -553,10 +553,9 @@ pub fn dataset_hover(state: &Shared, uri: &Uri, position: Position) -> Option<Ho
 /// Recomputes the live scores of an open prompt from the cache (blocking: renders every
 /// row and reads the cache). `None` when the prompt cannot be evaluated, the dataset is
 /// too large, or there is no cache yet.
-pub fn live_scores(state: &Shared, path: &Path, text: &str, version: Option<i32>) -> Option<Live> {
-    let parsed = promptls_core::syntax::parse(text);
-    let fm = parsed.frontmatter.as_ref()?;
-    promptls_core::settings::get(fm, "dataset")?;
+pub fn live_scores(state: &Shared, analysis: &Analysis, version: Option<i32>) -> Option<Live> {
+    analysis.settings().dataset.as_ref()?;
+    let path = analysis.path()?;
     let config = workspace_config(state, path).ok()?;
     if !config.cache_path().is_file() {
         return None;
@@ -565,7 +564,7 @@ pub fn live_scores(state: &Shared, path: &Path, text: &str, version: Option<i32>
         offline: true,
         ..Overrides::default()
     };
-    let plan = run::plan(&Analysis::new(text, Some(path)), &config, &overrides).ok()?;
+    let plan = run::plan(analysis, &config, &overrides).ok()?;
     if plan.rows.len() > LIVE_MAX_ROWS {
         return None;
     }
@@ -650,13 +649,7 @@ pub async fn refresh_after_live(client: &tower_lsp_server::Client, state: &Share
 
 /// The lenses on the first line of a prompt that has a dataset.
 pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
-    let parsed = promptls_core::syntax::parse(&snapshot.text);
-    let has_dataset = parsed
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| promptls_core::settings::get(fm, "dataset"))
-        .is_some();
-    if !has_dataset {
+    if snapshot.analysis().settings().dataset.is_none() {
         return Vec::new();
     }
     let Some(path) = snapshot.path.clone() else {
