@@ -569,49 +569,16 @@ pub fn live_scores(state: &Shared, analysis: &Analysis, version: Option<i32>) ->
         return None;
     }
     let llm = client_for(state, &config).ok()?;
-    let mut rows = Vec::new();
-    let mut stale = 0;
-    for (i, row) in plan.rows.iter().enumerate() {
-        let Ok(request) = plan.request(row) else {
-            stale += 1;
-            continue;
-        };
-        let Some(answer) = llm.cached(&plan.provider, &request) else {
-            stale += 1;
-            continue;
-        };
-        let Ok(references) = plan.expected(row) else {
-            continue;
-        };
-        let scored = plan.score_answer(&answer.text, &references);
-        rows.push(RowResult {
-            row: plan.row_numbers.get(i).copied().unwrap_or(i + 1),
-            line: row.line,
-            input: Default::default(),
-            output: Some(answer.text),
-            expected: references.first().cloned().unwrap_or_default(),
-            passed: scored.score.is_some_and(|s| s >= plan.threshold - 1e-12),
-            score: scored.score,
-            problems: scored.problems,
-            error: scored.error,
-            reason: None,
-            cached: true,
-            calls: 0,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            cost_usd: 0.0,
-            latency_ms: 0.0,
-            bad_row: false,
-            retried: false,
-            transient: false,
-            key: String::new(),
-        });
-    }
     // The judge needs calls; live scores are tier 2 only.
-    if matches!(plan.scoring, run::Scoring::Judge { .. }) || rows.is_empty() {
+    if matches!(plan.scoring, run::Scoring::Judge { .. }) {
         return None;
     }
-    let report = run::summarise(&plan, rows, 0.0);
+    let cached = run::from_cache(&plan, &llm);
+    let report = cached.report;
+    if report.per_row.is_empty() {
+        return None;
+    }
+    let stale = cached.stale;
     Some(Live {
         version,
         metric: report.metric,
