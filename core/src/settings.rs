@@ -164,9 +164,9 @@ pub struct Written<T> {
     pub span: Span,
 }
 
-/// A field: absent (`None`), wrong (`Some(Err(message))`, also among the problems, with
-/// its span), or its value.
-pub type Field<T> = Option<Result<Written<T>, String>>;
+/// A field: absent (`None`), wrong (`Some(Err(message))`, with the span of the value; also
+/// among the problems), or its value.
+pub type Field<T> = Option<Result<Written<T>, Written<String>>>;
 
 /// The value of a field that is present and right.
 pub fn value<T>(field: &Field<T>) -> Option<&T> {
@@ -239,6 +239,14 @@ impl PromptSettings {
     /// `promptls.dataset` as written (relative to the prompt), when it is a string.
     pub fn dataset_path(&self) -> Option<&str> {
         value(&self.dataset).map(String::as_str)
+    }
+
+    /// Where `promptls.<field>` is written, right or wrong.
+    pub fn span_of<T>(field: &Field<T>) -> Option<crate::syntax::Span> {
+        match field.as_ref()? {
+            Ok(w) => Some(w.span),
+            Err(w) => Some(w.span),
+        }
     }
 
     /// The split (every row trains and validates when there is none, or it is wrong).
@@ -317,21 +325,26 @@ impl PromptSettings {
     }
 
     /// `value` at `v`, or its error, which is also a `wrong-type` problem.
-    fn typed<T>(&mut self, v: &YamlNode, value: Result<T, String>) -> Result<Written<T>, String> {
+    fn typed<T>(
+        &mut self,
+        v: &YamlNode,
+        value: Result<T, String>,
+    ) -> Result<Written<T>, Written<String>> {
+        let span = v.span;
         match value {
-            Ok(value) => Ok(Written {
-                value,
-                span: v.span,
-            }),
+            Ok(value) => Ok(Written { value, span }),
             Err(message) => {
                 self.problems
-                    .push(Problem::error("wrong-type", v.span, message.clone()));
-                Err(message)
+                    .push(Problem::error("wrong-type", span, message.clone()));
+                Err(Written {
+                    value: message,
+                    span,
+                })
             }
         }
     }
 
-    fn string(&mut self, field: &str, v: &YamlNode) -> Result<Written<String>, String> {
+    fn string(&mut self, field: &str, v: &YamlNode) -> Result<Written<String>, Written<String>> {
         let value = v.as_str().map(str::to_string).ok_or_else(|| {
             format!(
                 "`promptls.{field}` must be a string, found a {}",
@@ -341,7 +354,7 @@ impl PromptSettings {
         self.typed(v, value)
     }
 
-    fn metric(&mut self, v: &YamlNode) -> Result<Written<String>, String> {
+    fn metric(&mut self, v: &YamlNode) -> Result<Written<String>, Written<String>> {
         let name = self.string("metric", v)?;
         if canonical_metric(&name.value).is_none() {
             let message = format!(
@@ -353,7 +366,10 @@ impl PromptSettings {
             self.problems.push(
                 Problem::error("unknown-metric", v.span, message.clone()).suggest("Change", close),
             );
-            return Err(message);
+            return Err(Written {
+                value: message,
+                span: v.span,
+            });
         }
         Ok(name)
     }
@@ -521,8 +537,10 @@ mod tests {
     fn a_wrong_field_is_an_error_and_a_problem_at_its_value() {
         let source = "---\npromptls.threshold: 2\npromptls.metric: acuracy\npromptls.optimizer: {name: bootsrap, trails: 3}\n---\n";
         let s = PromptSettings::of_source(source);
-        assert!(matches!(&s.threshold, Some(Err(m)) if m.contains("from 0 to 1")));
-        assert!(matches!(&s.metric, Some(Err(m)) if m.starts_with("unknown metric `acuracy`")));
+        assert!(matches!(&s.threshold, Some(Err(m)) if m.value.contains("from 0 to 1")));
+        assert!(
+            matches!(&s.metric, Some(Err(m)) if m.value.starts_with("unknown metric `acuracy`"))
+        );
         let shown: Vec<(&str, &str, Option<&str>)> = s
             .problems
             .iter()

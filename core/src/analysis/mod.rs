@@ -42,8 +42,7 @@ impl Analysis {
     pub fn shared(source: Arc<str>, path: Option<&Path>) -> Analysis {
         let parsed = syntax::parse(&source);
         let span = parsed.template_span;
-        let (template, template_errors) =
-            handlebars::parse_template(&source[span.start..span.end], span.start);
+        let (template, template_errors) = handlebars::parse_template_shared(&source, span);
         let settings = PromptSettings::read(parsed.frontmatter.as_ref());
         let mut schema_problems = Vec::new();
         let schemas = schema::read(parsed.frontmatter.as_ref(), &mut schema_problems);
@@ -102,6 +101,20 @@ impl Analysis {
     /// What is wrong with `input.schema` and `output.schema`.
     pub fn schema_problems(&self) -> &[Problem] {
         &self.schema_problems
+    }
+
+    /// The models the prompt calls or names: its `model`, its teacher and its judge.
+    pub fn models(&self) -> Vec<&str> {
+        let written = self
+            .parsed
+            .frontmatter
+            .as_ref()
+            .and_then(|fm| fm.get("model"))
+            .and_then(|m| m.as_str());
+        let settings = &self.settings;
+        let teacher = crate::settings::value(&settings.teacher).map(String::as_str);
+        let judge = crate::settings::value(&settings.judge).and_then(|j| j.model.as_deref());
+        [written, teacher, judge].into_iter().flatten().collect()
     }
 
     /// The workspace root of the file (`None` for unsaved text).

@@ -5,7 +5,7 @@ use super::{did_you_mean, CheckInput, Diagnostic};
 use crate::analysis::Schemas;
 use crate::data::dataset::{Dataset, Format, StreamError};
 use crate::data::split::Split;
-use crate::settings;
+use crate::settings::PromptSettings;
 
 pub(super) fn check(
     input: &CheckInput,
@@ -13,10 +13,10 @@ pub(super) fn check(
     out: &mut Vec<Diagnostic>,
 ) -> Option<Dataset> {
     let root = input.parsed.frontmatter.as_ref()?;
-    let target = settings::get(root, "target");
-    if let Some(split) = settings::get(root, "split") {
-        if let Ok(Split::Files { train, dev }) = Split::from_json(Some(&split.to_json())) {
-            for file in [&train, &dev] {
+    let settings = input.analysis.settings();
+    if let Some(Ok(split)) = &settings.split {
+        if let Split::Files { train, dev } = &split.value {
+            for file in [train, dev] {
                 if let Some(Err(e)) = input.resolve(file) {
                     out.push(Diagnostic::error(
                         "path-outside-workspace",
@@ -27,17 +27,22 @@ pub(super) fn check(
             }
         }
     }
-    let Some(dataset_node) = settings::get(root, "dataset") else {
-        if let Some(t) = target {
-            out.push(Diagnostic::warning(
-                "target-without-dataset",
-                t.span,
-                "`promptls.target` names a column, but there is no `promptls.dataset`",
-            ));
+    let target = PromptSettings::span_of(&settings.target);
+    let dataset_node = match &settings.dataset {
+        Some(Ok(dataset)) => dataset,
+        Some(Err(_)) => return None,
+        None => {
+            if let Some(span) = target {
+                out.push(Diagnostic::warning(
+                    "target-without-dataset",
+                    span,
+                    "`promptls.target` names a column, but there is no `promptls.dataset`",
+                ));
+            }
+            return None;
         }
-        return None;
     };
-    let relative = dataset_node.as_str()?;
+    let relative = dataset_node.value.as_str();
     let path = match input.resolve(relative)? {
         Ok(path) => path,
         Err(e) => {
@@ -143,8 +148,9 @@ pub(super) fn check(
             }
         }
     }
-    if let Some(t) = target {
-        if let Some(name) = t.as_str() {
+    if let Some(Ok(t)) = &settings.target {
+        let name = t.value.as_str();
+        {
             if !has(name) {
                 let mut d = Diagnostic::error(
                     "dataset-missing-target",

@@ -20,13 +20,7 @@ pub(super) fn check(
     // With `promptls.split` as a share, only the validation rows are scored: a demo
     // from a training row leaks nothing.
     let validation = dataset.and_then(|d| {
-        let split = input
-            .parsed
-            .frontmatter
-            .as_ref()
-            .and_then(|fm| crate::settings::get(fm, "split"))?;
-        let crate::data::split::Split::Ratio { train, seed } =
-            crate::data::split::Split::from_json(Some(&split.to_json())).ok()?
+        let crate::data::split::Split::Ratio { train, seed } = input.analysis.settings().split()
         else {
             return None;
         };
@@ -231,12 +225,7 @@ fn check_leak(
     if question.is_empty() {
         return;
     }
-    let target = input
-        .parsed
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| crate::settings::get(fm, "target"))
-        .and_then(|t| t.as_str());
+    let target = crate::settings::value(&input.analysis.settings().target).map(String::as_str);
     for row in &dataset.rows {
         let inputs: Vec<String> = row
             .values

@@ -154,13 +154,13 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
     let metric_name = match &settings.metric {
         None => "exact_match",
         Some(Ok(name)) => name.value.as_str(),
-        Some(Err(message)) => return Err(needs(message)),
+        Some(Err(wrong)) => return Err(needs(&wrong.value)),
     };
     let scoring = if crate::settings::canonical_metric(metric_name) == Some("judge") {
         let judge =
             match &settings.judge {
                 Some(Ok(judge)) => judge.value.clone(),
-                Some(Err(message)) => return Err(needs(message)),
+                Some(Err(wrong)) => return Err(needs(&wrong.value)),
                 None => return Err(needs(
                     "`promptls.metric: judge` needs `promptls.judge`: a rubric, or {rubric, model}",
                 )),
@@ -193,7 +193,7 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
     let target = match &settings.target {
         Some(Ok(t)) if !t.value.is_empty() => t.value.clone(),
         Some(Ok(_)) => return Err(needs("`promptls.target` must name a column")),
-        Some(Err(message)) => return Err(needs(message)),
+        Some(Err(wrong)) => return Err(needs(&wrong.value)),
         None => {
             return Err(needs(
                 "no `promptls.target`: name the dataset column that holds the expected output",
@@ -210,7 +210,7 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
     let split = match &settings.split {
         None => Split::All,
         Some(Ok(split)) => split.value.clone(),
-        Some(Err(message)) => return Err(needs(message)),
+        Some(Err(wrong)) => return Err(needs(&wrong.value)),
     };
     let numbered = |rows: Vec<Row>| -> Vec<(usize, Row)> {
         rows.into_iter()
@@ -226,7 +226,7 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
         None => {
             let named = match &settings.dataset {
                 Some(Ok(d)) => d.value.clone(),
-                Some(Err(message)) => return Err(needs(message)),
+                Some(Err(wrong)) => return Err(needs(&wrong.value)),
                 None => {
                     return Err(needs(
                         "no `promptls.dataset` (a CSV or JSONL file next to the prompt), and no --dataset",
@@ -285,7 +285,7 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
     let threshold = match &settings.threshold {
         None => scoring.default_threshold(),
         Some(Ok(t)) => t.value,
-        Some(Err(message)) => return Err(needs(message)),
+        Some(Err(wrong)) => return Err(needs(&wrong.value)),
     };
     let judge_price = match &scoring {
         Scoring::Judge { model, .. } => config.price(model),
@@ -815,6 +815,50 @@ pub async fn run_within(
         per_row,
         started.elapsed().as_secs_f64() * 1000.0,
     ))
+}
+
+/// A run as far as the cache answers it, with no call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedRun {
+    /// The rows with a cached answer, scored as `run` scores them.
+    pub report: Report,
+    /// Rows with no cached answer for their request as it renders now (or that cannot be
+    /// rendered): an edit made them stale.
+    pub stale: usize,
+}
+
+/// Every row of `plan` whose answer is in the cache, prepared, scored and summarised by
+/// the same code as `run` (the editor's live scores are this); no call is made.
+pub fn from_cache(plan: &Plan, client: &Client) -> CachedRun {
+    let prepared: Vec<Prepared> = plan
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| prepare(plan, i, row))
+        .collect();
+    let keys: Vec<&str> = prepared.iter().map(|p| p.result.key.as_str()).collect();
+    let hits = client.cached_many(&keys);
+    let mut rows = Vec::new();
+    let mut stale = 0;
+    for (p, hit) in prepared.into_iter().zip(hits) {
+        match (&p.request, hit) {
+            (Some(_), Some(response)) => {
+                let answer = Answer {
+                    response,
+                    attempts: 0,
+                    cached: true,
+                };
+                rows.push(finish(plan, p, answer, 0.0));
+            }
+            // A row whose expected output cannot be read is not scored, and not stale.
+            (None, _) if p.references.is_empty() => {}
+            _ => stale += 1,
+        }
+    }
+    CachedRun {
+        report: summarise(plan, rows, 0.0),
+        stale,
+    }
 }
 
 /// Rows at once in the final round: a quarter of the run's, at least one.

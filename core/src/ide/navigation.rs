@@ -7,7 +7,7 @@ use super::locate::{self, At};
 use super::{Link, Location};
 use crate::check::CheckInput;
 use crate::data::dataset::Format;
-use crate::settings;
+use crate::settings::PromptSettings;
 use crate::syntax::handlebars::{NodeKind, PartialNameRef};
 use crate::syntax::Span;
 
@@ -110,14 +110,9 @@ pub fn links(input: &CheckInput) -> Vec<Link> {
     if input.path.is_none() {
         return out;
     }
-    if let Some(node) = input
-        .parsed
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| settings::get(fm, "dataset"))
-    {
+    if let Some(written) = PromptSettings::span_of(&input.analysis.settings().dataset) {
         if let (Some((_, target)), Some(span)) =
-            (facts::dataset_path(input), unquoted(input, node.span))
+            (facts::dataset_path(input), unquoted(input, written))
         {
             out.push(Link { span, target });
         }

@@ -40,11 +40,42 @@ pub struct TemplateError {
     pub message: String,
 }
 
+/// The text a tree's offsets index: its own (moved in by the renderer), or a range of a
+/// larger shared text (the file an analysis holds), so the text is never copied.
+#[derive(Debug, Clone)]
+enum Source {
+    Own(Arc<String>),
+    Part(Arc<str>, usize, usize),
+}
+
+impl Default for Source {
+    fn default() -> Source {
+        Source::Own(Arc::default())
+    }
+}
+
+impl std::ops::Deref for Source {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Source::Own(text) => text,
+            Source::Part(text, start, end) => &text[*start..*end],
+        }
+    }
+}
+
+impl PartialEq for Source {
+    fn eq(&self, other: &Source) -> bool {
+        **self == **other
+    }
+}
+
 /// A parsed template. Offsets inside are relative to `source`; views add `base`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Template {
     /// Shared, not copied, by clones (the renderer keeps compiled prompts and partials).
-    source: Arc<String>,
+    source: Source,
     /// String-literal values that differ from their source text (escaped quotes).
     owned: String,
     base: usize,
@@ -236,6 +267,16 @@ pub fn parse_template(src: &str, base: usize) -> (Template, Vec<TemplateError>) 
 
 /// `parse_template` for a text the caller gives up: the tree keeps it without a copy.
 pub fn parse_template_owned(src: String, base: usize) -> (Template, Vec<TemplateError>) {
+    parse_source(Source::Own(Arc::new(src)), base)
+}
+
+/// `parse_template` of the `span` of a shared text (a whole file): the tree indexes that
+/// text instead of a copy, and its spans are offsets into it.
+pub fn parse_template_shared(text: &Arc<str>, span: Span) -> (Template, Vec<TemplateError>) {
+    parse_source(Source::Part(text.clone(), span.start, span.end), span.start)
+}
+
+fn parse_source(src: Source, base: usize) -> (Template, Vec<TemplateError>) {
     let mut errors = Vec::new();
     if src.len() > MAX_SOURCE {
         errors.push(TemplateError {
@@ -253,7 +294,7 @@ pub fn parse_template_owned(src: String, base: usize) -> (Template, Vec<Template
     }
     let tags = memchr::memmem::find_iter(src.as_bytes(), b"{{").count();
     let mut t = Template {
-        source: Arc::new(src),
+        source: src,
         base,
         // At most a tag per `{{` and a text between tags. Reserved once: a large
         // template's lists are not grown by doubling, and pages reserved but never
@@ -295,7 +336,7 @@ fn push_text_to(t: &mut Template, start: usize, end: usize, value_end: usize) {
 
 fn lex(t: &mut Template, errors: &mut Vec<TemplateError>) {
     let shared = t.source.clone();
-    let src = shared.as_str();
+    let src = &*shared;
     let bytes = src.as_bytes();
     // Text runs from `text_start`; an escape ends one run and starts the next, so every
     // text item is a slice of the source.
@@ -1376,7 +1417,7 @@ impl Item {
 
 fn whitespace_control(t: &mut Template) {
     let src = t.source.clone();
-    let src = src.as_str();
+    let src = &*src;
     let items = &mut t.items;
     // handlebars.js gives an inverted block with an `{{else}}`, `{{^x}}A{{else}}B{{/x}}`,
     // B as its program and A as its inverse, and strips whitespace as if B came first:

@@ -2,13 +2,15 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use clap::Args;
 use serde_json::json;
 
 use super::{files, sarif, ReportFormat};
-use promptls_core::check::{self, Diagnostic, Disk, Severity};
+use promptls_core::analysis::Analysis;
+use promptls_core::check::{self, CheckInput, Diagnostic, Disk, Severity};
 use promptls_core::syntax::line_index::LineIndex;
 use promptls_core::syntax::Span;
 
@@ -24,7 +26,8 @@ pub struct CheckArgs {
 /// One checked file with its text (for snippets) and diagnostics.
 pub struct FileReport {
     pub path: PathBuf,
-    pub source: String,
+    /// The text as checked (the analysis's own copy, kept for the output).
+    pub source: Arc<str>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -57,16 +60,18 @@ pub fn run(args: CheckArgs) -> i32 {
         };
         let report = match files::decode(bytes) {
             Ok(source) => {
-                let diagnostics = check::check(&source, Some(&path), &Disk);
+                // The analysis holds the text (moved, not copied) while the checks run.
+                let analysis = Analysis::shared(source.into(), Some(&path));
+                let diagnostics = check::check_parsed(&CheckInput::new(&analysis, &Disk));
                 FileReport {
+                    source: analysis.shared_source().clone(),
                     path,
-                    source,
                     diagnostics,
                 }
             }
             Err(not_text) => FileReport {
                 path,
-                source: not_text.readable,
+                source: not_text.readable.into(),
                 diagnostics: vec![Diagnostic::error(
                     "not-text",
                     Span::empty(not_text.offset),

@@ -167,15 +167,8 @@ fn used_providers(config: &Config) -> BTreeSet<String> {
         let Ok(Ok(source)) = std::fs::read(&path).map(files::decode) else {
             continue;
         };
-        let Some(fm) = promptls_core::syntax::parse(&source).frontmatter_json() else {
-            continue;
-        };
-        let models = [
-            fm.get("model"),
-            fm.get("promptls.teacher"),
-            fm.get("promptls.judge").and_then(|j| j.get("model")),
-        ];
-        for model in models.into_iter().flatten().filter_map(|m| m.as_str()) {
+        let analysis = promptls_core::analysis::Analysis::new(&source, Some(&path));
+        for model in analysis.models() {
             if let Some((name, _)) = provider::split_model(config.resolve_model(model)) {
                 used.insert(name.to_string());
             }

@@ -313,11 +313,8 @@ fn model_changelog(
     to: &str,
 ) -> (String, String) {
     let offline = || (diff::changelog(d), "offline".to_string());
-    let teacher = promptls_core::syntax::parse(source)
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| promptls_core::settings::get(fm, "teacher"))
-        .and_then(|v| v.as_str().map(str::to_string));
+    let settings = promptls_core::settings::PromptSettings::of_source(source);
+    let teacher = promptls_core::settings::value(&settings.teacher).cloned();
     let Some(teacher) = teacher else {
         return offline();
     };

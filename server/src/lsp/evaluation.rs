@@ -553,10 +553,9 @@ pub fn dataset_hover(state: &Shared, uri: &Uri, position: Position) -> Option<Ho
 /// Recomputes the live scores of an open prompt from the cache (blocking: renders every
 /// row and reads the cache). `None` when the prompt cannot be evaluated, the dataset is
 /// too large, or there is no cache yet.
-pub fn live_scores(state: &Shared, path: &Path, text: &str, version: Option<i32>) -> Option<Live> {
-    let parsed = promptls_core::syntax::parse(text);
-    let fm = parsed.frontmatter.as_ref()?;
-    promptls_core::settings::get(fm, "dataset")?;
+pub fn live_scores(state: &Shared, analysis: &Analysis, version: Option<i32>) -> Option<Live> {
+    analysis.settings().dataset.as_ref()?;
+    let path = analysis.path()?;
     let config = workspace_config(state, path).ok()?;
     if !config.cache_path().is_file() {
         return None;
@@ -565,54 +564,21 @@ pub fn live_scores(state: &Shared, path: &Path, text: &str, version: Option<i32>
         offline: true,
         ..Overrides::default()
     };
-    let plan = run::plan(&Analysis::new(text, Some(path)), &config, &overrides).ok()?;
+    let plan = run::plan(analysis, &config, &overrides).ok()?;
     if plan.rows.len() > LIVE_MAX_ROWS {
         return None;
     }
     let llm = client_for(state, &config).ok()?;
-    let mut rows = Vec::new();
-    let mut stale = 0;
-    for (i, row) in plan.rows.iter().enumerate() {
-        let Ok(request) = plan.request(row) else {
-            stale += 1;
-            continue;
-        };
-        let Some(answer) = llm.cached(&plan.provider, &request) else {
-            stale += 1;
-            continue;
-        };
-        let Ok(references) = plan.expected(row) else {
-            continue;
-        };
-        let scored = plan.score_answer(&answer.text, &references);
-        rows.push(RowResult {
-            row: plan.row_numbers.get(i).copied().unwrap_or(i + 1),
-            line: row.line,
-            input: Default::default(),
-            output: Some(answer.text),
-            expected: references.first().cloned().unwrap_or_default(),
-            passed: scored.score.is_some_and(|s| s >= plan.threshold - 1e-12),
-            score: scored.score,
-            problems: scored.problems,
-            error: scored.error,
-            reason: None,
-            cached: true,
-            calls: 0,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            cost_usd: 0.0,
-            latency_ms: 0.0,
-            bad_row: false,
-            retried: false,
-            transient: false,
-            key: String::new(),
-        });
-    }
     // The judge needs calls; live scores are tier 2 only.
-    if matches!(plan.scoring, run::Scoring::Judge { .. }) || rows.is_empty() {
+    if matches!(plan.scoring, run::Scoring::Judge { .. }) {
         return None;
     }
-    let report = run::summarise(&plan, rows, 0.0);
+    let cached = run::from_cache(&plan, &llm);
+    let report = cached.report;
+    if report.per_row.is_empty() {
+        return None;
+    }
+    let stale = cached.stale;
     Some(Live {
         version,
         metric: report.metric,
@@ -650,13 +616,7 @@ pub async fn refresh_after_live(client: &tower_lsp_server::Client, state: &Share
 
 /// The lenses on the first line of a prompt that has a dataset.
 pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
-    let parsed = promptls_core::syntax::parse(&snapshot.text);
-    let has_dataset = parsed
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| promptls_core::settings::get(fm, "dataset"))
-        .is_some();
-    if !has_dataset {
+    if snapshot.analysis().settings().dataset.is_none() {
         return Vec::new();
     }
     let Some(path) = snapshot.path.clone() else {

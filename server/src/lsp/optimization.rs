@@ -52,7 +52,7 @@ impl LspCommand for CancelOptimization {
 
 /// The code actions offered on a prompt with a dataset.
 pub fn actions(snapshot: &Snapshot) -> Vec<CodeActionOrCommand> {
-    if !has_dataset(&snapshot.text) {
+    if snapshot.analysis().settings().dataset.is_none() {
         return Vec::new();
     }
     promptls_core::settings::OPTIMIZERS
@@ -71,14 +71,6 @@ pub fn actions(snapshot: &Snapshot) -> Vec<CodeActionOrCommand> {
             })
         })
         .collect()
-}
-
-pub fn has_dataset(text: &str) -> bool {
-    promptls_core::syntax::parse(text)
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| promptls_core::settings::get(fm, "dataset"))
-        .is_some()
 }
 
 /// The lens next to "▶ Evaluate".

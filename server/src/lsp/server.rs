@@ -91,7 +91,14 @@ impl Backend {
 
     /// Recomputes an open prompt's live scores from the cache, and refreshes the lenses
     /// when they changed.
-    fn schedule_live_scores(&self, uri: Uri, version: i32, text: Arc<str>, path: PathBuf) {
+    fn schedule_live_scores(
+        &self,
+        uri: Uri,
+        version: i32,
+        text: Arc<str>,
+        path: PathBuf,
+        analysis: document::AnalysisCell,
+    ) {
         let this = self.clone();
         tokio::spawn(async move {
             let state = this.state().clone();
@@ -99,7 +106,8 @@ impl Backend {
                 if !is_current(&state, &uri, Some(version)) {
                     return false;
                 }
-                let live = evaluation::live_scores(&state, &path, &text, Some(version));
+                let analysis = document::analysis(&analysis, &text, Some(&path));
+                let live = evaluation::live_scores(&state, analysis, Some(version));
                 evaluation::set_live(&state, &uri, version, &path, live)
             })
             .await
@@ -157,6 +165,7 @@ impl Backend {
             let uri = job.uri.clone();
             let uri_for_live = job.uri.clone();
             let text_for_live = job.text.clone();
+            let analysis_for_live = job.analysis.clone();
             let version = job.version;
             let path = job.path.clone();
             let too_large = document::too_large(job.text.len());
@@ -244,7 +253,13 @@ impl Backend {
             }
             if let (Some(version), Some(path), false) = (version, &path, too_large) {
                 if path.extension().is_some_and(|e| e == "prompt") {
-                    this.schedule_live_scores(uri_for_live, version, text_for_live, path.clone());
+                    this.schedule_live_scores(
+                        uri_for_live,
+                        version,
+                        text_for_live,
+                        path.clone(),
+                        analysis_for_live,
+                    );
                 }
             }
             if then_dependents {
