@@ -1,5 +1,6 @@
 //! Datasets, metrics, and evaluation runs.
 
+pub mod gate;
 pub mod interval;
 pub mod judge;
 pub mod metrics;

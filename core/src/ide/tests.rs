@@ -10,6 +10,8 @@
 //!
 //! and read the diff before committing it. Positions are `line:column` (1-based, columns
 //! in characters, ends exclusive), followed by the text under the span.
+//!
+//! A test file: one snapshot case per editor feature, over the same few prompts.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -3,6 +3,7 @@
 //! shared client (paced, retried, cached) within a budget.
 
 pub mod bootstrap;
+mod budget;
 pub mod gepa;
 pub mod job;
 pub mod mipro;

@@ -3,6 +3,10 @@
 //! `knownHelpersOnly`): JavaScript truthiness and value-to-string, context depths for
 //! `../`, `@` data frames, block params, partials with indentation, the built-in helpers
 //! and Dotprompt's helpers (role, history, section, media, json, ifEquals, unlessEquals).
+//!
+//! Why one file of this size: the walk, the built-in and Dotprompt helpers and partials
+//! share one scope (context stack, `@` frames, block params, inline partials) and one
+//! output buffer; each helper is short, and apart they would need that state public.
 
 use serde_json::{Map, Value};
 

@@ -12,6 +12,10 @@
 //! path segments and blocks sit in arrays of their own; text is ranges into the one
 //! copy of the source. A block knows where its program and inverse start and end among
 //! the items, so no node owns a list. Readers use the views in `view`.
+//!
+//! Why one file of this size: the lexer, whitespace control and block linking all write
+//! the same private flat storage (items, calls, expressions, blocks); apart, that storage
+//! would have to be public. Readers use the views in `handlebars/view.rs` instead.
 
 use std::sync::{Arc, LazyLock};
 

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::files;
 use promptls_core::analysis::Analysis;
 use promptls_core::config::Config;
+use promptls_core::eval::gate;
 use promptls_core::eval::metrics::{Normalize, Options};
 use promptls_core::eval::run::{self, dollars, Overrides, Plan, Report, Rows};
 use promptls_core::store::{self, Store};
@@ -83,13 +84,6 @@ enum EvalFormat {
     Human,
     Json,
     Junit,
-}
-
-/// A gate and whether it held.
-struct Gate {
-    name: &'static str,
-    passed: bool,
-    message: String,
 }
 
 pub fn run(args: EvalArgs) -> i32 {
@@ -192,7 +186,15 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
         ),
         Some(path) => Some(baseline_score(path, &config, &overrides, &client, concurrency).await?),
     };
-    let gates = gates(args, &report, baseline.as_ref());
+    let limits = gate::Limits {
+        allow_bad_rows: args.allow_bad_rows,
+        min_score: args.min_score,
+        max_drop: args.max_drop,
+    };
+    let baseline_ref = baseline
+        .as_ref()
+        .map(|(label, score)| (label.as_str(), *score));
+    let gates = gate::gates(&report, &limits, baseline_ref);
     // Every complete run is recorded: the file as a version, with its score (a run over
     // some of the rows, or without its bad rows, records the version only).
     let call_errors = report
@@ -249,7 +251,7 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
                     ),
                 );
                 map.insert("passed".into(), json!(!failed));
-                map.insert("gate_score".into(), json!(gate_score(&report)));
+                map.insert("gate_score".into(), json!(gate::gate_score(&report)));
                 map.insert("version".into(), json!(version));
             }
             serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
@@ -384,162 +386,7 @@ async fn baseline_score(
     Ok((label, report.score))
 }
 
-/// The score the gates compare: none when no row has one; with bad rows, the score with
-/// each bad row counted as 0 (the mean over every row; corpus BLEU and chrF are scaled by
-/// the share of rows scored).
-fn gate_score(report: &Report) -> Option<f64> {
-    if report.scored == 0 {
-        return None;
-    }
-    let scored = report.scored as f64;
-    Some(report.score * scored / (scored + report.bad_rows as f64))
-}
-
-/// `data.csv line 3: row has 2 fields, the header has 3`.
-fn unreadable_text(dataset: &str, u: &run::Unreadable) -> String {
-    match u.line {
-        Some(line) => format!("{dataset} line {line}: {}", u.error),
-        None => format!("{dataset}: {}", u.error),
-    }
-}
-
-/// The gates of a run: bad rows (unless allowed), rows whose calls failed, a score at
-/// all, `--min-score` and the baseline.
-fn gates(args: &EvalArgs, report: &Report, baseline: Option<&(String, f64)>) -> Vec<Gate> {
-    let mut gates = Vec::new();
-    let all_rows = report.rows + report.unreadable.len();
-    if report.bad_rows > 0 {
-        let mut named: Vec<String> = report
-            .unreadable
-            .iter()
-            .map(|u| unreadable_text(&report.dataset, u))
-            .collect();
-        named.extend(report.per_row.iter().filter(|r| r.bad_row).map(|r| {
-            format!(
-                "row {} (line {}): {}",
-                r.row,
-                r.line,
-                shorten(r.error.as_deref().unwrap_or(""), 100)
-            )
-        }));
-        let shown = named.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
-        let more = if named.len() > 5 {
-            format!("; and {} more", named.len() - 5)
-        } else {
-            String::new()
-        };
-        gates.push(Gate {
-            name: "bad-rows",
-            passed: args.allow_bad_rows,
-            message: if args.allow_bad_rows {
-                format!(
-                    "{} of {all_rows} rows could not be read or rendered and were not scored (--allow-bad-rows): {shown}{more}",
-                    report.bad_rows
-                )
-            } else {
-                format!(
-                    "{} of {all_rows} rows could not be read or rendered: {shown}{more} (--allow-bad-rows scores the others)",
-                    report.bad_rows
-                )
-            },
-        });
-    }
-    let failed: Vec<&run::RowResult> = report
-        .per_row
-        .iter()
-        .filter(|r| r.score.is_none() && !r.bad_row)
-        .collect();
-    if let Some(first) = failed.first() {
-        let persistent = failed.iter().filter(|r| r.retried).count();
-        gates.push(Gate {
-            name: "errors",
-            passed: false,
-            message: format!(
-                "{} of {} rows could not be evaluated{}; the first, row {} (line {}): {}",
-                failed.len(),
-                report.rows,
-                if persistent > 0 {
-                    format!(" ({persistent} failed again in the final round)")
-                } else {
-                    String::new()
-                },
-                first.row,
-                first.line,
-                first.error.as_deref().unwrap_or("")
-            ),
-        });
-    }
-    let score = gate_score(report);
-    if score.is_none() {
-        gates.push(Gate {
-            name: "score",
-            passed: false,
-            message: "no score: every row failed".into(),
-        });
-    }
-    // With bad rows allowed, the gates see them as rows scoring 0: dropping rows never
-    // helps a run pass.
-    let over = if report.bad_rows > 0 && report.scored > 0 {
-        format!(
-            ", counting the {} bad row{} as 0 ({:.3} over the {} scored)",
-            report.bad_rows,
-            if report.bad_rows == 1 { "" } else { "s" },
-            report.score,
-            report.scored
-        )
-    } else {
-        String::new()
-    };
-    if let Some(min) = args.min_score {
-        let passed = score.is_some_and(|s| s >= min - 1e-12);
-        gates.push(Gate {
-            name: "min-score",
-            passed,
-            message: match score {
-                Some(s) => format!(
-                    "score {s:.3}{over} {} --min-score {min}",
-                    if passed { "meets" } else { "is below" }
-                ),
-                None => format!("no score to meet --min-score {min}"),
-            },
-        });
-    }
-    if let Some((label, base)) = baseline {
-        let drop = args.max_drop.unwrap_or(0.0);
-        let message = match score {
-            None => format!("no score to compare with the baseline {base:.3} ({label})"),
-            Some(s) => {
-                let delta = s - base;
-                format!(
-                    "score {s:.3}{over} vs baseline {base:.3} ({label}): {}{delta:.3}{}",
-                    if delta >= 0.0 { "+" } else { "" },
-                    if delta >= -drop - 1e-12 {
-                        String::new()
-                    } else {
-                        format!(", a drop of more than --max-drop {drop}")
-                    }
-                )
-            }
-        };
-        gates.push(Gate {
-            name: "baseline",
-            passed: score.is_some_and(|s| s - base >= -drop - 1e-12),
-            message,
-        });
-    }
-    gates
-}
-
-fn shorten(text: &str, most: usize) -> String {
-    let one_line = text.replace('\n', "⏎");
-    if one_line.chars().count() <= most {
-        one_line
-    } else {
-        one_line.chars().take(most - 1).collect::<String>() + "…"
-    }
-}
-
-fn human(report: &Report, gates: &[Gate], baseline: Option<f64>) -> String {
+fn human(report: &Report, gates: &[gate::Gate], baseline: Option<f64>) -> String {
     let mut out = String::new();
     let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("  {k:<9}{v}\n"));
     out.push_str(&format!("{}\n", report.file));
@@ -641,7 +488,10 @@ fn human(report: &Report, gates: &[Gate], baseline: Option<f64>) -> String {
             report.unreadable.len()
         ));
         for u in report.unreadable.iter().take(20) {
-            out.push_str(&format!("  {}\n", unreadable_text(&report.dataset, u)));
+            out.push_str(&format!(
+                "  {}\n",
+                gate::unreadable_text(&report.dataset, u)
+            ));
         }
     }
     let failing: Vec<&run::RowResult> = report.per_row.iter().filter(|r| !r.passed).collect();
@@ -649,14 +499,14 @@ fn human(report: &Report, gates: &[Gate], baseline: Option<f64>) -> String {
         out.push_str(&format!("\nfailing rows ({}):\n", failing.len()));
         for r in failing.iter().take(20) {
             let what = match (&r.error, r.score) {
-                (Some(e), _) => format!("error: {}", shorten(e, 100)),
+                (Some(e), _) => format!("error: {}", gate::shorten(e, 100)),
                 (None, Some(s)) => format!(
                     "score {s:.3}  expected {:?}  got {:?}{}",
-                    shorten(&r.expected, 40),
-                    shorten(r.output.as_deref().unwrap_or(""), 40),
+                    gate::shorten(&r.expected, 40),
+                    gate::shorten(r.output.as_deref().unwrap_or(""), 40),
                     r.problems
                         .first()
-                        .map_or(String::new(), |p| format!("  ({})", shorten(p, 60)))
+                        .map_or(String::new(), |p| format!("  ({})", gate::shorten(p, 60)))
                 ),
                 (None, None) => "no score".into(),
             };
@@ -702,7 +552,7 @@ fn xml_escape(text: &str) -> String {
 }
 
 /// JUnit XML: one test case per row, one per gate.
-fn junit(report: &Report, gates: &[Gate]) -> String {
+fn junit(report: &Report, gates: &[gate::Gate]) -> String {
     let failures = report
         .per_row
         .iter()

@@ -8,14 +8,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
 use super::analysis::{invalid_params, Snapshot};
-use super::commands::Command as LspCommand;
+use super::commands::{Command as LspCommand, EvaluateArgs, UriArgs};
 use super::navigation::{path_of, uri_of};
 use super::progress::Progress;
 use super::state::{lock, DatasetSource, Shared};
@@ -56,44 +55,6 @@ pub struct Live {
     pub cached: usize,
     pub passed: usize,
     pub stale: usize,
-}
-
-/// `promptls.evaluate {uri, limit?}`: starts a background evaluation of the prompt (its
-/// open text) and returns at once with `{started: true}`.
-pub struct Evaluate;
-
-#[derive(Deserialize)]
-pub struct EvaluateArgs {
-    pub uri: Uri,
-    /// At most this many rows.
-    pub limit: Option<usize>,
-}
-
-impl LspCommand for Evaluate {
-    const ID: &'static str = "promptls.evaluate";
-    type Args = EvaluateArgs;
-}
-
-/// `promptls.cancelEvaluation {uri}`: stops the prompt's running evaluation.
-pub struct CancelEvaluation;
-
-#[derive(Deserialize)]
-pub struct UriArgs {
-    pub uri: Uri,
-}
-
-impl LspCommand for CancelEvaluation {
-    const ID: &'static str = "promptls.cancelEvaluation";
-    type Args = UriArgs;
-}
-
-/// `promptls.showEvaluation {uri}`: the last report of the prompt (the JSON of
-/// `promptls eval --format json`), or null.
-pub struct ShowEvaluation;
-
-impl LspCommand for ShowEvaluation {
-    const ID: &'static str = "promptls.showEvaluation";
-    type Args = UriArgs;
 }
 
 /// How a refused evaluation's message begins.
@@ -622,16 +583,18 @@ pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
     let Some(path) = snapshot.path.clone() else {
         return Vec::new();
     };
-    let uri = json!({"uri": snapshot.uri});
+    let uri = || UriArgs::of(&snapshot.uri);
     let at = Range::new(Position::new(0, 0), Position::new(0, 0));
-    let lens = |title: String, command: &str| CodeLens {
+    let lens = |title: String, command: LspCommand| CodeLens {
         range: at,
-        command: Some(Command {
-            title,
-            command: command.to_string(),
-            arguments: Some(vec![uri.clone()]),
-        }),
+        command: Some(command.to_lsp(title)),
         data: None,
+    };
+    let evaluate = || {
+        LspCommand::Evaluate(EvaluateArgs {
+            uri: snapshot.uri.clone(),
+            limit: None,
+        })
     };
     let st = lock(state);
     let eval = st.evals.get(&path);
@@ -642,9 +605,9 @@ pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
                 "■ Cancel evaluation ({}/{} rows)",
                 running.done, running.total
             ),
-            CancelEvaluation::ID,
+            LspCommand::CancelEvaluation(uri()),
         )),
-        None => out.push(lens("▶ Evaluate".into(), Evaluate::ID)),
+        None => out.push(lens("▶ Evaluate".into(), evaluate())),
     }
     drop(st);
     out.extend(super::optimization::lens(state, snapshot));
@@ -660,7 +623,7 @@ pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
                 report.rows,
                 run::dollars(report.cost_usd)
             ),
-            ShowEvaluation::ID,
+            LspCommand::ShowEvaluation(uri()),
         ));
     }
     if let Some(live) = eval.and_then(|e| e.live.as_ref()) {
@@ -676,7 +639,7 @@ pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
                 live.metric, live.score, live.passed, live.cached, live.stale
             )
         };
-        out.push(lens(title, Evaluate::ID));
+        out.push(lens(title, evaluate()));
     }
     out
 }

@@ -6,47 +6,15 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
 use super::analysis::{invalid_params, Snapshot};
-use super::commands::Command as LspCommand;
+use super::commands::{Command as LspCommand, VersionArgs};
 use super::navigation::{path_of, uri_of};
 use super::state::Shared;
 use promptls_core::store::{self, diff, Store};
-
-pub struct ShowHistory;
-pub struct CompareVersion;
-pub struct RestoreVersion;
-pub struct Promote;
-
-#[derive(Deserialize)]
-pub struct VersionArgs {
-    pub uri: Uri,
-    /// `v3`, a tag, a hash prefix; default `production`.
-    pub version: Option<String>,
-    /// For promote: the tag (default `production`).
-    pub tag: Option<String>,
-}
-
-impl LspCommand for ShowHistory {
-    const ID: &'static str = "promptls.showHistory";
-    type Args = VersionArgs;
-}
-impl LspCommand for CompareVersion {
-    const ID: &'static str = "promptls.compareVersion";
-    type Args = VersionArgs;
-}
-impl LspCommand for RestoreVersion {
-    const ID: &'static str = "promptls.restoreVersion";
-    type Args = VersionArgs;
-}
-impl LspCommand for Promote {
-    const ID: &'static str = "promptls.promote";
-    type Args = VersionArgs;
-}
 
 fn open(path: &Path) -> std::result::Result<Store, store::Error> {
     Store::open(&promptls_core::config::find_root(path))
@@ -118,11 +86,14 @@ pub fn lens(snapshot: &Snapshot) -> Option<CodeLens> {
     parts.push("history".into());
     Some(CodeLens {
         range: Range::new(Position::new(0, 0), Position::new(0, 0)),
-        command: Some(Command {
-            title: parts.join(" · "),
-            command: ShowHistory::ID.to_string(),
-            arguments: Some(vec![json!({"uri": snapshot.uri})]),
-        }),
+        command: Some(
+            LspCommand::ShowHistory(VersionArgs {
+                uri: snapshot.uri.clone(),
+                version: None,
+                tag: None,
+            })
+            .to_lsp(parts.join(" · ")),
+        ),
         data: None,
     })
 }

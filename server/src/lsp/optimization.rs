@@ -10,14 +10,13 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
 use super::analysis::{invalid_params, Snapshot};
-use super::commands::Command as LspCommand;
+use super::commands::{Command as LspCommand, OptimizeArgs, UriArgs};
 use super::evaluation::{client_for, workspace_config, Running};
 use super::navigation::uri_of;
 use super::position;
@@ -25,30 +24,6 @@ use super::progress::Progress;
 use super::state::{lock, Shared};
 use promptls_core::optimize::job::{self, JobError, Optimizer, Outcome, Request};
 use promptls_core::optimize::session::{Limit, Stop, Trial};
-
-/// `promptls.optimize {uri, optimizer?}`: starts an optimization in the background and
-/// returns `{started: true}` (or `{started: false, reason}`).
-pub struct Optimize;
-
-#[derive(Deserialize)]
-pub struct OptimizeArgs {
-    pub uri: Uri,
-    /// bootstrap, random, mipro or gepa; default `promptls.optimizer`, else bootstrap.
-    pub optimizer: Option<String>,
-}
-
-impl LspCommand for Optimize {
-    const ID: &'static str = "promptls.optimize";
-    type Args = OptimizeArgs;
-}
-
-/// `promptls.cancelOptimization {uri}`.
-pub struct CancelOptimization;
-
-impl LspCommand for CancelOptimization {
-    const ID: &'static str = "promptls.cancelOptimization";
-    type Args = super::evaluation::UriArgs;
-}
 
 /// The code actions offered on a prompt with a dataset.
 pub fn actions(snapshot: &Snapshot) -> Vec<CodeActionOrCommand> {
@@ -62,11 +37,13 @@ pub fn actions(snapshot: &Snapshot) -> Vec<CodeActionOrCommand> {
             CodeActionOrCommand::CodeAction(CodeAction {
                 title: title.to_string(),
                 kind: Some(CodeActionKind::REFACTOR_REWRITE),
-                command: Some(Command {
-                    title: title.to_string(),
-                    command: Optimize::ID.to_string(),
-                    arguments: Some(vec![json!({"uri": snapshot.uri, "optimizer": optimizer})]),
-                }),
+                command: Some(
+                    LspCommand::Optimize(OptimizeArgs {
+                        uri: snapshot.uri.clone(),
+                        optimizer: Some(optimizer.to_string()),
+                    })
+                    .to_lsp(title),
+                ),
                 ..Default::default()
             })
         })
@@ -81,17 +58,19 @@ pub fn lens(state: &Shared, snapshot: &Snapshot) -> Option<CodeLens> {
     let (title, command) = match running {
         Some(r) => (
             format!("■ Cancel optimization (trial {})", r.done),
-            CancelOptimization::ID,
+            LspCommand::CancelOptimization(UriArgs::of(&snapshot.uri)),
         ),
-        None => ("⚡ Optimize".to_string(), Optimize::ID),
+        None => (
+            "⚡ Optimize".to_string(),
+            LspCommand::Optimize(OptimizeArgs {
+                uri: snapshot.uri.clone(),
+                optimizer: None,
+            }),
+        ),
     };
     Some(CodeLens {
         range: Range::new(Position::new(0, 0), Position::new(0, 0)),
-        command: Some(Command {
-            title,
-            command: command.to_string(),
-            arguments: Some(vec![json!({"uri": snapshot.uri})]),
-        }),
+        command: Some(command.to_lsp(title)),
         data: None,
     })
 }

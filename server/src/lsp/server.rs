@@ -501,7 +501,7 @@ fn capabilities(encoding: super::position::Encoding) -> ServerCapabilities {
             resolve_provider: Some(false),
         }),
         execute_command_provider: Some(ExecuteCommandOptions {
-            commands: commands::ALL.iter().map(|c| c.to_string()).collect(),
+            commands: Command::ALL.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
         }),
         workspace: Some(WorkspaceServerCapabilities {
@@ -637,7 +637,7 @@ impl LanguageServer for Backend {
         if !evaluate.on_save || !is_prompt {
             return;
         }
-        let args = evaluation::EvaluateArgs {
+        let args = commands::EvaluateArgs {
             uri: params.text_document.uri,
             limit: Some(evaluate.row_budget.unwrap_or(20)),
         };
@@ -904,64 +904,19 @@ impl LanguageServer for Backend {
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
-        match params.command.as_str() {
-            evaluation::Evaluate::ID => {
-                let args = commands::args::<evaluation::Evaluate>(params.arguments)?;
-                evaluation::start(self.inner.client.clone(), self.state().clone(), args).map(Some)
-            }
-            evaluation::CancelEvaluation::ID => {
-                let args = commands::args::<evaluation::CancelEvaluation>(params.arguments)?;
-                evaluation::cancel(self.state(), &args.uri).map(Some)
-            }
-            optimization::Optimize::ID => {
-                let args = commands::args::<optimization::Optimize>(params.arguments)?;
-                optimization::start(self.inner.client.clone(), self.state().clone(), args).map(Some)
-            }
-            optimization::CancelOptimization::ID => {
-                let args = commands::args::<optimization::CancelOptimization>(params.arguments)?;
-                optimization::cancel(self.state(), &args.uri).map(Some)
-            }
-            history::ShowHistory::ID => {
-                let args = commands::args::<history::ShowHistory>(params.arguments)?;
-                history::show_history(&self.inner.client, self.state(), args)
-                    .await
-                    .map(Some)
-            }
-            history::CompareVersion::ID => {
-                let args = commands::args::<history::CompareVersion>(params.arguments)?;
-                history::compare(&self.inner.client, self.state(), args)
-                    .await
-                    .map(Some)
-            }
-            history::RestoreVersion::ID => {
-                let args = commands::args::<history::RestoreVersion>(params.arguments)?;
-                history::restore(&self.inner.client, self.state(), args)
-                    .await
-                    .map(Some)
-            }
-            history::Promote::ID => {
-                let args = commands::args::<history::Promote>(params.arguments)?;
-                history::promote(&self.inner.client, self.state(), args)
-                    .await
-                    .map(Some)
-            }
-            evaluation::ShowEvaluation::ID => {
-                let args = commands::args::<evaluation::ShowEvaluation>(params.arguments)?;
-                evaluation::show(self.state(), &args.uri).map(Some)
-            }
-            commands::RenderPrompt::ID => {
-                let args = commands::args::<commands::RenderPrompt>(params.arguments)?;
-                commands::render(self.state(), args).map(Some)
-            }
-            other => Err(Error {
-                code: tower_lsp_server::jsonrpc::ErrorCode::InvalidParams,
-                message: format!(
-                    "unknown command `{other}`; this server runs {}",
-                    commands::ALL.join(", ")
-                )
-                .into(),
-                data: None,
-            }),
-        }
+        let (client, state) = (&self.inner.client, self.state());
+        let answer = match Command::parse(&params.command, params.arguments)? {
+            Command::Render(args) => commands::render(state, args),
+            Command::Evaluate(args) => evaluation::start(client.clone(), state.clone(), args),
+            Command::CancelEvaluation(args) => evaluation::cancel(state, &args.uri),
+            Command::ShowEvaluation(args) => evaluation::show(state, &args.uri),
+            Command::Optimize(args) => optimization::start(client.clone(), state.clone(), args),
+            Command::CancelOptimization(args) => optimization::cancel(state, &args.uri),
+            Command::ShowHistory(args) => history::show_history(client, state, args).await,
+            Command::CompareVersion(args) => history::compare(client, state, args).await,
+            Command::RestoreVersion(args) => history::restore(client, state, args).await,
+            Command::Promote(args) => history::promote(client, state, args).await,
+        };
+        answer.map(Some)
     }
 }

@@ -3,6 +3,9 @@
 //! Every reader of a template (the renderer, the checks, the editor features) goes
 //! through these handles, so the storage is laid out for memory (a few bytes per input
 //! byte) without the readers knowing.
+//!
+//! Why one file of this size: it is one short handle type per kind of node (node, block,
+//! call, expression, path, partial, hash), each a few accessors over the same storage.
 
 use std::fmt;
 
