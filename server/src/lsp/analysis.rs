@@ -109,6 +109,7 @@ impl Snapshot {
     /// changed while `f` ran.
     pub fn analyze<T>(&self, state: &Shared, f: impl FnOnce(&CheckInput) -> T) -> Result<T> {
         let files = LiveFiles(state.clone());
+        let fresh = self.analysis.get().is_none();
         // A bug in one feature must cost one answer, not the session.
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             f(&CheckInput::new(self.analysis(), &files))
@@ -125,6 +126,9 @@ impl Snapshot {
             }
         })?;
         self.still_current(state)?;
+        if fresh && self.version.is_some() {
+            lock(state).keep_analysis(&self.uri);
+        }
         Ok(out)
     }
 

@@ -188,10 +188,13 @@ impl Backend {
                         st.deps
                             .set(path.clone(), checked.dependencies.iter().cloned());
                     }
-                    if let Some(doc) = st.docs.get_mut(&job.uri) {
-                        if Some(doc.version) == job.version {
-                            doc.diagnostics = Some(result.clone());
-                        }
+                    let current = st
+                        .docs
+                        .get_mut(&job.uri)
+                        .filter(|d| Some(d.version) == job.version);
+                    if let Some(doc) = current {
+                        doc.diagnostics = Some(result.clone());
+                        st.keep_analysis(&job.uri);
                     }
                     (st.config.clone(), st.encoding)
                 };
