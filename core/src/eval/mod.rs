@@ -5,4 +5,6 @@ pub mod interval;
 pub mod judge;
 pub mod metrics;
 pub mod output;
+pub mod plan;
+pub mod report;
 pub mod run;
