@@ -179,6 +179,18 @@ enum Inspection {
     Failed(rusqlite::Error),
 }
 
+/// The file's `user_version` and how many tables it has (a file of ours at version 0
+/// has none: it is new).
+pub fn version_and_tables(db: &Connection) -> rusqlite::Result<(i64, i64)> {
+    let version = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let tables = db.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((version, tables))
+}
+
 /// The file's schema version, if it is a promptls `kind` this promptls can use; reads
 /// only.
 fn inspect(db: &Connection, kind: &Kind) -> Result<i64, Inspection> {
@@ -186,16 +198,7 @@ fn inspect(db: &Connection, kind: &Kind) -> Result<i64, Inspection> {
         Some(ErrorCode::NotADatabase) => Inspection::Foreign(Foreign::NotADatabase(e)),
         _ => Inspection::Failed(e),
     };
-    let version: i64 = db
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(read)?;
-    let tables: i64 = db
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(read)?;
+    let (version, tables) = version_and_tables(db).map_err(read)?;
     let has_table: bool = db
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",

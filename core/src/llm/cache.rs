@@ -118,16 +118,7 @@ impl Cache {
         let tx = db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let version: i64 = tx
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(sql)?;
-        let tables: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
+        let (version, tables) = crate::sqlite::version_and_tables(&tx).map_err(sql)?;
         if version == 0 && tables > 0 {
             return Err(Error::NotACache);
         }

@@ -348,6 +348,45 @@ impl From<Error> for String {
     }
 }
 
+/// A version's origin, detail, time and author, as stored.
+struct About<'a> {
+    origin: &'a str,
+    detail: Option<String>,
+    created: &'a str,
+    author: &'a str,
+}
+
+/// Adds `content` as the next version of the prompt with row id `prompt`: its number and
+/// row id.
+fn insert_version(
+    tx: &rusqlite::Transaction,
+    prompt: i64,
+    hash: &str,
+    content: &str,
+    about: About,
+) -> Result<(i64, i64), Error> {
+    let number: i64 = tx
+        .query_row(
+            "SELECT coalesce(max(number), 0) + 1 FROM versions WHERE prompt = ?1",
+            [prompt],
+            |r| r.get(0),
+        )
+        .map_err(sql)?;
+    let About {
+        origin,
+        detail,
+        created,
+        author,
+    } = about;
+    tx.execute(
+        "INSERT INTO versions (prompt, number, hash, content, origin, detail, created, author)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![prompt, number, hash, content, origin, detail, created, author],
+    )
+    .map_err(sql)?;
+    Ok((number, tx.last_insert_rowid()))
+}
+
 fn sql(e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy) => Error::Busy(e),
@@ -427,16 +466,7 @@ impl Store {
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let version: i64 = tx
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(sql)?;
-        let tables: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
+        let (version, tables) = crate::sqlite::version_and_tables(&tx).map_err(sql)?;
         if version == 0 && tables > 0 {
             return Err(Error::OtherTables);
         }
@@ -547,20 +577,18 @@ impl Store {
         let (id, number, new) = match existing {
             Some((id, number)) => (id, number, false),
             None => {
-                let number: i64 = tx
-                    .query_row(
-                        "SELECT coalesce(max(number), 0) + 1 FROM versions WHERE prompt = ?1",
-                        [prompt],
-                        |r| r.get(0),
-                    )
-                    .map_err(sql)?;
-                tx.execute(
-                    "INSERT INTO versions (prompt, number, hash, content, origin, detail, created, author)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![prompt, number, hash, content, origin.kind(), origin.detail(), now(), author],
-                )
-                .map_err(sql)?;
-                let id = tx.last_insert_rowid();
+                let (number, id) = insert_version(
+                    &tx,
+                    prompt,
+                    &hash,
+                    content,
+                    About {
+                        origin: origin.kind(),
+                        detail: origin.detail(),
+                        created: &now(),
+                        author: &author,
+                    },
+                )?;
                 let parent_id = match parent {
                     Some(n) => tx
                         .query_row(
@@ -1124,21 +1152,21 @@ impl Store {
                     known += 1;
                     continue;
                 }
-                let number: i64 = tx
-                    .query_row(
-                        "SELECT coalesce(max(number), 0) + 1 FROM versions WHERE prompt = ?1",
-                        [prompt],
-                        |r| r.get(0),
-                    )
-                    .map_err(sql)?;
-                tx.execute(
-                    "INSERT INTO versions (prompt, number, hash, content, origin, detail, created, author) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![prompt, number, hash, content, v["origin"].as_str().unwrap_or("import"),
-                            v.get("detail").filter(|d| !d.is_null()).map(Value::to_string),
-                            v["created"].as_str().unwrap_or(""), v["author"].as_str().unwrap_or("")],
-                )
-                .map_err(sql)?;
-                let id = tx.last_insert_rowid();
+                let (_, id) = insert_version(
+                    &tx,
+                    prompt,
+                    hash,
+                    content,
+                    About {
+                        origin: v["origin"].as_str().unwrap_or("import"),
+                        detail: v
+                            .get("detail")
+                            .filter(|d| !d.is_null())
+                            .map(Value::to_string),
+                        created: v["created"].as_str().unwrap_or(""),
+                        author: v["author"].as_str().unwrap_or(""),
+                    },
+                )?;
                 for parent in v["parents"]
                     .as_array()
                     .into_iter()
