@@ -18,7 +18,7 @@ use crate::data::dataset::Row;
 use crate::llm::cache;
 use crate::llm::client::{Answer, Client, Reserve, Unlimited};
 use crate::llm::provider::{self, Provider};
-use crate::llm::wire::ChatRequest;
+use crate::llm::wire::{ChatRequest, ChatResponse};
 
 pub use super::plan::{plan, preflight, Overrides, Plan, Rows, Scoring};
 pub use super::report::{dollars, summarise, Report, RowResult, ScoredAnswer, Unreadable};
@@ -57,18 +57,9 @@ pub async fn run_within(
     use rayon::prelude::*;
     let started = Instant::now();
     let total = plan.rows.len();
-    let prepared: Vec<Prepared> = plan
-        .rows
-        .par_iter()
-        .enumerate()
-        .map(|(i, row)| prepare(plan, i, row))
-        .collect();
-    let keys: Vec<&str> = prepared.iter().map(|p| p.result.key.as_str()).collect();
-    let hits = client.cached_many(&keys);
     let judged = matches!(plan.scoring, Scoring::Judge { .. });
-    let (from_cache, to_call): (Vec<_>, Vec<_>) = prepared
+    let (from_cache, to_call): (Vec<_>, Vec<_>) = prepared_with_hits(plan, client)
         .into_iter()
-        .zip(hits)
         .enumerate()
         .partition(|(_, (p, hit))| hit.is_some() && !judged && p.request.is_some());
 
@@ -182,17 +173,9 @@ pub struct CachedRun {
 /// Every row of `plan` whose answer is in the cache, prepared, scored and summarised by
 /// the same code as `run` (the editor's live scores are this); no call is made.
 pub fn from_cache(plan: &Plan, client: &Client) -> CachedRun {
-    let prepared: Vec<Prepared> = plan
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| prepare(plan, i, row))
-        .collect();
-    let keys: Vec<&str> = prepared.iter().map(|p| p.result.key.as_str()).collect();
-    let hits = client.cached_many(&keys);
     let mut rows = Vec::new();
     let mut stale = 0;
-    for (p, hit) in prepared.into_iter().zip(hits) {
+    for (p, hit) in prepared_with_hits(plan, client) {
         match (&p.request, hit) {
             (Some(_), Some(response)) => {
                 let answer = Answer {
@@ -211,6 +194,21 @@ pub fn from_cache(plan: &Plan, client: &Client) -> CachedRun {
         report: summarise(plan, rows, 0.0),
         stale,
     }
+}
+
+/// Every row of `plan` prepared (on every core), with its cached answer when there is one
+/// (read in one transaction).
+fn prepared_with_hits(plan: &Plan, client: &Client) -> Vec<(Prepared, Option<ChatResponse>)> {
+    use rayon::prelude::*;
+    let prepared: Vec<Prepared> = plan
+        .rows
+        .par_iter()
+        .enumerate()
+        .map(|(i, row)| prepare(plan, i, row))
+        .collect();
+    let keys: Vec<&str> = prepared.iter().map(|p| p.result.key.as_str()).collect();
+    let hits = client.cached_many(&keys);
+    prepared.into_iter().zip(hits).collect()
 }
 
 /// Rows at once in the final round: a quarter of the run's, at least one.
