@@ -173,6 +173,14 @@ pub fn value<T>(field: &Field<T>) -> Option<&T> {
     field.as_ref()?.as_ref().ok().map(|w| &w.value)
 }
 
+/// Where a field is written, right or wrong.
+pub fn span_of<T>(field: &Field<T>) -> Option<Span> {
+    match field.as_ref()? {
+        Ok(w) => Some(w.span),
+        Err(w) => Some(w.span),
+    }
+}
+
 /// `promptls.judge`: the rubric a judge model grades against, and that model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judge {
@@ -239,14 +247,6 @@ impl PromptSettings {
     /// `promptls.dataset` as written (relative to the prompt), when it is a string.
     pub fn dataset_path(&self) -> Option<&str> {
         value(&self.dataset).map(String::as_str)
-    }
-
-    /// Where `promptls.<field>` is written, right or wrong.
-    pub fn span_of<T>(field: &Field<T>) -> Option<crate::syntax::Span> {
-        match field.as_ref()? {
-            Ok(w) => Some(w.span),
-            Err(w) => Some(w.span),
-        }
     }
 
     /// The split (every row trains and validates when there is none, or it is wrong).

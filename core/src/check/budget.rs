@@ -9,7 +9,7 @@ use crate::render::messages::Message;
 use crate::render::{DataArgument, Renderer};
 
 pub(super) fn check(input: &CheckInput, dataset: Option<&Dataset>, out: &mut Vec<Diagnostic>) {
-    let Some(root) = &input.parsed.frontmatter else {
+    let Some(root) = &input.parsed().frontmatter else {
         return;
     };
     let Some(model_node) = root.get("model") else {
@@ -123,7 +123,7 @@ fn rendered_text<'a>(
         input: longest.map(|r| r.values.clone()).unwrap_or_default(),
         ..Default::default()
     };
-    let renderer = input.path.map(Renderer::for_file).unwrap_or_default();
+    let renderer = input.path().map(Renderer::for_file).unwrap_or_default();
     // The analysis's own tree: a large template is not parsed (and held) twice.
     let rendered = input
         .analysis
@@ -132,7 +132,7 @@ fn rendered_text<'a>(
     match rendered {
         Ok(prompt) => Ok(Texts::Rendered(prompt.messages)),
         Err(crate::render::RenderError::Limit(why)) => Err(why),
-        Err(_) => Ok(Texts::Raw(input.parsed.template_text(input.source))),
+        Err(_) => Ok(Texts::Raw(input.parsed().template_text(input.source()))),
     }
 }
 

@@ -5,14 +5,14 @@ use super::{did_you_mean, CheckInput, Diagnostic};
 use crate::analysis::Schemas;
 use crate::data::dataset::{Dataset, Format, StreamError};
 use crate::data::split::Split;
-use crate::settings::PromptSettings;
+use crate::settings;
 
 pub(super) fn check(
     input: &CheckInput,
     schemas: &Schemas,
     out: &mut Vec<Diagnostic>,
 ) -> Option<Dataset> {
-    let root = input.parsed.frontmatter.as_ref()?;
+    let root = input.parsed().frontmatter.as_ref()?;
     let settings = input.analysis.settings();
     if let Some(Ok(split)) = &settings.split {
         if let Split::Files { train, dev } = &split.value {
@@ -27,7 +27,7 @@ pub(super) fn check(
             }
         }
     }
-    let target = PromptSettings::span_of(&settings.target);
+    let target = settings::span_of(&settings.target);
     let dataset_node = match &settings.dataset {
         Some(Ok(dataset)) => dataset,
         Some(Err(_)) => return None,
@@ -150,23 +150,21 @@ pub(super) fn check(
     }
     if let Some(Ok(t)) = &settings.target {
         let name = t.value.as_str();
-        {
-            if !has(name) {
-                let mut d = Diagnostic::error(
-                    "dataset-missing-target",
-                    t.span,
-                    format!(
-                        "dataset `{relative}` has no column `{name}` for the expected output (columns: {})",
-                        dataset.columns.join(", ")
-                    ),
-                );
-                d = d.suggest(
-                    did_you_mean(name, dataset.columns.iter().map(String::as_str)),
-                    "Change",
-                    t.span,
-                );
-                out.push(d);
-            }
+        if !has(name) {
+            let mut d = Diagnostic::error(
+                "dataset-missing-target",
+                t.span,
+                format!(
+                    "dataset `{relative}` has no column `{name}` for the expected output (columns: {})",
+                    dataset.columns.join(", ")
+                ),
+            );
+            d = d.suggest(
+                did_you_mean(name, dataset.columns.iter().map(String::as_str)),
+                "Change",
+                t.span,
+            );
+            out.push(d);
         }
     }
     Some(dataset)

@@ -44,7 +44,7 @@ pub(super) fn check(
         ));
     }
     let format = input
-        .parsed
+        .parsed()
         .frontmatter
         .as_ref()
         .and_then(|fm| fm.get("output"))
@@ -68,7 +68,7 @@ pub(super) fn check(
                 "the demos region is never closed: add `{{!-- /promptls:demos --}}` after the last demo",
             ));
         }
-        let text = |t: &DemoTurn| input.source[t.content.start..t.content.end].trim();
+        let text = |t: &DemoTurn| input.source()[t.content.start..t.content.end].trim();
         let mut turns = region.turns.iter().peekable();
         while let Some(turn) = turns.next() {
             match turn.role.as_str() {
@@ -86,21 +86,21 @@ pub(super) fn check(
                     if !turn.templated {
                         let key = normalize(question);
                         if let Some((_, first)) = seen_inputs.iter().find(|(k, _)| *k == key) {
-                            let line = 1 + input.source[..first.start].matches('\n').count();
+                            let line = 1 + input.source()[..first.start].matches('\n').count();
                             out.push(Diagnostic::warning(
                                 "duplicate-demo",
-                                trimmed(input.source, turn.content),
+                                trimmed(input.source(), turn.content),
                                 format!("the same demo input already appears on line {line}"),
                             ));
                         } else {
-                            seen_inputs.push((key, trimmed(input.source, turn.content)));
+                            seen_inputs.push((key, trimmed(input.source(), turn.content)));
                         }
                         if let Some(dataset) = dataset {
-                            check_leak(input, dataset, question, trimmed(input.source, turn.content), out);
+                            check_leak(input, dataset, question, trimmed(input.source(), turn.content), out);
                         }
                     }
                     if !answer.templated {
-                        check_output(format, validator.as_ref(), text(answer), trimmed(input.source, answer.content), out);
+                        check_output(format, validator.as_ref(), text(answer), trimmed(input.source(), answer.content), out);
                     }
                 }
                 "model" => out.push(Diagnostic::warning(

@@ -14,8 +14,8 @@ static PROMPTY_ROLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?m)^(system|user|assistant):\s*$").expect("valid regex"));
 
 pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
-    let body = input.parsed.template_span;
-    let text = &input.source[body.start..body.end];
+    let body = input.parsed().template_span;
+    let text = &input.source()[body.start..body.end];
     if let Some(m) = HUMANLOOP_TAG.find(text) {
         out.push(Diagnostic::info(
             "other-dialect",
@@ -27,7 +27,7 @@ pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
             ),
         ));
     }
-    let prompty_frontmatter = input.parsed.frontmatter.as_ref().is_some_and(|fm| {
+    let prompty_frontmatter = input.parsed().frontmatter.as_ref().is_some_and(|fm| {
         fm.get("model")
             .is_some_and(|m| m.get("api").is_some() || m.get("configuration").is_some())
             || fm.get("authors").is_some()
@@ -36,7 +36,7 @@ pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
     let role_line = PROMPTY_ROLE.find(text);
     if prompty_frontmatter || role_line.is_some() {
         let span = role_line.map_or_else(
-            || input.parsed.split.frontmatter.unwrap_or(body),
+            || input.parsed().split.frontmatter.unwrap_or(body),
             |m| Span::new(body.start + m.start(), body.start + m.end()),
         );
         out.push(Diagnostic::info(

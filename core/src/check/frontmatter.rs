@@ -38,7 +38,7 @@ pub(crate) const OUTPUT_KEYS: &[&str] = &[
 pub(crate) const OUTPUT_FORMATS: &[&str] = &["text", "json", "array", "enum", "jsonl", "media"];
 
 pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
-    let Some(root) = &input.parsed.frontmatter else {
+    let Some(root) = &input.parsed().frontmatter else {
         return;
     };
     if !matches!(root.kind, YamlKind::Map(_)) {

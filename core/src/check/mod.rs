@@ -129,13 +129,9 @@ impl Diagnostic {
 }
 
 /// Everything a check may look at for one file: its analysis, and the workspace around
-/// it. `source`, `path` and `parsed` are the analysis's, at hand.
+/// it.
 pub struct CheckInput<'a> {
     pub analysis: &'a Analysis,
-    pub source: &'a str,
-    /// The file's path; `None` for unsaved text (then relative paths are not resolved).
-    pub path: Option<&'a Path>,
-    pub parsed: &'a ParsedPrompt,
     pub workspace: &'a dyn Workspace,
 }
 
@@ -143,11 +139,22 @@ impl<'a> CheckInput<'a> {
     pub fn new(analysis: &'a Analysis, workspace: &'a dyn Workspace) -> CheckInput<'a> {
         CheckInput {
             analysis,
-            source: analysis.source(),
-            path: analysis.path(),
-            parsed: analysis.parsed(),
             workspace,
         }
+    }
+
+    /// The file's text.
+    pub fn source(&self) -> &'a str {
+        self.analysis.source()
+    }
+
+    /// The file's path; `None` for unsaved text (then relative paths are not resolved).
+    pub fn path(&self) -> Option<&'a Path> {
+        self.analysis.path()
+    }
+
+    pub fn parsed(&self) -> &'a ParsedPrompt {
+        self.analysis.parsed()
     }
 
     /// The workspace root of the checked file (`None` for unsaved text).
@@ -186,7 +193,7 @@ pub fn check_parsed(input: &CheckInput) -> Vec<Diagnostic> {
 /// diagnostics (what `eval` stops on before any call), from the same parse.
 pub fn check_parsed_with_syntax(input: &CheckInput) -> (Vec<Diagnostic>, Vec<&'static str>) {
     let mut out: Vec<Diagnostic> = input
-        .parsed
+        .parsed()
         .errors
         .iter()
         .map(|e| Diagnostic::error(e.code, e.span, e.message.clone()))
@@ -211,7 +218,7 @@ pub fn check_parsed_with_syntax(input: &CheckInput) -> (Vec<Diagnostic>, Vec<&'s
     secrets::check(input, &mut out);
     dialect::check(input, &mut out);
     drop_model_aliases(input, &mut out);
-    secrets::mask_quotes(input.source, &mut out);
+    secrets::mask_quotes(input.source(), &mut out);
     out.sort_by_key(|d| (d.span.start, d.span.end, d.severity));
     out.dedup();
     (out, template_errors.iter().map(|e| e.code).collect())
@@ -223,13 +230,13 @@ fn drop_model_aliases(input: &CheckInput, out: &mut Vec<Diagnostic>) {
     if !out.iter().any(|d| d.code == "model-name") {
         return;
     }
-    let Some(path) = input.path else { return };
+    let Some(path) = input.path() else { return };
     let Some(file) = input.workspace.config_file(path) else {
         return;
     };
     out.retain(|d| {
         let written = input
-            .source
+            .source()
             .get(d.span.start..d.span.end)
             .unwrap_or("")
             .trim_matches(|c| c == '"' || c == '\'');

@@ -6,7 +6,7 @@ use super::{CheckInput, Diagnostic};
 use crate::render::prompt_name_and_variant;
 
 pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
-    let (Some(path), Some(root)) = (input.path, &input.parsed.frontmatter) else {
+    let (Some(path), Some(root)) = (input.path(), &input.parsed().frontmatter) else {
         return;
     };
     let (name, variant) = prompt_name_and_variant(path);

@@ -36,7 +36,7 @@ static KEY_PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
 pub(super) fn check(input: &CheckInput, out: &mut Vec<Diagnostic>) {
     let mut taken: Vec<Span> = Vec::new();
     for (what, pattern) in KEY_PATTERNS.iter() {
-        for m in pattern.find_iter(input.source) {
+        for m in pattern.find_iter(input.source()) {
             let span = Span::new(m.start(), m.end());
             if taken
                 .iter()

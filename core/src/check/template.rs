@@ -178,7 +178,7 @@ fn chain_text(chain: &[String]) -> String {
 /// exponential number of expansions, nesting too deep, a partial that always includes
 /// itself. Each partial file is read and walked once, however often it is included.
 fn partial_graph(input: &CheckInput, template: &Template, out: &mut Vec<Diagnostic>) {
-    let Some(dir) = input.path.and_then(|p| p.parent()) else {
+    let Some(dir) = input.path().and_then(|p| p.parent()) else {
         return;
     };
     let top = includes(template);
@@ -383,7 +383,7 @@ fn check_partial_name(input: &CheckInput, path: ExprRef, out: &mut Vec<Diagnosti
         // `{{#> name}}fallback{{/name}}`: a missing partial renders the fallback, so it is
         // only worth a note.
         if let (Some(dir), Some(file)) = (
-            input.path.and_then(|p| p.parent()),
+            input.path().and_then(|p| p.parent()),
             partial_path(std::path::Path::new(""), original),
         ) {
             if let Some(Err(e)) = input.partial_in(dir, original) {
@@ -412,7 +412,7 @@ fn check_partial(
     if name == "@partial-block" {
         return;
     }
-    let Some(dir) = input.path.and_then(|p| p.parent()) else {
+    let Some(dir) = input.path().and_then(|p| p.parent()) else {
         return;
     };
     let file = match input.partial_in(dir, name) {

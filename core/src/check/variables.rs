@@ -46,14 +46,14 @@ pub(super) fn check(
     out: &mut Vec<Diagnostic>,
 ) {
     let is_partial = input
-        .path
+        .path()
         .and_then(|p| p.file_name())
         .is_some_and(|f| f.to_string_lossy().starts_with('_'));
     if is_partial {
         // A partial renders inside some prompt's context; it has no schema of its own.
         return;
     }
-    let root = input.parsed.frontmatter.as_ref();
+    let root = input.parsed().frontmatter.as_ref();
     let defaults: Vec<String> = root
         .and_then(|fm| fm.get("input"))
         .and_then(|i| i.get("default"))
@@ -102,7 +102,8 @@ pub(super) fn check(
             }
             for field in fields {
                 if !used.contains(field) {
-                    let span = schema_key_span(input, field).unwrap_or(input.parsed.template_span);
+                    let span =
+                        schema_key_span(input, field).unwrap_or(input.parsed().template_span);
                     out.push(Diagnostic::warning(
                         "unused-variable",
                         span,
@@ -142,7 +143,7 @@ pub(super) fn check(
 /// `input.schema` and its field entries (under `properties` in a JSON Schema).
 pub(crate) fn input_schema<'a>(input: &CheckInput<'a>) -> Option<(&'a YamlNode, &'a [YamlEntry])> {
     let schema = input
-        .parsed
+        .parsed()
         .frontmatter
         .as_ref()?
         .get("input")?
@@ -270,7 +271,7 @@ fn collect_partials(
     usage: &mut Usage,
     seen: &mut HashSet<String>,
 ) {
-    let Some(dir) = input.path.and_then(|p| p.parent()) else {
+    let Some(dir) = input.path().and_then(|p| p.parent()) else {
         if !template.partial_names().is_empty() {
             usage.whole_context = true;
         }

@@ -12,7 +12,7 @@ use crate::syntax::Span;
 /// The checked file's path for edits (empty for unsaved text; the LSP layer reads an
 /// empty path as "this document").
 fn this_file(input: &CheckInput) -> PathBuf {
-    input.path.map(PathBuf::from).unwrap_or_default()
+    input.path().map(PathBuf::from).unwrap_or_default()
 }
 
 /// Whether a diagnostic at `d` is one the editor asks about at `range`: they intersect,
@@ -80,7 +80,7 @@ fn next_line(source: &str, at: usize) -> usize {
 }
 
 fn declare_variable(input: &CheckInput, d: &Diagnostic) -> Option<Action> {
-    let source = input.source;
+    let source = input.source();
     let written = source.get(d.span.start..d.span.end)?;
     let name = written.split(['.', '/', '[']).next()?.trim();
     if name.is_empty()
@@ -178,9 +178,9 @@ fn add_entry(
 /// Where and what to insert to declare `name: string` in `input.schema`, creating the
 /// schema, `input` and the frontmatter as needed.
 fn declaration(input: &CheckInput, name: &str) -> Option<(usize, String)> {
-    let source = input.source;
-    let Some(root) = input.parsed.frontmatter.as_ref() else {
-        if input.parsed.split.frontmatter.is_some() || input.parsed.frontmatter_failed {
+    let source = input.source();
+    let Some(root) = input.parsed().frontmatter.as_ref() else {
+        if input.parsed().split.frontmatter.is_some() || input.parsed().frontmatter_failed {
             return None; // broken YAML: no safe place to edit
         }
         let block = format!("input:\n  schema:\n    {name}: string\n");
@@ -196,7 +196,7 @@ fn declaration(input: &CheckInput, name: &str) -> Option<(usize, String)> {
         return None;
     };
     let Some(input_entry) = root.entry("input") else {
-        let fm = input.parsed.split.frontmatter?;
+        let fm = input.parsed().split.frontmatter?;
         let lines = format!("\ninput:\n  schema:\n    {name}: string");
         // Block frontmatter gets the lines after its last key.
         return if top.is_empty() || !source[root.span.start..].starts_with('{') {
@@ -240,7 +240,7 @@ fn declaration(input: &CheckInput, name: &str) -> Option<(usize, String)> {
 }
 
 fn remove_input(input: &CheckInput, d: &Diagnostic) -> Option<Action> {
-    let source = input.source;
+    let source = input.source();
     let (schema, entries) = variables::input_schema(input)?;
     let entry = entries.iter().find(|e| e.key.span == d.span)?;
     if source[schema.span.start..].starts_with('{') {
@@ -268,7 +268,7 @@ fn remove_input(input: &CheckInput, d: &Diagnostic) -> Option<Action> {
 }
 
 fn create_partial(input: &CheckInput, d: &Diagnostic) -> Option<Action> {
-    let name = input.source.get(d.span.start..d.span.end)?.trim();
+    let name = input.source().get(d.span.start..d.span.end)?.trim();
     let path = facts::partial_file(input, name)?;
     if input.workspace.read_to_string(&path).is_ok() {
         return None;

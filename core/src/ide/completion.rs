@@ -15,7 +15,7 @@ use crate::syntax::Span;
 use serde_json::Value;
 
 pub fn completions(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
-    let source = input.source;
+    let source = input.source();
     if offset > source.len() || !source.is_char_boundary(offset) {
         return Vec::new();
     }
@@ -109,7 +109,7 @@ fn item(label: &str, kind: CompletionKind, replace: Span) -> CompletionItem {
 }
 
 fn in_frontmatter(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
-    let source = input.source;
+    let source = input.source();
     let Some(region) = frontmatter_region(source) else {
         return Vec::new();
     };
@@ -327,7 +327,7 @@ fn values(input: &CheckInput, parents: &[String], key: &str, replace: Span) -> V
             }
         }
         (None, "promptls.dataset") => {
-            if let Some(dir) = input.path.and_then(Path::parent) {
+            if let Some(dir) = input.path().and_then(Path::parent) {
                 for file in dataset_files(dir) {
                     out.push(item(&file, CompletionKind::Value, replace));
                 }
@@ -383,7 +383,7 @@ fn dataset_files(dir: &Path) -> Vec<String> {
 }
 
 fn in_template(input: &CheckInput, offset: usize) -> Vec<CompletionItem> {
-    let source = input.source;
+    let source = input.source();
     let before = &source[..offset];
     let Some(open) = before.rfind("{{") else {
         return Vec::new();
@@ -513,9 +513,9 @@ struct Scope {
 /// The blocks still open before `open` (the `{{` being typed), read by parsing the
 /// template up to it: unclosed blocks are the enclosing ones.
 fn scope_at(input: &CheckInput, open: usize) -> Scope {
-    let template = input.parsed.template_span;
+    let template = input.parsed().template_span;
     let mut scope = Scope::default();
-    let Some(text) = input.source.get(template.start..open.max(template.start)) else {
+    let Some(text) = input.source().get(template.start..open.max(template.start)) else {
         return scope;
     };
     if !text.contains("{{#") {
@@ -599,7 +599,7 @@ fn variables(input: &CheckInput) -> Vec<String> {
 
 /// `_name.prompt` files beside the prompt (and one folder down, as `dir/name`).
 fn partial_names(input: &CheckInput) -> Vec<String> {
-    let Some(dir) = input.path.and_then(Path::parent) else {
+    let Some(dir) = input.path().and_then(Path::parent) else {
         return Vec::new();
     };
     let mut out = Vec::new();

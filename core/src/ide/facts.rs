@@ -49,7 +49,7 @@ pub fn dataset_head(input: &CheckInput) -> Option<(PathBuf, Dataset)> {
 
 /// The file `{{> name}}` reads; `None` when it is outside the workspace.
 pub fn partial_file(input: &CheckInput, name: &str) -> Option<PathBuf> {
-    input.partial_in(input.path?.parent()?, name)?.ok()
+    input.partial_in(input.path()?.parent()?, name)?.ok()
 }
 
 /// (type, description) of an input field from the converted JSON Schema.
@@ -145,9 +145,9 @@ pub fn sample(value: &Value) -> String {
 /// The `---` fences around the frontmatter: (opening, closing). Comment and blank lines
 /// may come before the opening one.
 pub fn fences(input: &CheckInput) -> Option<(Span, Span)> {
-    let source = input.source;
-    let fm = input.parsed.split.frontmatter?;
-    let body = input.parsed.split.body.start;
+    let source = input.source();
+    let fm = input.parsed().split.frontmatter?;
+    let body = input.parsed().split.body.start;
     let before = source.get(..fm.start)?;
     let before = before
         .strip_suffix('\n')

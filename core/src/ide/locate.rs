@@ -53,7 +53,7 @@ pub fn touches(span: Span, offset: usize) -> bool {
 }
 
 pub fn at(input: &CheckInput, template: &Template, offset: usize) -> Option<At> {
-    if let Some(root) = &input.parsed.frontmatter {
+    if let Some(root) = &input.parsed().frontmatter {
         if touches(root.span, offset) {
             if let Some(found) = in_yaml(root, &mut Vec::new(), offset) {
                 return Some(found);

@@ -7,7 +7,7 @@ use super::locate::{self, At};
 use super::{Link, Location};
 use crate::check::CheckInput;
 use crate::data::dataset::Format;
-use crate::settings::PromptSettings;
+use crate::settings;
 use crate::syntax::handlebars::{NodeKind, PartialNameRef};
 use crate::syntax::Span;
 
@@ -25,7 +25,7 @@ pub fn definition(input: &CheckInput, offset: usize) -> Option<Location> {
         At::Value { path, text, .. } if path == ["promptls.target"] => column(input, &text),
         At::Variable { name, .. } => match schema_key(input, &name) {
             Some(span) => Some(Location {
-                path: input.path?.to_path_buf(),
+                path: input.path()?.to_path_buf(),
                 span: Some(span),
             }),
             // Without a schema, variables are the dataset's columns.
@@ -107,10 +107,10 @@ pub fn schema_key(input: &CheckInput, field: &str) -> Option<Span> {
 
 pub fn links(input: &CheckInput) -> Vec<Link> {
     let mut out = Vec::new();
-    if input.path.is_none() {
+    if input.path().is_none() {
         return out;
     }
-    if let Some(written) = PromptSettings::span_of(&input.analysis.settings().dataset) {
+    if let Some(written) = settings::span_of(&input.analysis.settings().dataset) {
         if let (Some((_, target)), Some(span)) =
             (facts::dataset_path(input), unquoted(input, written))
         {
@@ -133,7 +133,7 @@ pub fn links(input: &CheckInput) -> Vec<Link> {
 
 /// `span` without surrounding quotes.
 fn unquoted(input: &CheckInput, span: Span) -> Option<Span> {
-    let text = input.source.get(span.start..span.end)?;
+    let text = input.source().get(span.start..span.end)?;
     let quoted = text.len() >= 2
         && (text.starts_with('"') && text.ends_with('"')
             || text.starts_with('\'') && text.ends_with('\''));

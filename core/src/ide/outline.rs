@@ -10,7 +10,7 @@ use crate::syntax::Span;
 /// The whole frontmatter block with its fences, and the opening fence, when there is one.
 fn frontmatter_block(input: &CheckInput) -> Option<(Span, Span)> {
     let (open, _) = facts::fences(input)?;
-    Some((Span::new(open.start, input.parsed.split.body.start), open))
+    Some((Span::new(open.start, input.parsed().split.body.start), open))
 }
 
 fn short(text: &str) -> String {
@@ -27,11 +27,11 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
     if let Some((block, fence)) = frontmatter_block(input) {
         // Broken YAML has no tree: the frontmatter is still there, without its keys.
         let entries = input
-            .parsed
+            .parsed()
             .frontmatter
             .as_ref()
             .map_or(&[][..], |root| root.entries());
-        let source = input.source;
+        let source = input.source();
         let children = entries
             .iter()
             .map(|e| {
@@ -71,7 +71,7 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
     let template = facts::template(input);
     let (regions, _) = demos(template);
     let in_demos = |at: usize| regions.iter().any(|r| r.span.contains(at));
-    let end = input.parsed.template_span.end;
+    let end = input.parsed().template_span.end;
 
     // Role turns outside the demos regions, each up to the next one.
     let mut markers: Vec<(String, Span)> = Vec::new();
@@ -127,7 +127,10 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
             .iter()
             .map(|t| Symbol {
                 name: t.role.clone(),
-                detail: input.source.get(t.content.start..t.content.end).map(short),
+                detail: input
+                    .source()
+                    .get(t.content.start..t.content.end)
+                    .map(short),
                 kind: SymbolKind::Role,
                 span: t.role_span.cover(t.content),
                 selection: t.role_span,
@@ -177,7 +180,7 @@ pub fn folds(input: &CheckInput) -> Vec<Fold> {
     }
     let multi_line = |span: Span| {
         input
-            .source
+            .source()
             .get(span.start..span.end)
             .is_some_and(|t| t.trim_end().contains('\n'))
     };

@@ -130,7 +130,11 @@ fn at(text: &str, span: Span) -> String {
 /// The hover at the cursor: the span it is about, then its markdown.
 fn show_hover(source: &str) -> String {
     with_cursor(source, |input, offset| match hover(input, offset) {
-        Some(h) => format!("{}\n{}\n", at(input.source, h.span), h.markdown.trim_end()),
+        Some(h) => format!(
+            "{}\n{}\n",
+            at(input.source(), h.span),
+            h.markdown.trim_end()
+        ),
         None => "(no hover)\n".into(),
     })
 }
@@ -161,7 +165,7 @@ fn render_completions(input: &CheckInput, items: Vec<CompletionItem>) -> String 
     let mut out = String::new();
     let same = items.iter().all(|i| i.replace == first.replace);
     if same {
-        writeln!(out, "replaces {}", at(input.source, first.replace)).unwrap();
+        writeln!(out, "replaces {}", at(input.source(), first.replace)).unwrap();
     }
     for i in &items {
         write!(out, "{} ({:?})", i.label, i.kind).unwrap();
@@ -174,7 +178,7 @@ fn render_completions(input: &CheckInput, items: Vec<CompletionItem>) -> String 
             write!(out, " inserts {:?}", i.insert_text).unwrap();
         }
         if !same {
-            write!(out, " replaces {}", at(input.source, i.replace)).unwrap();
+            write!(out, " replaces {}", at(input.source(), i.replace)).unwrap();
         }
         out.push('\n');
     }
@@ -191,7 +195,7 @@ fn show_definition(source: &str, extra: &[(&str, &str)]) -> String {
         let mut out = location.path.display().to_string();
         if let Some(span) = location.span {
             let target = if location.path == Path::new(PATH) {
-                input.source.to_string()
+                input.source().to_string()
             } else {
                 files(extra).read_to_string(&location.path).unwrap()
             };
@@ -235,10 +239,10 @@ fn show_outline(source: &str) -> String {
         }
         let mut out = String::new();
         for s in symbols(input) {
-            walk(&s, input.source, 0, &mut out);
+            walk(&s, input.source(), 0, &mut out);
         }
         for f in folds(input) {
-            writeln!(out, "fold {:?} {}", f.kind, at(input.source, f.span)).unwrap();
+            writeln!(out, "fold {:?} {}", f.kind, at(input.source(), f.span)).unwrap();
         }
         out
     })
@@ -249,7 +253,7 @@ fn show_tokens(source: &str) -> String {
     whole(source, |input| {
         semantic_tokens(input)
             .iter()
-            .map(|t| format!("{:?} {}\n", t.kind, at(input.source, t.span)))
+            .map(|t| format!("{:?} {}\n", t.kind, at(input.source(), t.span)))
             .collect()
     })
 }
@@ -1136,7 +1140,7 @@ fn links_and_dependencies() {
                 writeln!(
                     out,
                     "link {} → {}",
-                    at(input.source, l.span),
+                    at(input.source(), l.span),
                     l.target.display()
                 )
                 .unwrap();
@@ -1308,9 +1312,9 @@ fn declare_x(source: &str) -> String {
     });
     whole(&fixed, |input| {
         assert!(
-            input.parsed.errors.is_empty(),
+            input.parsed().errors.is_empty(),
             "{:?}\n{fixed}",
-            input.parsed.errors
+            input.parsed().errors
         );
         let schemas = facts::schemas(input);
         assert!(
@@ -1575,7 +1579,7 @@ fn a_large_dataset_is_read_from_its_head() {
             .map(|c| c.label)
             .collect();
         assert_eq!(columns, vec!["text", "label"]);
-        let hover = hover(input, input.source.find("{{text").unwrap() + 3).unwrap();
+        let hover = hover(input, input.source().find("{{text").unwrap() + 3).unwrap();
         assert!(
             hover.markdown.contains("Très bien, merci"),
             "{}",

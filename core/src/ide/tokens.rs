@@ -11,12 +11,12 @@ use crate::syntax::Span;
 
 pub fn semantic_tokens(input: &CheckInput) -> Vec<Token> {
     let mut out = Vec::new();
-    let source = input.source;
+    let source = input.source();
     if let Some((open, close)) = facts::fences(input) {
         out.push(token(open, TokenKind::Delimiter));
         out.push(token(close, TokenKind::Delimiter));
         yaml_comments(source, Span::new(0, close.start), &mut out);
-        if let Some(root) = &input.parsed.frontmatter {
+        if let Some(root) = &input.parsed().frontmatter {
             yaml(root, &mut out);
         }
     }

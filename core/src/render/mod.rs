@@ -102,23 +102,25 @@ pub struct ParsedDocument {
 /// source as the template, as the reference does.
 pub fn parse_document(source: &str) -> ParsedDocument {
     let parsed = crate::syntax::parse(source);
-    let mut document = ParsedDocument::from_parsed(&parsed, "");
-    document.template = parsed.template_text(source).to_string();
-    document
+    ParsedDocument {
+        template: parsed.template_text(source).to_string(),
+        ..ParsedDocument::from_parsed(&parsed)
+    }
 }
 
 impl ParsedDocument {
-    /// The document of a file already parsed, with `template` as its template text (the
-    /// compiled prompt keeps the text in its tree, so a caller that has a tree gives
-    /// none).
-    pub fn from_parsed(parsed: &crate::syntax::ParsedPrompt, template: &str) -> ParsedDocument {
-        let template = template.to_string();
+    /// The metadata of a file already parsed, with no template text (a caller with a
+    /// tree has the text in it).
+    pub fn from_parsed(parsed: &crate::syntax::ParsedPrompt) -> ParsedDocument {
         let metadata = if parsed.split.frontmatter.is_some() && !parsed.frontmatter_failed {
             metadata::metadata_from_frontmatter(&parsed.frontmatter_json().unwrap_or(Value::Null))
         } else {
             metadata::base_metadata()
         };
-        ParsedDocument { metadata, template }
+        ParsedDocument {
+            metadata,
+            template: String::new(),
+        }
     }
 }
 
@@ -340,7 +342,7 @@ impl Renderer {
         errors: &[TemplateError],
     ) -> Result<CompiledPrompt, RenderError> {
         refuse(template, errors, None)?;
-        self.compile_tree(ParsedDocument::from_parsed(parsed, ""), template.clone())
+        self.compile_tree(ParsedDocument::from_parsed(parsed), template.clone())
     }
 
     fn compile_tree(

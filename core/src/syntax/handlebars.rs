@@ -313,28 +313,8 @@ fn parse_source(src: Source, base: usize) -> (Template, Vec<TemplateError>) {
     lex(&mut t, &mut errors);
     whitespace_control(&mut t);
     link(&mut t, &mut errors);
-    trim_small(&mut t);
+    // Not trimmed: trimming copies each array, and the unused rest is not resident.
     (t, errors)
-}
-
-/// Gives back what the arrays reserved beyond their use, for the small ones only. A large
-/// array is not trimmed: trimming copies it, and its unused rest was never written, so
-/// it is not resident. A small one's rest is, in the allocator's pages; the language
-/// server keeps a tree per open document.
-fn trim_small(t: &mut Template) {
-    fn trim<T>(v: &mut Vec<T>) {
-        const SMALL: usize = 256 * 1024;
-        if v.capacity() * std::mem::size_of::<T>() <= SMALL {
-            v.shrink_to_fit();
-        }
-    }
-    trim(&mut t.items);
-    trim(&mut t.calls);
-    trim(&mut t.exprs);
-    trim(&mut t.hashes);
-    trim(&mut t.segs);
-    trim(&mut t.blocks);
-    trim(&mut t.partials);
 }
 
 // ---------------------------------------------------------------------------------

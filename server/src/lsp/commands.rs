@@ -150,8 +150,9 @@ pub fn render(state: &Shared, args: RenderArgs) -> Result<Value> {
         Some(path) => Renderer::for_file(path),
         None => Renderer::new(),
     };
-    let compiled = renderer
-        .compile(&snapshot.text)
+    let compiled = snapshot
+        .analysis()
+        .compile(&renderer)
         .map_err(|e| invalid_params(format!("{} cannot be rendered: {e}", args.uri.as_str())))?;
     let mut data = DataArgument::default();
     if let Some(row) = args.row {
@@ -170,7 +171,7 @@ fn dataset_row(snapshot: &Snapshot, row: usize) -> Result<serde_json::Map<String
     })?;
     dataset::prompt_row(
         path,
-        promptls_core::settings::PromptSettings::of_source(&snapshot.text).dataset_path(),
+        snapshot.analysis().settings().dataset_path(),
         row,
         "row",
     )

@@ -38,8 +38,8 @@ pub struct State {
 }
 
 /// The most documents whose analysis the server keeps at once. An analysis is made per
-/// version and shared by its check and every request; keeping one for each of hundreds
-/// of open files cost the server 14% more memory, for files nobody is looking at (as
+/// version and shared by its check and every request; the bound keeps the memory of
+/// hundreds of open files nobody looks at from growing with their number (as
 /// rust-analyzer bounds its parse trees with an LRU).
 pub const KEPT_ANALYSES: usize = 64;
 
