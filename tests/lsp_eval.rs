@@ -272,6 +272,11 @@ fn cancel_stops_a_slow_run_and_evaluate_on_save_respects_the_row_budget() {
         json!({"command": "promptls.evaluate", "arguments": [{"uri": uri}]}),
     );
     let begin = progress(&mut client, "begin");
+    // The lenses are refreshed once as the run starts (to show "■ Cancel"); that
+    // refresh is taken here so the one awaited below is the run's last.
+    client.wait_for("the start's lens refresh", |m| {
+        m["method"] == "workspace/codeLens/refresh"
+    });
     // A second start while one runs is refused.
     let again = client.request(
         "workspace/executeCommand",

@@ -139,20 +139,11 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
     let text = snapshot.text.clone();
     let supervisor = (client.clone(), state.clone(), path.clone());
     let work = async move {
-        let outcome = evaluate(&client, &state, &path, &text, args.limit, cancel).await;
-        let message = {
-            let mut st = lock(&state);
-            let entry = st.evals.entry(path.clone()).or_default();
-            entry.running = None;
-            match &outcome {
-                Ok(Some(report)) => {
-                    entry.last = Some(report.clone());
-                    None
-                }
-                Ok(None) => None,
-                Err(message) => Some(message.clone()),
-            }
-        };
+        let outcome = evaluate(&client, &state, &path, &text, args.limit, job, cancel).await;
+        // A run that started freed its slot before its progress ended; one that could
+        // not start frees it here (only its own: a newer run may hold the slot now).
+        free_slot(&state, &path, job);
+        let message = outcome.as_ref().err().cloned();
         if let Some(message) = message {
             // A refusal of the untrusted workspace is said once per session, not on
             // every save.
@@ -219,6 +210,7 @@ async fn evaluate(
     path: &Path,
     text: &str,
     limit: Option<usize>,
+    job: u64,
     cancel: CancellationToken,
 ) -> std::result::Result<Option<Arc<Report>>, String> {
     let name = path.file_name().map_or_else(
@@ -329,14 +321,26 @@ async fn evaluate(
         Err(_) => "cancelled".to_string(),
     };
     let report = result.ok().map(Arc::new);
-    // The report is the last one before the end goes out, so `promptls.showEvaluation`
-    // right after the end shows this run.
+    // The report is the last one, and the prompt is free, before the end goes out: a
+    // client that asks for the lenses or `promptls.showEvaluation` on seeing the end
+    // sees this run finished.
     if let Some(report) = &report {
         let mut st = lock(state);
         st.evals.entry(path.to_path_buf()).or_default().last = Some(report.clone());
     }
+    free_slot(state, path, job);
     progress.end(end).await;
     Ok(report)
+}
+
+/// Frees the prompt's evaluation slot if the job `job` still holds it.
+fn free_slot(state: &Shared, path: &Path, job: u64) {
+    let mut st = lock(state);
+    if let Some(entry) = st.evals.get_mut(path) {
+        if entry.running.as_ref().is_some_and(|r| r.job == job) {
+            entry.running = None;
+        }
+    }
 }
 
 /// Cancels the evaluation with this progress token (`window/workDoneProgress/cancel`).
