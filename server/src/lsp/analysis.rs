@@ -33,34 +33,13 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The open document, or the file on disk when it is not open.
+    /// The open document, or the file on disk when it is not open (a read of the disk:
+    /// call it off the async workers, or take `open` there first).
     pub fn take(state: &Shared, uri: &Uri) -> Result<Snapshot> {
-        let (open, encoding) = {
-            let st = lock(state);
-            let open = st.docs.get(uri).map(|d| {
-                (
-                    d.version,
-                    d.text.clone(),
-                    d.rope.clone(),
-                    d.path.clone(),
-                    d.diagnostics.clone(),
-                    d.analysis.clone(),
-                )
-            });
-            (open, st.encoding)
-        };
-        if let Some((version, text, rope, path, diagnostics, analysis)) = open {
-            return Ok(Snapshot {
-                uri: uri.clone(),
-                version: Some(version),
-                text,
-                rope,
-                path,
-                encoding,
-                diagnostics,
-                analysis,
-            });
+        if let Some(open) = Snapshot::open(state, uri) {
+            return Ok(open);
         }
+        let encoding = lock(state).encoding;
         let path = uri.to_file_path().map(|p| p.into_owned()).ok_or_else(|| {
             invalid_params(format!("{} is not open and not a file", uri.as_str()))
         })?;
@@ -79,6 +58,36 @@ impl Snapshot {
             encoding,
             diagnostics: None,
             analysis: AnalysisCell::default(),
+        })
+    }
+
+    /// The open document `uri` as it is now (clones of `Arc`s and a rope: cheap), or
+    /// `None` when it is not open.
+    pub fn open(state: &Shared, uri: &Uri) -> Option<Snapshot> {
+        let (open, encoding) = {
+            let st = lock(state);
+            let open = st.docs.get(uri).map(|d| {
+                (
+                    d.version,
+                    d.text.clone(),
+                    d.rope.clone(),
+                    d.path.clone(),
+                    d.diagnostics.clone(),
+                    d.analysis.clone(),
+                )
+            });
+            (open, st.encoding)
+        };
+        let (version, text, rope, path, diagnostics, analysis) = open?;
+        Some(Snapshot {
+            uri: uri.clone(),
+            version: Some(version),
+            text,
+            rope,
+            path,
+            encoding,
+            diagnostics,
+            analysis,
         })
     }
 

@@ -48,8 +48,8 @@ pub struct Document {
     pub path: Option<PathBuf>,
     /// The syntax tree. Every edit is told to it (`Tree::edit`) but it is reparsed
     /// (incrementally) only when asked for, so a burst of keystrokes costs one parse.
-    /// `None` while the document is too large (and after a wholesale replacement, until
-    /// asked for).
+    /// `None` while the document is too large, and until first asked for after opening
+    /// or a wholesale replacement.
     tree: Option<Tree>,
     tree_state: TreeState,
     /// The tier-1 diagnostics of this version, once its check has finished.
@@ -73,18 +73,15 @@ pub struct EditOutOfRange;
 
 impl Document {
     pub fn new(text: String, version: i32, path: Option<PathBuf>) -> Document {
-        let (tree, tree_state) = if too_large(text.len()) {
-            (None, TreeState::Replaced)
-        } else {
-            (Some(syntax_tree::parse_tree(&text)), TreeState::Current)
-        };
         Document {
             rope: Rope::from_str(&text),
             text: text.into(),
             version,
             path,
-            tree,
-            tree_state,
+            // Parsed when first asked for (by a folding request, on the blocking pool),
+            // not here under the session's lock on an async worker.
+            tree: None,
+            tree_state: TreeState::Replaced,
             diagnostics: None,
             analysis: AnalysisCell::default(),
         }
@@ -155,7 +152,9 @@ impl Document {
         }
     }
 
-    /// The syntax tree of the current text; `None` if the document is too large.
+    /// The syntax tree of the current text; `None` if the document is too large. (The
+    /// server goes through `pending_tree`, so as not to parse under the session's lock.)
+    #[cfg(test)]
     pub fn tree(&mut self) -> Option<&Tree> {
         if self.too_large() {
             return None;
@@ -169,10 +168,56 @@ impl Document {
         Some(self.tree.insert(tree))
     }
 
+    /// What bringing the tree up to date needs, to do it outside the session's lock:
+    /// `None` if the document is too large. Store the result with `store_tree`.
+    pub fn pending_tree(&self) -> Option<PendingTree> {
+        if self.too_large() {
+            return None;
+        }
+        Some(PendingTree {
+            version: self.version,
+            text: self.text.clone(),
+            // A tree is a reference-counted handle: cloning it copies no nodes.
+            old: match self.tree_state {
+                TreeState::Replaced => None,
+                TreeState::Current | TreeState::Edited => self.tree.clone(),
+            },
+            current: self.tree_state == TreeState::Current,
+        })
+    }
+
+    /// Keeps a tree made from `pending_tree` if the document has not changed since.
+    pub fn store_tree(&mut self, version: i32, tree: &Tree) {
+        if self.version == version && !self.too_large() && self.tree_state != TreeState::Current {
+            self.tree = Some(tree.clone());
+            self.tree_state = TreeState::Current;
+        }
+    }
+
     /// Tree-sitter's point (row, byte column) of a byte offset in the current rope.
     fn point(&self, byte: usize) -> Point {
         let line = self.rope.byte_to_line(byte);
         Point::new(line, byte - self.rope.line_to_byte(line))
+    }
+}
+
+/// A document's tree as of one version, to be brought up to date off the session's lock.
+pub struct PendingTree {
+    pub version: i32,
+    text: Arc<str>,
+    old: Option<Tree>,
+    current: bool,
+}
+
+impl PendingTree {
+    /// The tree of the version's text: the kept one, an incremental reparse of the edited
+    /// one, or a fresh parse.
+    pub fn finish(self) -> Tree {
+        match (self.current, self.old) {
+            (true, Some(tree)) => tree,
+            (false, Some(old)) => syntax_tree::reparse_tree(&self.text, &old),
+            _ => syntax_tree::parse_tree(&self.text),
+        }
     }
 }
 
@@ -217,10 +262,21 @@ mod tests {
             fresh.root_node().to_sexp()
         );
 
-        // Several edits before the tree is asked for.
-        doc.apply_changes(vec![change(5, 0, 5, 0, "{{#each xs}}")], 4, Encoding::Utf16)
+        // Brought up to date off the document, as the folding request does.
+        doc.apply_changes(vec![change(4, 0, 4, 0, "{{y}}")], 4, Encoding::Utf16)
             .unwrap();
-        doc.apply_changes(vec![change(6, 0, 6, 0, "{{/each}}")], 5, Encoding::Utf16)
+        let pending = doc.pending_tree().unwrap();
+        let version = pending.version;
+        let reparsed = pending.finish();
+        let fresh = syntax_tree::parse_tree(&doc.text);
+        assert_eq!(reparsed.root_node().to_sexp(), fresh.root_node().to_sexp());
+        doc.store_tree(version, &reparsed);
+        assert_eq!(doc.tree_state, TreeState::Current);
+
+        // Several edits before the tree is asked for.
+        doc.apply_changes(vec![change(5, 0, 5, 0, "{{#each xs}}")], 5, Encoding::Utf16)
+            .unwrap();
+        doc.apply_changes(vec![change(6, 0, 6, 0, "{{/each}}")], 6, Encoding::Utf16)
             .unwrap();
         let fresh = syntax_tree::parse_tree(&doc.text);
         assert_eq!(

@@ -3,29 +3,30 @@
 //! protocol. stdout carries only protocol messages; logs go to stderr.
 //!
 //! Concurrency: tower-lsp-server polls handlers concurrently but starts them in message
-//! order, so every handler applies its edit to the document state before its first
-//! `.await`. Checks run on the blocking pool against a snapshot tagged with the document
-//! version; a result is published only if the document is still at that version.
+//! order, so every handler applies its edit to the document state (`session.rs`), or
+//! takes its snapshot (`dispatch.rs`), before its first `.await`. Requests and checks run
+//! on the blocking pool against a snapshot tagged with the document version; a result is
+//! published only if the document is still at that version.
 
 mod analysis;
-mod code_actions;
+mod capabilities;
+mod checks;
 mod commands;
-mod completion;
 mod config;
 mod diagnostics;
+mod dispatch;
 mod document;
 mod evaluation;
-mod folding;
 mod history;
-mod hover;
 mod jobs;
 mod memory;
 mod navigation;
 mod optimization;
 mod position;
 mod progress;
-mod semantic_tokens;
+mod requests;
 mod server;
+mod session;
 mod state;
 mod transport;
 

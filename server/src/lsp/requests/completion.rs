@@ -1,12 +1,31 @@
 //! textDocument/completion.
 
+use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
-    CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, InsertTextFormat,
-    MarkupContent, MarkupKind, TextEdit,
+    CompletionItem, CompletionItemKind, CompletionParams, CompletionResponse, CompletionTextEdit,
+    Documentation, InsertTextFormat, MarkupContent, MarkupKind, TextEdit,
 };
 
-use super::analysis::Snapshot;
+use crate::lsp::analysis::Snapshot;
+use crate::lsp::dispatch::SessionView;
 use promptls_core::ide::{self, CompletionKind};
+
+pub fn handle(
+    snapshot: &Snapshot,
+    session: &SessionView,
+    params: CompletionParams,
+) -> Result<Option<CompletionResponse>> {
+    if snapshot.too_large() {
+        return Ok(None);
+    }
+    let offset = snapshot.offset(params.text_document_position.position);
+    let items = snapshot.analyze(&session.state, |input| ide::completions(input, offset))?;
+    Ok(Some(CompletionResponse::Array(to_lsp(
+        snapshot,
+        items,
+        session.client.snippets,
+    ))))
+}
 
 pub fn to_lsp(
     snapshot: &Snapshot,

@@ -3,13 +3,52 @@
 
 use std::collections::BTreeMap;
 
-use tower_lsp_server::ls_types::{FoldingRange, FoldingRangeKind};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{FoldingRange, FoldingRangeKind, FoldingRangeParams};
 use tree_sitter::Tree;
 
-use super::analysis::Snapshot;
-use super::position;
+use crate::lsp::analysis::Snapshot;
+use crate::lsp::dispatch::SessionView;
+use crate::lsp::memory;
+use crate::lsp::position;
+use crate::lsp::state::lock;
 use promptls_core::ide::{self, FoldKind};
-use promptls_core::syntax::Span;
+use promptls_core::syntax::{self, Span};
+
+pub fn handle(
+    snapshot: &Snapshot,
+    session: &SessionView,
+    _: FoldingRangeParams,
+) -> Result<Option<Vec<FoldingRange>>> {
+    if snapshot.too_large() {
+        // Declined: no ranges (the diagnostic on line 1 says why).
+        return Ok(Some(Vec::new()));
+    }
+    let tree_folds = tree_folds(&tree_of(snapshot, session));
+    let core = snapshot.analyze(&session.state, ide::folds)?;
+    let folds = to_lsp(snapshot, tree_folds, core);
+    memory::release_after(snapshot.text.len());
+    Ok(Some(folds))
+}
+
+/// The snapshot's tree: the open document's, kept current by incremental reparsing (done
+/// here, outside the session's lock, and kept for the next request), or a fresh parse.
+fn tree_of(snapshot: &Snapshot, session: &SessionView) -> Tree {
+    let pending = lock(&session.state)
+        .docs
+        .get(&snapshot.uri)
+        .filter(|doc| Some(doc.version) == snapshot.version)
+        .and_then(|doc| doc.pending_tree());
+    let Some(pending) = pending else {
+        return syntax::tree::parse_tree(&snapshot.text);
+    };
+    let version = pending.version;
+    let tree = pending.finish();
+    if let Some(doc) = lock(&session.state).docs.get_mut(&snapshot.uri) {
+        doc.store_tree(version, &tree);
+    }
+    tree
+}
 
 /// The node kinds the grammar's `queries/folds.scm` captures (a test keeps the two equal).
 const FOLDED_KINDS: [&str; 6] = [

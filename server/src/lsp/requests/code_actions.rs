@@ -2,20 +2,63 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
+use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
-    self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CreateFile, CreateFileOptions,
-    DocumentChangeOperation, DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier,
-    ResourceOp, TextDocumentEdit, TextEdit, WorkspaceEdit,
+    self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
+    CodeActionResponse, CreateFile, CreateFileOptions, DocumentChangeOperation, DocumentChanges,
+    OneOf, OptionalVersionedTextDocumentIdentifier, ResourceOp, TextDocumentEdit, TextEdit,
+    WorkspaceEdit,
 };
 
-use super::analysis::Snapshot;
-use super::config::Config;
-use super::diagnostics;
-use super::navigation::{rope_of, uri_of};
-use super::position;
-use super::state::Shared;
+use crate::lsp::analysis::Snapshot;
+use crate::lsp::config::Config;
+use crate::lsp::diagnostics;
+use crate::lsp::dispatch::SessionView;
+use crate::lsp::navigation::{rope_of, uri_of};
+use crate::lsp::optimization;
+use crate::lsp::position;
+use crate::lsp::state::Shared;
 use promptls_core::check;
 use promptls_core::ide::{self, FileChange};
+
+/// The quick fixes of the diagnostics in the range, and the optimizers on a prompt with a
+/// dataset.
+pub fn handle(
+    snapshot: &Snapshot,
+    session: &SessionView,
+    params: CodeActionParams,
+) -> Result<Option<CodeActionResponse>> {
+    if snapshot.too_large() {
+        return Ok(None);
+    }
+    let range = snapshot.span(params.range);
+    let config = &session.config;
+    let (actions, all) = snapshot.analyze(&session.state, |input| {
+        // The finished check of this version if there is one, else check now.
+        let all = match &snapshot.diagnostics {
+            Some(d) => d.clone(),
+            None => Arc::new(check::check_parsed(input)),
+        };
+        let kept: Vec<check::Diagnostic> = all
+            .iter()
+            .filter(|d| diagnostics::keep(d, &snapshot.text, config))
+            .cloned()
+            .collect();
+        (ide::code_actions(input, &kept, range), kept)
+    })?;
+    let mut out = to_lsp(
+        &session.state,
+        snapshot,
+        actions,
+        &all,
+        config,
+        session.client.create_files,
+    );
+    out.extend(optimization::actions(snapshot));
+    Ok(Some(out))
+}
 
 pub fn to_lsp(
     state: &Shared,

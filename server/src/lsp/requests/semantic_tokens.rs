@@ -2,13 +2,34 @@
 //! Tokens are split at line ends (the protocol's tokens are single-line unless the client
 //! opts in) and delta-encoded in the negotiated position encoding.
 
+use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
-    SemanticToken, SemanticTokenType, SemanticTokens, SemanticTokensLegend,
+    SemanticToken, SemanticTokenType, SemanticTokens, SemanticTokensLegend, SemanticTokensParams,
+    SemanticTokensResult,
 };
 
-use super::analysis::Snapshot;
-use super::position::{self, Encoding};
-use promptls_core::ide::{Token, TokenKind};
+use crate::lsp::analysis::Snapshot;
+use crate::lsp::dispatch::SessionView;
+use crate::lsp::memory;
+use crate::lsp::position::{self, Encoding};
+use promptls_core::ide::{self, Token, TokenKind};
+
+pub fn handle(
+    snapshot: &Snapshot,
+    session: &SessionView,
+    _: SemanticTokensParams,
+) -> Result<Option<SemanticTokensResult>> {
+    if snapshot.too_large() {
+        // Declined: no tokens (the diagnostic on line 1 says why).
+        return Ok(Some(
+            SemanticTokensResult::Tokens(SemanticTokens::default()),
+        ));
+    }
+    let tokens = snapshot.analyze(&session.state, ide::semantic_tokens)?;
+    let tokens = to_lsp(snapshot, tokens);
+    memory::release_after(snapshot.text.len());
+    Ok(Some(SemanticTokensResult::Tokens(tokens)))
+}
 
 pub fn legend() -> SemanticTokensLegend {
     SemanticTokensLegend {

@@ -1,0 +1,73 @@
+//! Running a request that reads a document: the snapshot is taken on the protocol side
+//! (cheap: `Arc`s and a rope), the handler runs on the blocking pool (parsing, checking,
+//! reading other files and SQLite happen there, never on an async worker), and a handler
+//! that panicked or was dropped becomes an error answer rather than a lost session.
+
+use std::sync::Arc;
+
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::ls_types::Uri;
+
+use super::analysis::Snapshot;
+use super::config::Config;
+use super::server::Backend;
+use super::state::{lock, ClientFeatures, Shared};
+
+/// What a request handler knows of the session besides its document: the settings and
+/// the client's features copied out when the request came in, and the state for short
+/// lookups (another file's text, an evaluation's report). No handler holds the state's
+/// lock for the duration of its work.
+pub struct SessionView {
+    pub state: Shared,
+    pub config: Arc<Config>,
+    pub client: ClientFeatures,
+}
+
+impl SessionView {
+    pub fn of(state: &Shared) -> SessionView {
+        let st = lock(state);
+        SessionView {
+            state: state.clone(),
+            config: st.config.clone(),
+            client: st.client,
+        }
+    }
+}
+
+impl Backend {
+    /// Answers a request on `uri` with `handler`, run on the blocking pool against the
+    /// document as it is now.
+    pub(super) async fn read<P, R, H>(&self, uri: &Uri, params: P, handler: H) -> Result<R>
+    where
+        P: Send + 'static,
+        R: Send + 'static,
+        H: FnOnce(&Snapshot, &SessionView, P) -> Result<R> + Send + 'static,
+    {
+        // Before the first `.await`: handlers start in message order, so the request sees
+        // every edit sent before it and none sent after.
+        let open = Snapshot::open(self.state(), uri);
+        let session = SessionView::of(self.state());
+        let uri = uri.clone();
+        let method = std::any::type_name::<H>();
+        let task = tokio::task::spawn_blocking(move || {
+            let snapshot = match open {
+                Some(snapshot) => snapshot,
+                // Not open: read from disk, here rather than on the async worker.
+                None => Snapshot::take(&session.state, &uri)?,
+            };
+            handler(&snapshot, &session, params)
+        });
+        task.await.unwrap_or_else(|e| {
+            tracing::error!("the request {method} failed: {e}");
+            Err(Error {
+                code: ErrorCode::InternalError,
+                message: if e.is_panic() {
+                    "promptls hit an internal error on this request (see its log)".into()
+                } else {
+                    "promptls stopped this request (it is shutting down)".into()
+                },
+                data: None,
+            })
+        })
+    }
+}
