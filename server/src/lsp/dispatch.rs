@@ -71,3 +71,40 @@ impl Backend {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_lsp_server::LspService;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_an_internal_error_and_the_session_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.prompt");
+        std::fs::write(&path, "Hello {{name}}\n").unwrap();
+        let uri = Uri::from_file_path(&path).unwrap();
+        let (service, _socket) =
+            LspService::new(|client| Backend::new(client, crate::lsp::LogHandle(None)));
+        let backend = service.inner();
+
+        let failed = backend
+            .read(
+                &uri,
+                (),
+                |_: &Snapshot, _: &SessionView, ()| -> Result<()> { panic!("a bug in a handler") },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(failed.code, ErrorCode::InternalError);
+        assert!(failed.message.contains("internal error"), "{failed:?}");
+
+        // The file is not open: read from disk, inside the blocking task.
+        let text = backend
+            .read(&uri, (), |snapshot: &Snapshot, _: &SessionView, ()| {
+                Ok((snapshot.version, snapshot.text.to_string()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(text, (None, "Hello {{name}}\n".to_string()));
+    }
+}
