@@ -48,28 +48,36 @@ impl Backend {
         let open = Snapshot::open(self.state(), uri);
         let session = SessionView::of(self.state());
         let uri = uri.clone();
-        let method = std::any::type_name::<H>();
-        let task = tokio::task::spawn_blocking(move || {
+        blocking(std::any::type_name::<H>(), move || {
             let snapshot = match open {
                 Some(snapshot) => snapshot,
                 // Not open: read from disk, here rather than on the async worker.
                 None => Snapshot::take(&session.state, &uri)?,
             };
             handler(&snapshot, &session, params)
-        });
-        task.await.unwrap_or_else(|e| {
-            tracing::error!("the request {method} failed: {e}");
-            Err(Error {
-                code: ErrorCode::InternalError,
-                message: if e.is_panic() {
-                    "promptls hit an internal error on this request (see its log)".into()
-                } else {
-                    "promptls stopped this request (it is shutting down)".into()
-                },
-                data: None,
-            })
         })
+        .await
     }
+}
+
+/// Runs `work` on the blocking pool; a panic in it (or its being dropped at shutdown) is
+/// an error answer naming `what`.
+pub async fn blocking<R: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        tracing::error!("the request {what} failed: {e}");
+        Err(Error {
+            code: ErrorCode::InternalError,
+            message: if e.is_panic() {
+                "promptls hit an internal error on this request (see its log)".into()
+            } else {
+                "promptls stopped this request (it is shutting down)".into()
+            },
+            data: None,
+        })
+    })
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::requests::{
     code_actions, code_lenses, completion, folding, hover, navigation, semantic_tokens,
 };
 use super::state::{Shared, State};
-use super::{commands, evaluation, history, optimization, session, LogHandle};
+use super::{commands, dispatch, evaluation, history, optimization, session, LogHandle};
 
 #[derive(Clone)]
 pub struct Backend {
@@ -127,9 +127,15 @@ impl LanguageServer for Backend {
         let is_prompt = path_of(&at.text_document.uri)
             .is_some_and(|p| p.extension().is_some_and(|e| e == "prompt"));
         if !is_prompt {
-            // A dataset file's failing rows: from the session, without reading the file.
-            let (uri, position) = (&at.text_document.uri, at.position);
-            return Ok(evaluation::dataset_hover(self.state(), uri, position));
+            // A dataset file's failing rows: from the session's reports (cloned: off the
+            // async workers), without reading the file.
+            let (state, uri, position) = (
+                self.state().clone(),
+                at.text_document.uri.clone(),
+                at.position,
+            );
+            let hover = move || Ok(evaluation::dataset_hover(&state, &uri, position));
+            return dispatch::blocking("dataset hover", hover).await;
         }
         let uri = at.text_document.uri.clone();
         self.read(&uri, params, hover::handle).await
