@@ -44,6 +44,9 @@ impl Backend {
         let this = self.clone();
         tokio::spawn(async move {
             let state = this.state().clone();
+            let Ok(_running) = this.inner.checks.acquire().await else {
+                return;
+            };
             let changed = tokio::task::spawn_blocking(move || {
                 if !is_current(&state, &uri, Some(version)) {
                     return false;
@@ -98,6 +101,9 @@ impl Backend {
             let version = job.version;
             let path = job.path.clone();
             let too_large = document::too_large(job.text.len());
+            let Ok(running) = this.inner.checks.acquire().await else {
+                return;
+            };
             let checked = tokio::task::spawn_blocking(move || {
                 if !is_current(&state, &job.uri, job.version) {
                     return None;
@@ -142,6 +148,7 @@ impl Backend {
                 Some((published, dataset))
             })
             .await;
+            drop(running);
             let (published, dataset) = match checked {
                 Ok(Some(published)) => published,
                 Ok(None) => {

@@ -112,10 +112,10 @@ pub fn run(level: LogLevel) -> i32 {
     let log = init_logging(level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        // Checks run on the blocking pool, as do reads of stdin (one thread, always busy)
-        // and writes to stdout; a burst of opened files must not start a thread (with its
-        // own parser and allocator caches) per file.
-        .max_blocking_threads(4)
+        // The blocking pool runs the reads of stdin (one thread, always busy), the writes
+        // to stdout, the requests, the checks (at most 3 at once: `CONCURRENT_CHECKS`)
+        // and the evaluations and optimizations (one thread each while they run).
+        .max_blocking_threads(8)
         .enable_all()
         .build()
     {

@@ -20,6 +20,10 @@ use super::requests::{
 use super::state::{Shared, State};
 use super::{commands, dispatch, evaluation, history, optimization, session, LogHandle};
 
+/// The most checks run at once (a check each of a burst of opened files would start a
+/// thread, with its own parser and allocator caches, per file).
+const CONCURRENT_CHECKS: usize = 3;
+
 #[derive(Clone)]
 pub struct Backend {
     pub(super) inner: Arc<Inner>,
@@ -31,6 +35,9 @@ pub(super) struct Inner {
     /// Held while deciding whether a result is current and handing it to the client, so
     /// an older result never overtakes a newer one.
     pub(super) publish: tokio::sync::Mutex<()>,
+    /// Bounds the checks (and live scores) running at once on the blocking pool, so that
+    /// a burst of them leaves threads to the requests and to stdout.
+    pub(super) checks: tokio::sync::Semaphore,
     shutdown: Arc<AtomicBool>,
     pub(super) log: LogHandle,
 }
@@ -48,6 +55,7 @@ impl Backend {
                 client,
                 state: Arc::new(Mutex::new(State::default())),
                 publish: tokio::sync::Mutex::new(()),
+                checks: tokio::sync::Semaphore::new(CONCURRENT_CHECKS),
                 shutdown: Arc::new(AtomicBool::new(false)),
                 log,
             }),
