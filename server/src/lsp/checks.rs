@@ -44,6 +44,9 @@ impl Backend {
         let this = self.clone();
         tokio::spawn(async move {
             let state = this.state().clone();
+            if !is_current(&state, &uri, Some(version)) {
+                return;
+            }
             let Ok(_running) = this.inner.checks.acquire().await else {
                 return;
             };
@@ -101,6 +104,16 @@ impl Backend {
             let version = job.version;
             let path = job.path.clone();
             let too_large = document::too_large(job.text.len());
+            // A superseded check (most of a burst of edits) skips the queue too.
+            let superseded = || {
+                tracing::debug!(
+                    "skipped a check of {} (version {version:?} superseded)",
+                    uri.as_str()
+                );
+            };
+            if !is_current(&state, &uri, version) {
+                return superseded();
+            }
             let Ok(running) = this.inner.checks.acquire().await else {
                 return;
             };
@@ -151,13 +164,7 @@ impl Backend {
             drop(running);
             let (published, dataset) = match checked {
                 Ok(Some(published)) => published,
-                Ok(None) => {
-                    tracing::debug!(
-                        "skipped a check of {} (version {version:?} superseded)",
-                        uri.as_str()
-                    );
-                    return;
-                }
+                Ok(None) => return superseded(),
                 Err(e) => {
                     tracing::error!("the check of {} failed: {e}", uri.as_str());
                     return;
