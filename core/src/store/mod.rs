@@ -14,6 +14,7 @@ mod error;
 mod exchange;
 mod record;
 mod schema;
+mod shared;
 mod tags;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ mod versions;
 use error::sql;
 pub use error::Error;
 pub use schema::SCHEMA_VERSION;
+pub use shared::SharedStore;
 pub use time::now;
 pub use versions::Summary;
 

@@ -78,12 +78,7 @@ impl Store {
     pub fn open(root: &Path) -> Result<Store, Error> {
         let folder = root.join(".promptls");
         // A `.promptls` symlinked out of the workspace is not followed.
-        crate::confine::confine_named(root, root, ".promptls").map_err(|source| {
-            Error::Outside {
-                written: true,
-                source,
-            }
-        })?;
+        confine(root, true)?;
         crate::folder::create(&folder)?;
         Store::open_file(&folder.join(FILE_NAME), root)
     }
@@ -93,12 +88,7 @@ impl Store {
     /// missing history is an empty one (no file is created).
     pub fn open_read_only(root: &Path) -> Result<Store, Error> {
         // A `.promptls` symlinked out of the workspace is not read either.
-        crate::confine::confine_named(root, root, ".promptls").map_err(|source| {
-            Error::Outside {
-                written: false,
-                source,
-            }
-        })?;
+        confine(root, false)?;
         let path = root.join(".promptls").join(FILE_NAME);
         if !path.exists() {
             let db = Connection::open_in_memory().map_err(sql)?;
@@ -158,4 +148,12 @@ impl Store {
         }
         tx.commit().map_err(sql)
     }
+}
+
+/// Refuses a `.promptls` that leads out of the workspace at `root`; `written`: whether it
+/// was to be written (else read), for the message.
+pub(super) fn confine(root: &Path, written: bool) -> Result<(), Error> {
+    crate::confine::confine_named(root, root, ".promptls")
+        .map(|_| ())
+        .map_err(|source| Error::Outside { written, source })
 }

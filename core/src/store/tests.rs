@@ -52,3 +52,52 @@ fn errors_say_what_went_wrong_and_keep_the_sqlite_cause() {
     );
     assert!(missing.source().is_none());
 }
+
+#[test]
+fn a_shared_store_is_opened_once_per_root_and_reading_creates_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(".promptls").join(FILE_NAME);
+    let prompt = dir.path().join("a.prompt");
+
+    // Reading a workspace without a history: empty, and nothing is created.
+    let reader = Store::shared_for_reading(dir.path()).unwrap();
+    assert!(reader
+        .with(|s| s.history(&prompt, "hi").unwrap())
+        .is_empty());
+    assert!(!dir.path().join(".promptls").exists());
+
+    // The first write opens and migrates; later opens, for writing or reading, and
+    // through another spelling of the root, share that connection.
+    let writer = Store::shared(dir.path()).unwrap();
+    assert!(file.is_file());
+    let again = Store::shared(&dir.path().join(".")).unwrap();
+    assert!(writer.same(&again));
+    let reader = Store::shared_for_reading(dir.path()).unwrap();
+    assert!(writer.same(&reader));
+    writer
+        .with(|s| s.record(&prompt, "hi", &Origin::Edit, None))
+        .unwrap();
+    assert_eq!(reader.with(|s| s.history(&prompt, "hi").unwrap()).len(), 1);
+
+    // A history deleted underneath is opened again, not written into the unlinked file.
+    std::fs::remove_dir_all(dir.path().join(".promptls")).unwrap();
+    let fresh = Store::shared(dir.path()).unwrap();
+    assert!(!fresh.same(&writer));
+    assert!(fresh.with(|s| s.history(&prompt, "hi").unwrap()).is_empty());
+    assert!(file.is_file());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_shared_store_refuses_a_history_folder_outside_the_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join(".promptls")).unwrap();
+    for result in [
+        Store::shared(dir.path()),
+        Store::shared_for_reading(dir.path()),
+    ] {
+        assert!(matches!(result, Err(Error::Outside { .. })));
+    }
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+}
