@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::files;
-use promptls_core::store::{self, diff, Store};
+use promptls_core::store::{self, diff, SharedStore, Store};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -71,18 +71,18 @@ fn read(path: &Path) -> Result<String, Failure> {
     files::decode(bytes).map_err(|e| (2, format!("{}: {}", path.display(), e.message)))
 }
 
-fn open(path: &Path) -> Result<(Store, String), Failure> {
+fn open(path: &Path) -> Result<(SharedStore, String), Failure> {
     let source = read(path)?;
     let root = promptls_core::config::find_root(path);
-    let store = Store::open(&root).map_err(|e| (2, e.to_string()))?;
+    let store = Store::shared(&root).map_err(|e| (2, e.to_string()))?;
     Ok((store, source))
 }
 
 /// As `open`, for commands that only read the history (it may be read-only, or absent).
-fn open_for_reading(path: &Path) -> Result<(Store, String), Failure> {
+fn open_for_reading(path: &Path) -> Result<(SharedStore, String), Failure> {
     let source = read(path)?;
     let root = promptls_core::config::find_root(path);
-    let store = Store::open_read_only(&root).map_err(|e| (2, e.to_string()))?;
+    let store = Store::shared_for_reading(&root).map_err(|e| (2, e.to_string()))?;
     Ok((store, source))
 }
 
@@ -117,7 +117,8 @@ pub fn history(args: HistoryArgs) -> i32 {
         _ => {}
     }
     finish((|| {
-        let (store, source) = open_for_reading(&args.file)?;
+        let (shared, source) = open_for_reading(&args.file)?;
+        shared.with(|store| {
         let versions = store
             .history(&args.file, &source)
             .map_err(|e| (2, e.to_string()))?;
@@ -197,6 +198,7 @@ pub fn history(args: HistoryArgs) -> i32 {
                 out
             }
         })
+        })
     })())
 }
 
@@ -230,73 +232,76 @@ fn side(
 
 pub fn diff(args: DiffArgs) -> i32 {
     finish((|| {
-        let (store, source) = open_for_reading(&args.file)?;
-        let from = match &args.from {
-            Some(s) => s.clone(),
-            None => match store.resolve(&args.file, &source, "production") {
-                Ok(n) => format!("v{n}"),
-                Err(_) => {
-                    let versions = store
-                        .history(&args.file, &source)
-                        .map_err(|e| (2, e.to_string()))?;
-                    let working = store::content_hash(&source);
-                    let previous = versions.iter().rev().find(|v| v.hash != working);
-                    match previous {
-                        Some(v) => format!("v{}", v.number),
-                        None => {
-                            return Err((
-                                2,
-                                format!(
-                                    "{} has no earlier version to compare with",
-                                    args.file.display()
-                                ),
-                            ))
+        let (shared, source) = open_for_reading(&args.file)?;
+        shared.with(|store| {
+            let from = match &args.from {
+                Some(s) => s.clone(),
+                None => match store.resolve(&args.file, &source, "production") {
+                    Ok(n) => format!("v{n}"),
+                    Err(_) => {
+                        let versions = store
+                            .history(&args.file, &source)
+                            .map_err(|e| (2, e.to_string()))?;
+                        let working = store::content_hash(&source);
+                        let previous = versions.iter().rev().find(|v| v.hash != working);
+                        match previous {
+                            Some(v) => format!("v{}", v.number),
+                            None => {
+                                return Err((
+                                    2,
+                                    format!(
+                                        "{} has no earlier version to compare with",
+                                        args.file.display()
+                                    ),
+                                ))
+                            }
                         }
                     }
+                },
+            };
+            let (before, from_label, from_scores) = side(store, &args.file, &source, Some(&from))?;
+            let (after, to_label, to_scores) =
+                side(store, &args.file, &source, args.to.as_deref())?;
+            // The working file has the scores of the version with its content, if any.
+            let to_scores = if args.to.is_none() {
+                let working = store::content_hash(&source);
+                store
+                    .history(&args.file, &source)
+                    .map_err(|e| (2, e.to_string()))?
+                    .into_iter()
+                    .find(|v| v.hash == working)
+                    .map(|v| v.scores)
+                    .unwrap_or(to_scores)
+            } else {
+                to_scores
+            };
+            let d = diff::diff(&before, &after, &from_scores, &to_scores);
+            let (changelog, source_of) = if args.offline {
+                (diff::changelog(&d), "offline".to_string())
+            } else {
+                model_changelog(&args.file, &source, &d, &from_label, &to_label)
+            };
+            Ok(match args.format {
+                Format::Json => {
+                    serde_json::to_string_pretty(&json!({
+                        "from": from_label,
+                        "to": to_label,
+                        "changelog": changelog,
+                        "changelog_by": source_of,
+                        "diff": d,
+                    }))
+                    .unwrap_or_default()
+                        + "\n"
                 }
-            },
-        };
-        let (before, from_label, from_scores) = side(&store, &args.file, &source, Some(&from))?;
-        let (after, to_label, to_scores) = side(&store, &args.file, &source, args.to.as_deref())?;
-        // The working file has the scores of the version with its content, if any.
-        let to_scores = if args.to.is_none() {
-            let working = store::content_hash(&source);
-            store
-                .history(&args.file, &source)
-                .map_err(|e| (2, e.to_string()))?
-                .into_iter()
-                .find(|v| v.hash == working)
-                .map(|v| v.scores)
-                .unwrap_or(to_scores)
-        } else {
-            to_scores
-        };
-        let d = diff::diff(&before, &after, &from_scores, &to_scores);
-        let (changelog, source_of) = if args.offline {
-            (diff::changelog(&d), "offline".to_string())
-        } else {
-            model_changelog(&args.file, &source, &d, &from_label, &to_label)
-        };
-        Ok(match args.format {
-            Format::Json => {
-                serde_json::to_string_pretty(&json!({
-                    "from": from_label,
-                    "to": to_label,
-                    "changelog": changelog,
-                    "changelog_by": source_of,
-                    "diff": d,
-                }))
-                .unwrap_or_default()
-                    + "\n"
-            }
-            Format::Human => {
-                let rendered = diff::render(&d, &from_label, &to_label);
-                if source_of == "offline" {
-                    rendered
-                } else {
-                    format!("{rendered}\nchangelog ({source_of}): {changelog}\n")
+                Format::Human => {
+                    let rendered = diff::render(&d, &from_label, &to_label);
+                    if source_of == "offline" {
+                        rendered
+                    } else {
+                        format!("{rendered}\nchangelog ({source_of}): {changelog}\n")
+                    }
                 }
-            }
+            })
         })
     })())
 }
@@ -367,51 +372,56 @@ fn model_changelog(
 
 pub fn promote(args: PromoteArgs) -> i32 {
     finish((|| {
-        let (mut store, source) = open(&args.file)?;
-        let n = store
-            .resolve(&args.file, &source, &args.version)
-            .map_err(|e| (2, e.to_string()))?;
-        let moved = store
-            .promote(&args.file, &source, n, &args.tag)
-            .map_err(|e| (1, e.to_string()))?;
-        Ok(format!(
-            "{}: {} → v{}{} (by {} at {})\n",
-            args.file.display(),
-            moved.tag,
-            moved.to,
-            moved.from.map_or(String::new(), |f| format!(", was v{f}")),
-            moved.author,
-            moved.at
-        ))
+        let (shared, source) = open(&args.file)?;
+        shared.with(|store| {
+            let n = store
+                .resolve(&args.file, &source, &args.version)
+                .map_err(|e| (2, e.to_string()))?;
+            let moved = store
+                .promote(&args.file, &source, n, &args.tag)
+                .map_err(|e| (1, e.to_string()))?;
+            Ok(format!(
+                "{}: {} → v{}{} (by {} at {})\n",
+                args.file.display(),
+                moved.tag,
+                moved.to,
+                moved.from.map_or(String::new(), |f| format!(", was v{f}")),
+                moved.author,
+                moved.at
+            ))
+        })
     })())
 }
 
 pub fn restore(args: RestoreArgs) -> i32 {
     finish((|| {
-        let (mut store, source) = open(&args.file)?;
-        // The working file is recorded first, so nothing unsaved in the history is lost.
-        store
-            .record(&args.file, &source, &store::Origin::Edit, None)
-            .map_err(|e| (1, e.to_string()))?;
-        let n = store
-            .resolve(&args.file, &source, &args.version)
-            .map_err(|e| (2, e.to_string()))?;
-        let content = store
-            .content(&args.file, &source, n)
-            .map_err(|e| (2, e.to_string()))?;
-        super::optimize::write_atomically(&args.file, &content).map_err(|e| (1, e))?;
-        store
-            .set_head(&args.file, &content, n)
-            .map_err(|e| (1, e.to_string()))?;
-        Ok(format!("{}: restored v{n}\n", args.file.display()))
+        let (shared, source) = open(&args.file)?;
+        shared.with(|store| {
+            // The working file is recorded first, so nothing unsaved in the history is lost.
+            store
+                .record(&args.file, &source, &store::Origin::Edit, None)
+                .map_err(|e| (1, e.to_string()))?;
+            let n = store
+                .resolve(&args.file, &source, &args.version)
+                .map_err(|e| (2, e.to_string()))?;
+            let content = store
+                .content(&args.file, &source, n)
+                .map_err(|e| (2, e.to_string()))?;
+            super::optimize::write_atomically(&args.file, &content).map_err(|e| (1, e))?;
+            store
+                .set_head(&args.file, &content, n)
+                .map_err(|e| (1, e.to_string()))?;
+            Ok(format!("{}: restored v{n}\n", args.file.display()))
+        })
     })())
 }
 
 fn export() -> i32 {
     finish((|| {
         let root = promptls_core::config::find_root(Path::new("."));
-        let store = Store::open_read_only(&root).map_err(|e| (2, e.to_string()))?;
-        let value = store.export().map_err(|e| (2, e.to_string()))?;
+        let value = Store::shared_for_reading(&root)
+            .and_then(|s| s.with(|s| s.export()))
+            .map_err(|e| (2, e.to_string()))?;
         Ok(serde_json::to_string_pretty(&value).unwrap_or_default() + "\n")
     })())
 }
@@ -427,9 +437,9 @@ fn import(input: Option<&Path>) -> i32 {
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| (2, format!("{}: not JSON: {e}", input.display())))?;
         let root = promptls_core::config::find_root(Path::new("."));
-        let mut store = Store::open(&root).map_err(|e| (2, e.to_string()))?;
-        let (added, known) = store
-            .import(&value)
+        let shared = Store::shared(&root).map_err(|e| (2, e.to_string()))?;
+        let (added, known) = shared
+            .with(|s| s.import(&value))
             .map_err(|e| (1, format!("{}: {e}", input.display())))?;
         Ok(format!(
             "imported {added} versions ({known} already here)\n"

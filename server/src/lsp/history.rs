@@ -14,15 +14,17 @@ use super::analysis::{invalid_params, Snapshot};
 use super::commands::{Command as LspCommand, VersionArgs};
 use super::navigation::{path_of, uri_of};
 use super::state::Shared;
-use promptls_core::store::{self, diff, Store};
+use promptls_core::store::{self, diff, SharedStore, Store};
 
-fn open(path: &Path) -> std::result::Result<Store, store::Error> {
-    Store::open(&promptls_core::config::find_root(path))
+/// The process's history of the workspace `path` is in, opened once.
+fn open(path: &Path) -> std::result::Result<SharedStore, store::Error> {
+    Store::shared(&promptls_core::config::find_root(path))
 }
 
-/// The history for reading only (lenses, hovers, comparisons): it may be read-only.
-fn open_for_reading(path: &Path) -> std::result::Result<Store, store::Error> {
-    Store::open_read_only(&promptls_core::config::find_root(path))
+/// The history for reading only (lenses, hovers, comparisons): it may be read-only, and
+/// reading creates no file.
+fn open_for_reading(path: &Path) -> std::result::Result<SharedStore, store::Error> {
+    Store::shared_for_reading(&promptls_core::config::find_root(path))
 }
 
 /// Records `text` of the prompt at `path` as a version (on save).
@@ -30,7 +32,7 @@ pub fn record_saved(path: &Path, text: &str) {
     if path.extension().is_none_or(|e| e != "prompt") {
         return;
     }
-    match open(path).and_then(|mut s| s.record(path, text, &store::Origin::Edit, None)) {
+    match open(path).and_then(|s| s.with(|s| s.record(path, text, &store::Origin::Edit, None))) {
         Ok((n, true)) => tracing::info!("recorded {} as v{n}", path.display()),
         Ok(_) => {}
         Err(e) => tracing::warn!("history: {e}"),
@@ -40,8 +42,9 @@ pub fn record_saved(path: &Path, text: &str) {
 /// Records an evaluation's version and score.
 pub fn record_evaluation(path: &Path, text: &str, report: &promptls_core::eval::run::Report) {
     let score = report.score();
-    let result = open(path)
-        .and_then(|mut s| s.record_scored(path, text, &store::Origin::Edit, None, Some(&score)));
+    let result = open(path).and_then(|s| {
+        s.with(|s| s.record_scored(path, text, &store::Origin::Edit, None, Some(&score)))
+    });
     if let Err(e) = result {
         tracing::warn!("history: {e}");
     }
@@ -53,9 +56,9 @@ fn summary(path: &Path, text: &str) -> Option<store::Summary> {
     if !root.join(".promptls").join(store::FILE_NAME).is_file() {
         return None;
     }
-    Store::open_read_only(&root)
+    Store::shared_for_reading(&root)
         .ok()?
-        .summary(path, text)
+        .with(|s| s.summary(path, text))
         .ok()
         .flatten()
 }
@@ -135,8 +138,7 @@ fn sparkline(values: &[f64]) -> String {
 
 /// The history as Markdown: a sparkline of scores and a table of versions.
 pub fn history_markdown(path: &Path, text: &str) -> std::result::Result<String, String> {
-    let store = open_for_reading(path)?;
-    let versions = store.history(path, text)?;
+    let versions = open_for_reading(path)?.with(|s| s.history(path, text))?;
     let scores: Vec<f64> = versions
         .iter()
         .filter_map(|v| v.scores.last().map(|s| s.score))
@@ -207,6 +209,17 @@ async fn show_text(client: &tower_lsp_server::Client, name: &str, text: &str) {
     }
 }
 
+/// The number and content of the version `selector` names.
+fn version_content(
+    store: &Store,
+    path: &Path,
+    text: &str,
+    selector: &str,
+) -> std::result::Result<(i64, String), store::Error> {
+    let n = store.resolve(path, text, selector)?;
+    Ok((n, store.content(path, text, n)?))
+}
+
 fn path_and_text(state: &Shared, uri: &Uri) -> Result<(PathBuf, String, Option<i32>)> {
     let snapshot = Snapshot::take(state, uri)?;
     let path = snapshot
@@ -238,12 +251,8 @@ pub async fn compare(
 ) -> Result<Value> {
     let (path, text, _) = path_and_text(state, &args.uri)?;
     let selector = args.version.unwrap_or_else(|| "production".into());
-    let store = open_for_reading(&path).map_err(|e| invalid_params(e.to_string()))?;
-    let n = store
-        .resolve(&path, &text, &selector)
-        .map_err(|e| invalid_params(e.to_string()))?;
-    let content = store
-        .content(&path, &text, n)
+    let (n, content) = open_for_reading(&path)
+        .and_then(|s| s.with(|s| version_content(s, &path, &text, &selector)))
         .map_err(|e| invalid_params(e.to_string()))?;
     let d = diff::diff(&content, &text, &[], &[]);
     let rendered = diff::render(&d, &format!("v{n}"), "working file");
@@ -263,12 +272,8 @@ pub async fn restore(
     let selector = args
         .version
         .ok_or_else(|| invalid_params("restore needs a `version`".into()))?;
-    let store = open(&path).map_err(|e| invalid_params(e.to_string()))?;
-    let n = store
-        .resolve(&path, &text, &selector)
-        .map_err(|e| invalid_params(e.to_string()))?;
-    let content = store
-        .content(&path, &text, n)
+    let (n, content) = open(&path)
+        .and_then(|s| s.with(|s| version_content(s, &path, &text, &selector)))
         .map_err(|e| invalid_params(e.to_string()))?;
     let rope = ropey::Rope::from_str(&text);
     let encoding = super::state::lock(state).encoding;
@@ -305,18 +310,16 @@ pub async fn promote(
 ) -> Result<Value> {
     let (path, text, _) = path_and_text(state, &args.uri)?;
     let tag = args.tag.unwrap_or_else(|| "production".into());
-    let mut store = open(&path).map_err(|e| invalid_params(e.to_string()))?;
-    let n = match &args.version {
-        Some(s) => store
-            .resolve(&path, &text, s)
-            .map_err(|e| invalid_params(e.to_string()))?,
-        None => {
-            store
+    let shared = open(&path).map_err(|e| invalid_params(e.to_string()))?;
+    // The store is not held across the confirmation below (it is the process's one).
+    let n = shared
+        .with(|s| match &args.version {
+            Some(selector) => s.resolve(&path, &text, selector),
+            None => s
                 .record(&path, &text, &store::Origin::Edit, None)
-                .map_err(|e| invalid_params(e.to_string()))?
-                .0
-        }
-    };
+                .map(|r| r.0),
+        })
+        .map_err(|e| invalid_params(e.to_string()))?;
     let name = path
         .file_name()
         .map_or(String::new(), |f| f.to_string_lossy().into_owned());
@@ -336,8 +339,8 @@ pub async fn promote(
     if answer.map(|a| a.title).as_deref() != Some("Promote") {
         return Ok(json!({"promoted": false}));
     }
-    let moved = store
-        .promote(&path, &text, n, &tag)
+    let moved = shared
+        .with(|s| s.promote(&path, &text, n, &tag))
         .map_err(|e| invalid_params(e.to_string()))?;
     Ok(json!({"promoted": true, "tag": moved.tag, "to": moved.to, "from": moved.from}))
 }
