@@ -13,6 +13,7 @@ pub mod data;
 pub mod eval;
 pub mod folder;
 pub mod ide;
+pub mod jobs;
 pub mod llm;
 pub mod optimize;
 pub mod problem;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u32)] = &[
     ("syntax", 0),
     ("folder", 0),
+    ("jobs", 0),
     ("trust", 1),
     ("confine", 0),
     ("secrets", 0),
