@@ -187,14 +187,7 @@ impl Store {
                 let Some(vid) = id_of(&tx, hash.as_str().unwrap_or(""))? else {
                     continue;
                 };
-                let current: Option<i64> = tx
-                    .query_row(
-                        "SELECT version FROM tags WHERE prompt = ?1 AND tag = ?2",
-                        params![prompt, tag],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(sql)?;
+                let current = super::tags::tagged_version(&tx, prompt, tag)?;
                 if current != Some(vid) {
                     tx.execute(
                         "INSERT INTO tags (prompt, tag, version) VALUES (?1, ?2, ?3) ON CONFLICT(prompt, tag) DO UPDATE SET version = excluded.version",

@@ -34,14 +34,7 @@ impl Store {
             .optional()
             .map_err(sql)?
             .ok_or(Error::NoVersion(number))?;
-        let from: Option<i64> = tx
-            .query_row(
-                "SELECT version FROM tags WHERE prompt = ?1 AND tag = ?2",
-                params![prompt, tag],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql)?;
+        let from = tagged_version(&tx, prompt, tag)?;
         tx.execute(
             "INSERT INTO tags (prompt, tag, version) VALUES (?1, ?2, ?3)
              ON CONFLICT(prompt, tag) DO UPDATE SET version = excluded.version",
@@ -100,4 +93,19 @@ impl Store {
             .map_err(sql)?;
         Ok(moves)
     }
+}
+
+/// The id of the version `tag` points at for `prompt`, if the tag is set.
+pub(super) fn tagged_version(
+    db: &rusqlite::Connection,
+    prompt: i64,
+    tag: &str,
+) -> Result<Option<i64>, Error> {
+    db.query_row(
+        "SELECT version FROM tags WHERE prompt = ?1 AND tag = ?2",
+        params![prompt, tag],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sql)
 }

@@ -107,20 +107,5 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// A fault for the tests of this supervisor, in debug builds only: with
-/// `PROMPTLS_TEST_PANIC_IN_JOB=1` the first job of the process to get here panics.
-/// (No real panic is left to trigger one from outside; release builds have no hook.)
-#[cfg(debug_assertions)]
-pub fn test_fault() {
-    use std::sync::atomic::AtomicBool;
-    static FIRED: AtomicBool = AtomicBool::new(false);
-    if std::env::var_os("PROMPTLS_TEST_PANIC_IN_JOB").is_some_and(|v| v == "1")
-        && !FIRED.swap(true, Ordering::SeqCst)
-    {
-        panic!("PROMPTLS_TEST_PANIC_IN_JOB");
-    }
-}
-
-#[cfg(not(debug_assertions))]
-#[inline(always)]
-pub fn test_fault() {}
+/// The job engine's fault for the tests (debug builds only); one hook, one "fired" flag.
+pub use promptls_core::jobs::test_fault;
