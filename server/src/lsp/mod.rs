@@ -134,7 +134,11 @@ pub fn run(level: LogLevel) -> i32 {
             )
             .finish();
         let shutdown = service.inner().shutdown_flag();
-        let (guarded, input) = tokio::io::duplex(1 << 20);
+        // The pipe between the guard and the server's reader holds at most 64 KiB: when
+        // an editor sends faster than the server reads (200 files opened at once), the
+        // guard waits instead of the pipe's buffer growing to its limit and staying that
+        // large (1 MiB here grew a 2 MiB buffer, kept for the session: BENCHMARKS.md).
+        let (guarded, input) = tokio::io::duplex(64 * 1024);
         tokio::spawn(transport::guard(tokio::io::stdin(), guarded));
         Server::new(input, tokio::io::stdout(), socket)
             .serve(service)
