@@ -1,23 +1,30 @@
 //! `promptls eval FILE`: runs the prompt over its dataset and scores it, as a CI gate.
 //! Exit codes: 0 when every gate passes, 1 when a gate fails, rows could not be read,
-//! rendered or evaluated, or no row has a score; 2 for usage and setup errors found
-//! before any call (no dataset, unknown provider, a missing key, a template problem that
-//! would break every row, ...).
+//! rendered or evaluated, no row has a score, or the run failed with an internal error;
+//! 2 for usage and setup errors found before any call (no dataset, unknown provider, a
+//! missing key, a template problem that would break every row, ...) and an interrupted
+//! run.
+//!
+//! Each evaluation (the prompt's, a baseline's) runs as a job on the core's engine,
+//! which feeds the progress bar and contains a panic.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 use super::files;
+use super::job::{self, JobFailed};
 use promptls_core::analysis::Analysis;
 use promptls_core::config::Config;
 use promptls_core::eval::gate;
 use promptls_core::eval::metrics::{Normalize, Options};
 use promptls_core::eval::run::{self, dollars, Overrides, Plan, Report, Rows};
+use promptls_core::jobs::{JobKey, Jobs, Kind, Status};
+use promptls_core::llm::client::Client;
 use promptls_core::store::{self, Store};
 
 #[derive(Args)]
@@ -92,12 +99,53 @@ pub fn run(args: EvalArgs) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    match runtime.block_on(evaluate(&args)) {
+    match runtime.block_on(evaluate(&args, &Jobs::default())) {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {}", promptls_core::secrets::redact(&message));
-            2
+        Err(error) => {
+            eprintln!(
+                "error: {}",
+                promptls_core::secrets::redact(&error.to_string())
+            );
+            error.exit_code()
         }
+    }
+}
+
+/// Why an evaluation ended without a report.
+#[derive(Debug, thiserror::Error)]
+enum EvalError {
+    /// A usage or setup error, found before any call.
+    #[error("{0}")]
+    Setup(String),
+    /// Reading the baseline's version from the history.
+    #[error(transparent)]
+    History(#[from] store::Error),
+    /// Ctrl-C stopped an evaluation.
+    #[error("interrupted")]
+    Interrupted,
+    /// An evaluation's job ended without a result (it panicked).
+    #[error(transparent)]
+    Job(#[from] JobFailed),
+}
+
+impl EvalError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            EvalError::Setup(_) | EvalError::History(_) | EvalError::Interrupted => 2,
+            EvalError::Job(_) => 1,
+        }
+    }
+}
+
+impl From<String> for EvalError {
+    fn from(message: String) -> EvalError {
+        EvalError::Setup(message)
+    }
+}
+
+impl From<&str> for EvalError {
+    fn from(message: &str) -> EvalError {
+        EvalError::Setup(message.to_string())
     }
 }
 
@@ -127,7 +175,7 @@ fn read_prompt(path: &Path) -> Result<String, String> {
     files::decode(bytes).map_err(|e| format!("{}: {}", path.display(), e.message))
 }
 
-async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
+async fn evaluate(args: &EvalArgs, jobs: &Jobs) -> Result<i32, EvalError> {
     if args.max_drop.is_some() && args.baseline.is_none() {
         return Err("--max-drop needs --baseline".into());
     }
@@ -136,25 +184,25 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
         ("--max-drop", args.max_drop),
     ] {
         if value.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
-            return Err(format!("{name} must be between 0 and 1"));
+            return Err(format!("{name} must be between 0 and 1").into());
         }
     }
     let source = read_prompt(&args.file)?;
-    let config = Config::load(&args.file)?;
+    let config = Config::load(&args.file).map_err(String::from)?;
     let overrides = overrides(args);
-    let plan = run::plan(
+    let plan = Arc::new(run::plan(
         &Analysis::new(&source, Some(&args.file)),
         &config,
         &overrides,
-    )?;
+    )?);
     if let Some(refusal) = plan.refusal() {
-        return Err(refusal.to_string());
+        return Err(refusal.to_string().into());
     }
     // (A provider that needs a key and has none stopped `plan` already.)
     if plan.rows.is_empty() && plan.dataset_errors.is_empty() {
-        return Err(format!("{}: no rows to evaluate", plan.dataset.display()));
+        return Err(format!("{}: no rows to evaluate", plan.dataset.display()).into());
     }
-    let client = config.client(!args.no_cache)?;
+    let client = Arc::new(config.client(!args.no_cache).map_err(String::from)?);
     let concurrency = args
         .concurrency
         .or(config.file.eval.concurrency)
@@ -162,8 +210,9 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
         .max(1);
 
     let report = run_with_progress(
-        &plan,
-        &client,
+        jobs,
+        plan.clone(),
+        client.clone(),
         concurrency,
         args.format == EvalFormat::Human,
     )
@@ -173,6 +222,7 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
         None => None,
         Some(path) if !path.exists() && path.extension().is_none() => Some(
             version_baseline(
+                jobs,
                 &args.file,
                 &source,
                 &path.display().to_string(),
@@ -184,7 +234,9 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
             )
             .await?,
         ),
-        Some(path) => Some(baseline_score(path, &config, &overrides, &client, concurrency).await?),
+        Some(path) => {
+            Some(baseline_score(jobs, path, &config, &overrides, &client, concurrency).await?)
+        }
     };
     let limits = gate::Limits {
         allow_bad_rows: args.allow_bad_rows,
@@ -266,15 +318,18 @@ async fn evaluate(args: &EvalArgs) -> Result<i32, String> {
     Ok(if failed { 1 } else { 0 })
 }
 
+/// Evaluates `plan` as a job, with a progress bar on a terminal when `show`.
 async fn run_with_progress(
-    plan: &Plan,
-    client: &promptls_core::llm::client::Client,
+    jobs: &Jobs,
+    plan: Arc<Plan>,
+    client: Arc<Client>,
     concurrency: usize,
     show: bool,
-) -> Result<Report, String> {
+) -> Result<Report, EvalError> {
+    let total = plan.rows.len();
     // Hidden unless stderr is a terminal (indicatif checks), so CI logs stay clean.
     let bar = if show {
-        ProgressBar::new(plan.rows.len() as u64)
+        ProgressBar::new(total as u64)
     } else {
         ProgressBar::hidden()
     };
@@ -282,34 +337,46 @@ async fn run_with_progress(
         ProgressStyle::with_template("{spinner} {pos}/{len} rows {bar:30} {elapsed} {msg}")
             .expect("a valid progress template"),
     );
-    let cancel = CancellationToken::new();
-    let interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.cancel();
-        }
-    });
-    let sums = std::sync::Mutex::new((0.0f64, 0usize, 0u64));
-    let on_row = |row: &run::RowResult, _done: usize, _total: usize| {
-        let mut s = sums.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(score) = row.score {
-            s.0 += score;
-            s.1 += 1;
-        }
-        if row.cached {
-            s.2 += 1;
-        }
-        bar.set_message(format!(
-            "mean {} {:.3} · {} cached",
-            plan.scoring.name(),
-            if s.1 == 0 { 0.0 } else { s.0 / s.1 as f64 },
-            s.2
-        ));
-        bar.inc(1);
+    let key = JobKey {
+        path: plan.file.clone(),
+        kind: Kind::Evaluation,
     };
-    let result = run::run(plan, client, concurrency, &cancel, &on_row).await;
+    let work = move |context: promptls_core::jobs::JobContext| async move {
+        // Rows done, the sum of their scores, how many have a score, how many were cached.
+        let sums = std::sync::Mutex::new((0usize, 0.0f64, 0usize, 0u64));
+        let on_row = |row: &run::RowResult, _done: usize, _total: usize| {
+            let mut s = sums.lock().unwrap_or_else(|p| p.into_inner());
+            s.0 += 1;
+            if let Some(score) = row.score {
+                s.1 += score;
+                s.2 += 1;
+            }
+            if row.cached {
+                s.3 += 1;
+            }
+            context.report(Status {
+                done: s.0,
+                total,
+                message: Some(format!(
+                    "mean {} {:.3} · {} cached",
+                    plan.scoring.name(),
+                    if s.2 == 0 { 0.0 } else { s.1 / s.2 as f64 },
+                    s.3
+                )),
+                best: None,
+            });
+        };
+        run::run(&plan, &client, concurrency, context.cancel_token(), &on_row).await
+    };
+    let result = job::run(jobs, key, work, |status| {
+        if let Some(message) = &status.message {
+            bar.set_message(message.clone());
+        }
+        bar.set_position(status.done as u64);
+    })
+    .await;
     bar.finish_and_clear();
-    result.map_err(|_| "interrupted".to_string())
+    result?.map_err(|run::Cancelled| EvalError::Interrupted)
 }
 
 /// The baseline's score and a label for it.
@@ -317,15 +384,16 @@ async fn run_with_progress(
 /// on this dataset, metric and model, else evaluated now (from the cache where it can).
 #[allow(clippy::too_many_arguments)]
 async fn version_baseline(
+    jobs: &Jobs,
     file: &Path,
     source: &str,
     selector: &str,
     plan: &Plan,
     config: &Config,
     overrides: &Overrides,
-    client: &promptls_core::llm::client::Client,
+    client: &Arc<Client>,
     concurrency: usize,
-) -> Result<(String, f64), String> {
+) -> Result<(String, f64), EvalError> {
     let store = Store::open(&config.root)?;
     let n = store.resolve(file, source, selector)?;
     let label = format!("{selector} = v{n}");
@@ -344,23 +412,26 @@ async fn version_baseline(
     }
     let content = store.content(file, source, n)?;
     let baseline = run::plan(&Analysis::new(&content, Some(file)), config, overrides)?;
-    let report = run_with_progress(&baseline, client, concurrency, false).await?;
+    let report =
+        run_with_progress(jobs, Arc::new(baseline), client.clone(), concurrency, false).await?;
     if report.error_rows > 0 {
         return Err(format!(
             "the baseline {label}: {} of {} rows could not be evaluated",
             report.error_rows, report.rows
-        ));
+        )
+        .into());
     }
     Ok((label, report.score))
 }
 
 async fn baseline_score(
+    jobs: &Jobs,
     path: &Path,
     config: &Config,
     overrides: &Overrides,
-    client: &promptls_core::llm::client::Client,
+    client: &Arc<Client>,
     concurrency: usize,
-) -> Result<(String, f64), String> {
+) -> Result<(String, f64), EvalError> {
     let label = path.display().to_string();
     if path.extension().and_then(|e| e.to_str()) == Some("json") {
         let text = std::fs::read_to_string(path)
@@ -376,12 +447,14 @@ async fn baseline_score(
     }
     let source = read_prompt(path)?;
     let plan = run::plan(&Analysis::new(&source, Some(path)), config, overrides)?;
-    let report = run_with_progress(&plan, client, concurrency, false).await?;
+    let report =
+        run_with_progress(jobs, Arc::new(plan), client.clone(), concurrency, false).await?;
     if report.error_rows > 0 {
         return Err(format!(
             "the baseline {label}: {} of {} rows could not be evaluated",
             report.error_rows, report.rows
-        ));
+        )
+        .into());
     }
     Ok((label, report.score))
 }

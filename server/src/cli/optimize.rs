@@ -3,21 +3,25 @@
 //! it replaces the file atomically (a temporary file renamed over it), and only with a
 //! result that scores better than the start (`--force` writes it anyway). Exit codes: 0
 //! done (a budget that stopped the run keeps the best so far), 1 the run stopped without
-//! a result or was interrupted, or dataset rows cannot be read or rendered (without
-//! `--allow-bad-rows`), 2 usage and setup errors (a budget too small to score
-//! the prompt as it is among them).
+//! a result, was interrupted or failed with an internal error, or dataset rows cannot be
+//! read or rendered (without `--allow-bad-rows`), 2 usage and setup errors (a budget too
+//! small to score the prompt as it is among them).
+//!
+//! The run is a job on the core's engine, which feeds the progress spinner and contains
+//! a panic.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use super::files;
 use promptls_core::config::Config;
 use promptls_core::eval::run::dollars;
+use promptls_core::jobs::{JobContext, JobKey, Jobs, Kind, Status};
 use promptls_core::optimize::job::{self, JobError, Optimizer, Request};
 use promptls_core::optimize::mipro;
 use promptls_core::optimize::session::{Budget, Limit, Stop, Trial};
@@ -124,7 +128,7 @@ fn read(path: &Path) -> Result<String, (i32, String)> {
 async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     let source = read(&args.file)?;
     let config = Config::load(&args.file).map_err(|m| (2, m.to_string()))?;
-    let client = config.client(true).map_err(|m| (2, m.to_string()))?;
+    let client = Arc::new(config.client(true).map_err(|m| (2, m.to_string()))?);
     let request = Request {
         optimizer: args.optimizer.map(|o| match o {
             OptimizerArg::Bootstrap => Optimizer::Bootstrap,
@@ -159,27 +163,42 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("a valid template"),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let on_trial = |count: usize, best: f64, trial: &Trial| {
-        bar.set_message(format!(
-            "trial {count}: {} {:.3}{} · best {:.3}",
-            trial.label,
-            trial.score,
-            if trial.minibatch { " (minibatch)" } else { "" },
-            best.max(0.0)
-        ));
+    let key = JobKey {
+        path: args.file.clone(),
+        kind: Kind::Optimization,
     };
-    let cancel = CancellationToken::new();
-    let interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.cancel();
+    let work = {
+        let (file, source, config) = (args.file.clone(), source.clone(), config.clone());
+        move |context: JobContext| async move {
+            let on_trial = |count: usize, best: f64, trial: &Trial| {
+                context.report(Status {
+                    done: count,
+                    total: 0,
+                    message: Some(format!(
+                        "trial {count}: {} {:.3}{} · best {:.3}",
+                        trial.label,
+                        trial.score,
+                        if trial.minibatch { " (minibatch)" } else { "" },
+                        best.max(0.0)
+                    )),
+                    best: Some(best),
+                });
+            };
+            let cancel = context.cancel_token().clone();
+            job::run(
+                &file, &source, &config, &client, &request, cancel, &on_trial,
+            )
+            .await
         }
-    });
-    let result = job::run(
-        &args.file, &source, &config, &client, &request, cancel, &on_trial,
-    )
+    };
+    let result = super::job::run(&Jobs::default(), key, work, |status| {
+        if let Some(message) = &status.message {
+            bar.set_message(message.clone());
+        }
+    })
     .await;
     bar.finish_and_clear();
+    let result = result.map_err(|e| (1, format!("{e}; the file is unchanged")))?;
     let outcome = result.map_err(|e| match e {
         JobError::Usage(m) => (2, m),
         JobError::BadRows(m) => (1, format!("{m}; the file is unchanged")),
