@@ -256,14 +256,16 @@ async fn evaluate(args: &EvalArgs, jobs: &Jobs) -> Result<i32, EvalError> {
         .count();
     let version = if call_errors == 0 && report.scored > 0 {
         let score = (args.limit.is_none() && report.bad_rows == 0).then(|| report.score());
-        let recorded = Store::open(&config.root).and_then(|mut s| {
-            s.record_scored(
-                &args.file,
-                &source,
-                &store::Origin::Edit,
-                None,
-                score.as_ref(),
-            )
+        let recorded = Store::shared(&config.root).and_then(|shared| {
+            shared.with(|s| {
+                s.record_scored(
+                    &args.file,
+                    &source,
+                    &store::Origin::Edit,
+                    None,
+                    score.as_ref(),
+                )
+            })
         });
         match recorded {
             Ok(n) => Some(n),
@@ -394,23 +396,34 @@ async fn version_baseline(
     client: &Arc<Client>,
     concurrency: usize,
 ) -> Result<(String, f64), EvalError> {
-    let store = Store::open(&config.root)?;
-    let n = store.resolve(file, source, selector)?;
-    let label = format!("{selector} = v{n}");
-    let dataset = store::dataset_hash(&plan.dataset);
-    let stored = store
-        .history(file, source)?
-        .into_iter()
-        .find(|v| v.number == n)
-        .and_then(|v| {
-            v.scores.into_iter().rev().find(|s| {
-                s.dataset == dataset && s.metric == plan.scoring.name() && s.model == plan.model
-            })
-        });
-    if let Some(s) = stored {
-        return Ok((format!("{label}, stored"), s.score));
+    enum Found {
+        Score(f64),
+        Content(String),
     }
-    let content = store.content(file, source, n)?;
+    let dataset = store::dataset_hash(&plan.dataset);
+    // The version, and its stored score or else its content; the store is not held
+    // while the version is evaluated.
+    let (n, found) = Store::shared(&config.root)?.with(|store| -> Result<_, store::Error> {
+        let n = store.resolve(file, source, selector)?;
+        let stored = store
+            .history(file, source)?
+            .into_iter()
+            .find(|v| v.number == n)
+            .and_then(|v| {
+                v.scores.into_iter().rev().find(|s| {
+                    s.dataset == dataset && s.metric == plan.scoring.name() && s.model == plan.model
+                })
+            });
+        match stored {
+            Some(s) => Ok((n, Found::Score(s.score))),
+            None => Ok((n, Found::Content(store.content(file, source, n)?))),
+        }
+    })?;
+    let label = format!("{selector} = v{n}");
+    let content = match found {
+        Found::Score(score) => return Ok((format!("{label}, stored"), score)),
+        Found::Content(content) => content,
+    };
     let baseline = run::plan(&Analysis::new(&content, Some(file)), config, overrides)?;
     let report =
         run_with_progress(jobs, Arc::new(baseline), client.clone(), concurrency, false).await?;
