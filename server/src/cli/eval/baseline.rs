@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::super::files;
 use super::job::Evaluator;
-use super::{read_prompt, EvalError};
+use super::EvalError;
 use promptls_core::eval::run::{Plan, Report};
 use promptls_core::store::{self, Store};
 
@@ -82,18 +83,24 @@ async fn version(
 async fn other_file(evaluator: &Evaluator<'_>, path: &Path) -> Result<(String, f64), EvalError> {
     let label = path.display().to_string();
     if path.extension().and_then(|e| e.to_str()) == Some("json") {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the baseline {label}: {e}"))?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("the baseline {label} is not JSON: {e}"))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| EvalError::BaselineUnreadable {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|source| EvalError::BaselineNotJson {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let score = value.get("score").and_then(Value::as_f64).ok_or_else(|| {
-            format!(
-                "the baseline {label} has no `score` (write it with `promptls eval --format json`)"
-            )
+            EvalError::BaselineWithoutScore {
+                path: path.to_path_buf(),
+            }
         })?;
         return Ok((label, score));
     }
-    let source = read_prompt(path)?;
+    let source = files::read_prompt(path)?;
     let report = evaluated(evaluator, evaluator.plan(&source, path)?, &label).await?;
     Ok((label, report.score))
 }
@@ -106,11 +113,11 @@ async fn evaluated(
 ) -> Result<Report, EvalError> {
     let report = evaluator.run(Arc::new(plan), false).await?;
     if report.error_rows > 0 {
-        return Err(format!(
-            "the baseline {label}: {} of {} rows could not be evaluated",
-            report.error_rows, report.rows
-        )
-        .into());
+        return Err(EvalError::BaselineRowsFailed {
+            label: label.to_string(),
+            failed: report.error_rows,
+            rows: report.rows,
+        });
     }
     Ok(report)
 }

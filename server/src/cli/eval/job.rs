@@ -23,14 +23,20 @@ pub(super) struct Evaluator<'a> {
     pub concurrency: usize,
 }
 
+/// The plan of the prompt `source` read from `file`.
+pub(super) fn plan(
+    source: &str,
+    file: &Path,
+    config: &Config,
+    overrides: &Overrides,
+) -> Result<Plan, EvalError> {
+    run::plan(&Analysis::new(source, Some(file)), config, overrides).map_err(EvalError::Plan)
+}
+
 impl Evaluator<'_> {
     /// The plan of the prompt `source` read from `file`.
     pub fn plan(&self, source: &str, file: &Path) -> Result<Plan, EvalError> {
-        Ok(run::plan(
-            &Analysis::new(source, Some(file)),
-            self.config,
-            self.overrides,
-        )?)
+        plan(source, file, self.config, self.overrides)
     }
 
     /// Evaluates `plan` as a job, with a progress bar on a terminal when `show`.

@@ -9,23 +9,24 @@
 //! which feeds the progress bar and contains a panic.
 
 mod baseline;
+mod error;
 mod job;
 mod report;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
 use super::files;
-use super::job::JobFailed;
+
+use error::EvalError;
 use job::Evaluator;
-use promptls_core::analysis::Analysis;
 use promptls_core::config::Config;
 use promptls_core::eval::gate;
 use promptls_core::eval::metrics::{Normalize, Options};
-use promptls_core::eval::run::{self, Overrides, Rows};
+use promptls_core::eval::run::{Overrides, Rows};
 use promptls_core::jobs::Jobs;
 use promptls_core::store::{self, Store};
 
@@ -113,44 +114,6 @@ pub fn run(args: EvalArgs) -> i32 {
     }
 }
 
-/// Why an evaluation ended without a report.
-#[derive(Debug, thiserror::Error)]
-enum EvalError {
-    /// A usage or setup error, found before any call.
-    #[error("{0}")]
-    Setup(String),
-    /// Reading the baseline's version from the history.
-    #[error(transparent)]
-    History(#[from] store::Error),
-    /// Ctrl-C stopped an evaluation.
-    #[error("interrupted")]
-    Interrupted,
-    /// An evaluation's job ended without a result (it panicked).
-    #[error(transparent)]
-    Job(#[from] JobFailed),
-}
-
-impl EvalError {
-    fn exit_code(&self) -> i32 {
-        match self {
-            EvalError::Setup(_) | EvalError::History(_) | EvalError::Interrupted => 2,
-            EvalError::Job(_) => 1,
-        }
-    }
-}
-
-impl From<String> for EvalError {
-    fn from(message: String) -> EvalError {
-        EvalError::Setup(message)
-    }
-}
-
-impl From<&str> for EvalError {
-    fn from(message: &str) -> EvalError {
-        EvalError::Setup(message.to_string())
-    }
-}
-
 fn overrides(args: &EvalArgs) -> Overrides {
     Overrides {
         dataset: args.dataset.clone(),
@@ -172,43 +135,36 @@ fn overrides(args: &EvalArgs) -> Overrides {
     }
 }
 
-fn read_prompt(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    files::decode(bytes).map_err(|e| format!("{}: {}", path.display(), e.message))
-}
-
 async fn evaluate(args: &EvalArgs, jobs: &Jobs) -> Result<i32, EvalError> {
     if args.max_drop.is_some() && args.baseline.is_none() {
-        return Err("--max-drop needs --baseline".into());
+        return Err(EvalError::MaxDropWithoutBaseline);
     }
-    for (name, value) in [
+    for (flag, value) in [
         ("--min-score", args.min_score),
         ("--max-drop", args.max_drop),
     ] {
         if value.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
-            return Err(format!("{name} must be between 0 and 1").into());
+            return Err(EvalError::OutOfRange { flag });
         }
     }
-    let source = read_prompt(&args.file)?;
-    let config = Config::load(&args.file).map_err(String::from)?;
+    let source = files::read_prompt(&args.file)?;
+    let config = Config::load(&args.file)?;
     let overrides = overrides(args);
-    let plan = Arc::new(run::plan(
-        &Analysis::new(&source, Some(&args.file)),
-        &config,
-        &overrides,
-    )?);
+    let plan = Arc::new(job::plan(&source, &args.file, &config, &overrides)?);
     if let Some(refusal) = plan.refusal() {
-        return Err(refusal.to_string().into());
+        return Err(EvalError::Refused(refusal.clone()));
     }
     // (A provider that needs a key and has none stopped `plan` already.)
     if plan.rows.is_empty() && plan.dataset_errors.is_empty() {
-        return Err(format!("{}: no rows to evaluate", plan.dataset.display()).into());
+        return Err(EvalError::NoRows {
+            dataset: plan.dataset.clone(),
+        });
     }
     let evaluator = Evaluator {
         jobs,
         config: &config,
         overrides: &overrides,
-        client: Arc::new(config.client(!args.no_cache).map_err(String::from)?),
+        client: Arc::new(config.client(!args.no_cache)?),
         concurrency: args
             .concurrency
             .or(config.file.eval.concurrency)
@@ -269,14 +225,13 @@ async fn evaluate(args: &EvalArgs, jobs: &Jobs) -> Result<i32, EvalError> {
             report::human(&report, &gates, baseline.as_ref().map(|b| b.1))
                 + &version.map_or(String::new(), |n| format!("recorded as v{n}\n"))
         }
-        EvalFormat::Json => report::json(&report, &gates, baseline.as_ref().map(|b| b.1), version)
-            .map_err(|e| e.to_string())?,
+        EvalFormat::Json => report::json(&report, &gates, baseline.as_ref().map(|b| b.1), version)?,
         EvalFormat::Junit => report::junit(&report, &gates),
     };
     // Answers and errors are masked already; the whole report is too, in case a secret
     // came in another way (a dataset, a file name).
     std::io::stdout()
         .write_all(promptls_core::secrets::redact(&out).as_bytes())
-        .map_err(|e| format!("cannot write the report: {e}"))?;
+        .map_err(EvalError::WriteReport)?;
     Ok(if failed { 1 } else { 0 })
 }
