@@ -47,6 +47,7 @@ where
     tokio::pin!(interrupt);
     let mut listening = true;
     loop {
+        // `next` is a channel receive, which loses nothing when the other branch wins.
         tokio::select! {
             update = handle.next() => match update {
                 Some(Update::Progress(status)) => on_progress(&status),
