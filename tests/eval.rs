@@ -574,6 +574,44 @@ async fn setup_errors_are_clear_and_exit_two() {
     );
 }
 
+/// A panic inside the evaluation's job (the debug-only fault `PROMPTLS_TEST_PANIC_IN_JOB=1`
+/// fires in the first job of the process) is an error with exit code 1: no report, no
+/// call, no version in the history. The next run is whole and records the first version.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_in_the_evaluation_is_an_error_and_leaves_nothing_half_done() {
+    let mock = Mock::start_with(sentiment_model).await;
+    let ws = Workspace::new(&mock, "");
+    let eval = ["eval", "sentiment.prompt", "--format", "json"];
+    let failed = promptls(ws.dir.path(), &eval, &[("PROMPTLS_TEST_PANIC_IN_JOB", "1")]).await;
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains(
+            "error: sentiment.prompt: the evaluation failed with an internal error \
+             (panic: PROMPTLS_TEST_PANIC_IN_JOB)"
+        ),
+        "{stderr}"
+    );
+    assert!(failed.stdout.is_empty(), "{}", text(&failed));
+    assert!(mock.requests().is_empty());
+    let history = promptls(
+        ws.dir.path(),
+        &["history", "sentiment.prompt", "--format", "json"],
+        &[],
+    )
+    .await;
+    assert_eq!(history.status.code(), Some(0), "{}", text(&history));
+    assert_eq!(json_report(&history)["versions"], json!([]));
+
+    let again = promptls(ws.dir.path(), &eval, &[]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let report = json_report(&again);
+    assert_eq!(
+        (report["calls"].as_u64(), report["version"].as_u64()),
+        (Some(5), Some(1))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn doctor_shows_keys_by_source_and_probes_endpoints() {
     let mock = Mock::start_with(sentiment_model).await;

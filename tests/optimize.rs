@@ -461,6 +461,42 @@ async fn a_killed_run_leaves_the_file_and_the_cache_intact() {
     assert!(cached > 0, "{r:#}");
 }
 
+/// A panic inside the optimization's job (the debug-only fault
+/// `PROMPTLS_TEST_PANIC_IN_JOB=1`) is an error with exit code 1: no report, no call, the
+/// file as it was, nothing in the history.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_in_the_optimization_is_an_error_and_the_file_is_unchanged() {
+    let mock = Mock::start_with(sim_model::respond).await;
+    let ws = small_workspace(&mock, "", 12);
+    let out = cli_run::promptls_with_env(
+        ws.path(),
+        &optimize_args("random", &["--write"]),
+        &[("PROMPTLS_TEST_PANIC_IN_JOB", "1")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", cli_run::text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: sentiment.prompt: the optimization failed with an internal error \
+             (panic: PROMPTLS_TEST_PANIC_IN_JOB); the file is unchanged"
+        ),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{}", cli_run::text(&out));
+    assert!(mock.requests().is_empty());
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("sentiment.prompt")).unwrap(),
+        PROMPT
+    );
+    let history = promptls(
+        ws.path(),
+        &["history", "sentiment.prompt", "--format", "json"],
+    )
+    .await;
+    assert_eq!(report(&history)["versions"], serde_json::json!([]));
+}
+
 // Budgets, write-only-if-better and the split (issue 12, items 1–3).
 
 /// A workspace of `rows` rows with `settings` in `promptls.toml` (after the base URL).

@@ -1,4 +1,4 @@
-//! Finding `.prompt` files and reading them as text.
+//! Finding `.prompt` files, reading them as text, and replacing one atomically.
 
 use std::path::{Path, PathBuf};
 
@@ -84,4 +84,81 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, NotText> {
             readable,
         }
     })
+}
+
+/// Why a prompt file could not be read as text.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", .path.display())]
+    NotText { path: PathBuf, message: String },
+}
+
+/// The text of the prompt file at `path`.
+pub fn read_prompt(path: &Path) -> Result<String, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    decode(bytes).map_err(|e| ReadError::NotText {
+        path: path.to_path_buf(),
+        message: e.message,
+    })
+}
+
+/// Why a file could not be replaced; nothing of it was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot write next to {}: {source}", .path.display())]
+    Temporary {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot replace {}: {source}", .path.display())]
+    Replace {
+        path: PathBuf,
+        #[source]
+        source: tempfile::PersistError,
+    },
+}
+
+/// Writes `text` to a temporary file next to `path`, then renames it over `path`, so the
+/// file is never half-written.
+pub fn write_atomically(path: &Path, text: &str) -> Result<(), WriteError> {
+    use std::io::Write;
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp =
+        tempfile::NamedTempFile::new_in(folder).map_err(|source| WriteError::Temporary {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    temp.write_all(text.as_bytes())
+        .and_then(|_| temp.as_file().sync_all())
+        .map_err(|source| WriteError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(temp.path(), meta.permissions());
+    }
+    temp.persist(path).map_err(|source| WriteError::Replace {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(())
 }

@@ -66,9 +66,7 @@ pub struct RestoreArgs {
 type Failure = (i32, String);
 
 fn read(path: &Path) -> Result<String, Failure> {
-    let bytes =
-        std::fs::read(path).map_err(|e| (2, format!("cannot read {}: {e}", path.display())))?;
-    files::decode(bytes).map_err(|e| (2, format!("{}: {}", path.display(), e.message)))
+    files::read_prompt(path).map_err(|e| (2, e.to_string()))
 }
 
 fn open(path: &Path) -> Result<(SharedStore, String), Failure> {
@@ -407,7 +405,7 @@ pub fn restore(args: RestoreArgs) -> i32 {
             let content = store
                 .content(&args.file, &source, n)
                 .map_err(|e| (2, e.to_string()))?;
-            super::optimize::write_atomically(&args.file, &content).map_err(|e| (1, e))?;
+            files::write_atomically(&args.file, &content).map_err(|e| (1, e.to_string()))?;
             store
                 .set_head(&args.file, &content, n)
                 .map_err(|e| (1, e.to_string()))?;

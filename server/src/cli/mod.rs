@@ -7,6 +7,7 @@ mod doctor;
 mod eval;
 mod files;
 mod history;
+mod job;
 mod optimize;
 mod render;
 mod sarif;

@@ -3,24 +3,30 @@
 //! it replaces the file atomically (a temporary file renamed over it), and only with a
 //! result that scores better than the start (`--force` writes it anyway). Exit codes: 0
 //! done (a budget that stopped the run keeps the best so far), 1 the run stopped without
-//! a result or was interrupted, or dataset rows cannot be read or rendered (without
-//! `--allow-bad-rows`), 2 usage and setup errors (a budget too small to score
-//! the prompt as it is among them).
+//! a result, was interrupted or failed with an internal error, or dataset rows cannot be
+//! read or rendered (without `--allow-bad-rows`), 2 usage and setup errors (a budget too
+//! small to score the prompt as it is among them).
+//!
+//! The run is a job on the core's engine, which feeds the progress spinner and contains
+//! a panic.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use super::files;
-use promptls_core::config::Config;
+use super::job::JobFailed;
+use promptls_core::config::{self, Config};
 use promptls_core::eval::run::dollars;
+use promptls_core::jobs::{JobContext, JobKey, Jobs, Kind, Status};
 use promptls_core::optimize::job::{self, JobError, Optimizer, Request};
 use promptls_core::optimize::mipro;
 use promptls_core::optimize::session::{Budget, Limit, Stop, Trial};
+use promptls_core::program;
 
 #[derive(Args)]
 pub struct OptimizeArgs {
@@ -107,24 +113,87 @@ pub fn run(args: OptimizeArgs) -> i32 {
         Err(code) => return code,
     };
     match runtime.block_on(optimize(&args)) {
-        Ok(code) => code,
-        Err((code, message)) => {
-            eprintln!("error: {}", promptls_core::secrets::redact(&message));
-            code
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!(
+                "error: {}",
+                promptls_core::secrets::redact(&error.to_string())
+            );
+            error.exit_code()
         }
     }
 }
 
-fn read(path: &Path) -> Result<String, (i32, String)> {
-    let bytes =
-        std::fs::read(path).map_err(|e| (2, format!("cannot read {}: {e}", path.display())))?;
-    files::decode(bytes).map_err(|e| (2, format!("{}: {}", path.display(), e.message)))
+/// Why `promptls optimize` failed, each cause kept (with its file where there is one)
+/// until it is printed.
+#[derive(Debug, thiserror::Error)]
+enum OptimizeError {
+    #[error(transparent)]
+    Read(#[from] files::ReadError),
+    #[error(transparent)]
+    Config(#[from] config::Error),
+    /// The run could not start: the prompt's settings, its dataset, the budget, ...
+    #[error("{0}")]
+    Usage(String),
+    /// Dataset rows cannot be read or rendered, and they were not allowed.
+    #[error("{0}; the file is unchanged")]
+    BadRows(String),
+    #[error("interrupted; the file is unchanged")]
+    Interrupted,
+    #[error("{0}; the file is unchanged")]
+    Stopped(Stop),
+    /// The job ended without a result (it panicked).
+    #[error("{0}; the file is unchanged")]
+    Job(#[from] JobFailed),
+    /// The result cannot be applied to the prompt it was found for.
+    #[error(transparent)]
+    Apply(program::Error),
+    /// ... or to the file as it is now.
+    #[error("{}: cannot apply the result: {source}", .path.display())]
+    ApplyNow {
+        path: PathBuf,
+        #[source]
+        source: program::Error,
+    },
+    #[error(transparent)]
+    Write(#[from] files::WriteError),
+    #[error("cannot write the report: {0}")]
+    WriteReport(#[source] std::io::Error),
 }
 
-async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
-    let source = read(&args.file)?;
-    let config = Config::load(&args.file).map_err(|m| (2, m.to_string()))?;
-    let client = config.client(true).map_err(|m| (2, m.to_string()))?;
+impl OptimizeError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            OptimizeError::Read(_)
+            | OptimizeError::Config(_)
+            | OptimizeError::Usage(_)
+            | OptimizeError::WriteReport(_) => 2,
+            OptimizeError::BadRows(_)
+            | OptimizeError::Interrupted
+            | OptimizeError::Stopped(_)
+            | OptimizeError::Job(_)
+            | OptimizeError::Apply(_)
+            | OptimizeError::ApplyNow { .. }
+            | OptimizeError::Write(_) => 1,
+        }
+    }
+}
+
+impl From<JobError> for OptimizeError {
+    fn from(error: JobError) -> OptimizeError {
+        match error {
+            JobError::Usage(m) => OptimizeError::Usage(m),
+            JobError::BadRows(m) => OptimizeError::BadRows(m),
+            JobError::Stopped(Stop::Cancelled) => OptimizeError::Interrupted,
+            JobError::Stopped(other) => OptimizeError::Stopped(other),
+        }
+    }
+}
+
+async fn optimize(args: &OptimizeArgs) -> Result<(), OptimizeError> {
+    let source = files::read_prompt(&args.file)?;
+    let config = Config::load(&args.file)?;
+    let client = Arc::new(config.client(true)?);
     let request = Request {
         optimizer: args.optimizer.map(|o| match o {
             OptimizerArg::Bootstrap => Optimizer::Bootstrap,
@@ -159,40 +228,49 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("a valid template"),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let on_trial = |count: usize, best: f64, trial: &Trial| {
-        bar.set_message(format!(
-            "trial {count}: {} {:.3}{} · best {:.3}",
-            trial.label,
-            trial.score,
-            if trial.minibatch { " (minibatch)" } else { "" },
-            best.max(0.0)
-        ));
+    let key = JobKey {
+        path: args.file.clone(),
+        kind: Kind::Optimization,
     };
-    let cancel = CancellationToken::new();
-    let interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.cancel();
+    let work = {
+        let (file, source, config) = (args.file.clone(), source.clone(), config.clone());
+        move |context: JobContext| async move {
+            let on_trial = |count: usize, best: f64, trial: &Trial| {
+                context.report(Status {
+                    done: count,
+                    total: 0,
+                    message: Some(format!(
+                        "trial {count}: {} {:.3}{} · best {:.3}",
+                        trial.label,
+                        trial.score,
+                        if trial.minibatch { " (minibatch)" } else { "" },
+                        best.max(0.0)
+                    )),
+                    best: Some(best),
+                });
+            };
+            let cancel = context.cancel_token().clone();
+            job::run(
+                &file, &source, &config, &client, &request, cancel, &on_trial,
+            )
+            .await
         }
-    });
-    let result = job::run(
-        &args.file, &source, &config, &client, &request, cancel, &on_trial,
-    )
+    };
+    let result = super::job::run(&Jobs::default(), key, work, |status| {
+        if let Some(message) = &status.message {
+            bar.set_message(message.clone());
+        }
+    })
     .await;
     bar.finish_and_clear();
-    let outcome = result.map_err(|e| match e {
-        JobError::Usage(m) => (2, m),
-        JobError::BadRows(m) => (1, format!("{m}; the file is unchanged")),
-        JobError::Stopped(Stop::Cancelled) => (1, "interrupted; the file is unchanged".to_string()),
-        JobError::Stopped(other) => (1, format!("{other}; the file is unchanged")),
-    })?;
+    let outcome = result??;
     let program = &outcome.program;
     let cancelled = outcome.stopped == Some(Limit::Cancelled);
     let new_source = if *program == outcome.start {
         source.clone()
     } else {
         job::with_split(
-            &program.apply(&source).map_err(|e| (1, e.to_string()))?,
+            &program.apply(&source).map_err(OptimizeError::Apply)?,
             &outcome.split,
         )
     };
@@ -207,15 +285,15 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
         } else {
             // The file may have been edited while the run went on: apply the program to
             // what is there now (the optimizer owns only the instruction and the demos).
-            let now = read(&args.file)?;
-            let target = program.apply(&now).map_err(|e| {
-                (
-                    1,
-                    format!("{}: cannot apply the result: {e}", args.file.display()),
-                )
-            })?;
+            let now = files::read_prompt(&args.file)?;
+            let target = program
+                .apply(&now)
+                .map_err(|source| OptimizeError::ApplyNow {
+                    path: args.file.clone(),
+                    source,
+                })?;
             let target = job::with_split(&target, &outcome.split);
-            write_atomically(&args.file, &target).map_err(|e| (1, e))?;
+            files::write_atomically(&args.file, &target)?;
             written = true;
         }
     }
@@ -333,11 +411,11 @@ async fn optimize(args: &OptimizeArgs) -> Result<i32, (i32, String)> {
     };
     std::io::stdout()
         .write_all(promptls_core::secrets::redact(&out).as_bytes())
-        .map_err(|e| (2, format!("cannot write the report: {e}")))?;
+        .map_err(OptimizeError::WriteReport)?;
     if cancelled {
-        return Err((1, "interrupted; the file is unchanged".to_string()));
+        return Err(OptimizeError::Interrupted);
     }
-    Ok(0)
+    Ok(())
 }
 
 /// The run in the history (see `Outcome::record`); a failure to record is a warning, not
@@ -349,11 +427,12 @@ fn record_history(
     outcome: &job::Outcome,
     written: Option<&String>,
 ) -> Option<serde_json::Value> {
-    let recorded = promptls_core::store::Store::open(&config.root)
-        .map_err(String::from)
-        .and_then(|mut store| {
-            outcome.record(&mut store, file, source, written.map(String::as_str))
-        });
+    let recorded = match promptls_core::store::Store::shared(&config.root) {
+        Ok(shared) => {
+            shared.with(|store| outcome.record(store, file, source, written.map(String::as_str)))
+        }
+        Err(e) => Err(e.to_string()),
+    };
     match recorded {
         Ok((start, result)) => Some(json!({"start": start, "result": result})),
         Err(e) => {
@@ -361,26 +440,6 @@ fn record_history(
             None
         }
     }
-}
-
-/// Writes `text` to a temporary file next to `path`, then renames it over `path`, so the
-/// file is never half-written.
-pub(super) fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(folder)
-        .map_err(|e| format!("cannot write next to {}: {e}", path.display()))?;
-    temp.write_all(text.as_bytes())
-        .and_then(|_| temp.as_file().sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(temp.path(), meta.permissions());
-    }
-    temp.persist(path)
-        .map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
-    Ok(())
 }
 
 /// A unified diff of two texts.
