@@ -65,34 +65,8 @@ pub fn workspace_config(
     state: &Shared,
     path: &Path,
 ) -> std::result::Result<promptls_core::config::Config, String> {
-    let mut config = promptls_core::config::Config::load(path)?;
-    let editor = lock(state).config.clone();
-    for (name, p) in &editor.providers {
-        config.apply_editor_provider(
-            name,
-            promptls_core::config::ProviderConfig {
-                base_url: p.base_url.clone(),
-                api_key_env: p.api_key_env.clone(),
-                rpm: p.rpm,
-                tpm: p.tpm,
-                concurrency: p.concurrency,
-                prices: Default::default(),
-            },
-        );
-    }
-    match editor.workspace_trusted {
-        Some(true) => config.set_trust(promptls_core::trust::Trust::ByEditor),
-        Some(false) => config.set_trust(promptls_core::trust::Trust::Untrusted),
-        None => {}
-    }
-    for (alias, model) in &editor.models.aliases {
-        config
-            .file
-            .models
-            .aliases
-            .insert(alias.clone(), model.clone());
-    }
-    Ok(config)
+    let editor = lock(state).config.editor_settings();
+    Ok(promptls_core::config::editor::load(path, &editor)?)
 }
 
 /// The workspace's model client, made on first use and shared by every run.
@@ -100,15 +74,8 @@ pub fn client_for(
     state: &Shared,
     config: &promptls_core::config::Config,
 ) -> std::result::Result<Arc<LlmClient>, String> {
-    if let Some(client) = lock(state).llm_clients.get(&config.root) {
-        return Ok(client.clone());
-    }
-    let client = Arc::new(config.client(true)?);
-    Ok(lock(state)
-        .llm_clients
-        .entry(config.root.clone())
-        .or_insert(client)
-        .clone())
+    let clients = lock(state).llm_clients.clone();
+    Ok(clients.get_or_make(&config.root, || config.client(true))?)
 }
 
 /// Starts an evaluation of `args.uri` in the background.

@@ -29,7 +29,7 @@ pub struct State {
     pub evals: HashMap<PathBuf, super::evaluation::PromptEval>,
     /// One model client per workspace root, so pacing and the cache are shared by every
     /// evaluation in the process.
-    pub llm_clients: HashMap<PathBuf, Arc<promptls_core::llm::client::Client>>,
+    pub llm_clients: promptls_core::llm::clients::Clients,
     /// Trust refusals already shown to the user (each is said once per session).
     pub refusals_shown: std::collections::HashSet<String>,
     /// The documents whose analysis is kept, least recently made first (see
