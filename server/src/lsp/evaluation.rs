@@ -9,40 +9,37 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
 use super::analysis::{invalid_params, Snapshot};
 use super::commands::{Command as LspCommand, EvaluateArgs, UriArgs};
 use super::navigation::{path_of, uri_of};
-use super::progress::Progress;
+use super::progress::{self, refresh_lenses, Begun, Done, Progress};
 use super::state::{lock, DatasetSource, Shared};
 use promptls_core::analysis::Analysis;
 use promptls_core::eval::run::{self, Overrides, Plan, Report, RowResult};
+use promptls_core::jobs::{JobContext, JobKey, Kind, Status};
 use promptls_core::llm::client::Client as LlmClient;
 
 /// Live scores are computed for datasets up to this many rows (the cache is read for
 /// each row on every edit).
 const LIVE_MAX_ROWS: usize = 2_000;
 
-/// What the server knows about a prompt's evaluations.
+/// What the server knows about a prompt's evaluations: their results (a running one is
+/// a job of `State::jobs`).
 #[derive(Default)]
 pub struct PromptEval {
-    pub running: Option<Running>,
-    /// The running optimization (`lsp::optimization`).
-    pub optimizing: Option<Running>,
     pub last: Option<Arc<Report>>,
     pub live: Option<Live>,
 }
 
-pub struct Running {
-    /// Which job this is (`jobs::next_id`).
-    pub job: u64,
-    pub cancel: CancellationToken,
-    pub token: Option<ProgressToken>,
-    pub done: usize,
-    pub total: usize,
+/// The key of the evaluation of the prompt at `path`.
+pub fn key(path: &Path) -> JobKey {
+    JobKey {
+        path: path.to_path_buf(),
+        kind: Kind::Evaluation,
+    }
 }
 
 /// Scores of the current text from the cache.
@@ -85,105 +82,109 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs
         .path
         .clone()
         .ok_or_else(|| invalid_params(format!("{} is not a file", args.uri.as_str())))?;
-    let cancel = CancellationToken::new();
-    let job = super::jobs::next_id();
-    {
-        let mut st = lock(&state);
-        let entry = st.evals.entry(path.clone()).or_default();
-        if entry.running.is_some() {
-            return Ok(
-                json!({"started": false, "reason": "an evaluation of this prompt is already running"}),
-            );
-        }
-        entry.running = Some(Running {
-            job,
-            cancel: cancel.clone(),
-            token: None,
-            done: 0,
-            total: 0,
-        });
-    }
     let text = snapshot.text.clone();
-    let supervisor = (client.clone(), state.clone(), path.clone());
-    let work = async move {
-        let outcome = evaluate(&client, &state, &path, &text, args.limit, job, cancel).await;
-        // A run that started freed its slot before its progress ended; one that could
-        // not start frees it here (only its own: a newer run may hold the slot now).
-        free_slot(&state, &path, job);
-        let message = outcome.as_ref().err().cloned();
-        if let Some(message) = message {
-            // A refusal of the untrusted workspace is said once per session, not on
-            // every save.
-            let first =
-                !message.contains(REFUSED) || lock(&state).refusals_shown.insert(message.clone());
-            if first {
-                client.show_message(MessageType::ERROR, message).await;
-            } else {
-                tracing::info!("{message}");
-            }
-        }
-        if let Ok(Some(report)) = &outcome {
-            // A complete run over every row is recorded in the history with its score.
-            if args.limit.is_none() && report.error_rows == 0 && report.bad_rows == 0 {
-                let (path, text, report) = (path.clone(), text.to_string(), report.clone());
-                let _ = tokio::task::spawn_blocking(move || {
-                    super::history::record_evaluation(&path, &text, &report)
-                })
-                .await;
-            }
-            publish_rows(&client, &state, report).await;
-            if report.error_rows > 0 || report.bad_rows > 0 {
-                let first = report
-                    .per_row
-                    .iter()
-                    .find_map(|r| r.error.as_deref())
-                    .or(report.unreadable.first().map(|u| u.error.as_str()))
-                    .unwrap_or("");
-                client
-                    .show_message(
-                        MessageType::WARNING,
-                        format!(
-                            "{} of {} rows could not be evaluated{}: {first}",
-                            report.error_rows + report.unreadable.len(),
-                            report.rows + report.unreadable.len(),
-                            if report.scored == 0 {
-                                " (no score: every row failed)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    )
-                    .await;
-            }
-        }
-        refresh_lenses(&client, &state).await;
+    let begun = Begun::default();
+    let jobs = lock(&state).jobs.clone();
+    let job = {
+        let (client, state, path, text, begun) = (
+            client.clone(),
+            state.clone(),
+            path.clone(),
+            text.clone(),
+            begun.clone(),
+        );
+        jobs.start(key(&path), move |ctx| async move {
+            evaluate(&client, &state, &path, &text, args.limit, &ctx, &begun).await
+        })
     };
-    let (client, state, path) = supervisor;
-    super::jobs::spawn(
-        client,
-        state,
-        path,
-        super::jobs::Kind::Evaluation,
-        job,
-        work,
-    );
+    let Ok(job) = job else {
+        return Ok(
+            json!({"started": false, "reason": "an evaluation of this prompt is already running"}),
+        );
+    };
+    tokio::spawn(async move {
+        let Some(outcome) = progress::follow(&client, &state, job, &begun).await else {
+            return;
+        };
+        finish(&client, &state, &path, &text, args.limit, outcome).await;
+    });
     Ok(json!({"started": true}))
 }
 
-/// Runs the evaluation; `Ok(None)` when cancelled, `Err` when it could not start.
+/// What the editor does once an evaluation has ended (and freed the prompt): tells
+/// why one could not start, records a complete run in the history, shows the failing
+/// rows, and refreshes the lenses.
+async fn finish(
+    client: &tower_lsp_server::Client,
+    state: &Shared,
+    path: &Path,
+    text: &Arc<str>,
+    limit: Option<usize>,
+    outcome: std::result::Result<Option<Arc<Report>>, String>,
+) {
+    if let Err(message) = &outcome {
+        // A refusal of the untrusted workspace is said once per session, not on every
+        // save.
+        let first =
+            !message.contains(REFUSED) || lock(state).refusals_shown.insert(message.clone());
+        if first {
+            client.show_message(MessageType::ERROR, message).await;
+        } else {
+            tracing::info!("{message}");
+        }
+    }
+    if let Ok(Some(report)) = &outcome {
+        // A complete run over every row is recorded in the history with its score.
+        if limit.is_none() && report.error_rows == 0 && report.bad_rows == 0 {
+            let (path, text, report) = (path.to_path_buf(), text.to_string(), report.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                super::history::record_evaluation(&path, &text, &report)
+            })
+            .await;
+        }
+        publish_rows(client, state, report).await;
+        if report.error_rows > 0 || report.bad_rows > 0 {
+            let first = report
+                .per_row
+                .iter()
+                .find_map(|r| r.error.as_deref())
+                .or(report.unreadable.first().map(|u| u.error.as_str()))
+                .unwrap_or("");
+            client
+                .show_message(
+                    MessageType::WARNING,
+                    format!(
+                        "{} of {} rows could not be evaluated{}: {first}",
+                        report.error_rows + report.unreadable.len(),
+                        report.rows + report.unreadable.len(),
+                        if report.scored == 0 {
+                            " (no score: every row failed)"
+                        } else {
+                            ""
+                        }
+                    ),
+                )
+                .await;
+        }
+    }
+    refresh_lenses(client, state).await;
+}
+
+/// The evaluation job: `Ok(None)` when cancelled, `Err` when it could not start.
 async fn evaluate(
     client: &tower_lsp_server::Client,
     state: &Shared,
     path: &Path,
     text: &str,
     limit: Option<usize>,
-    job: u64,
-    cancel: CancellationToken,
-) -> std::result::Result<Option<Arc<Report>>, String> {
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    ctx: &JobContext,
+    begun: &Begun,
+) -> Done<std::result::Result<Option<Arc<Report>>, String>> {
+    let not_started = |message: String| Done {
+        end: String::new(),
+        value: Err(message),
+    };
+    let name = progress::file_name(path);
     let prepared = {
         let state = state.clone();
         let path = path.to_path_buf();
@@ -204,20 +205,24 @@ async fn evaluate(
             },
         )
         .await
-        .map_err(|e| format!("evaluating {name} failed: {e}"))?
     };
-    let (plan, llm, concurrency) = prepared.map_err(|e| format!("cannot evaluate: {e}"))?;
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => return not_started(format!("evaluating {name} failed: {e}")),
+    };
+    let (plan, llm, concurrency) = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => return not_started(format!("cannot evaluate: {e}")),
+    };
     let total = plan.rows.len();
 
-    let progress = Progress::create(client, state, "evaluate").await;
-    if let Some(running) = lock(state)
-        .evals
-        .get_mut(path)
-        .and_then(|e| e.running.as_mut())
-    {
-        running.token = progress.token();
-        running.total = total;
-    }
+    let progress = Progress::create(client, state, "evaluate", ctx.id()).await;
+    let _ = begun.set(progress.clone());
+    // The lens shows the row count from now on.
+    ctx.note(Status {
+        total,
+        ..Status::default()
+    });
     refresh_lenses(client, state).await;
     progress
         .begin(
@@ -225,50 +230,27 @@ async fn evaluate(
             format!("0/{total} rows · {} on {}", plan.scoring.name(), plan.model),
         )
         .await;
-    super::jobs::test_fault();
+    promptls_core::jobs::test_fault();
 
-    // Rows finish on the client's tasks; their progress goes out from here, in order.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize, f64, usize)>();
+    // Rows finish on the client's tasks; each reports the job's status, which `follow`
+    // sends as progress, in order.
+    let metric = plan.scoring.name();
     let sums = std::sync::Mutex::new((0.0f64, 0usize));
-    let on_row = move |row: &RowResult, done: usize, total: usize| {
+    let on_row = |row: &RowResult, done: usize, total: usize| {
         let mut s = sums.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(score) = row.score {
             s.0 += score;
             s.1 += 1;
         }
-        let _ = tx.send((
+        let mean = if s.1 == 0 { 0.0 } else { s.0 / s.1 as f64 };
+        ctx.report(Status {
             done,
             total,
-            if s.1 == 0 { 0.0 } else { s.0 / s.1 as f64 },
-            s.1,
-        ));
+            message: Some(format!("{done}/{total} rows · mean {metric} {mean:.3}")),
+            best: None,
+        });
     };
-    let metric = plan.scoring.name();
-    let forward = async {
-        while let Some((done, total, mean, _scored)) = rx.recv().await {
-            if let Some(running) = lock(state)
-                .evals
-                .get_mut(path)
-                .and_then(|e| e.running.as_mut())
-            {
-                running.done = done;
-            }
-            progress
-                .report(
-                    format!("{done}/{total} rows · mean {metric} {mean:.3}"),
-                    Some((done * 100 / total.max(1)) as u32),
-                )
-                .await;
-        }
-    };
-    let running = async {
-        let on_row = on_row;
-        let result = run::run(&plan, &llm, concurrency, &cancel, &on_row).await;
-        // The sender goes with the callback, which ends the progress forwarding.
-        drop(on_row);
-        result
-    };
-    let (result, ()) = tokio::join!(running, forward);
+    let result = run::run(&plan, &llm, concurrency, ctx.cancel_token(), &on_row).await;
     let end = match &result {
         Ok(report) if report.scored == 0 => format!(
             "no score: every row failed · {} calls · {}",
@@ -288,63 +270,35 @@ async fn evaluate(
         Err(_) => "cancelled".to_string(),
     };
     let report = result.ok().map(Arc::new);
-    // The report is the last one, and the prompt is free, before the end goes out: a
-    // client that asks for the lenses or `promptls.showEvaluation` on seeing the end
-    // sees this run finished.
+    // The report is the last one before the job ends (and the engine frees the prompt
+    // before the end goes out): a client that asks for the lenses or
+    // `promptls.showEvaluation` on seeing the end sees this run finished.
     if let Some(report) = &report {
         let mut st = lock(state);
         st.evals.entry(path.to_path_buf()).or_default().last = Some(report.clone());
     }
-    free_slot(state, path, job);
-    progress.end(end).await;
-    Ok(report)
-}
-
-/// Frees the prompt's evaluation slot if the job `job` still holds it.
-fn free_slot(state: &Shared, path: &Path, job: u64) {
-    let mut st = lock(state);
-    if let Some(entry) = st.evals.get_mut(path) {
-        if entry.running.as_ref().is_some_and(|r| r.job == job) {
-            entry.running = None;
-        }
+    Done {
+        end,
+        value: Ok(report),
     }
 }
 
-/// Cancels the evaluation with this progress token (`window/workDoneProgress/cancel`).
+/// Cancels the job with this progress token (`window/workDoneProgress/cancel`).
 pub fn cancel_by_token(state: &Shared, token: &ProgressToken) -> bool {
-    let st = lock(state);
-    for eval in st.evals.values() {
-        for running in eval.running.iter().chain(&eval.optimizing) {
-            if running.token.as_ref() == Some(token) {
-                running.cancel.cancel();
-                return true;
-            }
-        }
-    }
-    false
+    progress::job_of(token).is_some_and(|id| lock(state).jobs.cancel_by_id(id))
 }
 
 /// Cancels the evaluation of the prompt at `uri`.
 pub fn cancel(state: &Shared, uri: &Uri) -> Result<Value> {
     let path =
         path_of(uri).ok_or_else(|| invalid_params(format!("{} is not a file", uri.as_str())))?;
-    let st = lock(state);
-    let cancelled = st
-        .evals
-        .get(&path)
-        .and_then(|e| e.running.as_ref())
-        .map(|r| r.cancel.cancel())
-        .is_some();
+    let cancelled = lock(state).jobs.cancel(&key(&path));
     Ok(json!({"cancelled": cancelled}))
 }
 
-/// Cancels every running evaluation (shutdown).
+/// Cancels every running job (shutdown).
 pub fn cancel_all(state: &Shared) {
-    for eval in lock(state).evals.values() {
-        for running in eval.running.iter().chain(&eval.optimizing) {
-            running.cancel.cancel();
-        }
-    }
+    lock(state).jobs.cancel_all();
 }
 
 pub fn show(state: &Shared, uri: &Uri) -> Result<Value> {
@@ -354,14 +308,6 @@ pub fn show(state: &Shared, uri: &Uri) -> Result<Value> {
     Ok(last.map_or(Value::Null, |r| {
         serde_json::to_value(&*r).unwrap_or(Value::Null)
     }))
-}
-
-async fn refresh_lenses(client: &tower_lsp_server::Client, state: &Shared) {
-    if lock(state).client.code_lens_refresh {
-        if let Err(e) = client.code_lens_refresh().await {
-            tracing::debug!("code lens refresh: {e}");
-        }
-    }
 }
 
 /// Failing rows as diagnostics on their lines of the dataset file.
@@ -568,13 +514,12 @@ pub fn lenses(state: &Shared, snapshot: &Snapshot) -> Vec<CodeLens> {
         })
     };
     let st = lock(state);
-    let eval = st.evals.get(&path);
     let mut out = Vec::new();
-    match eval.and_then(|e| e.running.as_ref()) {
-        Some(running) => out.push(lens(
+    match st.jobs.status(&key(&path)) {
+        Some((_, status)) => out.push(lens(
             format!(
                 "■ Cancel evaluation ({}/{} rows)",
-                running.done, running.total
+                status.done, status.total
             ),
             LspCommand::CancelEvaluation(uri()),
         )),

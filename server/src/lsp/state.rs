@@ -25,8 +25,10 @@ pub struct State {
     /// What is shown in each dataset file: its bad rows (from checks) and its failing
     /// rows (from evaluations).
     pub dataset_diagnostics: HashMap<Uri, DatasetDiagnostics>,
-    /// Evaluations by prompt file: the running one, the last report, live scores.
+    /// Evaluations by prompt file: the last report, live scores.
     pub evals: HashMap<PathBuf, super::evaluation::PromptEval>,
+    /// The running evaluations and optimizations (one per prompt and kind).
+    pub jobs: promptls_core::jobs::Jobs,
     /// One model client per workspace root, so pacing and the cache are shared by every
     /// evaluation in the process.
     pub llm_clients: promptls_core::llm::clients::Clients,
