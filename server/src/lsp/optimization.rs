@@ -398,11 +398,13 @@ async fn offer(
     }
 }
 
-/// Records the starting text and the applied result (see `Outcome::record`).
+/// Records the starting text and the applied result (see `Outcome::record`), in the
+/// process's store of the workspace (the one the history commands and lenses use).
+/// Blocking: SQLite; run on the blocking pool.
 fn record(path: &Path, start: &str, result: &str, outcome: &Outcome) {
-    let recorded = promptls_core::store::Store::open(&promptls_core::config::find_root(path))
+    let recorded = promptls_core::store::Store::shared(&promptls_core::config::find_root(path))
         .map_err(String::from)
-        .and_then(|mut store| outcome.record(&mut store, path, start, Some(result)));
+        .and_then(|store| store.with(|store| outcome.record(store, path, start, Some(result))));
     if let Err(e) = recorded {
         tracing::warn!("history: {e}");
     }
