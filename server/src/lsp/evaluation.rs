@@ -76,8 +76,12 @@ pub fn client_for(
 }
 
 /// Starts an evaluation of `args.uri` in the background.
-pub fn start(client: tower_lsp_server::Client, state: Shared, args: EvaluateArgs) -> Result<Value> {
-    let snapshot = Snapshot::take(&state, &args.uri)?;
+pub async fn start(
+    client: tower_lsp_server::Client,
+    state: Shared,
+    args: EvaluateArgs,
+) -> Result<Value> {
+    let snapshot = super::dispatch::snapshot(&state, &args.uri).await?;
     let path = snapshot
         .path
         .clone()
@@ -314,7 +318,11 @@ pub fn show(state: &Shared, uri: &Uri) -> Result<Value> {
 async fn publish_rows(client: &tower_lsp_server::Client, state: &Shared, report: &Report) {
     let path = PathBuf::from(&report.dataset);
     let Some(uri) = uri_of(&path) else { return };
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let read = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || std::fs::read_to_string(&path).unwrap_or_default())
+    };
+    let text = read.await.unwrap_or_default();
     let diagnostics = row_diagnostics(report, &text);
     let send = lock(state).set_dataset_diagnostics(&uri, DatasetSource::Eval, diagnostics);
     if let Some(all) = send {

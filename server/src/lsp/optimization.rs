@@ -82,8 +82,12 @@ pub fn cancel(state: &Shared, uri: &Uri) -> Result<Value> {
 }
 
 /// Starts an optimization of `args.uri`.
-pub fn start(client: tower_lsp_server::Client, state: Shared, args: OptimizeArgs) -> Result<Value> {
-    let snapshot = Snapshot::take(&state, &args.uri)?;
+pub async fn start(
+    client: tower_lsp_server::Client,
+    state: Shared,
+    args: OptimizeArgs,
+) -> Result<Value> {
+    let snapshot = super::dispatch::snapshot(&state, &args.uri).await?;
     let path = snapshot
         .path
         .clone()
@@ -342,7 +346,7 @@ async fn offer(
         return;
     }
     // The file as it is now: the open document, else the disk.
-    let (current, version) = match Snapshot::take(state, uri) {
+    let (current, version) = match super::dispatch::snapshot(state, uri).await {
         Ok(s) => (s.text.to_string(), s.version),
         Err(_) => return,
     };
