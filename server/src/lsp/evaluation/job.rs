@@ -22,6 +22,7 @@ use promptls_core::llm::client::Client as LlmClient;
 
 /// How a refused evaluation's message begins.
 const REFUSED: &str = "no model call from an untrusted workspace: ";
+
 /// Starts an evaluation of `args.uri` in the background.
 pub async fn start(
     client: tower_lsp_server::Client,
