@@ -165,6 +165,14 @@ fn evaluate_from_the_editor_with_progress_lenses_and_row_diagnostics() {
         message.starts_with("exact_match 0.800 · 4/5 rows · 5 calls, 0 cached"),
         "{message}"
     );
+    // The prompt is free, and its report the last, before the end goes out: lenses asked
+    // for on seeing the end show the run finished.
+    let titles = lens_titles(&mut client, &uri);
+    assert_eq!(titles[0], "▶ Evaluate", "{titles:?}");
+    assert!(
+        titles.iter().any(|t| t.starts_with("exact_match 0.800")),
+        "{titles:?}"
+    );
 
     // The failing row, on its line of the dataset, with input, expected and output.
     let rows = client.diagnostics(&dataset_uri, |p| {
@@ -466,6 +474,13 @@ fn a_cancelled_optimization_leaves_the_file_untouched() {
     );
     let end = progress(&mut client, "end");
     assert_eq!(end["value"]["message"], "cancelled");
+    // Freed before the end went out, as an evaluation is.
+    let titles = lens_titles(&mut client, &uri);
+    assert!(titles.contains(&"⚡ Optimize".to_string()), "{titles:?}");
+    assert!(
+        !titles.iter().any(|t| t.starts_with("■ Cancel")),
+        "{titles:?}"
+    );
     let told = client.wait_for("the notice", |m| m["method"] == "window/showMessage");
     assert!(
         told["params"]["message"]

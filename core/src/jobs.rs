@@ -254,15 +254,24 @@ impl JobContext {
     /// Records `status` as the job's (what `Jobs::status` reads) and sends it to the
     /// handle. Callable from any thread, e.g. a row's callback.
     pub fn report(&self, status: Status) {
-        {
-            let mut running = self.inner.running();
-            match running.get_mut(&self.key) {
-                Some(entry) if entry.id == self.id => entry.status = status.clone(),
-                // The job has ended: nothing to report any more.
-                _ => return,
-            }
+        if self.note(status.clone()) {
+            let _ = self.updates.send(Update::Progress(status));
         }
-        let _ = self.updates.send(Update::Progress(status));
+    }
+
+    /// Records `status` as the job's without sending it to the handle (what a front-end
+    /// shows when asked, not as progress: say, the row count once the plan is made);
+    /// whether the job still holds its key.
+    pub fn note(&self, status: Status) -> bool {
+        let mut running = self.inner.running();
+        match running.get_mut(&self.key) {
+            Some(entry) if entry.id == self.id => {
+                entry.status = status;
+                true
+            }
+            // The job has ended: nothing to record any more.
+            _ => false,
+        }
     }
 }
 
@@ -402,6 +411,32 @@ mod tests {
         };
         assert_eq!(result.unwrap(), "done");
         assert!(handle.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_noted_status_is_read_but_not_sent() {
+        let jobs = Jobs::default();
+        let a = key("a.prompt", Kind::Evaluation);
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let (noted, seen) = tokio::sync::oneshot::channel::<()>();
+        let mut handle = jobs
+            .start(a.clone(), |ctx| async move {
+                assert!(ctx.note(Status {
+                    total: 5,
+                    ..Status::default()
+                }));
+                let _ = noted.send(());
+                let _ = wait.await;
+            })
+            .unwrap();
+        seen.await.unwrap();
+        assert_eq!(jobs.status(&a).map(|(_, s)| s.total), Some(5));
+        release.send(()).unwrap();
+        // The first update is the end: the noted status was not sent.
+        assert!(matches!(
+            handle.next().await,
+            Some(Update::Finished(Ok(())))
+        ));
     }
 
     #[tokio::test]

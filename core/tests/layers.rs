@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// Each module of the core and its layer, lowest first. A module may import modules of
 /// lower layers only; `config::file` (the parsed `promptls.toml`) sits below `config`
-/// (which builds model clients from it).
+/// (which builds model clients from it), `config::editor` (the editor's settings over a
+/// config) above it, and `llm::clients` (a client per workspace) above `llm`.
 const LAYERS: &[(&str, u32)] = &[
     ("syntax", 0),
     ("folder", 0),
@@ -29,7 +30,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("check", 4),
     ("store", 4),
     ("llm", 4),
+    ("llm::clients", 5),
     ("config", 5),
+    ("config::editor", 6),
     ("ide", 5),
     ("eval", 6),
     ("optimize", 7),
@@ -66,6 +69,11 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// A sub-module that has a layer of its own in `LAYERS` (`config::file`).
+fn is_own_layer(name: &str) -> bool {
+    name.contains("::") && LAYERS.iter().any(|(n, _)| *n == name)
+}
+
 /// The module a file belongs to, as `LAYERS` names it (`config/file.rs` is
 /// `config::file`, `eval/run.rs` is `eval`).
 fn module_of(file: &Path) -> String {
@@ -74,8 +82,11 @@ fn module_of(file: &Path) -> String {
         .iter()
         .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
         .collect();
-    if parts.len() >= 2 && parts[0] == "config" && parts[1] == "file" {
-        return "config::file".into();
+    if parts.len() >= 2 {
+        let sub = format!("{}::{}", parts[0], parts[1]);
+        if is_own_layer(&sub) {
+            return sub;
+        }
     }
     parts[0].clone()
 }
@@ -98,7 +109,7 @@ fn code_without_tests(text: &str) -> &str {
 }
 
 /// The core modules `code` names through `crate::` paths (`crate::config::file` counts as
-/// `config::file`).
+/// `config::file`, as does every sub-module with a layer of its own).
 fn imports(code: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut rest = code;
@@ -114,8 +125,9 @@ fn imports(code: &str) -> BTreeSet<String> {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
         rest = &after[name.len()..];
-        if name == "config" && sub == "file" {
-            out.insert("config::file".to_string());
+        let qualified = format!("{name}::{sub}");
+        if is_own_layer(&qualified) {
+            out.insert(qualified);
         } else if !name.is_empty() {
             out.insert(name);
         }
@@ -178,10 +190,13 @@ fn every_module_imports_only_lower_layers() {
 
 #[test]
 fn the_scanner_sees_an_upward_import() {
-    let code = "use crate::eval::run;\nfn f() { crate::config::file::parse_file(\"\"); }\n#[cfg(test)]\nmod tests { use crate::optimize; }\n";
+    let code = "use crate::eval::run;\nfn f() { crate::config::file::parse_file(\"\"); }\nuse crate::llm::clients::Clients;\nuse crate::llm::client::Client;\n#[cfg(test)]\nmod tests { use crate::optimize; }\n";
     let found = imports(code_without_tests(code));
     let found: Vec<&str> = found.iter().map(String::as_str).collect();
-    assert_eq!(found, ["config::file", "eval"]);
+    assert_eq!(found, ["config::file", "eval", "llm", "llm::clients"]);
+    let config_editor = src().join("config").join("editor.rs");
+    assert_eq!(module_of(&config_editor), "config::editor");
+    assert_eq!(module_of(&src().join("config").join("mod.rs")), "config");
 }
 
 /// The crates `package` builds with (normal dependencies, transitively; not the dev- or

@@ -26,6 +26,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub mod editor;
 pub mod file;
 
 pub use file::{

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod clients;
 pub mod limits;
 pub mod provider;
 pub mod retry;

@@ -7,7 +7,6 @@ use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{self, Uri};
 
 use super::analysis::{invalid_params, Snapshot};
-use super::state::Shared;
 use promptls_core::data::dataset::{self, RowError};
 use promptls_core::render::{DataArgument, Renderer};
 
@@ -144,8 +143,8 @@ pub struct VersionArgs {
     pub tag: Option<String>,
 }
 
-pub fn render(state: &Shared, args: RenderArgs) -> Result<Value> {
-    let snapshot = Snapshot::take(state, &args.uri)?;
+/// `promptls.render` (blocking: renders, and reads the dataset for a row).
+pub fn render(snapshot: &Snapshot, args: RenderArgs) -> Result<Value> {
     let renderer = match snapshot.path.as_deref() {
         Some(path) => Renderer::for_file(path),
         None => Renderer::new(),
@@ -156,7 +155,7 @@ pub fn render(state: &Shared, args: RenderArgs) -> Result<Value> {
         .map_err(|e| invalid_params(format!("{} cannot be rendered: {e}", args.uri.as_str())))?;
     let mut data = DataArgument::default();
     if let Some(row) = args.row {
-        let input = dataset_row(&snapshot, row)?;
+        let input = dataset_row(snapshot, row)?;
         data.input = input;
     }
     let rendered = compiled

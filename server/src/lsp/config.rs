@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 use serde_json::Value;
 
+use promptls_core::config::editor::EditorSettings;
+use promptls_core::config::ProviderConfig;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SeverityOverride {
@@ -90,6 +93,30 @@ impl Config {
         }
         Config::deserialize(settings).map_err(|e| format!("promptls settings: {e}"))
     }
+
+    /// What of these settings goes over a workspace's configuration
+    /// (`promptls_core::config::editor`).
+    pub fn editor_settings(&self) -> EditorSettings {
+        EditorSettings {
+            providers: self
+                .providers
+                .iter()
+                .map(|(name, p)| {
+                    let provider = ProviderConfig {
+                        base_url: p.base_url.clone(),
+                        api_key_env: p.api_key_env.clone(),
+                        rpm: p.rpm,
+                        tpm: p.tpm,
+                        concurrency: p.concurrency,
+                        prices: Default::default(),
+                    };
+                    (name.clone(), provider)
+                })
+                .collect(),
+            aliases: self.models.aliases.clone(),
+            workspace_trusted: self.workspace_trusted,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +139,26 @@ mod tests {
         assert_eq!(a.providers["groq"].rpm, Some(30));
         assert_eq!(a.log_level, Some(LogLevel::Debug));
         assert_eq!(Config::from_json(&Value::Null).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_editor_settings_carry_providers_aliases_and_trust() {
+        let config = Config::from_json(&json!({
+            "models": {"aliases": {"fast": "groq/llama-3.1-8b-instant"}},
+            "providers": {"groq": {"baseUrl": "http://127.0.0.1:9/v1", "apiKeyEnv": "K",
+                                   "rpm": 30, "tpm": 600, "concurrency": 2}},
+            "workspaceTrusted": false}))
+        .unwrap();
+        let editor = config.editor_settings();
+        let groq = &editor.providers["groq"];
+        assert_eq!(groq.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
+        assert_eq!(groq.api_key_env.as_deref(), Some("K"));
+        assert_eq!(
+            (groq.rpm, groq.tpm, groq.concurrency),
+            (Some(30), Some(600), Some(2))
+        );
+        assert_eq!(editor.aliases["fast"], "groq/llama-3.1-8b-instant");
+        assert_eq!(editor.workspace_trusted, Some(false));
     }
 
     #[test]

@@ -60,6 +60,20 @@ impl Backend {
     }
 }
 
+/// The document at `uri` as `Snapshot::take` gives it, for a command: the open document
+/// is taken at once (the command sees every edit sent before it), a file that is not
+/// open is read on the blocking pool.
+pub async fn snapshot(state: &Shared, uri: &Uri) -> Result<Snapshot> {
+    if let Some(open) = Snapshot::open(state, uri) {
+        return Ok(open);
+    }
+    let (state, uri) = (state.clone(), uri.clone());
+    blocking("reading a file that is not open", move || {
+        Snapshot::take(&state, &uri)
+    })
+    .await
+}
+
 /// Runs `work` on the blocking pool; a panic in it (or its being dropped at shutdown) is
 /// an error answer naming `what`.
 pub async fn blocking<R: Send + 'static>(

@@ -12,6 +12,7 @@ use tower_lsp_server::ls_types::*;
 
 use super::analysis::{invalid_params, Snapshot};
 use super::commands::{Command as LspCommand, VersionArgs};
+use super::dispatch;
 use super::navigation::{path_of, uri_of};
 use super::state::Shared;
 use promptls_core::store::{self, diff, SharedStore, Store};
@@ -191,10 +192,12 @@ pub fn temp_document(name: &str, text: &str) -> Option<PathBuf> {
     Some(path)
 }
 
-/// Shows `text` as a read-only document (a file under the system's temp folder) when the
-/// client can open documents.
+/// Shows `text` as a read-only document (a file under the system's temp folder, written
+/// on the blocking pool) when the client can open documents.
 async fn show_text(client: &tower_lsp_server::Client, name: &str, text: &str) {
-    let Some(path) = temp_document(name, text) else {
+    let (name, text) = (name.to_string(), text.to_string());
+    let written = tokio::task::spawn_blocking(move || temp_document(&name, &text)).await;
+    let Ok(Some(path)) = written else {
         return;
     };
     if let Some(uri) = uri_of(&path) {
@@ -220,8 +223,10 @@ fn version_content(
     Ok((n, store.content(path, text, n)?))
 }
 
-fn path_and_text(state: &Shared, uri: &Uri) -> Result<(PathBuf, String, Option<i32>)> {
-    let snapshot = Snapshot::take(state, uri)?;
+/// The prompt's path, text and version (a file that is not open is read on the blocking
+/// pool).
+async fn path_and_text(state: &Shared, uri: &Uri) -> Result<(PathBuf, String, Option<i32>)> {
+    let snapshot = dispatch::snapshot(state, uri).await?;
     let path = snapshot
         .path
         .clone()
@@ -235,8 +240,14 @@ pub async fn show_history(
     state: &Shared,
     args: VersionArgs,
 ) -> Result<Value> {
-    let (path, text, _) = path_and_text(state, &args.uri)?;
-    let markdown = history_markdown(&path, &text).map_err(invalid_params)?;
+    let (path, text, _) = path_and_text(state, &args.uri).await?;
+    let markdown = {
+        let (path, text) = (path.clone(), text.clone());
+        dispatch::blocking("promptls.showHistory", move || {
+            history_markdown(&path, &text).map_err(invalid_params)
+        })
+        .await?
+    };
     let name = path
         .file_name()
         .map_or(String::new(), |n| n.to_string_lossy().into_owned());
@@ -249,11 +260,17 @@ pub async fn compare(
     state: &Shared,
     args: VersionArgs,
 ) -> Result<Value> {
-    let (path, text, _) = path_and_text(state, &args.uri)?;
+    let (path, text, _) = path_and_text(state, &args.uri).await?;
     let selector = args.version.unwrap_or_else(|| "production".into());
-    let (n, content) = open_for_reading(&path)
-        .and_then(|s| s.with(|s| version_content(s, &path, &text, &selector)))
-        .map_err(|e| invalid_params(e.to_string()))?;
+    let (n, content) = {
+        let (path, text) = (path.clone(), text.clone());
+        dispatch::blocking("promptls.compareVersion", move || {
+            open_for_reading(&path)
+                .and_then(|s| s.with(|s| version_content(s, &path, &text, &selector)))
+                .map_err(|e| invalid_params(e.to_string()))
+        })
+        .await?
+    };
     let d = diff::diff(&content, &text, &[], &[]);
     let rendered = diff::render(&d, &format!("v{n}"), "working file");
     let name = path
@@ -268,13 +285,19 @@ pub async fn restore(
     state: &Shared,
     args: VersionArgs,
 ) -> Result<Value> {
-    let (path, text, version) = path_and_text(state, &args.uri)?;
+    let (path, text, version) = path_and_text(state, &args.uri).await?;
     let selector = args
         .version
         .ok_or_else(|| invalid_params("restore needs a `version`".into()))?;
-    let (n, content) = open(&path)
-        .and_then(|s| s.with(|s| version_content(s, &path, &text, &selector)))
-        .map_err(|e| invalid_params(e.to_string()))?;
+    let (n, content) = {
+        let (path, text) = (path.clone(), text.clone());
+        dispatch::blocking("promptls.restoreVersion", move || {
+            open(&path)
+                .and_then(|s| s.with(|s| version_content(s, &path, &text, &selector)))
+                .map_err(|e| invalid_params(e.to_string()))
+        })
+        .await?
+    };
     let rope = ropey::Rope::from_str(&text);
     let encoding = super::state::lock(state).encoding;
     let whole = super::position::to_range(
@@ -308,18 +331,25 @@ pub async fn promote(
     state: &Shared,
     args: VersionArgs,
 ) -> Result<Value> {
-    let (path, text, _) = path_and_text(state, &args.uri)?;
+    let (path, text, _) = path_and_text(state, &args.uri).await?;
     let tag = args.tag.unwrap_or_else(|| "production".into());
-    let shared = open(&path).map_err(|e| invalid_params(e.to_string()))?;
     // The store is not held across the confirmation below (it is the process's one).
-    let n = shared
-        .with(|s| match &args.version {
-            Some(selector) => s.resolve(&path, &text, selector),
-            None => s
-                .record(&path, &text, &store::Origin::Edit, None)
-                .map(|r| r.0),
+    let (shared, n) = {
+        let (path, text, version) = (path.clone(), text.clone(), args.version.clone());
+        dispatch::blocking("promptls.promote", move || {
+            let shared = open(&path).map_err(|e| invalid_params(e.to_string()))?;
+            let n = shared
+                .with(|s| match &version {
+                    Some(selector) => s.resolve(&path, &text, selector),
+                    None => s
+                        .record(&path, &text, &store::Origin::Edit, None)
+                        .map(|r| r.0),
+                })
+                .map_err(|e| invalid_params(e.to_string()))?;
+            Ok((shared, n))
         })
-        .map_err(|e| invalid_params(e.to_string()))?;
+        .await?
+    };
     let name = path
         .file_name()
         .map_or(String::new(), |f| f.to_string_lossy().into_owned());
@@ -339,8 +369,11 @@ pub async fn promote(
     if answer.map(|a| a.title).as_deref() != Some("Promote") {
         return Ok(json!({"promoted": false}));
     }
-    let moved = shared
-        .with(|s| s.promote(&path, &text, n, &tag))
-        .map_err(|e| invalid_params(e.to_string()))?;
+    let moved = dispatch::blocking("promptls.promote", move || {
+        shared
+            .with(|s| s.promote(&path, &text, n, &tag))
+            .map_err(|e| invalid_params(e.to_string()))
+    })
+    .await?;
     Ok(json!({"promoted": true, "tag": moved.tag, "to": moved.to, "from": moved.from}))
 }

@@ -18,7 +18,6 @@ mod dispatch;
 mod document;
 mod evaluation;
 mod history;
-mod jobs;
 mod memory;
 mod navigation;
 mod optimization;

@@ -11,17 +11,17 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
 use super::analysis::{invalid_params, Snapshot};
 use super::commands::{Command as LspCommand, OptimizeArgs, UriArgs};
-use super::evaluation::{client_for, workspace_config, Running};
+use super::evaluation::{client_for, workspace_config};
 use super::navigation::uri_of;
 use super::position;
-use super::progress::Progress;
+use super::progress::{self, file_name, refresh_lenses, Begun, Done, Progress};
 use super::state::{lock, Shared};
+use promptls_core::jobs::{JobContext, JobKey, Kind, Status};
 use promptls_core::optimize::job::{self, JobError, Optimizer, Outcome, Request};
 use promptls_core::optimize::session::{Limit, Stop, Trial};
 
@@ -53,11 +53,10 @@ pub fn actions(snapshot: &Snapshot) -> Vec<CodeActionOrCommand> {
 /// The lens next to "▶ Evaluate".
 pub fn lens(state: &Shared, snapshot: &Snapshot) -> Option<CodeLens> {
     let path = snapshot.path.as_ref()?;
-    let st = lock(state);
-    let running = st.evals.get(path).and_then(|e| e.optimizing.as_ref());
+    let running = lock(state).jobs.status(&key(path));
     let (title, command) = match running {
-        Some(r) => (
-            format!("■ Cancel optimization (trial {})", r.done),
+        Some((_, status)) => (
+            format!("■ Cancel optimization (trial {})", status.done),
             LspCommand::CancelOptimization(UriArgs::of(&snapshot.uri)),
         ),
         None => (
@@ -78,19 +77,17 @@ pub fn lens(state: &Shared, snapshot: &Snapshot) -> Option<CodeLens> {
 pub fn cancel(state: &Shared, uri: &Uri) -> Result<Value> {
     let path = super::navigation::path_of(uri)
         .ok_or_else(|| invalid_params(format!("{} is not a file", uri.as_str())))?;
-    let st = lock(state);
-    let cancelled = st
-        .evals
-        .get(&path)
-        .and_then(|e| e.optimizing.as_ref())
-        .map(|r| r.cancel.cancel())
-        .is_some();
+    let cancelled = lock(state).jobs.cancel(&key(&path));
     Ok(json!({"cancelled": cancelled}))
 }
 
 /// Starts an optimization of `args.uri`.
-pub fn start(client: tower_lsp_server::Client, state: Shared, args: OptimizeArgs) -> Result<Value> {
-    let snapshot = Snapshot::take(&state, &args.uri)?;
+pub async fn start(
+    client: tower_lsp_server::Client,
+    state: Shared,
+    args: OptimizeArgs,
+) -> Result<Value> {
+    let snapshot = super::dispatch::snapshot(&state, &args.uri).await?;
     let path = snapshot
         .path
         .clone()
@@ -103,33 +100,32 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: OptimizeArgs
             ))
         })?),
     };
-    let cancel = CancellationToken::new();
-    let job = super::jobs::next_id();
-    {
-        let mut st = lock(&state);
-        let entry = st.evals.entry(path.clone()).or_default();
-        if entry.optimizing.is_some() {
-            return Ok(
-                json!({"started": false, "reason": "an optimization of this prompt is already running"}),
-            );
-        }
-        entry.optimizing = Some(Running {
-            job,
-            cancel: cancel.clone(),
-            token: None,
-            done: 0,
-            total: 0,
-        });
-    }
     let text = snapshot.text.to_string();
     let uri = args.uri.clone();
-    let supervisor = (client.clone(), state.clone(), path.clone());
-    let work = async move {
-        let outcome = optimize(&client, &state, &path, &text, optimizer, cancel).await;
-        if let Some(e) = lock(&state).evals.get_mut(&path) {
-            e.optimizing = None;
-        }
-        super::evaluation::refresh_after_live(&client, &state).await;
+    let begun = Begun::default();
+    let jobs = lock(&state).jobs.clone();
+    let job = {
+        let (client, state, path, text, begun) = (
+            client.clone(),
+            state.clone(),
+            path.clone(),
+            text.clone(),
+            begun.clone(),
+        );
+        jobs.start(key(&path), move |ctx| async move {
+            optimize(&client, &state, &path, &text, optimizer, &ctx, &begun).await
+        })
+    };
+    let Ok(job) = job else {
+        return Ok(
+            json!({"started": false, "reason": "an optimization of this prompt is already running"}),
+        );
+    };
+    tokio::spawn(async move {
+        let Some(outcome) = progress::follow(&client, &state, job, &begun).await else {
+            return;
+        };
+        refresh_lenses(&client, &state).await;
         let name = file_name(&path);
         match outcome {
             Ok(outcome) if outcome.stopped == Some(Limit::Cancelled) => {
@@ -177,35 +173,29 @@ pub fn start(client: tower_lsp_server::Client, state: Shared, args: OptimizeArgs
                     .await
             }
         }
-    };
-    let (client, state, path) = supervisor;
-    super::jobs::spawn(
-        client,
-        state,
-        path,
-        super::jobs::Kind::Optimization,
-        job,
-        work,
-    );
+    });
     Ok(json!({"started": true}))
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
+/// The key of the optimization of the prompt at `path`.
+fn key(path: &Path) -> JobKey {
+    JobKey {
+        path: path.to_path_buf(),
+        kind: Kind::Optimization,
+    }
 }
 
+/// The optimization job.
 async fn optimize(
     client: &tower_lsp_server::Client,
     state: &Shared,
     path: &Path,
     text: &str,
     optimizer: Option<Optimizer>,
-    cancel: CancellationToken,
-) -> std::result::Result<Outcome, JobError> {
-    let (config, llm) = {
+    ctx: &JobContext,
+    begun: &Begun,
+) -> Done<std::result::Result<Outcome, JobError>> {
+    let prepared = {
         let state = state.clone();
         let path = path.to_path_buf();
         tokio::task::spawn_blocking(move || -> std::result::Result<_, String> {
@@ -214,18 +204,15 @@ async fn optimize(
             Ok((config, llm))
         })
         .await
-        .map_err(|e| JobError::Usage(e.to_string()))?
-        .map_err(JobError::Usage)?
     };
-    let progress = Progress::create(client, state, "optimize").await;
-    if let Some(running) = lock(state)
-        .evals
-        .get_mut(path)
-        .and_then(|e| e.optimizing.as_mut())
-    {
-        running.token = progress.token();
-    }
-    super::evaluation::refresh_after_live(client, state).await;
+    let (config, llm) = match prepared {
+        Ok(Ok(prepared)) => prepared,
+        Ok(Err(e)) => return not_started(JobError::Usage(e)),
+        Err(e) => return not_started(JobError::Usage(e.to_string())),
+    };
+    let progress = Progress::create(client, state, "optimize", ctx.id()).await;
+    let _ = begun.set(progress.clone());
+    refresh_lenses(client, state).await;
     let name = file_name(path);
     progress
         .begin(
@@ -236,63 +223,52 @@ async fn optimize(
             ),
         )
         .await;
-    super::jobs::test_fault();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, f64, Trial)>();
-    let on_trial = move |count: usize, best: f64, trial: &Trial| {
-        let _ = tx.send((count, best, trial.clone()));
+    promptls_core::jobs::test_fault();
+    // Each trial reports the job's status, which `follow` sends as progress.
+    let on_trial = |count: usize, best: f64, trial: &Trial| {
+        ctx.report(Status {
+            done: count,
+            total: 0,
+            message: Some(format!(
+                "trial {count} · {} {:.3}{} · best {:.3}",
+                trial.label,
+                trial.score,
+                if trial.minibatch { " (minibatch)" } else { "" },
+                best.max(0.0)
+            )),
+            best: Some(best),
+        });
     };
     let request = Request {
         optimizer,
         ..Request::default()
     };
-    let forward = async {
-        while let Some((count, best, trial)) = rx.recv().await {
-            if let Some(running) = lock(state)
-                .evals
-                .get_mut(path)
-                .and_then(|e| e.optimizing.as_mut())
-            {
-                running.done = count;
+    let cancel = ctx.cancel_token().clone();
+    let result = job::run(path, text, &config, &llm, &request, cancel, &on_trial).await;
+    let end = match &result {
+        Ok(o) if o.stopped == Some(Limit::Cancelled) => "cancelled".to_string(),
+        Ok(o) => {
+            let mut end = format!("{} {:.3} → {:.3}", o.metric, o.baseline, o.score);
+            if let Some(note) = o.stop_note() {
+                end.push_str(&format!("; {note}"));
             }
-            progress
-                .report(
-                    format!(
-                        "trial {count} · {} {:.3}{} · best {:.3}",
-                        trial.label,
-                        trial.score,
-                        if trial.minibatch { " (minibatch)" } else { "" },
-                        best.max(0.0)
-                    ),
-                    None,
-                )
-                .await;
+            if !o.improved() {
+                end.push_str("; no improvement found");
+            }
+            end
         }
+        Err(JobError::Stopped(Stop::Cancelled)) => "cancelled".to_string(),
+        Err(e) => format!("failed: {e}"),
     };
-    let running = async {
-        let on_trial = on_trial;
-        let result = job::run(path, text, &config, &llm, &request, cancel, &on_trial).await;
-        drop(on_trial);
-        result
-    };
-    let (result, ()) = tokio::join!(running, forward);
-    progress
-        .end(match &result {
-            Ok(o) if o.stopped == Some(Limit::Cancelled) => "cancelled".to_string(),
-            Ok(o) => {
-                let mut end = format!("{} {:.3} → {:.3}", o.metric, o.baseline, o.score);
-                if let Some(note) = o.stop_note() {
-                    end.push_str(&format!("; {note}"));
-                }
-                if !o.improved() {
-                    end.push_str("; no improvement found");
-                }
-                end
-            }
-            Err(JobError::Stopped(Stop::Cancelled)) => "cancelled".to_string(),
-            Err(e) => format!("failed: {e}"),
-        })
-        .await;
-    result
+    Done { end, value: result }
+}
+
+/// A job that could not start: it has no progress to end.
+fn not_started(error: JobError) -> Done<std::result::Result<Outcome, JobError>> {
+    Done {
+        end: String::new(),
+        value: Err(error),
+    }
 }
 
 /// Asks whether to apply the result, showing the diff first if asked.
@@ -370,7 +346,7 @@ async fn offer(
         return;
     }
     // The file as it is now: the open document, else the disk.
-    let (current, version) = match Snapshot::take(state, uri) {
+    let (current, version) = match super::dispatch::snapshot(state, uri).await {
         Ok(s) => (s.text.to_string(), s.version),
         Err(_) => return,
     };
@@ -426,11 +402,13 @@ async fn offer(
     }
 }
 
-/// Records the starting text and the applied result (see `Outcome::record`).
+/// Records the starting text and the applied result (see `Outcome::record`), in the
+/// process's store of the workspace (the one the history commands and lenses use).
+/// Blocking: SQLite; run on the blocking pool.
 fn record(path: &Path, start: &str, result: &str, outcome: &Outcome) {
-    let recorded = promptls_core::store::Store::open(&promptls_core::config::find_root(path))
+    let recorded = promptls_core::store::Store::shared(&promptls_core::config::find_root(path))
         .map_err(String::from)
-        .and_then(|mut store| outcome.record(&mut store, path, start, Some(result)));
+        .and_then(|store| store.with(|store| outcome.record(store, path, start, Some(result))));
     if let Err(e) = recorded {
         tracing::warn!("history: {e}");
     }

@@ -12,6 +12,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
+use super::analysis::Snapshot;
 use super::commands::Command;
 use super::navigation::path_of;
 use super::requests::{
@@ -205,11 +206,25 @@ impl LanguageServer for Backend {
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
         let (client, state) = (&self.inner.client, self.state());
         let answer = match Command::parse(&params.command, params.arguments)? {
-            Command::Render(args) => commands::render(state, args),
-            Command::Evaluate(args) => evaluation::start(client.clone(), state.clone(), args),
+            Command::Render(args) => {
+                // Taken before the first `.await`, as a request's (`Backend::read`).
+                let open = Snapshot::open(state, &args.uri);
+                let state = state.clone();
+                dispatch::blocking("promptls.render", move || {
+                    let snapshot = match open {
+                        Some(snapshot) => snapshot,
+                        None => Snapshot::take(&state, &args.uri)?,
+                    };
+                    commands::render(&snapshot, args)
+                })
+                .await
+            }
+            Command::Evaluate(args) => evaluation::start(client.clone(), state.clone(), args).await,
             Command::CancelEvaluation(args) => evaluation::cancel(state, &args.uri),
             Command::ShowEvaluation(args) => evaluation::show(state, &args.uri),
-            Command::Optimize(args) => optimization::start(client.clone(), state.clone(), args),
+            Command::Optimize(args) => {
+                optimization::start(client.clone(), state.clone(), args).await
+            }
             Command::CancelOptimization(args) => optimization::cancel(state, &args.uri),
             Command::ShowHistory(args) => history::show_history(client, state, args).await,
             Command::CompareVersion(args) => history::compare(client, state, args).await,

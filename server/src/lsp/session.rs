@@ -149,7 +149,7 @@ pub async fn did_save(backend: &Backend, params: DidSaveTextDocumentParams) {
         uri: params.text_document.uri,
         limit: Some(evaluate.row_budget.unwrap_or(20)),
     };
-    match evaluation::start(backend.inner.client.clone(), backend.state().clone(), args) {
+    match evaluation::start(backend.inner.client.clone(), backend.state().clone(), args).await {
         Ok(v) if v["started"] == true => {}
         Ok(v) => tracing::info!("evaluate on save: {}", v["reason"]),
         Err(e) => tracing::warn!("evaluate on save: {}", e.message),

@@ -25,11 +25,13 @@ pub struct State {
     /// What is shown in each dataset file: its bad rows (from checks) and its failing
     /// rows (from evaluations).
     pub dataset_diagnostics: HashMap<Uri, DatasetDiagnostics>,
-    /// Evaluations by prompt file: the running one, the last report, live scores.
+    /// Evaluations by prompt file: the last report, live scores.
     pub evals: HashMap<PathBuf, super::evaluation::PromptEval>,
+    /// The running evaluations and optimizations (one per prompt and kind).
+    pub jobs: promptls_core::jobs::Jobs,
     /// One model client per workspace root, so pacing and the cache are shared by every
     /// evaluation in the process.
-    pub llm_clients: HashMap<PathBuf, Arc<promptls_core::llm::client::Client>>,
+    pub llm_clients: promptls_core::llm::clients::Clients,
     /// Trust refusals already shown to the user (each is said once per session).
     pub refusals_shown: std::collections::HashSet<String>,
     /// The documents whose analysis is kept, least recently made first (see
