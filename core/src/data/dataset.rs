@@ -30,6 +30,8 @@ pub struct DatasetError {
     pub message: String,
 }
 
+impl std::error::Error for DatasetError {}
+
 impl std::fmt::Display for DatasetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.line {

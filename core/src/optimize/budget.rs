@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::session::{Session, Stop};
-use crate::llm::client::Reserve;
+use crate::llm::client::{Declined, Reserve};
 use crate::llm::provider::Provider;
 use crate::llm::wire::ChatRequest;
 
@@ -161,11 +161,11 @@ impl Reserve for Attempts<'_, '_> {
         provider: &Provider,
         request: &ChatRequest,
         reserved: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), Declined> {
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(stop) = refused.as_ref() {
             // The run is over budget: what it still sends would be thrown away.
-            return Err(stop.to_string());
+            return Err(Declined::new(stop.clone()));
         }
         if reserved {
             return Ok(());
@@ -188,9 +188,8 @@ impl Reserve for Attempts<'_, '_> {
                 Ok(())
             }
             Err(stop) => {
-                let why = stop.to_string();
-                *refused = Some(stop);
-                Err(why)
+                *refused = Some(stop.clone());
+                Err(Declined::new(stop))
             }
         }
     }

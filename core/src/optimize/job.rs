@@ -211,7 +211,7 @@ impl Outcome {
         path: &Path,
         start: &str,
         result: Option<&str>,
-    ) -> Result<(i64, Option<i64>), String> {
+    ) -> Result<(i64, Option<i64>), crate::store::Error> {
         use crate::store::{self, Origin, Score};
         let score =
             |value: f64| Score::new(&self.dataset, &self.metric, &self.model, value, self.rows);
@@ -365,7 +365,7 @@ pub async fn run(
                 ..Overrides::default()
             },
         )
-        .map_err(JobError::Usage)
+        .map_err(|e| JobError::Usage(e.to_string()))
     };
     let mut dev = plan(&request.valset, Rows::Dev)?;
     let mut train = plan(&request.dataset, Rows::Train)?;
@@ -472,7 +472,10 @@ pub async fn run(
     };
     let stopped = JobError::Stopped;
     // A budget that cannot even score the prompt as it is: an error before any call.
-    let baseline_plan = session.dev.with_source(source).map_err(JobError::Usage)?;
+    let baseline_plan = session
+        .dev
+        .with_source(source)
+        .map_err(|e| JobError::Usage(e.to_string()))?;
     let need = session.needs(&baseline_plan);
     if let Some(max) = budget.max_calls {
         if need.calls > max {

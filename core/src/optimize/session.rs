@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::eval::run::{self, Plan, Report};
+use crate::eval::run::{self, Plan, PlanError, Report};
 use crate::llm::client::Client;
 use crate::program::Program;
 
@@ -54,6 +54,19 @@ impl std::fmt::Display for Stop {
             Stop::Failed(why) => f.write_str(why),
         }
     }
+}
+
+impl std::error::Error for Stop {}
+
+/// Why a candidate program is not scored (`Session::admits`).
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// It cannot be written into the prompt.
+    #[error(transparent)]
+    Program(#[from] crate::program::Error),
+    /// The prompt it makes fails the pre-call checks.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
 }
 
 pub struct Session<'a> {
@@ -453,9 +466,10 @@ impl<'a> Session<'a> {
 
     /// Whether `program` passes the pre-call checks (`Plan::with_source`); `Err` says
     /// why it would break every row (a proposed instruction that makes a template error).
-    pub fn admits(&self, program: &Program) -> Result<(), String> {
+    pub fn admits(&self, program: &Program) -> Result<(), Refused> {
         let source = program.apply(&self.source)?;
-        self.dev.with_source(&source).map(|_| ())
+        self.dev.with_source(&source)?;
+        Ok(())
     }
 
     /// The source with `program` written in.
@@ -489,7 +503,7 @@ impl<'a> Session<'a> {
             None => self.dev.clone(),
         }
         .with_source(&source)
-        .map_err(Stop::Failed)?;
+        .map_err(|e| Stop::Failed(e.to_string()))?;
         let report = self.run(&plan, "task").await?;
         let trial = Trial {
             score: report.score,
@@ -556,7 +570,10 @@ impl<'a> Session<'a> {
         };
         let total = all.len().max(1) as f64;
         let source = self.source_of(program)?;
-        let candidate = self.dev.with_source(&source).map_err(Stop::Failed)?;
+        let candidate = self
+            .dev
+            .with_source(&source)
+            .map_err(|e| Stop::Failed(e.to_string()))?;
         let (mut sum, mut done) = (0.0, 0usize);
         let mut pruned = false;
         for chunk in all.chunks(self.concurrency.max(1)) {
@@ -600,7 +617,10 @@ impl<'a> Session<'a> {
     /// winner already scored answers from the cache, at no cost).
     pub async fn final_score(&self, program: &Program) -> Result<f64, Stop> {
         let source = self.source_of(program)?;
-        let plan = self.dev.with_source(&source).map_err(Stop::Failed)?;
+        let plan = self
+            .dev
+            .with_source(&source)
+            .map_err(|e| Stop::Failed(e.to_string()))?;
         let report = self.run(&plan, "task").await?;
         self.consider(program, report.score);
         let trial = Trial {
@@ -625,7 +645,7 @@ impl<'a> Session<'a> {
             .train
             .with_rows(rows)
             .with_source(&source)
-            .map_err(Stop::Failed)?;
+            .map_err(|e| Stop::Failed(e.to_string()))?;
         self.run(&plan, "task").await
     }
 }

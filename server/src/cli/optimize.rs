@@ -349,11 +349,9 @@ fn record_history(
     outcome: &job::Outcome,
     written: Option<&String>,
 ) -> Option<serde_json::Value> {
-    let recorded = promptls_core::store::Store::open(&config.root)
-        .map_err(String::from)
-        .and_then(|mut store| {
-            outcome.record(&mut store, file, source, written.map(String::as_str))
-        });
+    let recorded = promptls_core::store::Store::open(&config.root).and_then(|mut store| {
+        outcome.record(&mut store, file, source, written.map(String::as_str))
+    });
     match recorded {
         Ok((start, result)) => Some(json!({"start": start, "result": result})),
         Err(e) => {

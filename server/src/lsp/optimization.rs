@@ -429,7 +429,6 @@ async fn offer(
 /// Records the starting text and the applied result (see `Outcome::record`).
 fn record(path: &Path, start: &str, result: &str, outcome: &Outcome) {
     let recorded = promptls_core::store::Store::open(&promptls_core::config::find_root(path))
-        .map_err(String::from)
         .and_then(|mut store| outcome.record(&mut store, path, start, Some(result)));
     if let Err(e) = recorded {
         tracing::warn!("history: {e}");
