@@ -194,3 +194,31 @@ impl Reserve for Attempts<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_worst_case_of_a_call_bounds_the_usual_token_counts() {
+        let messages = vec![
+            json!({"role": "system", "content": [{"text": "Classify the sentiment of the review."}]}),
+            json!({"role": "user", "content": [{"text": "I love this lamp, it works perfectly."}]}),
+        ];
+        let estimate = estimate_prompt_tokens(&messages);
+        // Characters over four is the usual count; the estimate is above it.
+        let chars = 37 + 37 + "system".len() + "user".len();
+        assert!(estimate as usize >= chars / 4 + 2, "{estimate}");
+        let mut config = serde_json::Map::new();
+        assert_eq!(max_output_tokens(&config), DEFAULT_MAX_OUTPUT_TOKENS);
+        config.insert("maxOutputTokens".into(), json!(64));
+        assert_eq!(max_output_tokens(&config), 64);
+        let price = crate::catalog::Price {
+            input: 1.0,
+            output: 2.0,
+        };
+        assert!((worst_cost(Some(price), 1000, 500) - 0.002).abs() < 1e-12);
+        assert_eq!(worst_cost(None, 1000, 500), 0.0);
+    }
+}
