@@ -126,7 +126,7 @@ pub fn plan(
     preflight(analysis, overrides.dataset.is_some())?;
     let needs = |problem: PromptProblem| PlanError::Prompt {
         file: file.to_path_buf(),
-        problem,
+        problem: Box::new(problem),
     };
     let compiled = analysis
         .compile(&Renderer::for_file(file))
@@ -412,7 +412,7 @@ impl Plan {
             .compile(&Renderer::for_file(&self.file))
             .map_err(|e| PlanError::Prompt {
                 file: self.file.clone(),
-                problem: PromptProblem::Compile(e),
+                problem: Box::new(PromptProblem::Compile(e)),
             })?;
         Ok(Plan {
             compiled,

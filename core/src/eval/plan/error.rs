@@ -18,11 +18,12 @@ pub enum PlanError {
     #[error(transparent)]
     Preflight(#[from] PreflightError),
     /// Something the prompt at `file` says (its model, settings, template, schema).
+    /// Boxed: some problems carry large errors.
     #[error("{}: {problem}", .file.display())]
     Prompt {
         file: PathBuf,
         #[source]
-        problem: PromptProblem,
+        problem: Box<PromptProblem>,
     },
     /// A dataset file that cannot be read.
     #[error("{}: {source}", .path.display())]
