@@ -501,6 +501,43 @@ mod tests {
     }
 
     #[test]
+    fn plan_errors_keep_the_file_the_span_and_the_cause() {
+        use crate::eval::plan::PromptProblem;
+        use std::error::Error as _;
+        // A dataset that is not there: its path, and the dataset's error as the source.
+        let prompt = HEAD.replace("data.csv", "gone.csv") + "Say {{text}}\n";
+        let (dir, file) = workspace(&prompt);
+        let config = Config::load(&file).unwrap();
+        let analysis = Analysis::new(prompt.as_str(), Some(&file));
+        let e = plan(&analysis, &config, &Overrides::default())
+            .err()
+            .unwrap();
+        let PlanError::Dataset { path, source } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(path, &dir.path().join("gone.csv"));
+        assert_eq!(e.to_string(), format!("{}: {source}", path.display()));
+        assert!(e.source().is_some());
+        // A wrong setting: the message `check` shows, at the value's span.
+        let prompt =
+            HEAD.replace("promptls.target: label", "promptls.target: [1]") + "Say {{text}}\n";
+        std::fs::write(&file, &prompt).unwrap();
+        let analysis = Analysis::new(prompt.as_str(), Some(&file));
+        let e = plan(&analysis, &config, &Overrides::default())
+            .err()
+            .unwrap();
+        let PlanError::Prompt { file: at, problem } = &e else {
+            panic!("{e:?}");
+        };
+        let PromptProblem::Setting { message, span } = problem.as_ref() else {
+            panic!("{problem:?}");
+        };
+        assert_eq!(at, &file);
+        assert_eq!(&prompt[span.start..span.end], "[1]");
+        assert_eq!(e.to_string(), format!("{}: {message}", file.display()));
+    }
+
+    #[test]
     fn a_candidate_that_breaks_every_row_is_refused_before_any_call() {
         let prompt = format!("{HEAD}Say {{{{text}}}}\n");
         let (_dir, file) = workspace(&prompt);
