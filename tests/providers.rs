@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use promptls_core::llm::cache::Cache;
-use promptls_core::llm::client::{Client, Reserve};
+use promptls_core::llm::client::{Client, Declined, Reserve};
 use promptls_core::llm::limits::Limits;
 use promptls_core::llm::provider::{Api, Provider, Secret};
 use promptls_core::llm::retry::RetryPolicy;
@@ -205,14 +205,14 @@ impl Attempts {
 }
 
 impl Reserve for Attempts {
-    fn attempt(&self, _: &Provider, _: &ChatRequest, reserved: bool) -> Result<(), String> {
+    fn attempt(&self, _: &Provider, _: &ChatRequest, reserved: bool) -> Result<(), Declined> {
         self.asked.lock().unwrap().push(reserved);
         let mut left = self.left.lock().unwrap();
         if reserved {
             return Ok(());
         }
         if *left == 0 {
-            return Err("max-calls reached".into());
+            return Err(Declined::new("max-calls reached"));
         }
         *left -= 1;
         Ok(())

@@ -195,3 +195,22 @@ fn one_line(message: &str) -> String {
         format!("{first}: {last}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_keys_and_names_unknown_fields() {
+        let err = parse_file("[providers.groq]\napi_key = \"gsk_secret\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("api_key_env"), "{err}");
+        assert!(!err.contains("gsk_secret"), "{err}");
+        let err = parse_file("[providers.groq]\nrmp = 3\n").unwrap_err();
+        assert!(matches!(err, Error::Toml { line: Some(2), .. }), "{err:?}");
+        let err = err.to_string();
+        assert!(err.contains("rmp"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+}

@@ -2,10 +2,18 @@
 //! record by record (`stream`), so a caller that needs a count, the columns or one row
 //! never holds the whole file.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use serde_json::{Map, Value};
+
+mod formats;
+mod row;
+mod utf8;
+
+use formats::{stream_csv, stream_jsonl};
+pub use row::{prompt_row, RowError};
+use utf8::Utf8Reader;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
@@ -29,6 +37,8 @@ pub struct DatasetError {
     pub line: Option<usize>,
     pub message: String,
 }
+
+impl std::error::Error for DatasetError {}
 
 impl std::fmt::Display for DatasetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -192,126 +202,11 @@ pub fn stream(
     format: Format,
     each: &mut dyn FnMut(Record, u64) -> bool,
 ) -> Result<Vec<String>, StreamError> {
-    let checked = Utf8Reader {
-        inner: reader,
-        offset: 0,
-        pending: Vec::new(),
-    };
+    let checked = Utf8Reader::new(reader);
     let mut reader = BufReader::with_capacity(64 * 1024, checked);
     match format {
         Format::Csv => stream_csv(&mut reader, each),
         Format::Jsonl => stream_jsonl(&mut reader, each),
-    }
-}
-
-/// Passes bytes through, failing with `NOT_UTF8` (and remembering where) at the first
-/// byte that is not UTF-8; a character cut between two reads is checked with the next.
-struct Utf8Reader<R> {
-    inner: R,
-    /// The file offset of the first byte not yet known to be valid (`pending`'s start).
-    offset: u64,
-    /// The start of a character the last read cut off.
-    pending: Vec<u8>,
-}
-
-/// The message of the `io::Error` a `Utf8Reader` fails with; the offset is in the
-/// error's payload.
-const NOT_UTF8: &str = "not UTF-8";
-
-#[derive(Debug)]
-struct NotUtf8(u64);
-
-impl std::fmt::Display for NotUtf8 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{NOT_UTF8} (byte {})", self.0)
-    }
-}
-
-impl std::error::Error for NotUtf8 {}
-
-impl<R: Read> Read for Utf8Reader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let bad = |at: u64| std::io::Error::new(std::io::ErrorKind::InvalidData, NotUtf8(at));
-        if n == 0 {
-            return if self.pending.is_empty() {
-                Ok(0)
-            } else {
-                Err(bad(self.offset))
-            };
-        }
-        self.pending.extend_from_slice(&buf[..n]);
-        let valid = match std::str::from_utf8(&self.pending) {
-            Ok(_) => self.pending.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(e) => return Err(bad(self.offset + e.valid_up_to() as u64)),
-        };
-        self.offset += valid as u64;
-        self.pending.drain(..valid);
-        Ok(n)
-    }
-}
-
-/// The `StreamError` of an I/O error, telling a `Utf8Reader`'s apart.
-fn io_error(e: std::io::Error) -> StreamError {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<NotUtf8>())
-    {
-        Some(NotUtf8(at)) => StreamError::NotUtf8(*at),
-        None => StreamError::Io(e),
-    }
-}
-
-/// Why a prompt's dataset row could not be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RowError {
-    /// The request was wrong: no `promptls.dataset`, or the row is out of range.
-    Usage(String),
-    /// The dataset could not be read or parsed.
-    Dataset(String),
-}
-
-/// The input values of row `n` (1-based) of `dataset`, the `promptls.dataset` of the
-/// prompt at `file`; `what` names the row argument in messages (`--row`, `row`).
-pub fn prompt_row(
-    file: &Path,
-    dataset: Option<&str>,
-    n: usize,
-    what: &str,
-) -> Result<Map<String, Value>, RowError> {
-    let relative = dataset.ok_or_else(|| {
-        RowError::Usage(format!(
-            "{what} needs `promptls.dataset` in {}",
-            file.display()
-        ))
-    })?;
-    let folder = file.parent().unwrap_or(Path::new("."));
-    let root = crate::confine::workspace_root(file);
-    crate::confine::confine_named(&root, folder, relative)
-        .map_err(|e| RowError::Usage(format!("{}: promptls.dataset {e}", file.display())))?;
-    let path = folder.join(relative);
-    let failed =
-        |e: StreamError| RowError::Dataset(format!("{}: {}", path.display(), e.of_file(&path)));
-    let file = std::fs::File::open(&path).map_err(|e| failed(StreamError::Io(e)))?;
-    // Read up to row `n` only; the count of a shorter file is what is left.
-    let (mut count, mut found) = (0, None);
-    stream(file, Format::of(&path), &mut |record, _| {
-        if let Record::Row(row) = record {
-            count += 1;
-            if count == n {
-                found = Some(row.values);
-            }
-        }
-        found.is_none()
-    })
-    .map_err(failed)?;
-    match found {
-        Some(values) if n > 0 => Ok(values),
-        _ => Err(RowError::Usage(format!(
-            "{what} {n} is out of range: {} has {count} rows (counting from 1)",
-            path.display()
-        ))),
     }
 }
 
@@ -336,180 +231,11 @@ impl Format {
     }
 }
 
-fn stream_csv(
-    reader: &mut impl BufRead,
-    each: &mut dyn FnMut(Record, u64) -> bool,
-) -> Result<Vec<String>, StreamError> {
-    // A byte order mark is not part of the first column's name.
-    let bom = reader
-        .fill_buf()
-        .map_err(io_error)?
-        .starts_with(b"\xEF\xBB\xBF");
-    if bom {
-        reader.consume(3);
-    }
-    let skipped = if bom { 3 } else { 0 };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(reader);
-    // Only for I/O errors (`is_io_error`).
-    let fails = |e: csv::Error| match e.into_kind() {
-        csv::ErrorKind::Io(e) => io_error(e),
-        other => StreamError::Invalid(DatasetError {
-            line: None,
-            message: format!("{other:?}"),
-        }),
-    };
-    let columns: Vec<String> = match reader.headers() {
-        Ok(headers) => headers.iter().map(|h| h.trim().to_string()).collect(),
-        Err(e) if e.is_io_error() => return Err(fails(e)),
-        Err(e) => return Err(StreamError::Invalid(csv_error(&e))),
-    };
-    if columns.iter().all(String::is_empty) {
-        return Err(StreamError::Invalid(DatasetError {
-            line: Some(1),
-            message: "the CSV has no header row".into(),
-        }));
-    }
-    let mut record = csv::StringRecord::new();
-    loop {
-        let read = match reader.read_record(&mut record) {
-            Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line() as usize);
-                let values = columns
-                    .iter()
-                    .zip(record.iter())
-                    .map(|(c, v)| (c.clone(), Value::String(v.to_string())))
-                    .collect();
-                Record::Row(Row { line, values })
-            }
-            Ok(false) => break,
-            // A reader that cannot go on stops.
-            Err(e) if e.is_io_error() => return Err(fails(e)),
-            // A malformed row is skipped and reported.
-            Err(e) => Record::Bad(csv_error(&e)),
-        };
-        if !each(read, skipped + reader.position().byte()) {
-            break;
-        }
-    }
-    Ok(columns)
-}
-
-fn csv_error(e: &csv::Error) -> DatasetError {
-    let line = e.position().map(|p| p.line() as usize);
-    let message = match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
-            format!("row has {len} fields, the header has {expected_len}")
-        }
-        csv::ErrorKind::Utf8 { .. } => "not UTF-8".to_string(),
-        _ => e.to_string(),
-    };
-    DatasetError { line, message }
-}
-
-fn stream_jsonl(
-    reader: &mut impl BufRead,
-    each: &mut dyn FnMut(Record, u64) -> bool,
-) -> Result<Vec<String>, StreamError> {
-    let mut columns: Vec<String> = Vec::new();
-    let mut bytes = Vec::new();
-    let mut line_no = 0;
-    let mut end = 0u64;
-    loop {
-        bytes.clear();
-        let read = reader.read_until(b'\n', &mut bytes).map_err(io_error)?;
-        if read == 0 {
-            break;
-        }
-        end += read as u64;
-        line_no += 1;
-        // As `str::lines`: a line ends at `\n` or `\r\n`.
-        if bytes.last() == Some(&b'\n') {
-            bytes.pop();
-            if bytes.last() == Some(&b'\r') {
-                bytes.pop();
-            }
-        }
-        // The reader let only UTF-8 through.
-        let line = std::str::from_utf8(&bytes).unwrap_or_default();
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record = match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(values)) => {
-                for key in values.keys() {
-                    if !columns.contains(key) {
-                        columns.push(key.clone());
-                    }
-                }
-                Record::Row(Row {
-                    line: line_no,
-                    values,
-                })
-            }
-            Ok(_) => Record::Bad(DatasetError {
-                line: Some(line_no),
-                message: "each line must be a JSON object".into(),
-            }),
-            Err(e) => Record::Bad(DatasetError {
-                line: Some(line_no),
-                message: format!("invalid JSON: {e}"),
-            }),
-        };
-        if !each(record, end) {
-            break;
-        }
-    }
-    Ok(columns)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn reads_csv_with_quotes_and_bom() {
-        let d = Dataset::parse(
-            "\u{FEFF}text,label\n\"a, b\",pos\n\"multi\nline\",neg\n",
-            Format::Csv,
-        )
-        .unwrap();
-        assert_eq!(d.columns, ["text", "label"]);
-        assert_eq!(d.rows.len(), 2);
-        assert_eq!(d.rows[0].values["text"], json!("a, b"));
-        assert_eq!(d.rows[1].values["text"], json!("multi\nline"));
-        assert_eq!(d.rows[1].line, 3);
-    }
-
-    #[test]
-    fn csv_rows_with_the_wrong_width_are_reported_and_skipped() {
-        let d = Dataset::parse("a,b\n1,2\n1,2,3\n4,5\n6\n", Format::Csv).unwrap();
-        let values: Vec<&Value> = d.rows.iter().map(|r| &r.values["a"]).collect();
-        assert_eq!(values, [&json!("1"), &json!("4")]);
-        let lines: Vec<Option<usize>> = d.errors.iter().map(|e| e.line).collect();
-        assert_eq!(lines, vec![Some(3), Some(5)]);
-        assert!(d.errors[0].message.contains("3 fields"), "{}", d.errors[0]);
-    }
-
-    #[test]
-    fn reads_jsonl_and_reports_bad_lines() {
-        let d = Dataset::parse("{\"a\": 1}\n\n{\"a\": 2, \"b\": [1]}\n", Format::Jsonl).unwrap();
-        assert_eq!(d.columns, ["a", "b"]);
-        assert_eq!(d.rows[1].line, 3);
-        // Bad lines are reported with their line; the rest still loads.
-        let d = Dataset::parse("{\"a\": 1}\n{oops\n[1]\n{\"a\": 3}\n", Format::Jsonl).unwrap();
-        assert_eq!(d.rows.len(), 2);
-        assert_eq!(d.rows[1].line, 4);
-        let lines: Vec<Option<usize>> = d.errors.iter().map(|e| e.line).collect();
-        assert_eq!(lines, vec![Some(2), Some(3)]);
-        assert!(d.errors[1].message.contains("JSON object"));
-    }
-
-    /// Hands out at most `step` bytes a read, and counts what was read.
     struct Trickle<'a> {
         bytes: &'a [u8],
         step: usize,
@@ -644,14 +370,5 @@ mod tests {
         assert_eq!(summary.errors, whole.errors);
         assert_eq!((summary.rows, summary.columns.len()), (3, 3));
         assert_eq!(whole.rows[1].line, 4);
-    }
-
-    #[test]
-    fn reports_ragged_csv_rows() {
-        let d = Dataset::parse("a,b\n1,2\n3\n", Format::Csv).unwrap();
-        assert_eq!(d.rows.len(), 1);
-        let e = &d.errors[0];
-        assert_eq!(e.line, Some(3), "{e:?}");
-        assert!(e.message.contains("1 fields"), "{e:?}");
     }
 }

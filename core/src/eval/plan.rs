@@ -23,6 +23,11 @@ use crate::render::{CompiledPrompt, DataArgument, Renderer};
 
 use super::report::ScoredAnswer;
 
+mod error;
+pub use error::{
+    Blocker, MissingKey, ModelError, PlanError, PreflightError, PromptProblem, RequestError,
+};
+
 /// How rows are scored.
 #[derive(Debug, Clone)]
 pub enum Scoring {
@@ -111,20 +116,31 @@ pub struct Plan {
 }
 
 /// Builds the plan for the prompt of `analysis` (read from its file).
-pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Result<Plan, String> {
-    let file = analysis
-        .path()
-        .ok_or("an evaluation needs the prompt's file (its dataset is next to it)")?;
+pub fn plan(
+    analysis: &Analysis,
+    config: &Config,
+    overrides: &Overrides,
+) -> Result<Plan, PlanError> {
+    let file = analysis.path().ok_or(PlanError::NoFile)?;
     // Problems that would blank or break every row stop the run before any call.
     preflight(analysis, overrides.dataset.is_some())?;
+    let needs = |problem: PromptProblem| PlanError::Prompt {
+        file: file.to_path_buf(),
+        problem: Box::new(problem),
+    };
     let compiled = analysis
         .compile(&Renderer::for_file(file))
-        .map_err(|e| format!("{}: {e}", file.display()))?;
+        .map_err(|e| needs(PromptProblem::Compile(e)))?;
     let metadata = compiled
         .render_metadata(None)
-        .map_err(|e| format!("{}: {e}", file.display()))?;
+        .map_err(|e| needs(PromptProblem::Compile(e)))?;
     let settings = analysis.settings();
-    let needs = |what: &str| format!("{}: {what}", file.display());
+    let wrong = |w: &crate::settings::Written<String>| {
+        needs(PromptProblem::Setting {
+            message: w.value.clone(),
+            span: w.span,
+        })
+    };
 
     let written_model = overrides
         .model
@@ -135,28 +151,25 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
                 .and_then(Value::as_str)
                 .map(str::to_string)
         })
-        .ok_or_else(|| needs("no `model` to evaluate with (set `model:` or pass --model)"))?;
+        .ok_or_else(|| needs(PromptProblem::NoModel))?;
     let model = config.resolve_model(&written_model).to_string();
-    let provider = model_provider(config, &model).map_err(|e| needs(&e))?;
+    let provider = model_provider(config, &model).map_err(|e| needs(PromptProblem::Model(e)))?;
     if !overrides.offline {
-        missing_key(config, &provider).map_err(|e| needs(&e))?;
+        missing_key(config, &provider).map_err(|e| needs(PromptProblem::MissingKey(e)))?;
     }
 
     // A wrong setting stops the run with the message `check` shows for it.
     let metric_name = match &settings.metric {
         None => "exact_match",
         Some(Ok(name)) => name.value.as_str(),
-        Some(Err(wrong)) => return Err(needs(&wrong.value)),
+        Some(Err(w)) => return Err(wrong(w)),
     };
     let scoring = if crate::settings::canonical_metric(metric_name) == Some("judge") {
-        let judge =
-            match &settings.judge {
-                Some(Ok(judge)) => judge.value.clone(),
-                Some(Err(wrong)) => return Err(needs(&wrong.value)),
-                None => return Err(needs(
-                    "`promptls.metric: judge` needs `promptls.judge`: a rubric, or {rubric, model}",
-                )),
-            };
+        let judge = match &settings.judge {
+            Some(Ok(judge)) => judge.value.clone(),
+            Some(Err(w)) => return Err(wrong(w)),
+            None => return Err(needs(PromptProblem::NoJudge)),
+        };
         let written = judge
             .model
             .clone()
@@ -164,9 +177,11 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
             .or_else(|| crate::settings::value(&settings.teacher).cloned())
             .unwrap_or_else(|| model.clone());
         let judge_model = config.resolve_model(&written).to_string();
-        let judge_provider = model_provider(config, &judge_model).map_err(|e| needs(&e))?;
+        let judge_provider =
+            model_provider(config, &judge_model).map_err(|e| needs(PromptProblem::Model(e)))?;
         if !overrides.offline {
-            missing_key(config, &judge_provider).map_err(|e| needs(&format!("the judge: {e}")))?;
+            missing_key(config, &judge_provider)
+                .map_err(|e| needs(PromptProblem::JudgeMissingKey(e)))?;
         }
         Scoring::Judge {
             judge,
@@ -175,34 +190,29 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
         }
     } else {
         Scoring::Metric(Metric::from_name(metric_name).ok_or_else(|| {
-            needs(&format!(
-                "unknown metric `{metric_name}` (known: {})",
-                crate::settings::METRICS.join(", ")
-            ))
+            needs(PromptProblem::UnknownMetric {
+                name: metric_name.to_string(),
+            })
         })?)
     };
 
     let target = match &settings.target {
         Some(Ok(t)) if !t.value.is_empty() => t.value.clone(),
-        Some(Ok(_)) => return Err(needs("`promptls.target` must name a column")),
-        Some(Err(wrong)) => return Err(needs(&wrong.value)),
-        None => {
-            return Err(needs(
-                "no `promptls.target`: name the dataset column that holds the expected output",
-            ))
-        }
+        Some(Ok(_)) => return Err(needs(PromptProblem::EmptyTarget)),
+        Some(Err(w)) => return Err(wrong(w)),
+        None => return Err(needs(PromptProblem::NoTarget)),
     };
     let folder = file.parent().unwrap_or(Path::new("."));
     // Paths the prompt names stay inside the workspace (`--dataset` is the user's own).
-    let confined = |key: &str, written: &str| -> Result<PathBuf, String> {
+    let confined = |key: &'static str, written: &str| -> Result<PathBuf, PlanError> {
         crate::confine::confine_named(&config.root, folder, written)
             .map(|_| folder.join(written))
-            .map_err(|e| needs(&format!("{key} {e}")))
+            .map_err(|source| needs(PromptProblem::Outside { key, source }))
     };
     let split = match &settings.split {
         None => Split::All,
         Some(Ok(split)) => split.value.clone(),
-        Some(Err(wrong)) => return Err(needs(&wrong.value)),
+        Some(Err(w)) => return Err(wrong(w)),
     };
     let numbered = |rows: Vec<Row>| -> Vec<(usize, Row)> {
         rows.into_iter()
@@ -218,12 +228,8 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
         None => {
             let named = match &settings.dataset {
                 Some(Ok(d)) => d.value.clone(),
-                Some(Err(wrong)) => return Err(needs(&wrong.value)),
-                None => {
-                    return Err(needs(
-                        "no `promptls.dataset` (a CSV or JSONL file next to the prompt), and no --dataset",
-                    ))
-                }
+                Some(Err(w)) => return Err(wrong(w)),
+                None => return Err(needs(PromptProblem::NoDataset)),
             };
             match (&split, overrides.rows) {
                 (Split::Files { train, dev }, which) => {
@@ -270,14 +276,14 @@ pub fn plan(analysis: &Analysis, config: &Config, overrides: &Overrides) -> Resu
     let schema = match output.and_then(|o| o.get("schema")) {
         Some(schema) if json_output => Some(Arc::new(
             jsonschema::validator_for(schema)
-                .map_err(|e| needs(&format!("`output.schema` is not a valid JSON Schema: {e}")))?,
+                .map_err(|e| needs(PromptProblem::Schema(Box::new(e))))?,
         )),
         _ => None,
     };
     let threshold = match &settings.threshold {
         None => scoring.default_threshold(),
         Some(Ok(t)) => t.value,
-        Some(Err(wrong)) => return Err(needs(&wrong.value)),
+        Some(Err(w)) => return Err(wrong(w)),
     };
     let judge_price = match &scoring {
         Scoring::Judge { model, .. } => config.price(model),
@@ -324,13 +330,13 @@ const BREAKS_EVERY_ROW: &[&str] = &[
 /// call worthless, as one error with each problem at its `file:line:column`; `Ok` when
 /// there are none. `other_dataset`: the run reads another dataset than
 /// `promptls.dataset` (`--dataset`), so that file's columns say nothing.
-pub fn preflight(analysis: &Analysis, other_dataset: bool) -> Result<(), String> {
+pub fn preflight(analysis: &Analysis, other_dataset: bool) -> Result<(), PreflightError> {
     use crate::check::{CheckInput, Disk, Severity};
     let (source, file) = (analysis.source(), analysis.path().unwrap_or(Path::new("")));
     let (diagnostics, syntax_codes) =
         crate::check::check_parsed_with_syntax(&CheckInput::new(analysis, &Disk));
     let index = crate::syntax::line_index::LineIndex::new(source);
-    let problems: Vec<String> = diagnostics
+    let blockers: Vec<Blocker> = diagnostics
         .iter()
         .filter(|d| {
             let syntax = d.severity == Severity::Error && syntax_codes.contains(&d.code);
@@ -339,55 +345,49 @@ pub fn preflight(analysis: &Analysis, other_dataset: bool) -> Result<(), String>
         })
         .map(|d| {
             let at = index.line_col_chars(source, d.span.start.min(source.len()));
-            format!(
-                "{}:{}:{}: {} [{}]",
-                file.display(),
-                at.line + 1,
-                at.col + 1,
-                d.message,
-                d.code
-            )
+            Blocker {
+                line: at.line + 1,
+                column: at.col + 1,
+                message: d.message.clone(),
+                code: d.code,
+            }
         })
         .collect();
-    if problems.is_empty() {
+    if blockers.is_empty() {
         return Ok(());
     }
-    Err(format!(
-        "{}
-{} every row's prompt; nothing was sent (`promptls check {}` shows the same)",
-        problems.join("\n"),
-        if problems.len() == 1 {
-            "this would break"
-        } else {
-            "these would break"
-        },
-        file.display()
-    ))
+    Err(PreflightError {
+        file: file.to_path_buf(),
+        blockers,
+    })
 }
 
 /// An error when `provider` needs a key and none was found.
-fn missing_key(config: &Config, provider: &Provider) -> Result<(), String> {
+fn missing_key(config: &Config, provider: &Provider) -> Result<(), MissingKey> {
     // A refused provider (an untrusted workspace) has its key withheld: the refusal
     // says why, not this.
     if provider.refused.is_some() || provider.key.is_some() || !config.needs_key(&provider.name) {
         return Ok(());
     }
     let var = provider.key_env.as_deref().unwrap_or("its key variable");
-    Err(format!(
-        "provider `{}` needs a key and ${var} is not set (in the environment or the workspace .env); nothing was sent",
-        provider.name
-    ))
+    Err(MissingKey {
+        provider: provider.name.clone(),
+        variable: var.to_string(),
+    })
 }
 
-fn load(path: &Path) -> Result<Dataset, String> {
-    Dataset::load(path).map_err(|e| format!("{}: {e}", path.display()))
+fn load(path: &Path) -> Result<Dataset, PlanError> {
+    Dataset::load(path).map_err(|source| PlanError::Dataset {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
-fn model_provider(config: &Config, model: &str) -> Result<Provider, String> {
-    let (name, _) = provider::split_model(model).ok_or_else(|| {
-        format!("model `{model}` has no provider: model names are `provider/model`, e.g. `openai/{model}`")
+fn model_provider(config: &Config, model: &str) -> Result<Provider, ModelError> {
+    let (name, _) = provider::split_model(model).ok_or_else(|| ModelError::NoProvider {
+        model: model.to_string(),
     })?;
-    config.provider(name).map_err(|e| e.to_string())
+    Ok(config.provider(name)?)
 }
 
 impl Plan {
@@ -405,12 +405,15 @@ impl Plan {
     /// optimizer's candidate: another instruction or other demos), after the same
     /// pre-call checks as `plan`: a candidate that would break every row is refused
     /// before any call rather than scored.
-    pub fn with_source(&self, source: &str) -> Result<Plan, String> {
+    pub fn with_source(&self, source: &str) -> Result<Plan, PlanError> {
         let analysis = Analysis::new(source, Some(&self.file));
         preflight(&analysis, self.other_dataset)?;
         let compiled = analysis
             .compile(&Renderer::for_file(&self.file))
-            .map_err(|e| format!("{}: {e}", self.file.display()))?;
+            .map_err(|e| PlanError::Prompt {
+                file: self.file.clone(),
+                problem: Box::new(PromptProblem::Compile(e)),
+            })?;
         Ok(Plan {
             compiled,
             ..self.clone()
@@ -433,7 +436,7 @@ impl Plan {
     }
 
     /// The plan run by another model (a teacher), aliases resolved.
-    pub fn with_model(&self, config: &Config, model: &str) -> Result<Plan, String> {
+    pub fn with_model(&self, config: &Config, model: &str) -> Result<Plan, PlanError> {
         let model = config.resolve_model(model).to_string();
         let provider = model_provider(config, &model)?;
         Ok(Plan {
@@ -445,14 +448,14 @@ impl Plan {
     }
 
     /// The text of the last user turn `row` renders to: what a demo of that row shows.
-    pub fn user_turn(&self, row: &Row) -> Result<String, String> {
+    pub fn user_turn(&self, row: &Row) -> Result<String, RequestError> {
         let request = self.request(row)?;
         let last_user = request
             .messages
             .iter()
             .rev()
             .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-            .ok_or("the prompt renders no user turn")?;
+            .ok_or(RequestError::NoUserTurn)?;
         Ok(last_user
             .get("content")
             .and_then(Value::as_array)
@@ -466,7 +469,7 @@ impl Plan {
 
     /// The request for `row`: the row's values (without the target) rendered into the
     /// prompt.
-    pub fn request(&self, row: &Row) -> Result<ChatRequest, String> {
+    pub fn request(&self, row: &Row) -> Result<ChatRequest, RequestError> {
         let mut input = row.values.clone();
         input.shift_remove(&self.target);
         let rendered = self
@@ -478,7 +481,7 @@ impl Plan {
                 },
                 None,
             )
-            .map_err(|e| format!("cannot render: {e}"))?;
+            .map_err(RequestError::Render)?;
         let (_, model) = provider::split_model(&self.model).unwrap_or(("", &self.model));
         Ok(ChatRequest {
             model: model.to_string(),
@@ -489,16 +492,16 @@ impl Plan {
     }
 
     /// The cache key of `row`'s request: the same key means the same call.
-    pub fn request_key(&self, row: &Row) -> Result<String, String> {
+    pub fn request_key(&self, row: &Row) -> Result<String, RequestError> {
         Ok(cache::key(&self.provider.name, &self.request(row)?))
     }
 
     /// The expected outputs of `row`: the target's text, or each string of a list.
-    pub fn expected(&self, row: &Row) -> Result<Vec<String>, String> {
+    pub fn expected(&self, row: &Row) -> Result<Vec<String>, RequestError> {
         match row.values.get(&self.target) {
-            None | Some(Value::Null) => {
-                Err(format!("no `{}` value (the target column)", self.target))
-            }
+            None | Some(Value::Null) => Err(RequestError::NoExpected {
+                target: self.target.clone(),
+            }),
             Some(Value::String(s)) => Ok(vec![s.clone()]),
             Some(Value::Array(items))
                 if !items.is_empty()
@@ -532,7 +535,7 @@ impl Plan {
         let (score, error) = match score {
             Ok(s) if out.problems.is_empty() => (Some(s), None),
             Ok(_) => (Some(0.0), None),
-            Err(e) => (None, Some(e)),
+            Err(e) => (None, Some(e.to_string())),
         };
         ScoredAnswer {
             text: out.text,

@@ -20,7 +20,9 @@ use crate::llm::client::{Answer, Client, Reserve, Unlimited};
 use crate::llm::provider::{self, Provider};
 use crate::llm::wire::{ChatRequest, ChatResponse};
 
-pub use super::plan::{plan, preflight, Overrides, Plan, Rows, Scoring};
+pub use super::plan::{
+    plan, preflight, Overrides, Plan, PlanError, PreflightError, RequestError, Rows, Scoring,
+};
 pub use super::report::{dollars, summarise, Report, RowResult, ScoredAnswer, Unreadable};
 
 /// The run was cancelled.
@@ -257,7 +259,7 @@ fn prepare(plan: &Plan, index: usize, row: &Row) -> Prepared {
     let references = match expected {
         Ok(r) => r,
         Err(e) => {
-            result.error = Some(e);
+            result.error = Some(e.to_string());
             result.bad_row = true;
             return Prepared {
                 result,
@@ -269,7 +271,7 @@ fn prepare(plan: &Plan, index: usize, row: &Row) -> Prepared {
     let request = match plan.request(row) {
         Ok(r) => r,
         Err(e) => {
-            result.error = Some(e);
+            result.error = Some(e.to_string());
             result.bad_row = true;
             return Prepared {
                 result,
@@ -453,6 +455,13 @@ mod tests {
         let prompt = format!("{HEAD}Say {{{{txet}}}}\n{{{{> footer}}}}\n");
         let (_dir, file) = workspace(&prompt);
         let e = preflight(&Analysis::new(prompt.as_str(), Some(&file)), false).unwrap_err();
+        // Each problem keeps its place, and the message shows it.
+        let first = &e.blockers[0];
+        assert_eq!(
+            (first.line, first.column, first.code),
+            (9, 7, "undeclared-variable")
+        );
+        let e = e.to_string();
         let shown = file.display().to_string();
         assert!(
             e.contains(&format!("{shown}:9:7: `txet` is not declared")),
@@ -469,6 +478,7 @@ mod tests {
         assert!(
             preflight(&Analysis::new(broken.as_str(), Some(&file)), false)
                 .unwrap_err()
+                .to_string()
                 .contains("[unclosed-block]")
         );
         let fine = format!("{HEAD}Say {{{{text}}}}\n");
@@ -482,10 +492,49 @@ mod tests {
     fn dataset_columns_count_only_for_the_prompts_own_dataset() {
         let prompt = "---\nmodel: ollama/tiny\npromptls.dataset: data.csv\npromptls.target: label\n---\nSay {{txet}}\n";
         let (_dir, file) = workspace(prompt);
-        let e = preflight(&Analysis::new(prompt, Some(&file)), false).unwrap_err();
+        let e = preflight(&Analysis::new(prompt, Some(&file)), false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("[variable-not-in-dataset]"), "{e}");
         // `--dataset` reads another file, whose columns the check did not see.
         assert_eq!(preflight(&Analysis::new(prompt, Some(&file)), true), Ok(()));
+    }
+
+    #[test]
+    fn plan_errors_keep_the_file_the_span_and_the_cause() {
+        use crate::eval::plan::PromptProblem;
+        use std::error::Error as _;
+        // A dataset that is not there: its path, and the dataset's error as the source.
+        let prompt = HEAD.replace("data.csv", "gone.csv") + "Say {{text}}\n";
+        let (dir, file) = workspace(&prompt);
+        let config = Config::load(&file).unwrap();
+        let analysis = Analysis::new(prompt.as_str(), Some(&file));
+        let e = plan(&analysis, &config, &Overrides::default())
+            .err()
+            .unwrap();
+        let PlanError::Dataset { path, source } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(path, &dir.path().join("gone.csv"));
+        assert_eq!(e.to_string(), format!("{}: {source}", path.display()));
+        assert!(e.source().is_some());
+        // A wrong setting: the message `check` shows, at the value's span.
+        let prompt =
+            HEAD.replace("promptls.target: label", "promptls.target: [1]") + "Say {{text}}\n";
+        std::fs::write(&file, &prompt).unwrap();
+        let analysis = Analysis::new(prompt.as_str(), Some(&file));
+        let e = plan(&analysis, &config, &Overrides::default())
+            .err()
+            .unwrap();
+        let PlanError::Prompt { file: at, problem } = &e else {
+            panic!("{e:?}");
+        };
+        let PromptProblem::Setting { message, span } = problem.as_ref() else {
+            panic!("{problem:?}");
+        };
+        assert_eq!(at, &file);
+        assert_eq!(&prompt[span.start..span.end], "[1]");
+        assert_eq!(e.to_string(), format!("{}: {message}", file.display()));
     }
 
     #[test]
@@ -508,11 +557,11 @@ mod tests {
             demos: Vec::new(),
         };
         let candidate = program.apply(&prompt).unwrap();
-        let e = plan.with_source(&candidate).err().unwrap();
+        let e = plan.with_source(&candidate).err().unwrap().to_string();
         assert!(e.contains("[undeclared-variable]"), "{e}");
         assert!(e.contains("nothing was sent"), "{e}");
         let unclosed = format!("{HEAD}{{{{#if text}}}}Say {{{{text}}}}\n");
-        let e = plan.with_source(&unclosed).err().unwrap();
+        let e = plan.with_source(&unclosed).err().unwrap().to_string();
         assert!(e.contains("[unclosed-block]"), "{e}");
     }
 

@@ -56,14 +56,26 @@ pub trait Reserve: Send + Sync {
         provider: &Provider,
         request: &ChatRequest,
         reserved: bool,
-    ) -> Result<(), String>;
+    ) -> Result<(), Declined>;
+}
+
+/// Why a budget let no more attempts go: the budget's own reason (say, an optimizer's
+/// `Stop`), shown as it is.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Declined(Box<dyn std::error::Error + Send + Sync>);
+
+impl Declined {
+    pub fn new(why: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Declined {
+        Declined(why.into())
+    }
 }
 
 /// No budget: every attempt may go.
 pub struct Unlimited;
 
 impl Reserve for Unlimited {
-    fn attempt(&self, _: &Provider, _: &ChatRequest, _: bool) -> Result<(), String> {
+    fn attempt(&self, _: &Provider, _: &ChatRequest, _: bool) -> Result<(), Declined> {
         Ok(())
     }
 }

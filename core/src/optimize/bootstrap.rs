@@ -59,7 +59,7 @@ pub async fn demos(
         .train
         .with_model(session.config, &session.teacher)
         .and_then(|p| p.with_source(&teacher_source))
-        .map_err(Stop::Failed)?;
+        .map_err(|e| Stop::Failed(e.to_string()))?;
     let rows = &session.train.rows;
     // Passing answers by expected label, in row order.
     let mut passing: BTreeMap<String, Vec<(usize, Demo)>> = BTreeMap::new();

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::session::{Session, Stop};
-use crate::llm::client::Reserve;
+use crate::llm::client::{Declined, Reserve};
 use crate::llm::provider::Provider;
 use crate::llm::wire::ChatRequest;
 
@@ -161,11 +161,11 @@ impl Reserve for Attempts<'_, '_> {
         provider: &Provider,
         request: &ChatRequest,
         reserved: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), Declined> {
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(stop) = refused.as_ref() {
             // The run is over budget: what it still sends would be thrown away.
-            return Err(stop.to_string());
+            return Err(Declined::new(stop.clone()));
         }
         if reserved {
             return Ok(());
@@ -188,10 +188,37 @@ impl Reserve for Attempts<'_, '_> {
                 Ok(())
             }
             Err(stop) => {
-                let why = stop.to_string();
-                *refused = Some(stop);
-                Err(why)
+                *refused = Some(stop.clone());
+                Err(Declined::new(stop))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_worst_case_of_a_call_bounds_the_usual_token_counts() {
+        let messages = vec![
+            json!({"role": "system", "content": [{"text": "Classify the sentiment of the review."}]}),
+            json!({"role": "user", "content": [{"text": "I love this lamp, it works perfectly."}]}),
+        ];
+        let estimate = estimate_prompt_tokens(&messages);
+        // Characters over four is the usual count; the estimate is above it.
+        let chars = 37 + 37 + "system".len() + "user".len();
+        assert!(estimate as usize >= chars / 4 + 2, "{estimate}");
+        let mut config = serde_json::Map::new();
+        assert_eq!(max_output_tokens(&config), DEFAULT_MAX_OUTPUT_TOKENS);
+        config.insert("maxOutputTokens".into(), json!(64));
+        assert_eq!(max_output_tokens(&config), 64);
+        let price = crate::catalog::Price {
+            input: 1.0,
+            output: 2.0,
+        };
+        assert!((worst_cost(Some(price), 1000, 500) - 0.002).abs() < 1e-12);
+        assert_eq!(worst_cost(None, 1000, 500), 0.0);
     }
 }

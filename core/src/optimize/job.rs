@@ -3,13 +3,12 @@
 //! prompt as it is, run the optimizer, and score the winner. The prompt's text is an
 //! input: nothing here writes files.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
 use super::bootstrap::Settings as DemoSettings;
-use super::session::{Budget, Limit, OnTrial, Session, Stop, Trial, Usage};
+use super::session::{Budget, OnTrial, Session, Stop};
 use super::{bootstrap, gepa, mipro, random};
 use crate::analysis::Analysis;
 use crate::config::Config;
@@ -18,6 +17,13 @@ use crate::llm::client::Client;
 use crate::program::Program;
 #[cfg(test)]
 use crate::settings::PromptSettings;
+
+mod outcome;
+mod split;
+
+use outcome::difference;
+pub use outcome::Outcome;
+pub use split::{with_split, SplitInfo, AUTO_TRAIN_SHARE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Optimizer {
@@ -64,211 +70,6 @@ pub struct Request {
     /// Dataset rows that cannot be read or rendered are left out (and counted) instead
     /// of failing the run.
     pub allow_bad_rows: bool,
-}
-
-/// The share of the rows that trains when the optimizer splits them itself.
-pub const AUTO_TRAIN_SHARE: f64 = 0.5;
-
-/// Which rows trained and which validated, and where that came from.
-#[derive(Debug, Clone, serde::Serialize, PartialEq)]
-pub struct SplitInfo {
-    /// Row numbers (1-based, in their file) of the training rows.
-    pub train: Vec<usize>,
-    /// Row numbers of the validation rows (what the scores are on).
-    pub dev: Vec<usize>,
-    pub seed: Option<u64>,
-    /// `auto`, `promptls.split`, `--valset` or `--dataset`.
-    pub source: &'static str,
-}
-
-impl SplitInfo {
-    /// "auto, seed 0: 30 train rows (1, 4, …), scored on 30 validation rows (2, …)".
-    pub fn describe(&self) -> String {
-        let list = |rows: &[usize]| {
-            let shown: Vec<String> = rows.iter().take(12).map(|r| r.to_string()).collect();
-            let more = if rows.len() > 12 { ", …" } else { "" };
-            format!("{}{more}", shown.join(", "))
-        };
-        let seed = self.seed.map_or(String::new(), |s| format!(", seed {s}"));
-        format!(
-            "{}{seed}: {} train rows ({}), scored on {} validation rows ({})",
-            self.source,
-            self.train.len(),
-            list(&self.train),
-            self.dev.len(),
-            list(&self.dev)
-        )
-    }
-}
-
-/// `text` with the split the optimizer made itself (`auto`) written into its
-/// frontmatter as `promptls.split`, so that `eval` and `check` later score the same
-/// validation rows (and see the demos' rows as training rows). Other splits, or a file
-/// that already has one, are left as they are.
-pub fn with_split(text: &str, split: &SplitInfo) -> String {
-    let (Some(seed), "auto") = (split.seed, split.source) else {
-        return text.to_string();
-    };
-    let parsed = crate::syntax::parse(text);
-    let has_split = parsed
-        .frontmatter
-        .as_ref()
-        .and_then(|fm| crate::settings::get(fm, "split"))
-        .is_some();
-    let Some(span) = parsed.split.frontmatter else {
-        return text.to_string();
-    };
-    if has_split || parsed.frontmatter_failed {
-        return text.to_string();
-    }
-    let line = format!("promptls.split: {{train: {AUTO_TRAIN_SHARE}, seed: {seed}}}");
-    let at = span.end;
-    if text[..at].ends_with('\n') {
-        format!("{}{line}\n{}", &text[..at], &text[at..])
-    } else {
-        format!("{}\n{line}{}", &text[..at], &text[at..])
-    }
-}
-
-/// What a run found.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub optimizer: Optimizer,
-    pub metric: String,
-    /// The task model and the validation dataset (for the history's scores).
-    pub model: String,
-    pub dataset: PathBuf,
-    /// Validation rows scored.
-    pub rows: usize,
-    pub baseline: f64,
-    pub score: f64,
-    pub start: Program,
-    /// The winner (the starting program when nothing beat it).
-    pub program: Program,
-    /// Everything the run spent, by model.
-    pub usage: BTreeMap<String, Usage>,
-    /// What the optimizer itself spent (without scoring the prompt before and after on
-    /// the validation rows).
-    pub optimizer_usage: BTreeMap<String, Usage>,
-    /// The optimizer's own wall time (without the scoring before and after).
-    pub optimizer_ms: f64,
-    pub trials: Vec<Trial>,
-    pub wall_ms: f64,
-    /// Why the run stopped before the optimizer was done, if it did.
-    pub stopped: Option<Limit>,
-    /// Calls the run made when it stopped (every call, the scoring included).
-    pub calls_made: u64,
-    pub split: SplitInfo,
-    /// The dataset rows left out because they could not be read or rendered
-    /// (`allow_bad_rows`), each as `data.csv line 3: why`.
-    pub bad_rows: Vec<String>,
-}
-
-impl Outcome {
-    /// Whether the result scores strictly better than the start on the validation rows.
-    pub fn improved(&self) -> bool {
-        self.score > self.baseline && self.program != self.start
-    }
-
-    /// "stopped: max-calls reached after 40 calls; kept the best of 5 trials", if the
-    /// run stopped early.
-    pub fn stop_note(&self) -> Option<String> {
-        let limit = self.stopped?;
-        let full = self
-            .trials
-            .iter()
-            .filter(|t| !t.minibatch && !t.pruned && t.label != "final")
-            .count();
-        Some(match limit {
-            Limit::Cancelled => format!(
-                "stopped: cancelled after {} calls; kept the best of {full} trials",
-                self.calls_made
-            ),
-            limit => format!(
-                "stopped: {} reached after {} calls; kept the best of {full} trials",
-                limit.name(),
-                self.calls_made
-            ),
-        })
-    }
-
-    /// Why the result is not written: it is no better than the start.
-    pub fn not_written_note(&self) -> Option<String> {
-        (!self.improved()).then(|| {
-            format!(
-                "not written: {:.3} → {:.3} is no improvement; --force writes it anyway",
-                self.baseline, self.score
-            )
-        })
-    }
-
-    /// Records the prompt as the run began with its baseline score and, when `result`
-    /// (the text applied) is given, that text as its child with the optimizer, what it
-    /// spent and its score. Returns the two version numbers.
-    pub fn record(
-        &self,
-        store: &mut crate::store::Store,
-        path: &Path,
-        start: &str,
-        result: Option<&str>,
-    ) -> Result<(i64, Option<i64>), String> {
-        use crate::store::{self, Origin, Score};
-        let score =
-            |value: f64| Score::new(&self.dataset, &self.metric, &self.model, value, self.rows);
-        let from = store.record_scored(
-            path,
-            start,
-            &Origin::Edit,
-            None,
-            Some(&score(self.baseline)),
-        )?;
-        let Some(text) = result else {
-            return Ok((from, None));
-        };
-        let spent = self.usage.values().fold((0u64, 0u64, 0.0f64), |t, u| {
-            (
-                t.0 + u.calls,
-                t.1 + u.prompt_tokens + u.completion_tokens,
-                t.2 + u.cost_usd,
-            )
-        });
-        let origin = Origin::Optimizer {
-            name: self.optimizer.name().to_string(),
-            detail: serde_json::json!({
-                "models": self.usage.keys().collect::<Vec<_>>(),
-                "calls": spent.0,
-                "tokens": spent.1,
-                "cost_usd": spent.2,
-                "dataset": store::dataset_hash(&self.dataset),
-                "trials": self.trials.len(),
-            }),
-        };
-        let to = store.record_scored(path, text, &origin, Some(from), Some(&score(self.score)))?;
-        Ok((from, Some(to)))
-    }
-}
-
-/// `promptls.optimizer` as written: a name or `{name, trials, demos, max_calls, max_cost}`.
-/// `after - before`, per model (models with nothing spent left out).
-fn difference(
-    after: &BTreeMap<String, Usage>,
-    before: &BTreeMap<String, Usage>,
-) -> BTreeMap<String, Usage> {
-    after
-        .iter()
-        .filter_map(|(model, a)| {
-            let b = before.get(model).cloned().unwrap_or_default();
-            let d = Usage {
-                role: a.role.clone(),
-                calls: a.calls - b.calls,
-                cache_hits: a.cache_hits - b.cache_hits,
-                prompt_tokens: a.prompt_tokens - b.prompt_tokens,
-                completion_tokens: a.completion_tokens - b.completion_tokens,
-                cost_usd: a.cost_usd - b.cost_usd,
-            };
-            (d.calls > 0 || d.cache_hits > 0).then(|| (model.clone(), d))
-        })
-        .collect()
 }
 
 /// Why a run could not start (`Usage`, `BadRows`) or did not finish (`Stopped`).
@@ -365,7 +166,7 @@ pub async fn run(
                 ..Overrides::default()
             },
         )
-        .map_err(JobError::Usage)
+        .map_err(|e| JobError::Usage(e.to_string()))
     };
     let mut dev = plan(&request.valset, Rows::Dev)?;
     let mut train = plan(&request.dataset, Rows::Train)?;
@@ -472,7 +273,10 @@ pub async fn run(
     };
     let stopped = JobError::Stopped;
     // A budget that cannot even score the prompt as it is: an error before any call.
-    let baseline_plan = session.dev.with_source(source).map_err(JobError::Usage)?;
+    let baseline_plan = session
+        .dev
+        .with_source(source)
+        .map_err(|e| JobError::Usage(e.to_string()))?;
     let need = session.needs(&baseline_plan);
     if let Some(max) = budget.max_calls {
         if need.calls > max {
@@ -606,34 +410,6 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn auto(seed: u64) -> SplitInfo {
-        SplitInfo {
-            train: vec![1, 3],
-            dev: vec![2, 4],
-            seed: Some(seed),
-            source: "auto",
-        }
-    }
-
-    #[test]
-    fn the_auto_split_is_written_into_the_frontmatter_once() {
-        let text = "---\nmodel: m/x\npromptls.dataset: d.csv\n---\nHi {{text}}\n";
-        let with = with_split(text, &auto(7));
-        assert_eq!(
-            with,
-            "---\nmodel: m/x\npromptls.dataset: d.csv\npromptls.split: {train: 0.5, seed: 7}\n---\nHi {{text}}\n"
-        );
-        assert_eq!(with_split(&with, &auto(7)), with);
-        let given = SplitInfo {
-            source: "promptls.split",
-            ..auto(7)
-        };
-        assert_eq!(with_split(text, &given), text);
-        assert!(auto(7)
-            .describe()
-            .starts_with("auto, seed 7: 2 train rows (1, 3)"));
-    }
 
     #[test]
     fn every_listed_optimizer_runs() {

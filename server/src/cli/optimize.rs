@@ -427,12 +427,9 @@ fn record_history(
     outcome: &job::Outcome,
     written: Option<&String>,
 ) -> Option<serde_json::Value> {
-    let recorded = match promptls_core::store::Store::shared(&config.root) {
-        Ok(shared) => {
-            shared.with(|store| outcome.record(store, file, source, written.map(String::as_str)))
-        }
-        Err(e) => Err(e.to_string()),
-    };
+    let recorded = promptls_core::store::Store::shared(&config.root).and_then(|shared| {
+        shared.with(|store| outcome.record(store, file, source, written.map(String::as_str)))
+    });
     match recorded {
         Ok((start, result)) => Some(json!({"start": start, "result": result})),
         Err(e) => {

@@ -407,7 +407,6 @@ async fn offer(
 /// Blocking: SQLite; run on the blocking pool.
 fn record(path: &Path, start: &str, result: &str, outcome: &Outcome) {
     let recorded = promptls_core::store::Store::shared(&promptls_core::config::find_root(path))
-        .map_err(String::from)
         .and_then(|store| store.with(|store| outcome.record(store, path, start, Some(result))));
     if let Err(e) = recorded {
         tracing::warn!("history: {e}");

@@ -13,6 +13,16 @@ use serde::Serialize;
 
 pub use simple::Normalize;
 
+/// Why a row cannot be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("no reference to compare with")]
+    NoReference,
+    /// A reference the metric cannot read (an invalid regex, text that is not JSON).
+    #[error(transparent)]
+    Reference(#[from] simple::Error),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Metric {
     ExactMatch,
@@ -85,11 +95,11 @@ pub fn score_row(
     prediction: &str,
     references: &[&str],
     options: &Options,
-) -> Result<f64, String> {
+) -> Result<f64, ScoreError> {
     if references.is_empty() {
-        return Err("no reference to compare with".into());
+        return Err(ScoreError::NoReference);
     }
-    let best = |f: &dyn Fn(&str) -> Result<f64, String>| -> Result<f64, String> {
+    let best = |f: &dyn Fn(&str) -> Result<f64, ScoreError>| -> Result<f64, ScoreError> {
         let mut best = f64::NEG_INFINITY;
         for r in references {
             best = best.max(f(r)?);
@@ -101,10 +111,8 @@ pub fn score_row(
         Metric::ExactMatch => best(&|r| Ok(simple::exact_match(prediction, r, n))),
         Metric::Contains => best(&|r| Ok(simple::contains(prediction, r, n))),
         Metric::F1 => best(&|r| Ok(simple::f1(prediction, r))),
-        Metric::Regex => best(&|r| simple::regex(prediction, r).map_err(|e| e.to_string())),
-        Metric::JsonMatch => {
-            best(&|r| simple::json_match(prediction, r).map_err(|e| e.to_string()))
-        }
+        Metric::Regex => best(&|r| Ok(simple::regex(prediction, r)?)),
+        Metric::JsonMatch => best(&|r| Ok(simple::json_match(prediction, r)?)),
         Metric::Bleu => Ok(bleu::sentence_bleu(prediction, references) / 100.0),
         Metric::Chrf => Ok(chrf::sentence_chrf(prediction, references, 0) / 100.0),
         Metric::ChrfPlusPlus => Ok(chrf::sentence_chrf(prediction, references, 2) / 100.0),
@@ -154,7 +162,7 @@ pub fn score_rows(
     metric: Metric,
     rows: &[(&str, Vec<&str>)],
     options: &Options,
-) -> (Vec<Result<f64, String>>, f64) {
+) -> (Vec<Result<f64, ScoreError>>, f64) {
     use rayon::prelude::*;
     if metric == Metric::Bleu {
         let stats: Vec<Option<bleu::Stats>> = rows
@@ -169,12 +177,12 @@ pub fn score_rows(
                     corpus += s;
                     Ok(bleu::score(&s, true) / 100.0)
                 }
-                None => Err("no reference to compare with".to_string()),
+                None => Err(ScoreError::NoReference),
             })
             .collect();
         return (scores, bleu::score(&corpus, false) / 100.0);
     }
-    let scores: Vec<Result<f64, String>> = rows
+    let scores: Vec<Result<f64, ScoreError>> = rows
         .par_iter()
         .map(|(p, r)| score_row(metric, p, r, options))
         .collect();

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::super::files::ReadError;
 use super::super::job::JobFailed;
+use promptls_core::eval::run;
 use promptls_core::{config, store, trust};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,8 +20,8 @@ pub(super) enum EvalError {
     Config(#[from] config::Error),
     /// The evaluation's plan (the prompt's settings, its dataset, the provider, the
     /// pre-call checks).
-    #[error("{0}")]
-    Plan(String),
+    #[error(transparent)]
+    Plan(#[from] run::PlanError),
     #[error(transparent)]
     Refused(trust::Refusal),
     #[error("{}: no rows to evaluate", .dataset.display())]
