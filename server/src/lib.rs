@@ -3,5 +3,6 @@
 //! nothing the engine can.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod allocator;
 pub mod cli;
 pub mod lsp;

@@ -1,8 +1,14 @@
-// Many small JSON values are allocated per render and per check; mimalloc is faster at
-// that than the system allocator.
+// mimalloc for the command line, the system allocator for the language server; why, in
+// `allocator.rs`.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: promptls::allocator::Allocator = promptls::allocator::Allocator::new();
 
 fn main() {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|command| command == "lsp")
+    {
+        GLOBAL.use_system();
+    }
     std::process::exit(promptls::cli::main());
 }

@@ -1,7 +1,8 @@
 //! Giving a closed document's memory back to the operating system. Freed memory is kept
-//! by the allocators for reuse: mimalloc (the binary's allocator, `src/main.rs`) keeps the
-//! pages of the thread that allocated them until that thread allocates again, and glibc
-//! malloc (which tree-sitter's C code uses) keeps its heap's top. After a large document
+//! by the allocators for reuse: glibc malloc (the server's allocator, `src/allocator.rs`,
+//! and tree-sitter's) keeps its heaps' tops, and mimalloc (which made the few blocks
+//! allocated before the server chose its allocator) keeps the pages of the thread that
+//! allocated them until that thread allocates again. After a large document
 //! is closed, both are told to return what is free (measured in BENCHMARKS.md, "Memory:
 //! the language server and a 50 MB document").
 
