@@ -95,9 +95,8 @@ pub async fn start(
     let optimizer = match args.optimizer.as_deref() {
         None => None,
         Some(name) => Some(Optimizer::from_name(name).ok_or_else(|| {
-            invalid_params(format!(
-                "unknown optimizer `{name}` (bootstrap, random, mipro, gepa)"
-            ))
+            let known: Vec<&str> = promptls_core::settings::optimizer_names().collect();
+            invalid_params(format!("unknown optimizer `{name}` ({})", known.join(", ")))
         })?),
     };
     let text = snapshot.text.to_string();
