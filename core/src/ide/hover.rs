@@ -139,9 +139,10 @@ fn group(n: usize) -> String {
 fn dataset(input: &CheckInput) -> String {
     match facts::dataset(input) {
         Some((path, data)) => format!(
-            "Dataset `{}`: {} rows; columns {}",
+            "Dataset `{}`: {} {}; columns {}",
             path.display(),
             data.rows,
+            if data.rows == 1 { "row" } else { "rows" },
             data.columns
                 .iter()
                 .map(|c| format!("`{c}`"))

@@ -64,7 +64,7 @@ fn hovers() {
         Rows are the inputs for evaluation and optimization: CSV with a header row, or JSON Lines. Columns match `input.schema` fields.
         ## "data.csv"+2
         9:19-9:27 `data.csv`
-        Dataset `/w/data.csv`: 1 rows; columns `text`, `label`
+        Dataset `/w/data.csv`: 1 row; columns `text`, `label`
         ## "format:"+1
         8:3-8:9 `format`
         `output.format`: The answer's format: `text`, `json`, `array`, `enum`, `jsonl` or `media`. With `json`, promptls validates demos (and model outputs) against `output.schema`.
