@@ -74,6 +74,13 @@ fn line_start(source: &str, at: usize) -> usize {
     source[..at].rfind('\n').map_or(0, |i| i + 1)
 }
 
+/// Whether the file's first line ends in `\r\n` (its lines are taken to end alike).
+fn uses_crlf(source: &str) -> bool {
+    source
+        .find('\n')
+        .is_some_and(|i| source[..i].ends_with('\r'))
+}
+
 /// The offset after the line break that ends the line holding `at` (or the end).
 fn next_line(source: &str, at: usize) -> usize {
     source[at..].find('\n').map_or(source.len(), |i| at + i + 1)
@@ -91,6 +98,12 @@ fn declare_variable(input: &CheckInput, d: &Diagnostic) -> Option<Action> {
         return None;
     }
     let (at, text) = declaration(input, name)?;
+    // The inserted lines end as the file's lines do.
+    let text = if uses_crlf(source) {
+        text.replace('\n', "\r\n")
+    } else {
+        text
+    };
     Some(action(
         format!("Declare `{name}` in input.schema"),
         d,
@@ -185,9 +198,11 @@ fn declaration(input: &CheckInput, name: &str) -> Option<(usize, String)> {
         }
         let block = format!("input:\n  schema:\n    {name}: string\n");
         // `---\n---\n` (an empty frontmatter) gets the block between its fences.
-        if let Some(rest) = source.strip_prefix("---\n") {
-            if rest.starts_with("---") {
-                return Some((4, block));
+        for fence in ["---\n", "---\r\n"] {
+            if let Some(rest) = source.strip_prefix(fence) {
+                if rest.starts_with("---") {
+                    return Some((fence.len(), block));
+                }
             }
         }
         return Some((0, format!("---\n{block}---\n")));

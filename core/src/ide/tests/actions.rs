@@ -266,8 +266,42 @@ fn declaring_a_variable_creates_what_is_missing() {
             ---
             {{a}} {{x}}"#]],
     );
-    // CRLF and a schema as the last key. (The inserted line ends in a bare `\n`, not the
-    // file's `\r\n`: reported, not fixed here; a fix shows as a diff of this snapshot.)
+    // CRLF files without a frontmatter, with an empty one, and without `input`.
+    check(
+        "{{x}}\r\n",
+        expect![[r#"
+        ---\r
+        input:\r
+          schema:\r
+            x: string\r
+        ---\r
+        {{x}}\r
+    "#]],
+    );
+    check(
+        "---\r\n---\r\n{{x}}\r\n",
+        expect![[r#"
+        ---\r
+        input:\r
+          schema:\r
+            x: string\r
+        ---\r
+        {{x}}\r
+    "#]],
+    );
+    check(
+        "---\r\nmodel: m\r\n---\r\n{{x}}\r\n",
+        expect![[r#"
+        ---\r
+        model: m\r
+        input:\r
+          schema:\r
+            x: string\r
+        ---\r
+        {{x}}\r
+    "#]],
+    );
+    // CRLF and a schema as the last key: the inserted line ends in `\r\n` too.
     check(
         "---\r\ninput:\r\n  schema:\r\n    a: string\r\n---\r\n{{a}} {{x}}",
         expect![[r#"
@@ -275,7 +309,7 @@ fn declaring_a_variable_creates_what_is_missing() {
             input:\r
               schema:\r
                 a: string\r
-                x: string
+                x: string\r
             ---\r
             {{a}} {{x}}"#]],
     );
