@@ -14,7 +14,13 @@ fn frontmatter_block(input: &CheckInput) -> Option<(Span, Span)> {
 }
 
 fn short(text: &str) -> String {
-    let line = text.lines().next().unwrap_or("").trim();
+    // The first line with something on it: a turn's text starts after its role's tag,
+    // usually with a line break.
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     if line.chars().count() > 40 {
         format!("{}…", line.chars().take(39).collect::<String>())
     } else {
@@ -130,7 +136,8 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
                 detail: input
                     .source()
                     .get(t.content.start..t.content.end)
-                    .map(short),
+                    .map(short)
+                    .filter(|d| !d.is_empty()),
                 kind: SymbolKind::Role,
                 span: t.role_span.cover(t.content),
                 selection: t.role_span,
@@ -139,7 +146,10 @@ pub fn symbols(input: &CheckInput) -> Vec<Symbol> {
             .collect();
         loose.push(Symbol {
             name: "demos".into(),
-            detail: Some(format!("{} turns", region.turns.len())),
+            detail: Some(match region.turns.len() {
+                1 => "1 turn".to_string(),
+                n => format!("{n} turns"),
+            }),
             kind: SymbolKind::Demos,
             span: region.span,
             selection: region.start_marker,

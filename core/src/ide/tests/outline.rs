@@ -14,8 +14,8 @@ fn outline_and_folds() {
         system (Role) 12:1-20:1 "{{role \"system\"}}\n{{"…":demos --}}\n" selects 12:1-12:18 `{{role "system"}}`
           > persona (Partial) 13:1-13:24 `{{> persona tone=tone}}` selects 13:5-13:12 `persona`
           demos (Demos) "2 turns" 14:1-19:27 "{{!-- promptls:demos"…"s:demos --}}" selects 14:1-14:26 `{{!-- promptls:demos --}}`
-            user (Role) "" 15:1-17:1 "{{role \"user\"}}\nok\n" selects 15:1-15:16 `{{role "user"}}`
-            model (Role) "" 17:1-19:1 "{{role \"model\"}}\npositive\n" selects 17:1-17:17 `{{role "model"}}`
+            user (Role) "ok" 15:1-17:1 "{{role \"user\"}}\nok\n" selects 15:1-15:16 `{{role "user"}}`
+            model (Role) "positive" 17:1-19:1 "{{role \"model\"}}\npositive\n" selects 17:1-17:17 `{{role "model"}}`
         user (Role) 20:1-22:9 "{{role \"user\"}}\n{{#i"…"f}}\n{{text}}" selects 20:1-20:16 `{{role "user"}}`
         fold Frontmatter 1:1-12:1 "---\nmodel: openai/gp"…"t_match\n---\n"
         fold Demos 14:1-19:27 "{{!-- promptls:demos"…"s:demos --}}"
@@ -39,4 +39,15 @@ fn frontmatter_symbols_show_short_values() {
         fold Frontmatter 1:1-4:1 "---\na: [\n---\n"
     "#]]
     .assert_eq(&show_outline("---\na: [\n---\nHi"));
+}
+
+#[test]
+fn a_demo_turn_with_no_text_has_no_detail() {
+    let source = "{{role \"system\"}}\n{{!-- promptls:demos --}}\n{{role \"user\"}}\n\n{{!-- /promptls:demos --}}\n";
+    expect![[r#"
+        system (Role) 1:1-6:1 "{{role \"system\"}}\n{{"…":demos --}}\n" selects 1:1-1:18 `{{role "system"}}`
+          demos (Demos) "1 turn" 2:1-5:27 "{{!-- promptls:demos"…"s:demos --}}" selects 2:1-2:26 `{{!-- promptls:demos --}}`
+            user (Role) 3:1-5:1 "{{role \"user\"}}\n\n" selects 3:1-3:16 `{{role "user"}}`
+        fold Demos 2:1-5:27 "{{!-- promptls:demos"…"s:demos --}}"
+    "#]].assert_eq(&show_outline(source));
 }
