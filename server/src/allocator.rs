@@ -46,10 +46,17 @@ impl Allocator {
         self.system.load(Ordering::Relaxed)
     }
 
-    fn from_mimalloc(ptr: *mut u8) -> bool {
-        // SAFETY: only reads mimalloc's page map; any address may be asked about.
-        unsafe { mi_is_in_heap_region(ptr.cast()) }
+    /// Whether mimalloc made the block at `ptr`. Until the switch every block is
+    /// mimalloc's (the switch goes one way), so the command line asks nothing on its
+    /// frees; after it, mimalloc's page map says.
+    fn made_by_mimalloc(&self, ptr: *mut u8) -> bool {
+        !self.system() || in_mimalloc_heap(ptr)
     }
+}
+
+fn in_mimalloc_heap(ptr: *mut u8) -> bool {
+    // SAFETY: only reads mimalloc's page map; any address may be asked about.
+    unsafe { mi_is_in_heap_region(ptr.cast()) }
 }
 
 impl Default for Allocator {
@@ -59,7 +66,7 @@ impl Default for Allocator {
 }
 
 // SAFETY: every block is made by one of two correct allocators and freed or grown by the
-// same one (`from_mimalloc`), with the layout it was made with.
+// same one (`made_by_mimalloc`), with the layout it was made with.
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if self.system() {
@@ -78,7 +85,7 @@ unsafe impl GlobalAlloc for Allocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if Allocator::from_mimalloc(ptr) {
+        if self.made_by_mimalloc(ptr) {
             MiMalloc.dealloc(ptr, layout)
         } else {
             System.dealloc(ptr, layout)
@@ -86,7 +93,7 @@ unsafe impl GlobalAlloc for Allocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if Allocator::from_mimalloc(ptr) {
+        if self.made_by_mimalloc(ptr) {
             MiMalloc.realloc(ptr, layout, new_size)
         } else {
             System.realloc(ptr, layout, new_size)
@@ -108,25 +115,22 @@ mod tests {
             unsafe {
                 let early = allocator.alloc(layout);
                 assert!(!early.is_null());
-                assert!(Allocator::from_mimalloc(early), "made by mimalloc");
+                assert!(in_mimalloc_heap(early), "made by mimalloc");
                 early.write_bytes(1, 100);
 
                 let system = Allocator::new();
                 system.use_system();
                 let late = system.alloc_zeroed(layout);
                 assert!(!late.is_null());
-                assert!(
-                    !Allocator::from_mimalloc(late),
-                    "made by the system allocator"
-                );
+                assert!(!in_mimalloc_heap(late), "made by the system allocator");
                 assert_eq!(*late.add(99), 0);
 
                 // Grown after the switch: each stays with its own allocator.
                 let early = system.realloc(early, layout, 10_000);
-                assert!(Allocator::from_mimalloc(early));
+                assert!(in_mimalloc_heap(early));
                 assert_eq!(*early.add(99), 1);
                 let late = system.realloc(late, layout, 10_000);
-                assert!(!Allocator::from_mimalloc(late));
+                assert!(!in_mimalloc_heap(late));
 
                 let grown = Layout::from_size_align(10_000, align).unwrap();
                 system.dealloc(early, grown);
