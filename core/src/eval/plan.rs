@@ -83,6 +83,11 @@ pub struct Overrides {
     pub rows: Rows,
     /// The run reads only the cache (the editor's live scores): no key is needed.
     pub offline: bool,
+    /// Another target column than `promptls.target` (the server's uploaded datasets name
+    /// their output field).
+    pub target: Option<String>,
+    /// Another metric than `promptls.metric`.
+    pub metric: Option<String>,
 }
 
 /// Everything a run needs, read and checked before any call.
@@ -159,10 +164,11 @@ pub fn plan(
     }
 
     // A wrong setting stops the run with the message `check` shows for it.
-    let metric_name = match &settings.metric {
-        None => "exact_match",
-        Some(Ok(name)) => name.value.as_str(),
-        Some(Err(w)) => return Err(wrong(w)),
+    let metric_name = match (&overrides.metric, &settings.metric) {
+        (Some(name), _) => name.as_str(),
+        (None, None) => "exact_match",
+        (None, Some(Ok(name))) => name.value.as_str(),
+        (None, Some(Err(w))) => return Err(wrong(w)),
     };
     let scoring = if crate::settings::canonical_metric(metric_name) == Some("judge") {
         let judge = match &settings.judge {
@@ -197,6 +203,9 @@ pub fn plan(
     };
 
     let target = match &settings.target {
+        _ if overrides.target.as_ref().is_some_and(|t| !t.is_empty()) => {
+            overrides.target.clone().unwrap_or_default()
+        }
         Some(Ok(t)) if !t.value.is_empty() => t.value.clone(),
         Some(Ok(_)) => return Err(needs(PromptProblem::EmptyTarget)),
         Some(Err(w)) => return Err(wrong(w)),

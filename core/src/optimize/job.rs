@@ -70,6 +70,11 @@ pub struct Request {
     /// Dataset rows that cannot be read or rendered are left out (and counted) instead
     /// of failing the run.
     pub allow_bad_rows: bool,
+    /// Train and validate on the rows of this file, split by the run (the server's
+    /// uploaded datasets); `dataset` and `valset` then stay `None`.
+    pub rows: Option<PathBuf>,
+    /// Another target column than `promptls.target`.
+    pub target: Option<String>,
 }
 
 /// Why a run could not start (`Usage`, `BadRows`) or did not finish (`Stopped`).
@@ -161,8 +166,9 @@ pub async fn run(
             &analysis,
             config,
             &Overrides {
-                dataset: dataset.clone(),
+                dataset: dataset.clone().or_else(|| request.rows.clone()),
                 rows,
+                target: request.target.clone(),
                 ..Overrides::default()
             },
         )
@@ -194,7 +200,9 @@ pub async fn run(
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     };
-    let source_name = if request.valset.is_some() {
+    let source_name = if request.rows.is_some() {
+        "auto"
+    } else if request.valset.is_some() {
         "--valset"
     } else if settings.split.is_some() {
         "promptls.split"

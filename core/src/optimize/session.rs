@@ -36,6 +36,10 @@ pub struct Trial {
     /// Stopped before all its rows because it could no longer beat the best score (its
     /// `score` is then the most it could have reached).
     pub pruned: bool,
+    /// Model calls the run had made when the trial ended, and their cost (progress for
+    /// the server's job page).
+    pub calls_so_far: u64,
+    pub cost_so_far: f64,
 }
 
 /// Progress as trials finish: trials so far, the best full score so far.

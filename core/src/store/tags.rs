@@ -15,11 +15,24 @@ impl Store {
         number: i64,
         tag: &str,
     ) -> Result<TagMove, Error> {
+        let author = self.author();
+        self.promote_as(path, content, number, tag, &author)
+    }
+
+    /// `promote` with the move recorded as `author`'s (the server's API key name).
+    pub fn promote_as(
+        &mut self,
+        path: &Path,
+        content: &str,
+        number: i64,
+        tag: &str,
+        author: &str,
+    ) -> Result<TagMove, Error> {
         if tag.is_empty() || tag.chars().any(|c| c.is_whitespace()) {
             return Err(Error::BadTag(tag.to_string()));
         }
         let prompt = self.prompt_id(path, content)?.ok_or(Error::NoHistory)?;
-        let author = self.author();
+        let author = author.to_string();
         let at = now();
         let tx = self
             .db

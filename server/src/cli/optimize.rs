@@ -217,6 +217,8 @@ async fn optimize(args: &OptimizeArgs) -> Result<(), OptimizeError> {
         },
         concurrency: args.concurrency,
         allow_bad_rows: args.allow_bad_rows,
+        rows: None,
+        target: None,
     };
 
     let bar = if args.format == Format::Human {

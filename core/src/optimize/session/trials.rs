@@ -39,6 +39,8 @@ impl Session<'_> {
             demos: program.demos.len(),
             label: label.to_string(),
             pruned: false,
+            calls_so_far: 0,
+            cost_so_far: 0.0,
         };
         if rows.is_none() {
             self.consider(program, report.score);
@@ -56,7 +58,8 @@ impl Session<'_> {
         }
     }
 
-    fn record_trial(&self, trial: Trial) {
+    fn record_trial(&self, mut trial: Trial) {
+        (trial.calls_so_far, trial.cost_so_far) = self.spent();
         let (count, best) = {
             let mut trials = self.trials.lock().unwrap_or_else(|p| p.into_inner());
             trials.push(trial.clone());
@@ -136,6 +139,8 @@ impl Session<'_> {
                 label.to_string()
             },
             pruned,
+            calls_so_far: 0,
+            cost_so_far: 0.0,
         });
         Ok((score, pruned))
     }
@@ -157,7 +162,11 @@ impl Session<'_> {
             demos: program.demos.len(),
             label: "final".into(),
             pruned: false,
+            calls_so_far: 0,
+            cost_so_far: 0.0,
         };
+        let mut trial = trial;
+        (trial.calls_so_far, trial.cost_so_far) = self.spent();
         self.trials
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -132,6 +132,8 @@ fn overrides(args: &EvalArgs) -> Overrides {
             RowsArg::All => Rows::All,
         },
         offline: false,
+        target: None,
+        metric: None,
     }
 }
 
