@@ -20,6 +20,7 @@ pub mod problem;
 pub mod program;
 pub mod render;
 pub mod secrets;
+pub mod service;
 pub mod settings;
 pub mod sqlite;
 pub mod store;

@@ -36,6 +36,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("ide", 5),
     ("eval", 6),
     ("optimize", 7),
+    ("service", 8),
 ];
 
 /// Crates a front-end uses and the core must never reach, even through another crate.
