@@ -117,6 +117,19 @@ impl Report {
             self.rows,
         )
     }
+
+    /// What the history keeps of this run: nothing (`None`) when a row's call failed or
+    /// no row has a score; else the file as a version, with the run's score when it
+    /// covered every row (`all_rows`) and none was bad.
+    pub fn to_record(&self, all_rows: bool) -> Option<Option<crate::store::Score>> {
+        let call_errors = self
+            .per_row
+            .iter()
+            .filter(|r| r.score.is_none() && !r.bad_row)
+            .count();
+        (call_errors == 0 && self.scored > 0)
+            .then(|| (all_rows && self.bad_rows == 0).then(|| self.score()))
+    }
 }
 
 /// A cost with the digits that matter: `$0.0412`, `$0.000011`, `$0`.

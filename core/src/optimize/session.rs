@@ -42,6 +42,20 @@ pub struct Trial {
     pub cost_so_far: f64,
 }
 
+impl Trial {
+    /// "trial 3: bootstrap seed 1 0.750 · best 0.800", the `count`th trial with the best
+    /// full score so far, as progress shows it.
+    pub fn progress_text(&self, count: usize, best: f64) -> String {
+        format!(
+            "trial {count}: {} {:.3}{} · best {:.3}",
+            self.label,
+            self.score,
+            if self.minibatch { " (minibatch)" } else { "" },
+            best.max(0.0)
+        )
+    }
+}
+
 /// Progress as trials finish: trials so far, the best full score so far.
 pub type OnTrial<'a> = &'a (dyn Fn(usize, f64, &Trial) + Send + Sync);
 

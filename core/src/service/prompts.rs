@@ -173,8 +173,9 @@ impl Service {
         std::fs::read_to_string(path).map_err(Error::io(path))
     }
 
-    /// Creates the prompt and records it as its first version (authored by `author`).
-    pub fn create_prompt(&self, new: NewPrompt, author: &str) -> Result<Created, Error> {
+    /// Creates the prompt and records it as its first version (with the workspace's
+    /// author, as every version; tag moves carry the key's name).
+    pub fn create_prompt(&self, new: NewPrompt) -> Result<Created, Error> {
         let (id, source) = match new {
             NewPrompt::Source { name, source } => (name, source),
             NewPrompt::Template {
@@ -209,7 +210,6 @@ impl Service {
             }
             Err(e) => return Err(Error::io(&path)(e.error)),
         }
-        let _ = author; // Versions carry the workspace's author; tag moves carry the key's.
         let version = self
             .store()?
             .with(|s| s.record(&path, &source, &Origin::Edit, None))
@@ -451,13 +451,13 @@ mod tests {
             input_fields: vec!["text".into()],
             output_field: "sentiment".into(),
         };
-        let created = service.create_prompt(new(), "ci").unwrap();
+        let created = service.create_prompt(new()).unwrap();
         assert_eq!(
             (created.file.as_str(), created.version),
             ("prompts/team/sentiment.prompt", 1)
         );
         assert!(matches!(
-            service.create_prompt(new(), "ci"),
+            service.create_prompt(new()),
             Err(Error::Conflict(_))
         ));
         let listed = service.prompts().unwrap();
@@ -481,7 +481,7 @@ mod tests {
             name: "broken".into(),
             source: "---\nmodel: a/b\n---\n{{#if x}}never closed\n".into(),
         };
-        let error = service.create_prompt(bad, "ci").unwrap_err().to_string();
+        let error = service.create_prompt(bad).unwrap_err().to_string();
         assert!(error.contains("line 4"), "{error}");
         assert!(!dir.path().join("prompts/broken.prompt").exists());
     }

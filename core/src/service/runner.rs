@@ -237,21 +237,18 @@ impl Runner {
             .await
             .map_err(|run::Cancelled| Ended::Cancelled)?;
         // Recorded as `promptls eval` records it: a complete run's version and score.
-        let call_errors = report
-            .per_row
-            .iter()
-            .filter(|r| r.score.is_none() && !r.bad_row)
-            .count();
-        let version = if call_errors == 0 && report.scored > 0 {
-            let score = (report.bad_rows == 0).then(|| report.score());
-            let shared = Store::shared(&self.service.root).map_err(Error::from)?;
-            Some(
-                shared
-                    .with(|s| s.record_scored(&path, &source, &Origin::Edit, None, score.as_ref()))
-                    .map_err(Error::from)?,
-            )
-        } else {
-            None
+        let version = match report.to_record(true) {
+            Some(score) => {
+                let shared = Store::shared(&self.service.root).map_err(Error::from)?;
+                Some(
+                    shared
+                        .with(|s| {
+                            s.record_scored(&path, &source, &Origin::Edit, None, score.as_ref())
+                        })
+                        .map_err(Error::from)?,
+                )
+            }
+            None => None,
         };
         Ok(json!({
             "job_id": job.job_id,
@@ -284,13 +281,7 @@ impl Runner {
                 best_score: Some(best.max(0.0)),
                 calls: trial.calls_so_far,
                 cost_usd: trial.cost_so_far,
-                message: Some(format!(
-                    "trial {count}: {} {:.3}{} · best {:.3}",
-                    trial.label,
-                    trial.score,
-                    if trial.minibatch { " (minibatch)" } else { "" },
-                    best.max(0.0)
-                )),
+                message: Some(trial.progress_text(count, best)),
             });
         };
         let outcome = optimization::run(

@@ -241,13 +241,7 @@ async fn optimize(args: &OptimizeArgs) -> Result<(), OptimizeError> {
                 context.report(Status {
                     done: count,
                     total: 0,
-                    message: Some(format!(
-                        "trial {count}: {} {:.3}{} · best {:.3}",
-                        trial.label,
-                        trial.score,
-                        if trial.minibatch { " (minibatch)" } else { "" },
-                        best.max(0.0)
-                    )),
+                    message: Some(trial.progress_text(count, best)),
                     best: Some(best),
                 });
             };

@@ -193,13 +193,7 @@ async fn evaluate(args: &EvalArgs, jobs: &Jobs) -> Result<i32, EvalError> {
     let gates = gate::gates(&report, &limits, baseline_ref);
     // Every complete run is recorded: the file as a version, with its score (a run over
     // some of the rows, or without its bad rows, records the version only).
-    let call_errors = report
-        .per_row
-        .iter()
-        .filter(|r| r.score.is_none() && !r.bad_row)
-        .count();
-    let version = if call_errors == 0 && report.scored > 0 {
-        let score = (args.limit.is_none() && report.bad_rows == 0).then(|| report.score());
+    let version = if let Some(score) = report.to_record(args.limit.is_none()) {
         let recorded = Store::shared(&config.root).and_then(|shared| {
             shared.with(|s| {
                 s.record_scored(
